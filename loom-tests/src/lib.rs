@@ -1,0 +1,1 @@
+//! Loom models of the kernel race windows live in tests/.

@@ -1,0 +1,2 @@
+//! The `.scn` scenario language and its runner.
+pub mod lang;

@@ -1,0 +1,153 @@
+//! UAPI constants, Linux names verbatim (x86_64 / asm-generic values).
+//!
+//! Sources: `include/uapi/asm-generic/fcntl.h`, `include/uapi/linux/eventfd.h`
+//! (`EFD_*` = the `O_*` values), `include/uapi/asm-generic/poll.h`,
+//! `include/uapi/linux/fs.h` (`SEEK_*`), `include/uapi/asm-generic/ioctls.h`
+//! (`FIONREAD`), `include/uapi/asm-generic/resource.h` (`RLIMIT_NOFILE`).
+//! [`CONSTANTS`] is the table the scenario language resolves names against.
+
+// fcntl.h: access modes and status flags (octal in the header).
+pub const O_RDONLY: u32 = 0o0;
+pub const O_WRONLY: u32 = 0o1;
+pub const O_RDWR: u32 = 0o2;
+pub const O_ACCMODE: u32 = 0o3;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_NOCTTY: u32 = 0o400;
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DSYNC: u32 = 0o10000;
+pub const O_ASYNC: u32 = 0o20000; // FASYNC
+pub const O_DIRECT: u32 = 0o40000;
+pub const O_LARGEFILE: u32 = 0o100000;
+pub const O_DIRECTORY: u32 = 0o200000;
+pub const O_NOFOLLOW: u32 = 0o400000;
+pub const O_NOATIME: u32 = 0o1000000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+/// `include/uapi/linux/watch_queue.h`: `#define O_NOTIFICATION_PIPE O_EXCL`.
+pub const O_NOTIFICATION_PIPE: u32 = O_EXCL;
+
+/// Status flags `F_SETFL` may change (`fs/fcntl.c`: `SETFL_MASK`).
+pub const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_NONBLOCK | O_DIRECT | O_NOATIME;
+
+// fcntl commands.
+pub const F_DUPFD: u32 = 0;
+pub const F_GETFD: u32 = 1;
+pub const F_SETFD: u32 = 2;
+pub const F_GETFL: u32 = 3;
+pub const F_SETFL: u32 = 4;
+pub const F_DUPFD_CLOEXEC: u32 = 1030;
+pub const F_SETPIPE_SZ: u32 = 1031;
+pub const F_GETPIPE_SZ: u32 = 1032;
+pub const FD_CLOEXEC: u32 = 1;
+
+// eventfd.h
+pub const EFD_SEMAPHORE: u32 = 1;
+pub const EFD_CLOEXEC: u32 = O_CLOEXEC;
+pub const EFD_NONBLOCK: u32 = O_NONBLOCK;
+/// `fs/eventfd.c`: `EFD_SHARED_FCNTL_FLAGS | EFD_SEMAPHORE`.
+pub const EFD_FLAGS_SET: u32 = EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE;
+
+// poll.h
+pub const POLLIN: u32 = 0x0001;
+pub const POLLPRI: u32 = 0x0002;
+pub const POLLOUT: u32 = 0x0004;
+pub const POLLERR: u32 = 0x0008;
+pub const POLLHUP: u32 = 0x0010;
+pub const POLLNVAL: u32 = 0x0020;
+pub const POLLRDNORM: u32 = 0x0040;
+pub const POLLRDBAND: u32 = 0x0080;
+pub const POLLWRNORM: u32 = 0x0100;
+pub const POLLWRBAND: u32 = 0x0200;
+pub const POLLMSG: u32 = 0x0400;
+pub const POLLRDHUP: u32 = 0x2000;
+
+// fs.h
+pub const SEEK_SET: u32 = 0;
+pub const SEEK_CUR: u32 = 1;
+pub const SEEK_END: u32 = 2;
+pub const SEEK_DATA: u32 = 3;
+pub const SEEK_HOLE: u32 = 4;
+pub const SEEK_MAX: u32 = SEEK_HOLE;
+
+// ioctls.h
+pub const FIONREAD: u32 = 0x541B;
+pub const FIONBIO: u32 = 0x5421;
+pub const FIOCLEX: u32 = 0x5451;
+pub const FIONCLEX: u32 = 0x5450;
+
+// resource.h
+pub const RLIMIT_NOFILE: u32 = 7;
+/// `include/asm-generic/resource.h`: `INR_OPEN_CUR`, the default soft limit.
+pub const INR_OPEN_CUR: u64 = 1024;
+/// `fs/file.c`: `sysctl_nr_open` default (`1024 * 1024`), the hard ceiling.
+pub const NR_OPEN_MAX: u64 = 1024 * 1024;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Every constant the scenario language knows by name, with its value.
+/// Errno names are separate ([`crate::errno::Errno::from_name`]).
+pub const CONSTANTS: &[(&str, u64)] = &[
+    ("O_RDONLY", O_RDONLY as u64),
+    ("O_WRONLY", O_WRONLY as u64),
+    ("O_RDWR", O_RDWR as u64),
+    ("O_ACCMODE", O_ACCMODE as u64),
+    ("O_CREAT", O_CREAT as u64),
+    ("O_EXCL", O_EXCL as u64),
+    ("O_NOCTTY", O_NOCTTY as u64),
+    ("O_TRUNC", O_TRUNC as u64),
+    ("O_APPEND", O_APPEND as u64),
+    ("O_NONBLOCK", O_NONBLOCK as u64),
+    ("O_DSYNC", O_DSYNC as u64),
+    ("O_ASYNC", O_ASYNC as u64),
+    ("FASYNC", O_ASYNC as u64),
+    ("O_DIRECT", O_DIRECT as u64),
+    ("O_LARGEFILE", O_LARGEFILE as u64),
+    ("O_DIRECTORY", O_DIRECTORY as u64),
+    ("O_NOFOLLOW", O_NOFOLLOW as u64),
+    ("O_NOATIME", O_NOATIME as u64),
+    ("O_CLOEXEC", O_CLOEXEC as u64),
+    ("O_NOTIFICATION_PIPE", O_NOTIFICATION_PIPE as u64),
+    ("F_DUPFD", F_DUPFD as u64),
+    ("F_GETFD", F_GETFD as u64),
+    ("F_SETFD", F_SETFD as u64),
+    ("F_GETFL", F_GETFL as u64),
+    ("F_SETFL", F_SETFL as u64),
+    ("F_DUPFD_CLOEXEC", F_DUPFD_CLOEXEC as u64),
+    ("F_SETPIPE_SZ", F_SETPIPE_SZ as u64),
+    ("F_GETPIPE_SZ", F_GETPIPE_SZ as u64),
+    ("FD_CLOEXEC", FD_CLOEXEC as u64),
+    ("EFD_SEMAPHORE", EFD_SEMAPHORE as u64),
+    ("EFD_CLOEXEC", EFD_CLOEXEC as u64),
+    ("EFD_NONBLOCK", EFD_NONBLOCK as u64),
+    ("POLLIN", POLLIN as u64),
+    ("POLLPRI", POLLPRI as u64),
+    ("POLLOUT", POLLOUT as u64),
+    ("POLLERR", POLLERR as u64),
+    ("POLLHUP", POLLHUP as u64),
+    ("POLLNVAL", POLLNVAL as u64),
+    ("POLLRDNORM", POLLRDNORM as u64),
+    ("POLLRDBAND", POLLRDBAND as u64),
+    ("POLLWRNORM", POLLWRNORM as u64),
+    ("POLLWRBAND", POLLWRBAND as u64),
+    ("POLLMSG", POLLMSG as u64),
+    ("POLLRDHUP", POLLRDHUP as u64),
+    ("SEEK_SET", SEEK_SET as u64),
+    ("SEEK_CUR", SEEK_CUR as u64),
+    ("SEEK_END", SEEK_END as u64),
+    ("SEEK_DATA", SEEK_DATA as u64),
+    ("SEEK_HOLE", SEEK_HOLE as u64),
+    ("FIONREAD", FIONREAD as u64),
+    ("FIONBIO", FIONBIO as u64),
+    ("FIOCLEX", FIOCLEX as u64),
+    ("FIONCLEX", FIONCLEX as u64),
+    ("RLIMIT_NOFILE", RLIMIT_NOFILE as u64),
+    ("PAGE_SIZE", PAGE_SIZE),
+    ("ULLONG_MAX", u64::MAX),
+];
+
+/// Looks a constant up by name.
+pub fn constant(name: &str) -> Option<u64> {
+    CONSTANTS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}

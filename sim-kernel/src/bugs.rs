@@ -1,0 +1,83 @@
+//! The registry of re-introducible historical bugs (SCENARIO-LANGUAGE.md
+//! section 7; DESIGN.md principle 7). Each entry names the bug, says in one
+//! line what goes wrong, cites the Linux commit that fixed it, and names the
+//! code path that changes. Kernel code asks [`BugSet::has`]; nothing else
+//! branches on bugs.
+
+/// A re-introducible bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Bug {
+    EventfdSemaphoreUnderflow,
+    EventfdInstallBeforeInit,
+    EventfdCtxFreedWithFile,
+}
+
+pub struct BugInfo {
+    pub bug: Bug,
+    /// The name used in `config bug=NAME`.
+    pub name: &'static str,
+    /// One line: what goes wrong.
+    pub summary: &'static str,
+    /// The Linux commit that fixed it (hash prefix and subject).
+    pub fix: &'static str,
+    /// The simulator code path the toggle changes.
+    pub path: &'static str,
+}
+
+/// Every bug, in `ksim bugs` order.
+pub const BUGS: &[BugInfo] = &[
+    BugInfo {
+        bug: Bug::EventfdSemaphoreUnderflow,
+        name: "eventfd_semaphore_underflow",
+        summary: "eventfd_ctx_remove_wait_queue on an EFD_SEMAPHORE eventfd with count 0 decrements it to ULLONG_MAX",
+        fix: "758b49204781 \"eventfd: prevent underflow for eventfd semaphores\" (6.6)",
+        path: "sim_kernel::eventfd::EventfdCtx::do_read",
+    },
+    BugInfo {
+        bug: Bug::EventfdInstallBeforeInit,
+        name: "eventfd_install_before_init",
+        summary: "eventfd() installs the fd before finishing the file (f_mode |= FMODE_NOWAIT): a racing close frees it first",
+        fix: "(2009) \"anonfd: split interface into file creation and install\"; eventfd sets FMODE_NOWAIT before fd_install",
+        path: "sim_kernel::eventfd::do_eventfd",
+    },
+    BugInfo {
+        bug: Bug::EventfdCtxFreedWithFile,
+        name: "eventfd_ctx_freed_with_file",
+        summary: "the eventfd context is freed with its file, ignoring in-kernel eventfd_ctx references",
+        fix: "(2009) \"eventfd: revised interface and cleanups\" (ctx refcounted apart from the file)",
+        path: "sim_kernel::eventfd::EventfdFile::release",
+    },
+];
+
+/// The set of bugs enabled for one execution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BugSet(u64);
+
+impl BugSet {
+    pub const NONE: BugSet = BugSet(0);
+
+    #[inline]
+    pub fn has(self, b: Bug) -> bool {
+        self.0 & (1 << b as u8) != 0
+    }
+
+    pub fn with(self, b: Bug) -> BugSet {
+        BugSet(self.0 | (1 << b as u8))
+    }
+
+    /// Enable a bug by its registry name; false if there is none.
+    pub fn enable(&mut self, name: &str) -> bool {
+        match lookup(name) {
+            Some(info) => {
+                *self = self.with(info.bug);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+pub fn lookup(name: &str) -> Option<&'static BugInfo> {
+    BUGS.iter().find(|b| b.name == name)
+}

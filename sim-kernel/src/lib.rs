@@ -1,0 +1,26 @@
+//! The simulated kernel: a miniature Linux with an fd table, anon inodes and
+//! eventfd, run by a deterministic scheduler.
+//!
+//! Modules take the Linux source names: [`abi`] (UAPI constants),
+//! [`errno`], [`sync`] (the only place naming std or loom primitives),
+//! [`sched`] (actors, wait queues, yield points, virtual clock), [`vfs`]
+//! (`fs/`: file, fd table, anon inodes, read/write, fcntl, poll),
+//! [`eventfd`] (`fs/eventfd.c`), [`task`] (processes and tasks),
+//! [`objtrack`] (object accounting: leaks and use-after-free), [`bugs`] (the
+//! historical-bug registry) and [`syscall`] (one entry point per syscall).
+
+pub mod abi;
+pub mod bugs;
+pub mod errno;
+pub mod eventfd;
+pub mod kernel;
+pub mod objtrack;
+pub mod sched;
+pub mod sync;
+pub mod syscall;
+pub mod task;
+pub mod vfs;
+
+pub use errno::{Errno, KResult};
+pub use kernel::Kernel;
+pub use task::{Process, Task};

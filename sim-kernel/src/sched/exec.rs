@@ -1,0 +1,540 @@
+//! The deterministic executor: actors as corosensei coroutines on one OS
+//! thread, a [`Chooser`] deciding at every scheduling point, a virtual clock
+//! that advances only when every actor is idle (discrete-event time).
+//!
+//! The executor's state lives in a thread-local ([`Core`]) so that kernel
+//! code deep inside an actor can reach it without a context argument; it is
+//! borrowed only inside one function call and never across a switch.
+
+use super::ActorId;
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::cell::{Cell, RefCell};
+
+/// Bytes of stack per actor. Stacks are reserved, not committed, so this is
+/// cheap; it must hold the interpreter's recursion plus a kernel path.
+const STACK_BYTES: usize = 256 * 1024;
+/// Stacks kept for reuse across executions (creating one costs an mmap).
+const STACK_POOL_MAX: usize = 64;
+
+type Co = Coroutine<(), (), (), DefaultStack>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActorState {
+    Runnable,
+    Blocked,
+    Done,
+}
+
+/// Why a blocked actor was made runnable again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeReason {
+    /// A wake-up on a wait queue it was on.
+    Woken,
+    /// Its deadline passed on the virtual clock.
+    TimedOut,
+    /// Teardown killed it (a fatal signal: interruptible sleeps return).
+    Killed,
+}
+
+/// What an actor is blocked on, for deadlock reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedOn {
+    /// The wait queue's name (`"eventfd_ctx.wqh"`, `"lock"`, `"sleep"`).
+    pub what: &'static str,
+    /// The owning kernel object's id in the object table, 0 if none.
+    pub obj: u64,
+}
+
+struct ActorRec {
+    name: String,
+    state: ActorState,
+    /// Incremented at every wake-up: a wait-queue entry carrying an older
+    /// token is stale and wakes nothing.
+    token: u64,
+    deadline: Option<u64>,
+    wake_reason: WakeReason,
+    blocked_on: Option<BlockedOn>,
+    killed: bool,
+    /// Opaque call site set by the interpreter before each call; kernel
+    /// objects record it as their creation site.
+    site: u32,
+    /// The label of the scheduling point where it last gave up the CPU.
+    at: &'static str,
+}
+
+/// One scheduling decision, as recorded for replay and reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// The actors that could run, in id order.
+    pub runnable: Vec<ActorId>,
+    pub chosen: ActorId,
+    /// The actor that ran before this point, if any.
+    pub prev: Option<ActorId>,
+    /// Whether `prev` was still runnable (so choosing another is a
+    /// preemption).
+    pub prev_runnable: bool,
+    /// Label of the point where `prev` stopped (`"syscall"`, a yield point
+    /// name, `"block"`, `"exit"`).
+    pub label: &'static str,
+}
+
+/// What the chooser sees at a point with more than one runnable actor.
+pub struct ChoicePoint<'a> {
+    pub runnable: &'a [ActorId],
+    pub prev: Option<ActorId>,
+    pub prev_runnable: bool,
+    pub label: &'static str,
+    /// Number of decisions with a real choice so far in this execution.
+    pub index: usize,
+}
+
+/// Picks the next actor. Must return one of `p.runnable`.
+pub trait Chooser {
+    fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId;
+}
+
+/// A chooser that keeps running the previous actor while it can, else the
+/// lowest id: the "no preemption" schedule. Used for teardown.
+pub struct RunToBlock;
+
+impl Chooser for RunToBlock {
+    fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId {
+        match p.prev {
+            Some(a) if p.prev_runnable => a,
+            _ => p.runnable[0],
+        }
+    }
+}
+
+struct Core {
+    actors: Vec<ActorRec>,
+    current: Option<ActorId>,
+    clock_ns: u64,
+    lock_waiters: Vec<(usize, ActorId, u64)>,
+}
+
+thread_local! {
+    static CORE: RefCell<Option<Core>> = const { RefCell::new(None) };
+    static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
+    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> Option<R> {
+    CORE.with(|c| c.borrow_mut().as_mut().map(f))
+}
+
+/// Whether the calling code runs inside an actor of the deterministic
+/// executor.
+pub fn in_sim() -> bool {
+    !YIELDER.with(|y| y.get()).is_null()
+}
+
+/// The running actor, if inside the executor.
+pub fn current() -> Option<ActorId> {
+    if !in_sim() {
+        return None;
+    }
+    with_core(|c| c.current).flatten()
+}
+
+/// Give the CPU back to the executor; returns when this actor is resumed.
+fn suspend() {
+    let y = YIELDER.with(|y| y.get());
+    assert!(!y.is_null(), "suspend outside an actor");
+    // SAFETY: the pointer was stored by this coroutine's own entry closure
+    // (below) and the yielder lives as long as the coroutine, which is
+    // running this very code.
+    unsafe { (*y).suspend(()) };
+    // Other coroutines ran in between and overwrote the thread-local.
+    YIELDER.with(|c| c.set(y));
+}
+
+fn mark_point(label: &'static str) -> bool {
+    with_core(|c| {
+        if let Some(a) = c.current {
+            c.actors[a].at = label;
+            true
+        } else {
+            false
+        }
+    })
+    .unwrap_or(false)
+}
+
+/// A named yield point inside a kernel path: the place where Linux could be
+/// preempted (or another CPU could run) between two steps that matter. The
+/// explorer interleaves here; outside the executor it is a no-op.
+pub fn yield_point(name: &'static str) {
+    if in_sim() && mark_point(name) {
+        suspend();
+    }
+}
+
+/// The scheduling point at a syscall boundary (before each call an actor
+/// makes).
+pub fn schedule_point() {
+    yield_point("syscall");
+}
+
+/// Set the current actor's call site (an opaque number the interpreter maps
+/// back to file:line).
+pub fn set_site(site: u32) {
+    if in_sim() {
+        with_core(|c| {
+            if let Some(a) = c.current {
+                c.actors[a].site = site;
+            }
+        });
+    }
+}
+
+/// The current actor's call site, 0 outside the executor.
+pub fn current_site() -> u32 {
+    if !in_sim() {
+        return 0;
+    }
+    with_core(|c| c.current.map(|a| c.actors[a].site)).flatten().unwrap_or(0)
+}
+
+/// The virtual clock in nanoseconds (the executor's), or a monotonic real
+/// clock outside it.
+pub fn now_ns() -> u64 {
+    if let Some(t) = with_core(|c| c.clock_ns) {
+        return t;
+    }
+    use std::time::Instant;
+    thread_local!(static T0: Instant = Instant::now());
+    T0.with(|t0| t0.elapsed().as_nanos() as u64)
+}
+
+/// Sleep on the virtual clock (a real sleep outside the executor).
+pub fn sleep_ns(ns: u64) {
+    if !in_sim() {
+        std::thread::sleep(std::time::Duration::from_nanos(ns));
+        return;
+    }
+    let deadline = now_ns().saturating_add(ns);
+    let tok = prepare_block();
+    block(tok, BlockedOn { what: "sleep", obj: 0 }, Some(deadline));
+}
+
+/// Start blocking: returns the token that wait-queue entries must carry.
+pub fn prepare_block() -> u64 {
+    with_core(|c| {
+        let a = c.current.expect("prepare_block outside an actor");
+        c.actors[a].token
+    })
+    .expect("prepare_block outside the executor")
+}
+
+/// Block the current actor until a wake-up carrying `token`, the deadline,
+/// or a kill. Entries must already be queued.
+pub fn block(token: u64, on: BlockedOn, deadline: Option<u64>) -> WakeReason {
+    let killed = with_core(|c| {
+        let a = c.current.expect("block outside an actor");
+        let r = &mut c.actors[a];
+        if r.killed {
+            return true;
+        }
+        debug_assert_eq!(r.token, token);
+        r.state = ActorState::Blocked;
+        r.deadline = deadline;
+        r.blocked_on = Some(on);
+        r.at = "block";
+        false
+    })
+    .expect("block outside the executor");
+    if killed {
+        return WakeReason::Killed;
+    }
+    suspend();
+    with_core(|c| {
+        let a = c.current.expect("resumed outside an actor");
+        c.actors[a].wake_reason
+    })
+    .expect("executor gone")
+}
+
+/// Make `actor` runnable if it is still blocked with `token`.
+pub fn wake(actor: ActorId, token: u64) -> bool {
+    with_core(|c| c.wake(actor, token, WakeReason::Woken)).unwrap_or(false)
+}
+
+/// Park the current actor until the lock at `addr` is released.
+pub fn park_on_lock(addr: usize) {
+    let tok = prepare_block();
+    with_core(|c| {
+        let a = c.current.expect("actor");
+        c.lock_waiters.push((addr, a, tok));
+    });
+    block(tok, BlockedOn { what: "lock", obj: addr as u64 }, None);
+}
+
+/// Wake every actor parked on the lock at `addr`.
+pub fn unpark_lock(addr: usize) {
+    with_core(|c| {
+        let mut i = 0;
+        while i < c.lock_waiters.len() {
+            if c.lock_waiters[i].0 == addr {
+                let (_, a, tok) = c.lock_waiters.swap_remove(i);
+                c.wake(a, tok, WakeReason::Woken);
+            } else {
+                i += 1;
+            }
+        }
+    });
+}
+
+impl Core {
+    fn wake(&mut self, actor: ActorId, token: u64, why: WakeReason) -> bool {
+        let r = &mut self.actors[actor];
+        if r.state == ActorState::Blocked && r.token == token {
+            r.state = ActorState::Runnable;
+            r.token += 1;
+            r.deadline = None;
+            r.blocked_on = None;
+            r.wake_reason = why;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// How a [`Executor::run`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunEnd {
+    /// Every actor finished.
+    AllDone,
+    /// Nothing can run and these actors are blocked with no deadline.
+    Blocked(Vec<ActorId>),
+}
+
+/// Runs actors as coroutines on the calling OS thread. One executor per
+/// thread at a time.
+pub struct Executor {
+    cos: Vec<Option<Co>>,
+    decisions: Vec<Decision>,
+    choices: usize,
+    prev: Option<ActorId>,
+}
+
+impl Executor {
+    /// Create the executor and install its state on this thread.
+    pub fn new() -> Executor {
+        CORE.with(|c| {
+            let mut c = c.borrow_mut();
+            assert!(c.is_none(), "one executor per thread at a time");
+            *c = Some(Core { actors: Vec::new(), current: None, clock_ns: 0, lock_waiters: Vec::new() });
+        });
+        Executor { cos: Vec::new(), decisions: Vec::new(), choices: 0, prev: None }
+    }
+
+    /// Add an actor; it starts runnable and runs when chosen.
+    pub fn spawn(&mut self, name: &str, body: impl FnOnce() + 'static) -> ActorId {
+        let stack = STACKS
+            .with(|s| s.borrow_mut().pop())
+            .unwrap_or_else(|| DefaultStack::new(STACK_BYTES).expect("allocate an actor stack"));
+        let co = Co::with_stack(stack, move |y: &Yielder<(), ()>, ()| {
+            YIELDER.with(|c| c.set(y as *const _));
+            body();
+        });
+        let id = with_core(|c| {
+            c.actors.push(ActorRec {
+                name: name.to_string(),
+                state: ActorState::Runnable,
+                token: 0,
+                deadline: None,
+                wake_reason: WakeReason::Woken,
+                blocked_on: None,
+                killed: false,
+                site: 0,
+                at: "start",
+            });
+            c.actors.len() - 1
+        })
+        .expect("executor installed");
+        self.cos.push(Some(co));
+        id
+    }
+
+    /// Run until every actor is done or nothing can run.
+    pub fn run(&mut self, chooser: &mut dyn Chooser) -> RunEnd {
+        let mut runnable: Vec<ActorId> = Vec::new();
+        loop {
+            let (prev_runnable, label) = with_core(|c| {
+                runnable.clear();
+                runnable.extend(
+                    c.actors.iter().enumerate().filter(|(_, r)| r.state == ActorState::Runnable).map(|(i, _)| i),
+                );
+                match self.prev {
+                    Some(p) => (c.actors[p].state == ActorState::Runnable, c.actors[p].at),
+                    None => (false, "start"),
+                }
+            })
+            .expect("executor installed");
+            if runnable.is_empty() {
+                // Advance the virtual clock to the earliest deadline, if any.
+                let advanced = with_core(|c| {
+                    let t = c
+                        .actors
+                        .iter()
+                        .filter(|r| r.state == ActorState::Blocked)
+                        .filter_map(|r| r.deadline)
+                        .min();
+                    let Some(t) = t else { return false };
+                    c.clock_ns = c.clock_ns.max(t);
+                    for a in 0..c.actors.len() {
+                        let r = &c.actors[a];
+                        if r.state == ActorState::Blocked && r.deadline.is_some_and(|d| d <= t) {
+                            let tok = r.token;
+                            c.wake(a, tok, WakeReason::TimedOut);
+                        }
+                    }
+                    true
+                })
+                .unwrap_or(false);
+                if advanced {
+                    continue;
+                }
+                let blocked: Vec<ActorId> = with_core(|c| {
+                    c.actors.iter().enumerate().filter(|(_, r)| r.state == ActorState::Blocked).map(|(i, _)| i).collect()
+                })
+                .unwrap_or_default();
+                return if blocked.is_empty() { RunEnd::AllDone } else { RunEnd::Blocked(blocked) };
+            }
+            let chosen = if runnable.len() == 1 {
+                runnable[0]
+            } else {
+                let p = ChoicePoint {
+                    runnable: &runnable,
+                    prev: self.prev,
+                    prev_runnable,
+                    label,
+                    index: self.choices,
+                };
+                let c = chooser.choose(&p);
+                assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
+                self.choices += 1;
+                self.decisions.push(Decision {
+                    runnable: runnable.clone(),
+                    chosen: c,
+                    prev: self.prev,
+                    prev_runnable,
+                    label,
+                });
+                c
+            };
+            self.resume(chosen);
+        }
+    }
+
+    fn resume(&mut self, a: ActorId) {
+        with_core(|c| c.current = Some(a));
+        self.prev = Some(a);
+        let co = self.cos[a].as_mut().expect("actor has a coroutine");
+        let saved = YIELDER.with(|y| y.get());
+        let res = co.resume(());
+        YIELDER.with(|y| y.set(saved));
+        with_core(|c| c.current = None);
+        if let CoroutineResult::Return(()) = res {
+            with_core(|c| {
+                c.actors[a].state = ActorState::Done;
+                c.actors[a].at = "exit";
+            });
+            if let Some(co) = self.cos[a].take() {
+                let stack = co.into_stack();
+                STACKS.with(|s| {
+                    let mut s = s.borrow_mut();
+                    if s.len() < STACK_POOL_MAX {
+                        s.push(stack);
+                    }
+                });
+            }
+        }
+    }
+
+    /// Kill every blocked actor (a fatal signal: its sleep returns
+    /// [`WakeReason::Killed`]) and run everything to completion without
+    /// preemption. Used at teardown.
+    pub fn kill_blocked(&mut self) {
+        with_core(|c| {
+            for a in 0..c.actors.len() {
+                if c.actors[a].state != ActorState::Done {
+                    c.actors[a].killed = true;
+                    let tok = c.actors[a].token;
+                    c.wake(a, tok, WakeReason::Killed);
+                }
+            }
+        });
+        let end = self.run(&mut RunToBlock);
+        debug_assert_eq!(end, RunEnd::AllDone, "a killed actor blocked again");
+    }
+
+    /// Whether the actor was killed at teardown.
+    pub fn killed(&self, a: ActorId) -> bool {
+        with_core(|c| c.actors[a].killed).unwrap_or(false)
+    }
+
+    pub fn state(&self, a: ActorId) -> ActorState {
+        with_core(|c| c.actors[a].state).expect("executor installed")
+    }
+
+    pub fn blocked_on(&self, a: ActorId) -> Option<BlockedOn> {
+        with_core(|c| c.actors[a].blocked_on.clone()).flatten()
+    }
+
+    pub fn name(&self, a: ActorId) -> String {
+        with_core(|c| c.actors[a].name.clone()).unwrap_or_default()
+    }
+
+    pub fn actor_count(&self) -> usize {
+        self.cos.len()
+    }
+
+    /// The decisions with a real choice, in order.
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    pub fn clock_ns(&self) -> u64 {
+        with_core(|c| c.clock_ns).unwrap_or(0)
+    }
+}
+
+impl Default for Executor {
+    fn default() -> Self {
+        Executor::new()
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        // Dropping a suspended coroutine unwinds its stack; that may run
+        // kernel code (guards, file puts) that looks at the core, so keep
+        // the core until the coroutines are gone.
+        for co in self.cos.iter_mut() {
+            if let Some(co) = co.take() {
+                if co.started() && !co.done() {
+                    drop(co);
+                } else {
+                    let stack = co.into_stack();
+                    STACKS.with(|s| {
+                        let mut s = s.borrow_mut();
+                        if s.len() < STACK_POOL_MAX {
+                            s.push(stack);
+                        }
+                    });
+                }
+            }
+        }
+        CORE.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Block in poll(2) after the file's `->poll` queued this actor with
+/// `token`.
+pub fn poll_block(token: u64, obj: u64, deadline: Option<u64>) -> WakeReason {
+    block(token, BlockedOn { what: "poll", obj }, deadline)
+}

@@ -1,0 +1,233 @@
+//! Wait queues (analogous to Linux's `wait_queue_head_t`,
+//! `kernel/sched/wait.c`, `include/linux/wait.h`).
+//!
+//! A [`WaitQueueHead`] is a lock plus the data it protects plus the list of
+//! waiters, so that, as in Linux's eventfd (`ctx->wqh.lock` protects
+//! `ctx->count`), a condition is checked and a waiter queued under one lock.
+//! Entries are either sleeping tasks or in-kernel wake functions (what KVM's
+//! irqfd registers on an eventfd).
+//!
+//! Every wake-up is non-exclusive: it wakes *all* sleeping tasks, which
+//! re-check their condition (Linux's `wake_up_locked_poll` on eventfd; pipes
+//! since "pipe: make sure to wake up everybody when the last reader/writer
+//! closes"). Wake functions are called with the key, under the lock, and
+//! stay queued until removed.
+//!
+//! Runtimes: inside the deterministic executor a sleeping task is an actor
+//! parked in the scheduler with a token; outside it (std threads, loom) the
+//! head carries a condition variable.
+
+use super::ActorId;
+use crate::errno::{Errno, KResult};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+
+pub use super::exec_shim::WakeReason;
+
+/// An in-kernel waiter's wake function (Linux's `wait_queue_func_t`).
+pub trait WakeFn: Send + Sync {
+    /// Called with the poll key (`POLLIN`, `POLLHUP`, ...) under the queue's
+    /// lock.
+    fn wake(&self, key: u32);
+}
+
+enum Entry {
+    Task { actor: ActorId, token: u64 },
+    Func(Arc<dyn WakeFn>),
+}
+
+/// The locked part of a wait queue head: the protected data and the
+/// waiters.
+pub struct Locked<T> {
+    pub data: T,
+    entries: Vec<Entry>,
+}
+
+/// A wait queue head with the data its lock protects.
+pub struct WaitQueueHead<T> {
+    lock: Mutex<Locked<T>>,
+    cv: Condvar,
+    /// Shown in deadlock reports: `"eventfd_ctx.wqh"`.
+    name: &'static str,
+    /// The owning object's id in the object table (0: none), for reports.
+    owner: u64,
+}
+
+/// The queue's lock, held. Derefs to the protected data.
+pub struct WqGuard<'a, T> {
+    g: MutexGuard<'a, Locked<T>>,
+    head: &'a WaitQueueHead<T>,
+}
+
+impl<T> Deref for WqGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.g.data
+    }
+}
+
+impl<T> DerefMut for WqGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.g.data
+    }
+}
+
+impl<T> WaitQueueHead<T> {
+    pub fn new(name: &'static str, owner: u64, data: T) -> Self {
+        WaitQueueHead { lock: Mutex::new(Locked { data, entries: Vec::new() }), cv: Condvar::new(), name, owner }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn owner(&self) -> u64 {
+        self.owner
+    }
+
+    /// `spin_lock(&wqh.lock)`.
+    pub fn lock(&self) -> WqGuard<'_, T> {
+        WqGuard { g: self.lock.lock(), head: self }
+    }
+
+    /// `wake_up_poll(wqh, key)`: take the lock and wake every waiter.
+    pub fn wake_up(&self, key: u32) {
+        self.lock().wake_up_locked(key);
+    }
+
+    /// Sleep until `cond` returns `Some` (Linux's
+    /// `wait_event_interruptible_locked`): `cond` runs with the lock held; on
+    /// `None` the caller is queued, the lock dropped, and after a wake-up
+    /// the lock is retaken and `cond` runs again. Returns `EINTR` if the
+    /// actor is killed (teardown) while asleep.
+    pub fn wait_locked<'a, R>(
+        &'a self,
+        mut g: WqGuard<'a, T>,
+        mut cond: impl FnMut(&mut WqGuard<'a, T>) -> Option<R>,
+    ) -> KResult<(R, WqGuard<'a, T>)> {
+        loop {
+            if let Some(r) = cond(&mut g) {
+                return Ok((r, g));
+            }
+            g = self.sleep(g, None)?.1;
+        }
+    }
+
+    /// Queue the current task, drop the lock, sleep until woken (or the
+    /// virtual-clock `deadline`), retake the lock.
+    pub fn sleep<'a>(&'a self, mut g: WqGuard<'a, T>, deadline: Option<u64>) -> KResult<(WakeReason, WqGuard<'a, T>)> {
+        if super::in_sim() {
+            let token = super::exec::prepare_block();
+            let actor = super::current().expect("sleep inside an actor");
+            g.add_task(actor, token);
+            drop(g);
+            let why = super::exec::block(token, super::exec::BlockedOn { what: self.name, obj: self.owner }, deadline);
+            if why == WakeReason::Killed {
+                return Err(Errno::EINTR);
+            }
+            Ok((why, self.lock()))
+        } else {
+            let WqGuard { g, head } = g;
+            let g = match deadline {
+                None => self.cv.wait(g),
+                Some(d) => self.cv.wait_timeout_ns(g, d.saturating_sub(super::now_ns())),
+            };
+            Ok((WakeReason::Woken, WqGuard { g, head }))
+        }
+    }
+}
+
+impl<T> WqGuard<'_, T> {
+    /// `wake_up_locked_poll(wqh, key)`: wake every sleeping task (they
+    /// re-check) and call every wake function with `key`.
+    pub fn wake_up_locked(&mut self, key: u32) {
+        let mut i = 0;
+        let entries = &mut self.g.entries;
+        while i < entries.len() {
+            match &entries[i] {
+                Entry::Task { actor, token } => {
+                    super::exec_shim::wake(*actor, *token);
+                    entries.swap_remove(i);
+                }
+                Entry::Func(f) => {
+                    f.wake(key);
+                    i += 1;
+                }
+            }
+        }
+        if !super::in_sim() {
+            self.head.cv.notify_all();
+        }
+    }
+
+    /// `waitqueue_active()`: anything queued.
+    pub fn has_waiters(&self) -> bool {
+        !self.g.entries.is_empty()
+    }
+
+    /// Queue an in-kernel wake function (`add_wait_queue`).
+    pub fn add_func(&mut self, f: Arc<dyn WakeFn>) {
+        self.g.entries.push(Entry::Func(f));
+    }
+
+    /// Remove a wake function queued with [`Self::add_func`]
+    /// (`__remove_wait_queue`); false if it was not queued.
+    pub fn remove_func(&mut self, f: &Arc<dyn WakeFn>) -> bool {
+        let target = Arc::as_ptr(f) as *const () as usize;
+        if let Some(i) = self
+            .g
+            .entries
+            .iter()
+            .position(|e| matches!(e, Entry::Func(x) if Arc::as_ptr(x) as *const () as usize == target))
+        {
+            self.g.entries.remove(i);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Number of queued wake functions (for invariant checks).
+    pub fn func_count(&self) -> usize {
+        self.g.entries.iter().filter(|e| matches!(e, Entry::Func(_))).count()
+    }
+
+    fn add_task(&mut self, actor: ActorId, token: u64) {
+        // Drop this actor's stale entries from earlier waits (a poll that
+        // timed out leaves one behind).
+        self.g.entries.retain(|e| !matches!(e, Entry::Task { actor: a, .. } if *a == actor));
+        self.g.entries.push(Entry::Task { actor, token });
+    }
+}
+
+/// What `->poll` receives (Linux's `poll_table`): when present, the file's
+/// poll queues the caller on each wait queue it names, so that a later
+/// wake-up on any of them re-runs the poll.
+pub struct PollTable {
+    token: Option<(ActorId, u64)>,
+    queued: usize,
+}
+
+impl PollTable {
+    /// A table for the current actor (inside the executor).
+    pub fn for_current() -> PollTable {
+        let token = if super::in_sim() {
+            super::current().map(|a| (a, super::exec::prepare_block()))
+        } else {
+            None
+        };
+        PollTable { token, queued: 0 }
+    }
+
+    /// `poll_wait(file, wqh, pt)`.
+    pub fn wait<T>(&mut self, wq: &WaitQueueHead<T>) {
+        if let Some((actor, token)) = self.token {
+            wq.lock().add_task(actor, token);
+            self.queued += 1;
+        }
+    }
+
+    pub(crate) fn token(&self) -> Option<u64> {
+        self.token.map(|t| t.1)
+    }
+}

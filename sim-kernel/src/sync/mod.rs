@@ -1,0 +1,180 @@
+//! The one place that names synchronisation primitives (DESIGN.md,
+//! principle 1). Kernel code uses `sync::{Arc, Mutex, Condvar, atomic}` and
+//! never `std::sync` or `loom::sync` directly (clippy's `disallowed-types`
+//! enforces it).
+//!
+//! Three runtimes share the kernel code:
+//! - under `cfg(loom)` these are loom's types, and loom explores the
+//!   interleavings of individual lock and atomic operations;
+//! - otherwise they are std's types, and the kernel runs either on plain OS
+//!   threads (stress tests) or under the deterministic scheduler in
+//!   [`crate::sched`], where every actor is a coroutine on one OS thread.
+//!
+//! Under the deterministic scheduler a lock can be held across a named yield
+//! point (as Linux can be preempted holding a mutex, or contended on another
+//! CPU holding a spinlock). A second actor that finds it taken must not block
+//! the OS thread: [`Mutex::lock`] parks that actor in the scheduler until the
+//! holder's guard drops. That is the only scheduler-aware primitive.
+
+#[cfg(loom)]
+pub use loom::sync::{atomic, Arc};
+#[cfg(not(loom))]
+pub use std::sync::{atomic, Arc};
+
+#[cfg(not(loom))]
+#[allow(clippy::disallowed_types)]
+mod imp {
+    use crate::sched;
+    use std::ops::{Deref, DerefMut};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A mutual-exclusion lock (Linux's `spinlock_t` and `struct mutex`).
+    #[derive(Default)]
+    pub struct Mutex<T> {
+        inner: std::sync::Mutex<T>,
+        /// Set when an actor parked in the scheduler waiting for this lock.
+        contended: AtomicBool,
+    }
+
+    pub struct MutexGuard<'a, T> {
+        guard: Option<std::sync::MutexGuard<'a, T>>,
+        lock: &'a Mutex<T>,
+    }
+
+    impl<T> Mutex<T> {
+        pub const fn new(value: T) -> Self {
+            Mutex { inner: std::sync::Mutex::new(value), contended: AtomicBool::new(false) }
+        }
+
+        pub fn lock(&self) -> MutexGuard<'_, T> {
+            loop {
+                match self.inner.try_lock() {
+                    Ok(g) => return MutexGuard { guard: Some(g), lock: self },
+                    Err(std::sync::TryLockError::Poisoned(p)) => {
+                        return MutexGuard { guard: Some(p.into_inner()), lock: self }
+                    }
+                    Err(std::sync::TryLockError::WouldBlock) => {
+                        if sched::in_sim() {
+                            self.contended.store(true, Ordering::Relaxed);
+                            sched::park_on_lock(self as *const Self as usize);
+                        } else {
+                            let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+                            return MutexGuard { guard: Some(g), lock: self };
+                        }
+                    }
+                }
+            }
+        }
+
+        pub fn into_inner(self) -> T {
+            self.inner.into_inner().unwrap_or_else(|p| p.into_inner())
+        }
+
+        pub fn get_mut(&mut self) -> &mut T {
+            self.inner.get_mut().unwrap_or_else(|p| p.into_inner())
+        }
+    }
+
+    impl<T> Deref for MutexGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.guard.as_ref().expect("guard present")
+        }
+    }
+
+    impl<T> DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            self.guard.as_mut().expect("guard present")
+        }
+    }
+
+    impl<T> Drop for MutexGuard<'_, T> {
+        fn drop(&mut self) {
+            self.guard = None;
+            if self.lock.contended.swap(false, Ordering::Relaxed) {
+                sched::unpark_lock(self.lock as *const Mutex<T> as usize);
+            }
+        }
+    }
+
+    /// A condition variable, used only by the std-threads runtime (the
+    /// deterministic scheduler parks actors itself).
+    #[derive(Default)]
+    pub struct Condvar(std::sync::Condvar);
+
+    impl Condvar {
+        pub const fn new() -> Self {
+            Condvar(std::sync::Condvar::new())
+        }
+
+        pub fn wait<'a, T>(&self, mut g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            let inner = g.guard.take().expect("guard present");
+            let inner = self.0.wait(inner).unwrap_or_else(|p| p.into_inner());
+            g.guard = Some(inner);
+            g
+        }
+
+        pub fn wait_timeout_ns<'a, T>(&self, mut g: MutexGuard<'a, T>, ns: u64) -> MutexGuard<'a, T> {
+            let inner = g.guard.take().expect("guard present");
+            let (inner, _) = self
+                .0
+                .wait_timeout(inner, std::time::Duration::from_nanos(ns))
+                .unwrap_or_else(|p| p.into_inner());
+            g.guard = Some(inner);
+            g
+        }
+
+        pub fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    pub use loom::sync::{Mutex as LoomMutex, MutexGuard};
+
+    /// loom's mutex with the same `lock()` signature as the std flavour.
+    pub struct Mutex<T>(LoomMutex<T>);
+
+    impl<T> Mutex<T> {
+        pub fn new(value: T) -> Self {
+            Mutex(LoomMutex::new(value))
+        }
+        pub fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner())
+        }
+        pub fn into_inner(self) -> T {
+            self.0.into_inner().unwrap_or_else(|p| p.into_inner())
+        }
+        pub fn get_mut(&mut self) -> &mut T {
+            self.0.get_mut().unwrap_or_else(|p| p.into_inner())
+        }
+    }
+
+    pub struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+        pub fn wait<'a, T>(&self, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(g).unwrap_or_else(|p| p.into_inner())
+        }
+        pub fn wait_timeout_ns<'a, T>(&self, g: MutexGuard<'a, T>, _ns: u64) -> MutexGuard<'a, T> {
+            // loom has no time: a timed wait is a wait that may return early.
+            self.wait(g)
+        }
+        pub fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+
+    impl Default for Condvar {
+        fn default() -> Self {
+            Condvar::new()
+        }
+    }
+}
+
+pub use imp::{Condvar, Mutex, MutexGuard};

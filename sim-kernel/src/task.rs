@@ -1,0 +1,93 @@
+//! Processes and tasks (analogous to Linux's `struct task_struct`, with the
+//! parts of `struct signal_struct` and `struct files_struct` a scenario
+//! needs: the fd table, `RLIMIT_NOFILE`, signal counts).
+//!
+//! A [`Process`] owns an fd table; a [`Task`] is a thread of a process or a
+//! kthread (no process). Syscalls take the calling `&Task`.
+
+use crate::abi;
+use crate::errno::{Errno, KResult};
+use crate::kernel::Kernel;
+use crate::sync::atomic::{AtomicU64, Ordering};
+use crate::sync::Arc;
+use crate::vfs::fdtable::FilesStruct;
+
+/// Number of signals counted (`_NSIG`).
+pub const NSIG: usize = 65;
+
+pub struct Process {
+    pub pid: u64,
+    pub name: String,
+    pub files: FilesStruct,
+    /// `RLIMIT_NOFILE` soft limit (the only limit modelled).
+    rlimit_nofile: AtomicU64,
+    /// Signals sent to the process and ignored (counted, as if SIG_IGN:
+    /// e.g. SIGPIPE from a write to a pipe with no readers).
+    sig_counts: [AtomicU64; NSIG],
+}
+
+impl Process {
+    /// A new process with fds 0, 1, 2 open on the null console, so the
+    /// first new fd is 3 as in a Linux test.
+    pub fn new(kernel: &Arc<Kernel>, name: &str) -> Arc<Process> {
+        let p = Arc::new(Process {
+            pid: kernel.next_pid(),
+            name: name.to_string(),
+            files: FilesStruct::new(),
+            rlimit_nofile: AtomicU64::new(abi::INR_OPEN_CUR),
+            sig_counts: std::array::from_fn(|_| AtomicU64::new(0)),
+        });
+        crate::vfs::console::open_std_fds(kernel, &p);
+        p
+    }
+
+    pub fn rlimit_nofile(&self) -> u64 {
+        self.rlimit_nofile.load(Ordering::Relaxed)
+    }
+
+    /// `setrlimit(RLIMIT_NOFILE, n)` (soft and hard together). Above
+    /// `sysctl_nr_open`: EPERM (`kernel/sys.c: do_prlimit`).
+    pub fn set_rlimit_nofile(&self, n: u64) -> KResult<()> {
+        if n > abi::NR_OPEN_MAX {
+            return Err(Errno::EPERM);
+        }
+        self.rlimit_nofile.store(n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub fn signal(&self, sig: usize) {
+        if let Some(c) = self.sig_counts.get(sig) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn sigcount(&self, sig: usize) -> u64 {
+        self.sig_counts.get(sig).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// `do_exit` for the whole process: close every fd.
+    pub fn exit_files(&self) {
+        self.files.close_all();
+    }
+}
+
+/// The caller of a syscall or kernel-internal call.
+#[derive(Clone)]
+pub struct Task {
+    pub kernel: Arc<Kernel>,
+    /// The task's process (kthreads: `None`).
+    pub process: Option<Arc<Process>>,
+    pub name: String,
+}
+
+impl Task {
+    pub fn new(kernel: &Arc<Kernel>, process: Option<Arc<Process>>, name: &str) -> Task {
+        Task { kernel: kernel.clone(), process, name: name.to_string() }
+    }
+
+    /// The process whose fd table a call uses; kthreads have none (EBADF,
+    /// as for a task with no `files`).
+    pub fn proc(&self) -> KResult<&Arc<Process>> {
+        self.process.as_ref().ok_or(Errno::EBADF)
+    }
+}

@@ -1,0 +1,46 @@
+//! The null console behind fds 0, 1 and 2 of every process: reads give EOF,
+//! writes are swallowed (like `/dev/null`, `drivers/char/mem.c`), so that a
+//! scenario's first new fd is 3 as in a Linux test.
+
+use super::file::{File, FileOps, Llseek};
+use crate::abi::O_RDWR;
+use crate::errno::KResult;
+use crate::kernel::Kernel;
+use crate::sync::Arc;
+use crate::task::Process;
+use std::any::Any;
+
+pub struct NullConsole;
+
+/// The null device's inode number.
+pub const NULL_INO: u64 = 2;
+
+impl FileOps for NullConsole {
+    fn name(&self) -> &'static str {
+        "null"
+    }
+    fn path(&self, _file: &File) -> String {
+        "/dev/null".to_string()
+    }
+    fn llseek(&self) -> Llseek {
+        Llseek::Noop
+    }
+    fn read(&self, _file: &File, _len: usize) -> KResult<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    fn write(&self, _file: &File, data: &[u8]) -> KResult<usize> {
+        Ok(data.len())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Open fds 0, 1 and 2 of a new process on one null-console file.
+pub fn open_std_fds(kernel: &Arc<Kernel>, p: &Process) {
+    let f = File::alloc(kernel, NULL_INO, O_RDWR, Box::new(NullConsole));
+    for _ in 0..3 {
+        let fd = p.files.alloc_fd(0, u64::MAX, false).expect("fresh table has room");
+        p.files.fd_install(fd, f.clone());
+    }
+}

@@ -1,0 +1,272 @@
+//! `struct file` and `struct file_operations` (`include/linux/fs.h`,
+//! `fs/file_table.c`).
+//!
+//! A [`File`] has its own reference count (`f_count`), separate from the fd
+//! that names it: the fd table holds one reference, every syscall in flight
+//! holds one ([`FileRef`], taken by `fdget`), and `f_op->release` runs when
+//! the last one goes (`__fput`). So `close()` in one thread neither wakes nor
+//! releases a file another thread is blocked on.
+
+use crate::errno::{Errno, KResult};
+use crate::kernel::Kernel;
+use crate::objtrack::ObjHeader;
+use crate::sched::PollTable;
+use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{Arc, Mutex};
+use std::any::Any;
+
+// f_mode bits (include/linux/fs.h). Kernel-internal: never shown to users.
+pub const FMODE_READ: u32 = 0x1;
+pub const FMODE_WRITE: u32 = 0x2;
+pub const FMODE_LSEEK: u32 = 0x4;
+pub const FMODE_PREAD: u32 = 0x8;
+pub const FMODE_PWRITE: u32 = 0x10;
+pub const FMODE_ATOMIC_POS: u32 = 0x8000;
+pub const FMODE_STREAM: u32 = 0x200000;
+pub const FMODE_NOWAIT: u32 = 0x8000000;
+
+/// Which llseek a file type has (`fs/read_write.c`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Llseek {
+    /// `no_llseek` (since 6.0: a NULL `->llseek`): the file is opened
+    /// without FMODE_LSEEK and lseek fails with ESPIPE.
+    None,
+    /// `noop_llseek`: returns the current position, changes nothing.
+    Noop,
+    /// `default_llseek`: SEEK_SET/CUR/END against `i_size`.
+    Default,
+}
+
+/// Extra data an ioctl takes: a plain integer argument or a struct's fields
+/// as named values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IoctlArg {
+    pub int: Option<u64>,
+    pub fields: Vec<(String, u64)>,
+}
+
+/// What an ioctl returns: an integer, or a struct's output fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IoctlOut {
+    Int(u64),
+    Record(Vec<(&'static str, u64)>),
+}
+
+/// `struct file_operations`: what a file type implements. Defaults are
+/// what Linux does for a missing op.
+pub trait FileOps: Send + Sync + 'static {
+    /// Short type name (`"eventfd"`), also the anon inode name.
+    fn name(&self) -> &'static str;
+
+    /// What `readlink /proc/self/fd/N` shows.
+    fn path(&self, _file: &File) -> String {
+        format!("anon_inode:[{}]", self.name())
+    }
+
+    fn llseek(&self) -> Llseek {
+        Llseek::None
+    }
+
+    /// Whether the inode is a FIFO/pipe (`S_ISFIFO`): `F_SETFL` accepts
+    /// O_DIRECT there (packet mode) and `F_{GET,SET}PIPE_SZ` apply.
+    fn is_fifo(&self) -> bool {
+        false
+    }
+
+    /// Type-specific fcntl commands (`pipe_fcntl`); `None` if the type has
+    /// none for `cmd`.
+    fn fcntl(&self, _file: &File, _cmd: u32, _arg: u64) -> Option<KResult<u64>> {
+        None
+    }
+
+    /// `i_size`, for `default_llseek`.
+    fn size(&self) -> i64 {
+        0
+    }
+
+    /// `->read`: at most `len` bytes. Missing op: EINVAL (`vfs_read`).
+    fn read(&self, _file: &File, _len: usize) -> KResult<Vec<u8>> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `->write`. Missing op: EINVAL.
+    fn write(&self, _file: &File, _data: &[u8]) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `->poll`: the ready mask; with a table, queue the caller on the
+    /// file's wait queues. Missing op: DEFAULT_POLLMASK.
+    fn poll(&self, _file: &File, _pt: Option<&mut PollTable>) -> u32 {
+        crate::vfs::poll::DEFAULT_POLLMASK
+    }
+
+    /// `->unlocked_ioctl`. Missing op: ENOTTY.
+    fn ioctl(&self, _file: &File, _cmd: u32, _arg: &IoctlArg) -> KResult<IoctlOut> {
+        Err(Errno::ENOTTY)
+    }
+
+    /// `->release`, run once when the last reference goes.
+    fn release(&self, _file: &File) {}
+
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// `struct file`.
+pub struct File {
+    pub hdr: ObjHeader,
+    pub kernel: Arc<Kernel>,
+    f_count: AtomicUsize,
+    f_flags: AtomicU32,
+    f_mode: AtomicU32,
+    f_pos: Mutex<i64>,
+    pub ino: u64,
+    ops: Box<dyn FileOps>,
+}
+
+impl File {
+    /// `alloc_file`: a new file with one reference. `flags` are the open
+    /// flags (access mode and status flags; O_CLOEXEC is not a file flag
+    /// and is dropped). FMODE_LSEEK is set iff the type has an llseek
+    /// (since e7478158e137 "fs: clear or set FMODE_LSEEK based on llseek
+    /// function", 6.0); pseudo files never get FMODE_PREAD/PWRITE.
+    pub fn alloc(kernel: &Arc<Kernel>, ino: u64, flags: u32, ops: Box<dyn FileOps>) -> FileRef {
+        use crate::abi::{O_ACCMODE, O_CLOEXEC, O_RDONLY, O_RDWR, O_WRONLY};
+        let mut mode = match flags & O_ACCMODE {
+            O_RDONLY => FMODE_READ,
+            O_WRONLY => FMODE_WRITE,
+            O_RDWR => FMODE_READ | FMODE_WRITE,
+            _ => 0,
+        };
+        if ops.llseek() != Llseek::None {
+            mode |= FMODE_LSEEK;
+        }
+        let hdr = kernel.objs.register("file");
+        FileRef(Arc::new(File {
+            hdr,
+            kernel: kernel.clone(),
+            f_count: AtomicUsize::new(1),
+            f_flags: AtomicU32::new(flags & !O_CLOEXEC),
+            f_mode: AtomicU32::new(mode),
+            f_pos: Mutex::new(0),
+            ino,
+            ops,
+        }))
+    }
+
+    pub fn ops(&self) -> &dyn FileOps {
+        &*self.ops
+    }
+
+    /// The file's ops as a concrete type, if it is one (`f_op == &X_fops`).
+    pub fn ops_as<T: 'static>(&self) -> Option<&T> {
+        self.ops.as_any().downcast_ref::<T>()
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.f_flags.load(Ordering::Relaxed)
+    }
+
+    pub fn set_flags(&self, flags: u32) {
+        self.f_flags.store(flags, Ordering::Relaxed);
+    }
+
+    pub fn nonblock(&self) -> bool {
+        self.flags() & crate::abi::O_NONBLOCK != 0
+    }
+
+    pub fn mode(&self) -> u32 {
+        self.f_mode.load(Ordering::Relaxed)
+    }
+
+    pub fn add_mode(&self, bits: u32) {
+        self.f_mode.fetch_or(bits, Ordering::Relaxed);
+    }
+
+    pub fn clear_mode(&self, bits: u32) {
+        self.f_mode.fetch_and(!bits, Ordering::Relaxed);
+    }
+
+    pub fn pos(&self) -> &Mutex<i64> {
+        &self.f_pos
+    }
+
+    /// Check that the file is still live before touching it (reports a
+    /// use-after-free otherwise).
+    #[inline]
+    pub fn check(&self, op: &'static str) -> bool {
+        self.kernel.objs.check(&self.hdr, op)
+    }
+
+    /// `nonseekable_open` / `stream_open`: no lseek, pread or pwrite.
+    pub fn stream_open(&self) {
+        self.clear_mode(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_ATOMIC_POS);
+        self.add_mode(FMODE_STREAM);
+    }
+
+    pub fn count(&self) -> usize {
+        self.f_count.load(Ordering::Acquire)
+    }
+}
+
+/// One counted reference to a [`File`] (`get_file` / `fput`): cloning takes
+/// a reference, dropping puts it, and the last put releases the file.
+pub struct FileRef(Arc<File>);
+
+impl FileRef {
+    pub fn file(&self) -> &File {
+        &self.0
+    }
+
+    /// A pointer that holds no reference (a C `struct file *` kept without
+    /// `get_file`): the file may be released under it, and
+    /// [`File::check`] then reports the use-after-free.
+    pub fn uncounted(&self) -> UncountedFile {
+        UncountedFile(self.0.clone())
+    }
+
+    /// Whether two references name the same file.
+    pub fn same(&self, other: &FileRef) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Clone for FileRef {
+    fn clone(&self) -> Self {
+        self.0.check("get_file");
+        self.0.f_count.fetch_add(1, Ordering::AcqRel);
+        FileRef(self.0.clone())
+    }
+}
+
+impl std::ops::Deref for FileRef {
+    type Target = File;
+    fn deref(&self) -> &File {
+        &self.0
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        let f = &*self.0;
+        let prev = f.f_count.fetch_sub(1, Ordering::AcqRel);
+        if prev == 1 {
+            // __fput: the type's release, then the file is gone.
+            if f.check("__fput") {
+                f.ops.release(f);
+                f.kernel.objs.release(&f.hdr);
+            }
+        } else if prev == 0 {
+            f.kernel.objs.warn("fput on a file with no references");
+        }
+    }
+}
+
+/// See [`FileRef::uncounted`].
+pub struct UncountedFile(Arc<File>);
+
+impl std::ops::Deref for UncountedFile {
+    type Target = File;
+    fn deref(&self) -> &File {
+        &self.0
+    }
+}
