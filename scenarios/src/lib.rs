@@ -1,2 +1,9 @@
-//! The `.scn` scenario language and its runner.
+//! The `.scn` scenario language, its runner and the `ksim` command's
+//! library: [`lang`] (parse and resolve), [`value`] (run-time values),
+//! [`calls`] (the call catalog and its dispatch into `sim_kernel`),
+//! [`runner`] (one execution: setup, actors, finally, check, teardown).
+pub mod calls;
+pub mod cli;
 pub mod lang;
+pub mod runner;
+pub mod value;

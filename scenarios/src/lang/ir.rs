@@ -47,10 +47,17 @@ pub enum IrExpr {
     Slot(Slot),
     /// `ACTOR.NAME` in `check` (and `finally`): actor index into
     /// [`Program::actors`], slot index into that actor's `locals`.
-    ActorVar { actor: u32, slot: u32 },
+    ActorVar {
+        actor: u32,
+        slot: u32,
+    },
     /// `blocked(ACTOR)`.
     Blocked(u32),
-    Builtin { id: BuiltinId, args: Vec<IrExpr>, span: Span },
+    Builtin {
+        id: BuiltinId,
+        args: Vec<IrExpr>,
+        span: Span,
+    },
     List(Vec<IrExpr>),
     Index(Box<IrExpr>, Box<IrExpr>, Span),
     Field(Box<IrExpr>, String, Span),

@@ -112,6 +112,21 @@ struct Core {
     current: Option<ActorId>,
     clock_ns: u64,
     lock_waiters: Vec<(usize, ActorId, u64)>,
+    /// Set by [`request_stop`]: the run ends at the next switch.
+    stop: bool,
+    /// Recorded when [`Executor::record_events`] is on.
+    events: Option<Vec<ExecEvent>>,
+}
+
+/// Something the executor saw, for step traces (`-v`, `--trace`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecEvent {
+    /// `actor` started blocking on `on` at virtual time `t`.
+    Blocked { actor: ActorId, on: BlockedOn, t: u64 },
+    /// `actor` was made runnable by a wake-up (or timeout, or kill).
+    Woken { actor: ActorId, why: WakeReason, t: u64 },
+    /// `actor` stopped at a named yield point.
+    Yield { actor: ActorId, label: &'static str, t: u64 },
 }
 
 thread_local! {
@@ -154,6 +169,12 @@ fn mark_point(label: &'static str) -> bool {
     with_core(|c| {
         if let Some(a) = c.current {
             c.actors[a].at = label;
+            if label != "syscall" {
+                let t = c.clock_ns;
+                if let Some(ev) = c.events.as_mut() {
+                    ev.push(ExecEvent::Yield { actor: a, label, t });
+                }
+            }
             true
         } else {
             false
@@ -175,6 +196,27 @@ pub fn yield_point(name: &'static str) {
 /// makes).
 pub fn schedule_point() {
     yield_point("syscall");
+}
+
+/// End the current run at the next switch (a failed expectation stops the
+/// execution at once).
+pub fn request_stop() {
+    with_core(|c| c.stop = true);
+}
+
+/// Whether the current actor has been killed (teardown or a stopped
+/// execution): the interpreter stops running its statements.
+pub fn current_killed() -> bool {
+    if !in_sim() {
+        return false;
+    }
+    with_core(|c| c.current.map(|a| c.actors[a].killed)).flatten().unwrap_or(false)
+}
+
+/// Take the executor events recorded so far (callable from inside an
+/// actor, so a step trace can interleave them with its own lines).
+pub fn take_events() -> Vec<ExecEvent> {
+    with_core(|c| c.events.as_mut().map(std::mem::take)).flatten().unwrap_or_default()
 }
 
 /// Set the current actor's call site (an opaque number the interpreter maps
@@ -231,12 +273,21 @@ pub fn prepare_block() -> u64 {
 /// Block the current actor until a wake-up carrying `token`, the deadline,
 /// or a kill. Entries must already be queued.
 pub fn block(token: u64, on: BlockedOn, deadline: Option<u64>) -> WakeReason {
+    block_as(token, on, deadline, true)
+}
+
+fn block_as(token: u64, on: BlockedOn, deadline: Option<u64>, interruptible: bool) -> WakeReason {
     let killed = with_core(|c| {
         let a = c.current.expect("block outside an actor");
+        let t = c.clock_ns;
         let r = &mut c.actors[a];
-        if r.killed {
+        if r.killed && interruptible {
             return true;
         }
+        if let Some(ev) = c.events.as_mut() {
+            ev.push(ExecEvent::Blocked { actor: a, on: on.clone(), t });
+        }
+        let r = &mut c.actors[a];
         debug_assert_eq!(r.token, token);
         r.state = ActorState::Blocked;
         r.deadline = deadline;
@@ -268,7 +319,9 @@ pub fn park_on_lock(addr: usize) {
         let a = c.current.expect("actor");
         c.lock_waiters.push((addr, a, tok));
     });
-    block(tok, BlockedOn { what: "lock", obj: addr as u64 }, None);
+    // mutex_lock is not interruptible: a killed actor still waits for the
+    // holder, who is runnable and will release it.
+    block_as(tok, BlockedOn { what: "lock", obj: addr as u64 }, None, false);
 }
 
 /// Wake every actor parked on the lock at `addr`.
@@ -295,6 +348,10 @@ impl Core {
             r.deadline = None;
             r.blocked_on = None;
             r.wake_reason = why;
+            let t = self.clock_ns;
+            if let Some(ev) = self.events.as_mut() {
+                ev.push(ExecEvent::Woken { actor, why, t });
+            }
             true
         } else {
             false
@@ -309,6 +366,8 @@ pub enum RunEnd {
     AllDone,
     /// Nothing can run and these actors are blocked with no deadline.
     Blocked(Vec<ActorId>),
+    /// [`request_stop`] was called.
+    Stopped,
 }
 
 /// Runs actors as coroutines on the calling OS thread. One executor per
@@ -326,7 +385,14 @@ impl Executor {
         CORE.with(|c| {
             let mut c = c.borrow_mut();
             assert!(c.is_none(), "one executor per thread at a time");
-            *c = Some(Core { actors: Vec::new(), current: None, clock_ns: 0, lock_waiters: Vec::new() });
+            *c = Some(Core {
+                actors: Vec::new(),
+                current: None,
+                clock_ns: 0,
+                lock_waiters: Vec::new(),
+                stop: false,
+                events: None,
+            });
         });
         Executor { cos: Vec::new(), decisions: Vec::new(), choices: 0, prev: None }
     }
@@ -363,6 +429,9 @@ impl Executor {
     pub fn run(&mut self, chooser: &mut dyn Chooser) -> RunEnd {
         let mut runnable: Vec<ActorId> = Vec::new();
         loop {
+            if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
+                return RunEnd::Stopped;
+            }
             let (prev_runnable, label) = with_core(|c| {
                 runnable.clear();
                 runnable.extend(
@@ -377,12 +446,7 @@ impl Executor {
             if runnable.is_empty() {
                 // Advance the virtual clock to the earliest deadline, if any.
                 let advanced = with_core(|c| {
-                    let t = c
-                        .actors
-                        .iter()
-                        .filter(|r| r.state == ActorState::Blocked)
-                        .filter_map(|r| r.deadline)
-                        .min();
+                    let t = c.actors.iter().filter(|r| r.state == ActorState::Blocked).filter_map(|r| r.deadline).min();
                     let Some(t) = t else { return false };
                     c.clock_ns = c.clock_ns.max(t);
                     for a in 0..c.actors.len() {
@@ -399,7 +463,12 @@ impl Executor {
                     continue;
                 }
                 let blocked: Vec<ActorId> = with_core(|c| {
-                    c.actors.iter().enumerate().filter(|(_, r)| r.state == ActorState::Blocked).map(|(i, _)| i).collect()
+                    c.actors
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.state == ActorState::Blocked)
+                        .map(|(i, _)| i)
+                        .collect()
                 })
                 .unwrap_or_default();
                 return if blocked.is_empty() { RunEnd::AllDone } else { RunEnd::Blocked(blocked) };
@@ -407,13 +476,7 @@ impl Executor {
             let chosen = if runnable.len() == 1 {
                 runnable[0]
             } else {
-                let p = ChoicePoint {
-                    runnable: &runnable,
-                    prev: self.prev,
-                    prev_runnable,
-                    label,
-                    index: self.choices,
-                };
+                let p = ChoicePoint { runnable: &runnable, prev: self.prev, prev_runnable, label, index: self.choices };
                 let c = chooser.choose(&p);
                 assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
                 self.choices += 1;
@@ -455,10 +518,21 @@ impl Executor {
         }
     }
 
-    /// Kill every blocked actor (a fatal signal: its sleep returns
-    /// [`WakeReason::Killed`]) and run everything to completion without
-    /// preemption. Used at teardown.
-    pub fn kill_blocked(&mut self) {
+    /// Record [`ExecEvent`]s from now on.
+    pub fn record_events(&mut self) {
+        with_core(|c| c.events = Some(Vec::new()));
+    }
+
+    /// Take the events recorded so far.
+    pub fn take_events(&mut self) -> Vec<ExecEvent> {
+        take_events()
+    }
+
+    /// Kill every actor that has not finished (a fatal signal: a sleep
+    /// returns [`WakeReason::Killed`], the interpreter stops at its next
+    /// statement) and run them all to completion without preemption. Used
+    /// at teardown and when an execution stops early.
+    pub fn kill_all(&mut self) {
         with_core(|c| {
             for a in 0..c.actors.len() {
                 if c.actors[a].state != ActorState::Done {
@@ -468,8 +542,15 @@ impl Executor {
                 }
             }
         });
-        let end = self.run(&mut RunToBlock);
-        debug_assert_eq!(end, RunEnd::AllDone, "a killed actor blocked again");
+        loop {
+            match self.run(&mut RunToBlock) {
+                RunEnd::Stopped => continue,
+                end => {
+                    debug_assert_eq!(end, RunEnd::AllDone, "a killed actor blocked again");
+                    break;
+                }
+            }
+        }
     }
 
     /// Whether the actor was killed at teardown.

@@ -23,18 +23,21 @@
 pub mod wait;
 
 #[cfg(not(loom))]
+pub mod choose;
+
+#[cfg(not(loom))]
 pub mod exec;
 
-pub use wait::{PollTable, WaitQueueHead, WakeFn, WqGuard};
 pub use exec_shim::WakeReason;
+pub use wait::{PollTable, WaitQueueHead, WakeFn, WqGuard};
 
 /// Index of an actor in its executor.
 pub type ActorId = usize;
 
 #[cfg(not(loom))]
 pub use exec::{
-    current, current_site, in_sim, now_ns, park_on_lock, schedule_point, set_site, sleep_ns,
-    unpark_lock, yield_point,
+    current, current_killed, current_site, in_sim, now_ns, park_on_lock, request_stop, schedule_point, set_site,
+    sleep_ns, unpark_lock, yield_point,
 };
 
 #[cfg(loom)]

@@ -211,11 +211,7 @@ pub struct PollTable {
 impl PollTable {
     /// A table for the current actor (inside the executor).
     pub fn for_current() -> PollTable {
-        let token = if super::in_sim() {
-            super::current().map(|a| (a, super::exec::prepare_block()))
-        } else {
-            None
-        };
+        let token = if super::in_sim() { super::current().map(|a| (a, super::exec::prepare_block())) } else { None };
         PollTable { token, queued: 0 }
     }
 

@@ -116,10 +116,8 @@ mod imp {
 
         pub fn wait_timeout_ns<'a, T>(&self, mut g: MutexGuard<'a, T>, ns: u64) -> MutexGuard<'a, T> {
             let inner = g.guard.take().expect("guard present");
-            let (inner, _) = self
-                .0
-                .wait_timeout(inner, std::time::Duration::from_nanos(ns))
-                .unwrap_or_else(|p| p.into_inner());
+            let (inner, _) =
+                self.0.wait_timeout(inner, std::time::Duration::from_nanos(ns)).unwrap_or_else(|p| p.into_inner());
             g.guard = Some(inner);
             g
         }

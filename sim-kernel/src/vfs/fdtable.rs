@@ -89,7 +89,10 @@ impl FilesStruct {
     pub fn put_unused_fd(&self, fd: i32) {
         let mut t = self.t.lock();
         let i = fd as usize;
-        assert!(matches!(t.slots.get(i), Some(Slot::Reserved { .. })), "put_unused_fd({fd}) on a slot that is not reserved");
+        assert!(
+            matches!(t.slots.get(i), Some(Slot::Reserved { .. })),
+            "put_unused_fd({fd}) on a slot that is not reserved"
+        );
         t.free(i);
     }
 

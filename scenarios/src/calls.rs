@@ -1,0 +1,312 @@
+//! The call catalog: every call a scenario can make, its signature (for the
+//! resolver) and its dispatch to the kernel's `sys_*` entry points and
+//! kernel-internal APIs; the value builtins; the constants.
+//!
+//! Integer arguments are converted as the C prototypes would: fds and flags
+//! are `int`/`unsigned int` (truncated), counts `size_t`, offsets `off_t`.
+
+use crate::lang::catalog::{BuiltinId, BuiltinSig, CallCtx, CallId, CallSig, Catalog, Named, Ret};
+use crate::lang::ir::Const;
+use crate::value::{Handle, Value};
+use sim_kernel::eventfd;
+use sim_kernel::syscall::*;
+use sim_kernel::vfs::file::{IoctlArg, IoctlOut};
+use sim_kernel::{Errno, KResult, Task};
+use std::rc::Rc;
+
+macro_rules! calls {
+    ($( $id:ident = $name:literal, $ctx:ident, $min:literal..$max:literal, $named:expr, $ret:ident, $usage:literal; )*) => {
+        /// Every call, in catalog order (the discriminant is the `CallId`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u16)]
+        pub enum Sys { $( $id, )* }
+        const SYS: &[Sys] = &[ $( Sys::$id, )* ];
+        /// Signatures, indexed by `CallId`.
+        pub const CALLS: &[CallSig] = &[ $( CallSig {
+            name: $name, ctx: CallCtx::$ctx, min: $min, max: $max, named: $named, ret: Ret::$ret, usage: $usage,
+        }, )* ];
+    };
+}
+
+calls! {
+    Eventfd = "eventfd", User, 1..2, Named::None, One, "eventfd(INITVAL[, FLAGS])";
+    EventfdRead = "eventfd_read", User, 1..1, Named::None, One, "eventfd_read(FD)";
+    EventfdWrite = "eventfd_write", User, 2..2, Named::None, One, "eventfd_write(FD, VALUE)";
+    Read = "read", User, 2..2, Named::None, One, "read(FD, COUNT)";
+    Write = "write", User, 2..2, Named::None, One, "write(FD, BYTES)";
+    Pread = "pread", User, 3..3, Named::None, One, "pread(FD, COUNT, OFFSET)";
+    Pwrite = "pwrite", User, 3..3, Named::None, One, "pwrite(FD, BYTES, OFFSET)";
+    Close = "close", User, 1..1, Named::None, One, "close(FD)";
+    Dup = "dup", User, 1..1, Named::None, One, "dup(FD)";
+    Dup2 = "dup2", User, 2..2, Named::None, One, "dup2(OLDFD, NEWFD)";
+    Dup3 = "dup3", User, 3..3, Named::None, One, "dup3(OLDFD, NEWFD, FLAGS)";
+    Fcntl = "fcntl", User, 2..3, Named::None, One, "fcntl(FD, CMD[, ARG])";
+    Lseek = "lseek", User, 3..3, Named::None, One, "lseek(FD, OFFSET, WHENCE)";
+    Poll = "poll", User, 3..3, Named::None, One, "poll(FD, EVENTS, TIMEOUT_MS)";
+    Ioctl = "ioctl", User, 2..3, Named::Any, One, "ioctl(FD, CMD[, ARG][, FIELD=VALUE...])";
+    Exec = "exec", User, 0..0, Named::None, One, "exec()";
+    FdPath = "fd_path", User, 1..1, Named::None, One, "fd_path(FD)";
+    Setrlimit = "setrlimit", User, 2..2, Named::None, One, "setrlimit(RLIMIT_NOFILE, N)";
+    NowNs = "now_ns", Any, 0..0, Named::None, One, "now_ns()";
+    SleepNs = "sleep_ns", Any, 1..1, Named::None, One, "sleep_ns(NS)";
+    EventfdCtxFdget = "eventfd_ctx_fdget", Kernel, 1..1, Named::None, One, "eventfd_ctx_fdget(FD)";
+    EventfdSignal = "eventfd_signal", Kernel, 2..2, Named::None, One, "eventfd_signal(CTX, N)";
+    EventfdCtxPut = "eventfd_ctx_put", Kernel, 1..1, Named::None, One, "eventfd_ctx_put(CTX)";
+    EventfdWaitAdd = "eventfd_wait_add", Kernel, 1..1, Named::None, One, "eventfd_wait_add(CTX)";
+    EventfdCtxRemoveWaitQueue = "eventfd_ctx_remove_wait_queue", Kernel, 2..2, Named::None, One, "eventfd_ctx_remove_wait_queue(CTX, WAIT)";
+    EventfdWaitKeys = "eventfd_wait_keys", Kernel, 1..1, Named::None, One, "eventfd_wait_keys(WAIT)";
+}
+
+/// Value builtins, indexed by `BuiltinId`.
+pub const BUILTINS: &[BuiltinSig] = &[
+    BuiltinSig { name: "u16", min: 1, max: 1, usage: "u16(N)" },
+    BuiltinSig { name: "u32", min: 1, max: 1, usage: "u32(N)" },
+    BuiltinSig { name: "u64", min: 1, max: 1, usage: "u64(N)" },
+    BuiltinSig { name: "cat", min: 1, max: u8::MAX, usage: "cat(BYTES, ...)" },
+    BuiltinSig { name: "fill", min: 2, max: 2, usage: "fill(LEN, BYTE)" },
+    BuiltinSig { name: "len", min: 1, max: 1, usage: "len(X)" },
+];
+
+/// The largest `fill` (and any built byte string), to keep a typo from
+/// exhausting memory.
+pub const MAX_BYTES: u64 = 64 << 20;
+
+/// The catalog the resolver uses.
+pub struct KsimCatalog;
+
+impl Catalog for KsimCatalog {
+    fn call(&self, name: &str) -> Option<(CallId, &CallSig)> {
+        CALLS.iter().enumerate().find(|(_, c)| c.name == name).map(|(i, c)| (i as CallId, c))
+    }
+    fn builtin(&self, name: &str) -> Option<(BuiltinId, &BuiltinSig)> {
+        BUILTINS.iter().enumerate().find(|(_, b)| b.name == name).map(|(i, b)| (i as BuiltinId, b))
+    }
+    fn constant(&self, name: &str) -> Option<Const> {
+        if let Some(e) = Errno::from_name(name) {
+            return Some(Const::Errno(e));
+        }
+        sim_kernel::abi::constant(name).map(Const::Int)
+    }
+    fn is_bug(&self, name: &str) -> bool {
+        sim_kernel::bugs::lookup(name).is_some()
+    }
+    fn call_names(&self) -> Vec<&'static str> {
+        CALLS.iter().map(|c| c.name).collect()
+    }
+    fn constant_names(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = sim_kernel::abi::CONSTANTS.iter().map(|(n, _)| *n).collect();
+        v.extend(Errno::ALL.iter().map(|e| e.name()));
+        v
+    }
+    fn bug_names(&self) -> Vec<&'static str> {
+        sim_kernel::bugs::BUGS.iter().map(|b| b.name).collect()
+    }
+}
+
+pub fn call_sig(id: CallId) -> &'static CallSig {
+    &CALLS[id as usize]
+}
+
+/// A type error in a call's arguments: the execution fails with this
+/// message.
+pub type ArgError = String;
+
+fn arg<'a>(args: &'a [Value], i: usize, sig: &CallSig) -> Result<&'a Value, ArgError> {
+    args.get(i).ok_or_else(|| format!("{} needs argument {}: {}", sig.name, i + 1, sig.usage))
+}
+
+fn int(args: &[Value], i: usize, sig: &CallSig) -> Result<u64, ArgError> {
+    match arg(args, i, sig)? {
+        Value::Int(n) => Ok(*n),
+        v => Err(format!("argument {} of {} must be an integer, got {} ({v})", i + 1, sig.name, v.kind())),
+    }
+}
+
+/// An `int fd` argument: truncated to 32 bits and sign-extended.
+fn fd(args: &[Value], i: usize, sig: &CallSig) -> Result<i64, ArgError> {
+    Ok(int(args, i, sig)? as u32 as i32 as i64)
+}
+
+fn u32_arg(args: &[Value], i: usize, sig: &CallSig) -> Result<u32, ArgError> {
+    Ok(int(args, i, sig)? as u32)
+}
+
+fn bytes(args: &[Value], i: usize, sig: &CallSig) -> Result<Rc<[u8]>, ArgError> {
+    match arg(args, i, sig)? {
+        Value::Bytes(b) => Ok(b.clone()),
+        v => Err(format!("argument {} of {} must be bytes, got {} ({v})", i + 1, sig.name, v.kind())),
+    }
+}
+
+fn handle<'a>(args: &'a [Value], i: usize, sig: &CallSig) -> Result<&'a Handle, ArgError> {
+    match arg(args, i, sig)? {
+        Value::Handle(h) => Ok(h),
+        v => Err(format!("argument {} of {} must be a kernel handle, got {} ({v})", i + 1, sig.name, v.kind())),
+    }
+}
+
+fn ctx<'a>(
+    args: &'a [Value],
+    i: usize,
+    sig: &CallSig,
+) -> Result<&'a sim_kernel::sync::Arc<eventfd::EventfdCtx>, ArgError> {
+    match handle(args, i, sig)? {
+        Handle::EventfdCtx(c) => Ok(c),
+        h => Err(format!("argument {} of {} must be an eventfd_ctx, got <{}>", i + 1, sig.name, h.type_name())),
+    }
+}
+
+fn wait<'a>(
+    args: &'a [Value],
+    i: usize,
+    sig: &CallSig,
+) -> Result<&'a sim_kernel::sync::Arc<eventfd::EventfdWait>, ArgError> {
+    match handle(args, i, sig)? {
+        Handle::EventfdWait(w) => Ok(w),
+        h => Err(format!("argument {} of {} must be an eventfd_wait, got <{}>", i + 1, sig.name, h.type_name())),
+    }
+}
+
+fn v<T>(r: KResult<T>, f: impl FnOnce(T) -> Value) -> Value {
+    match r {
+        Ok(x) => f(x),
+        Err(e) => Value::Errno(e),
+    }
+}
+
+fn int_v(n: impl TryInto<u64>) -> Value {
+    Value::Int(n.try_into().unwrap_or(u64::MAX))
+}
+
+/// Make call `id` as task `t`. Errnos are values; argument type errors are
+/// `Err`.
+pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)]) -> Result<Value, ArgError> {
+    let sig = call_sig(id);
+    let a = args;
+    Ok(match SYS[id as usize] {
+        Sys::Eventfd => {
+            let flags = if a.len() > 1 { u32_arg(a, 1, sig)? } else { 0 };
+            v(sys_eventfd2(t, u32_arg(a, 0, sig)?, flags), |fd| Value::Int(fd as u64))
+        }
+        Sys::EventfdRead => {
+            // glibc's eventfd_read: read(fd, &value, 8).
+            v(sys_read(t, fd(a, 0, sig)?, 8), |b| Value::Int(u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]))))
+        }
+        Sys::EventfdWrite => {
+            let val = int(a, 1, sig)?;
+            v(sys_write(t, fd(a, 0, sig)?, &val.to_le_bytes()), |_| Value::Int(0))
+        }
+        Sys::Read => v(sys_read(t, fd(a, 0, sig)?, int(a, 1, sig)?), |b| Value::bytes(&b)),
+        Sys::Write => v(sys_write(t, fd(a, 0, sig)?, &bytes(a, 1, sig)?), int_v),
+        Sys::Pread => v(sys_pread64(t, fd(a, 0, sig)?, int(a, 1, sig)?, int(a, 2, sig)? as i64), |b| Value::bytes(&b)),
+        Sys::Pwrite => v(sys_pwrite64(t, fd(a, 0, sig)?, &bytes(a, 1, sig)?, int(a, 2, sig)? as i64), int_v),
+        Sys::Close => v(sys_close(t, fd(a, 0, sig)?), |_| Value::Int(0)),
+        Sys::Dup => v(sys_dup(t, fd(a, 0, sig)?), |fd| Value::Int(fd as u64)),
+        Sys::Dup2 => v(sys_dup2(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?), |fd| Value::Int(fd as u64)),
+        Sys::Dup3 => {
+            v(sys_dup3(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?, u32_arg(a, 2, sig)?), |fd| Value::Int(fd as u64))
+        }
+        Sys::Fcntl => {
+            let argv = if a.len() > 2 { int(a, 2, sig)? } else { 0 };
+            v(sys_fcntl(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?, argv), Value::Int)
+        }
+        Sys::Lseek => {
+            v(sys_lseek(t, fd(a, 0, sig)?, int(a, 1, sig)? as i64, u32_arg(a, 2, sig)?), |o| Value::Int(o as u64))
+        }
+        Sys::Poll => {
+            // struct pollfd.events is a short; the timeout an int.
+            let events = int(a, 1, sig)? as u16 as u32;
+            v(sys_poll(t, fd(a, 0, sig)?, events, int(a, 2, sig)? as u32 as i32), |m| Value::Int(m as u64))
+        }
+        Sys::Ioctl => {
+            let mut ia = IoctlArg::default();
+            if a.len() > 2 {
+                ia.int = Some(int(a, 2, sig)?);
+            }
+            for (name, val) in named {
+                match val {
+                    Value::Int(n) => ia.fields.push((name.clone(), *n)),
+                    v => return Err(format!("ioctl field {name} must be an integer, got {} ({v})", v.kind())),
+                }
+            }
+            v(sys_ioctl(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?, &ia), |o| match o {
+                IoctlOut::Int(n) => Value::Int(n),
+                IoctlOut::Record(fields) => {
+                    Value::Record(Rc::from(fields.into_iter().map(|(k, n)| (k, Value::Int(n))).collect::<Vec<_>>()))
+                }
+            })
+        }
+        Sys::Exec => v(sys_exec(t), |_| Value::Int(0)),
+        Sys::FdPath => v(fd_path(t, fd(a, 0, sig)?), |s| Value::Str(Rc::from(s.as_str()))),
+        Sys::Setrlimit => v(sys_setrlimit(t, u32_arg(a, 0, sig)?, int(a, 1, sig)?), |_| Value::Int(0)),
+        Sys::NowNs => Value::Int(sim_kernel::sched::now_ns()),
+        Sys::SleepNs => {
+            sim_kernel::sched::sleep_ns(int(a, 0, sig)?);
+            Value::Int(0)
+        }
+        Sys::EventfdCtxFdget => {
+            v(eventfd::eventfd_ctx_fdget(t, fd(a, 0, sig)?), |c| Value::Handle(Handle::EventfdCtx(c)))
+        }
+        Sys::EventfdSignal => Value::Int(eventfd::eventfd_signal(ctx(a, 0, sig)?, int(a, 1, sig)?)),
+        Sys::EventfdCtxPut => {
+            eventfd::eventfd_ctx_put(ctx(a, 0, sig)?);
+            Value::Int(0)
+        }
+        Sys::EventfdWaitAdd => Value::Handle(Handle::EventfdWait(eventfd::eventfd_wait_add(ctx(a, 0, sig)?))),
+        Sys::EventfdCtxRemoveWaitQueue => {
+            v(eventfd::eventfd_ctx_remove_wait_queue(ctx(a, 0, sig)?, wait(a, 1, sig)?), Value::Int)
+        }
+        Sys::EventfdWaitKeys => Value::Int(wait(a, 0, sig)?.keys() as u64),
+    })
+}
+
+/// Evaluate value builtin `id` on evaluated arguments.
+pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
+    let b = &BUILTINS[id as usize];
+    let int_at = |i: usize| match args.get(i) {
+        Some(Value::Int(n)) => Ok(*n),
+        Some(v) => Err(format!("argument {} of {} must be an integer, got {} ({v})", i + 1, b.name, v.kind())),
+        None => Err(format!("{} needs {}", b.name, b.usage)),
+    };
+    let fixed = |bits: u32| -> Result<Value, String> {
+        let n = int_at(0)?;
+        if bits < 64 && n >> bits != 0 {
+            return Err(format!("{}({n}): the value does not fit in {bits} bits", b.name));
+        }
+        Ok(Value::bytes(&n.to_le_bytes()[..(bits / 8) as usize]))
+    };
+    match b.name {
+        "u16" => fixed(16),
+        "u32" => fixed(32),
+        "u64" => fixed(64),
+        "cat" => {
+            let mut out = Vec::new();
+            for (i, a) in args.iter().enumerate() {
+                match a {
+                    Value::Bytes(x) => out.extend_from_slice(x),
+                    v => return Err(format!("argument {} of cat must be bytes, got {} ({v})", i + 1, v.kind())),
+                }
+            }
+            Ok(Value::bytes(&out))
+        }
+        "fill" => {
+            let n = int_at(0)?;
+            let byte = int_at(1)?;
+            if n > MAX_BYTES {
+                return Err(format!("fill({n}, ...): longer than the {MAX_BYTES}-byte limit"));
+            }
+            if byte > 255 {
+                return Err(format!("fill(..., {byte}): a byte is 0..255"));
+            }
+            Ok(Value::bytes(&vec![byte as u8; n as usize]))
+        }
+        "len" => match args.first() {
+            Some(Value::Bytes(x)) => Ok(Value::Int(x.len() as u64)),
+            Some(Value::List(x)) => Ok(Value::Int(x.len() as u64)),
+            Some(Value::Str(x)) => Ok(Value::Int(x.len() as u64)),
+            Some(v) => Err(format!("len of {} ({v}): expected bytes, a string or a list", v.kind())),
+            None => Err("len needs an argument".into()),
+        },
+        other => Err(format!("builtin {other} has no evaluator")),
+    }
+}

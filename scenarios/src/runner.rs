@@ -1,0 +1,815 @@
+//! One execution of a scenario: build the kernel and processes, run
+//! `setup`, the actors, `finally` under a schedule chooser, evaluate
+//! `check`, tear everything down (every process exits), and collect what
+//! went wrong (SCENARIO-LANGUAGE.md sections 3 to 5).
+//!
+//! Actors are coroutines of the kernel's executor; each interprets its
+//! statements, making calls through [`crate::calls::dispatch`]. A scheduling
+//! point separates consecutive calls of an actor; the kernel adds blocking
+//! points and named yield points.
+
+use crate::calls;
+use crate::lang::ast::{BinOp, CheckKind, UnOp};
+use crate::lang::ir::{ActorKindIr, CallOp, Const, IrBind, IrExpr, IrPat, Op, Program, Slot};
+use crate::value::Value;
+use sim_kernel::bugs::BugSet;
+use sim_kernel::objtrack::{Report, Site};
+use sim_kernel::sched::exec::{ActorState, Chooser, Decision, ExecEvent, Executor, RunEnd};
+use sim_kernel::sched::{self};
+use sim_kernel::sync::Arc;
+use sim_kernel::{Kernel, Process, Task};
+use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+/// What kind of thing went wrong, for grouping in reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ViolationKind {
+    /// A `=> PATTERN` did not match.
+    Pattern,
+    /// A call with neither a pattern nor a binding returned an errno.
+    CallFailed,
+    /// An argument or expression could not be evaluated.
+    Eval,
+    Assert,
+    Never,
+    Deadlock,
+    Leak,
+    UseAfterFree,
+    DoubleFree,
+    KernelWarning,
+}
+
+impl ViolationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ViolationKind::Pattern => "pattern",
+            ViolationKind::CallFailed => "call failed",
+            ViolationKind::Eval => "evaluation error",
+            ViolationKind::Assert => "assert",
+            ViolationKind::Never => "never",
+            ViolationKind::Deadlock => "deadlock",
+            ViolationKind::Leak => "leak",
+            ViolationKind::UseAfterFree => "use-after-free",
+            ViolationKind::DoubleFree => "double free",
+            ViolationKind::KernelWarning => "kernel warning",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    /// Identifies "the same" violation across executions (kind, line,
+    /// object type...), without schedule-dependent detail.
+    pub key: String,
+    /// The full message.
+    pub message: String,
+}
+
+/// The value of a `check` line in this execution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckResult {
+    pub kind: CheckKind,
+    pub text: String,
+    pub line: u32,
+    /// `Ok(truth)`, or why it could not be evaluated.
+    pub value: Result<bool, String>,
+}
+
+/// Everything one execution produced.
+#[derive(Clone, Debug, Default)]
+pub struct Execution {
+    pub violations: Vec<Violation>,
+    /// The decisions with a real choice.
+    pub decisions: Vec<Decision>,
+    /// Choices in scenario actor numbers (the schedule).
+    pub schedule: Vec<usize>,
+    /// `name = value` for every actor-bound and finally-bound name.
+    pub outcome: Vec<(String, String)>,
+    pub checks: Vec<CheckResult>,
+    /// Step trace lines (`-v`).
+    pub trace: Vec<String>,
+    pub calls: u64,
+    pub virtual_ns: u64,
+    /// Whether the execution was stopped early by a failure.
+    pub stopped: bool,
+}
+
+impl Execution {
+    pub fn failed(&self) -> bool {
+        !self.violations.is_empty()
+    }
+
+    /// Number of preemptions: switches away from an actor that could have
+    /// gone on.
+    pub fn preemptions(&self) -> usize {
+        self.decisions.iter().filter(|d| d.prev_runnable && Some(d.chosen) != d.prev).count()
+    }
+}
+
+/// Options for one execution.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Record the step trace.
+    pub verbose: bool,
+}
+
+/// Executor actor ids: setup is 0, scenario actors 1..=n, finally n+1.
+fn exec_id_of_actor(i: usize) -> usize {
+    i + 1
+}
+
+struct Shared {
+    prog: Rc<Program>,
+    path: Rc<str>,
+    kernel: Arc<Kernel>,
+    globals: RefCell<Vec<Value>>,
+    locals: Vec<RefCell<Vec<Value>>>,
+    violations: RefCell<Vec<Violation>>,
+    /// Per executor actor: the call it is in (for deadlock reports).
+    in_call: RefCell<Vec<Option<(u32, String)>>>,
+    /// Per scenario actor: blocked at the end of its phase (`blocked(A)`).
+    blocked: RefCell<Vec<bool>>,
+    /// Executor actor names, by executor id.
+    names: Vec<String>,
+    trace: Option<RefCell<Vec<String>>>,
+    calls: Cell<u64>,
+}
+
+/// Call sites are `(executor actor id << 20) | line`.
+fn site(exec_id: usize, line: u32) -> Site {
+    ((exec_id as u32) << 20) | (line & 0xfffff)
+}
+
+impl Shared {
+    fn site_str(&self, s: Site) -> String {
+        if s == 0 {
+            return "process exit".to_string();
+        }
+        let id = (s >> 20) as usize;
+        let line = s & 0xfffff;
+        let who = self.names.get(id).map(String::as_str).unwrap_or("?");
+        format!("{}:{} ({})", self.path, line, who)
+    }
+
+    fn fail(&self, kind: ViolationKind, key: String, message: String) {
+        self.violations.borrow_mut().push(Violation { kind, key, message });
+        sched::request_stop();
+    }
+
+    fn log(&self, line: impl FnOnce() -> String) {
+        if let Some(t) = &self.trace {
+            t.borrow_mut().push(line());
+        }
+    }
+}
+
+/// One actor's interpreter state.
+struct Cx {
+    exec_id: usize,
+    /// Index into `Shared::locals` (scenario actors only).
+    actor: Option<usize>,
+    task: Task,
+    started: bool,
+}
+
+enum Flow {
+    Go,
+    Stop,
+}
+
+/// Evaluation environment: whose locals `Slot::Local` means.
+struct Env<'a> {
+    sh: &'a Shared,
+    actor: Option<usize>,
+}
+
+impl Env<'_> {
+    fn eval(&self, e: &IrExpr) -> Result<Value, String> {
+        Ok(match e {
+            IrExpr::Const(c) => match c {
+                Const::Int(n) => Value::Int(*n),
+                Const::Errno(x) => Value::Errno(*x),
+                Const::Str(s) => Value::Str(Rc::from(s.as_str())),
+                Const::Bytes(b) => Value::bytes(b),
+                Const::Unset => Value::Unset,
+                Const::Null => Value::Null,
+            },
+            IrExpr::Slot(Slot::Global(i)) => self.sh.globals.borrow()[*i as usize].clone(),
+            IrExpr::Slot(Slot::Local(i)) => {
+                let a = self.actor.ok_or("a local name outside an actor")?;
+                self.sh.locals[a].borrow()[*i as usize].clone()
+            }
+            IrExpr::ActorVar { actor, slot } => self.sh.locals[*actor as usize].borrow()[*slot as usize].clone(),
+            IrExpr::Blocked(a) => Value::Int(self.sh.blocked.borrow()[*a as usize] as u64),
+            IrExpr::Builtin { id, args, .. } => {
+                let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+                calls::builtin(*id, &vals)?
+            }
+            IrExpr::List(items) => {
+                Value::List(Rc::from(items.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?))
+            }
+            IrExpr::Index(base, idx, _) => {
+                let b = self.eval(base)?;
+                let i = match self.eval(idx)? {
+                    Value::Int(i) => i,
+                    v => return Err(format!("an index must be an integer, got {} ({v})", v.kind())),
+                };
+                match &b {
+                    Value::List(items) => items
+                        .get(i as usize)
+                        .cloned()
+                        .ok_or_else(|| format!("index {i} is out of range for a list of {}", items.len()))?,
+                    Value::Bytes(bytes) => Value::Int(
+                        *bytes
+                            .get(i as usize)
+                            .ok_or_else(|| format!("index {i} is out of range for {} bytes", bytes.len()))?
+                            as u64,
+                    ),
+                    v => return Err(format!("cannot index {} ({v})", v.kind())),
+                }
+            }
+            IrExpr::Field(base, name, _) => match self.eval(base)? {
+                Value::Record(fields) => {
+                    fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).ok_or_else(|| {
+                        let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+                        format!("the record has no field `{name}` (fields: {})", names.join(", "))
+                    })?
+                }
+                v => return Err(format!("`.{name}` needs a record, got {} ({v})", v.kind())),
+            },
+            IrExpr::Unary(op, x, _) => {
+                let v = self.eval(x)?;
+                match op {
+                    UnOp::Not => match v.truthy() {
+                        Some(t) => Value::Int((!t) as u64),
+                        None => return Err(format!("`!` needs an integer or comparison, got {} ({v})", v.kind())),
+                    },
+                    UnOp::Neg => match v {
+                        Value::Int(n) => Value::Int(n.wrapping_neg()),
+                        v => return Err(format!("`-` needs an integer, got {} ({v})", v.kind())),
+                    },
+                }
+            }
+            IrExpr::Binary(op, l, r, _) => {
+                // && and || short-circuit.
+                if matches!(op, BinOp::And | BinOp::Or) {
+                    let lv = self.eval(l)?;
+                    let lt = lv
+                        .truthy()
+                        .ok_or_else(|| format!("`{}` needs truth values, got {} ({lv})", opstr(*op), lv.kind()))?;
+                    if (*op == BinOp::And && !lt) || (*op == BinOp::Or && lt) {
+                        return Ok(Value::Int(lt as u64));
+                    }
+                    let rv = self.eval(r)?;
+                    let rt = rv
+                        .truthy()
+                        .ok_or_else(|| format!("`{}` needs truth values, got {} ({rv})", opstr(*op), rv.kind()))?;
+                    return Ok(Value::Int(rt as u64));
+                }
+                let lv = self.eval(l)?;
+                let rv = self.eval(r)?;
+                match op {
+                    BinOp::Eq => Value::Int((lv == rv) as u64),
+                    BinOp::Ne => Value::Int((lv != rv) as u64),
+                    _ => {
+                        let (a, b) = match (&lv, &rv) {
+                            (Value::Int(a), Value::Int(b)) => (*a, *b),
+                            _ => {
+                                return Err(format!(
+                                    "`{}` needs integers, got {} ({lv}) and {} ({rv})",
+                                    opstr(*op),
+                                    lv.kind(),
+                                    rv.kind()
+                                ))
+                            }
+                        };
+                        Value::Int(match op {
+                            BinOp::Lt => (a < b) as u64,
+                            BinOp::Le => (a <= b) as u64,
+                            BinOp::Gt => (a > b) as u64,
+                            BinOp::Ge => (a >= b) as u64,
+                            BinOp::Add => a.wrapping_add(b),
+                            BinOp::Sub => a.wrapping_sub(b),
+                            BinOp::Mul => a.wrapping_mul(b),
+                            BinOp::BitAnd => a & b,
+                            BinOp::BitOr => a | b,
+                            BinOp::Eq | BinOp::Ne | BinOp::And | BinOp::Or => unreachable!(),
+                        })
+                    }
+                }
+            }
+            IrExpr::In(x, set, _) => {
+                let v = self.eval(x)?;
+                for s in set {
+                    if self.eval(s)? == v {
+                        return Ok(Value::Int(1));
+                    }
+                }
+                Value::Int(0)
+            }
+        })
+    }
+}
+
+fn opstr(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Eq => "==",
+        BinOp::Ne => "!=",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+        BinOp::And => "&&",
+        BinOp::Or => "||",
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::BitAnd => "&",
+        BinOp::BitOr => "|",
+    }
+}
+
+fn run_ops(sh: &Shared, cx: &mut Cx, ops: &[Op]) -> Flow {
+    for op in ops {
+        match op {
+            Op::Call(c) => {
+                if let Flow::Stop = exec_call(sh, cx, c) {
+                    return Flow::Stop;
+                }
+            }
+            Op::Repeat { count, body } => {
+                for _ in 0..*count {
+                    if let Flow::Stop = run_ops(sh, cx, body) {
+                        return Flow::Stop;
+                    }
+                }
+            }
+        }
+    }
+    Flow::Go
+}
+
+fn actor_name(sh: &Shared, cx: &Cx) -> String {
+    sh.names[cx.exec_id].clone()
+}
+
+fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
+    if cx.started {
+        sched::schedule_point();
+    }
+    cx.started = true;
+    if sched::current_killed() {
+        return Flow::Stop;
+    }
+    let line = c.span.line;
+    sched::set_site(site(cx.exec_id, line));
+    let env = Env { sh, actor: cx.actor };
+    let mut args = Vec::with_capacity(c.args.len());
+    for a in &c.args {
+        match env.eval(a) {
+            Ok(v) => args.push(v),
+            Err(e) => return eval_failure(sh, cx, c, e),
+        }
+    }
+    let mut named = Vec::with_capacity(c.named.len());
+    for (n, a) in &c.named {
+        match env.eval(a) {
+            Ok(v) => named.push((n.clone(), v)),
+            Err(e) => return eval_failure(sh, cx, c, e),
+        }
+    }
+    sh.in_call.borrow_mut()[cx.exec_id] = Some((line, c.text.clone()));
+    let result = calls::dispatch(c.call, &cx.task, &args, &named);
+    sh.in_call.borrow_mut()[cx.exec_id] = None;
+    sh.calls.set(sh.calls.get() + 1);
+    if sched::current_killed() {
+        // Killed while blocked (teardown): the call never returned.
+        return Flow::Stop;
+    }
+    let result = match result {
+        Ok(v) => v,
+        Err(e) => return eval_failure(sh, cx, c, e),
+    };
+    drain_events(sh);
+    sh.log(|| {
+        format!("[{:>6} ns] {:<10} {}:{}  {} = {}", sched::now_ns(), actor_name(sh, cx), sh.path, line, c.text, result)
+    });
+    // Bind.
+    let store = |slot: &Slot, v: Value| match slot {
+        Slot::Global(i) => sh.globals.borrow_mut()[*i as usize] = v,
+        Slot::Local(i) => {
+            if let Some(a) = cx.actor {
+                sh.locals[a].borrow_mut()[*i as usize] = v;
+            }
+        }
+    };
+    match &c.bind {
+        IrBind::None => {}
+        IrBind::One(s) => store(s, result.clone()),
+        IrBind::Pair(a, b) => match &result {
+            Value::List(items) if items.len() == 2 => {
+                store(a, items[0].clone());
+                store(b, items[1].clone());
+            }
+            other => {
+                store(a, other.clone());
+                store(b, other.clone());
+            }
+        },
+    }
+    // Check.
+    match &c.pattern {
+        Some(alts) => {
+            let mut matched = false;
+            for alt in alts {
+                let ok = match alt {
+                    IrPat::Any => true,
+                    IrPat::Ok => !result.is_errno(),
+                    IrPat::Expr(e) => match env.eval(e) {
+                        Ok(v) => v == result,
+                        Err(e) => return eval_failure(sh, cx, c, e),
+                    },
+                };
+                if ok {
+                    matched = true;
+                    break;
+                }
+            }
+            if !matched {
+                let pat = c.pattern_text.clone().unwrap_or_default();
+                sh.fail(
+                    ViolationKind::Pattern,
+                    format!("pattern:{line}"),
+                    format!(
+                        "{}:{}: {} `{}`: {} => {}, got {}",
+                        sh.path,
+                        line,
+                        actor_kind_name(sh, cx),
+                        actor_name(sh, cx),
+                        c.text,
+                        pat,
+                        result
+                    ),
+                );
+                return Flow::Stop;
+            }
+        }
+        None => {
+            if matches!(c.bind, IrBind::None) {
+                if let Value::Errno(e) = result {
+                    sh.fail(
+                        ViolationKind::CallFailed,
+                        format!("call:{line}"),
+                        format!(
+                            "{}:{}: {} `{}`: {} failed with {} ({}); a call with no `=>` and no name must succeed",
+                            sh.path,
+                            line,
+                            actor_kind_name(sh, cx),
+                            actor_name(sh, cx),
+                            c.text,
+                            e.name(),
+                            e.description()
+                        ),
+                    );
+                    return Flow::Stop;
+                }
+            }
+        }
+    }
+    Flow::Go
+}
+
+fn actor_kind_name(sh: &Shared, cx: &Cx) -> &'static str {
+    match cx.actor {
+        Some(a) => match sh.prog.actors[a].kind {
+            ActorKindIr::Thread => "thread",
+            ActorKindIr::Kthread => "kthread",
+        },
+        None => "section",
+    }
+}
+
+fn eval_failure(sh: &Shared, cx: &Cx, c: &CallOp, e: String) -> Flow {
+    sh.fail(
+        ViolationKind::Eval,
+        format!("eval:{}", c.span.line),
+        format!("{}:{}: {} `{}`: {}: {}", sh.path, c.span.line, actor_kind_name(sh, cx), actor_name(sh, cx), c.text, e),
+    );
+    Flow::Stop
+}
+
+/// Names bound by `setup` (excluded from outcomes: setup runs alone, so
+/// they are the same in every execution).
+fn setup_globals(ops: &[Op], out: &mut Vec<u32>) {
+    for op in ops {
+        match op {
+            Op::Call(c) => match &c.bind {
+                IrBind::One(Slot::Global(i)) => out.push(*i),
+                IrBind::Pair(a, b) => {
+                    for s in [a, b] {
+                        if let Slot::Global(i) = s {
+                            out.push(*i);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Op::Repeat { body, .. } => setup_globals(body, out),
+        }
+    }
+}
+
+/// Run one execution of `prog` with `chooser` deciding every scheduling
+/// point. Never panics on user input; a kernel assertion (a simulator bug)
+/// propagates as a panic to the caller.
+pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: RunOptions) -> Execution {
+    let mut bugs = BugSet::NONE;
+    for b in &prog.config.bugs {
+        bugs.enable(b);
+    }
+    let kernel = Kernel::new(bugs);
+    let procs: Vec<Arc<Process>> = prog.processes.iter().map(|n| Process::new(&kernel, n)).collect();
+    let n = prog.actors.len();
+    let mut names = vec!["setup".to_string()];
+    names.extend(prog.actors.iter().map(|a| a.name.clone()));
+    names.push("finally".to_string());
+    let sh = Rc::new(Shared {
+        prog: prog.clone(),
+        path: Rc::from(path),
+        kernel: kernel.clone(),
+        globals: RefCell::new(vec![Value::Unset; prog.globals.len()]),
+        locals: prog.actors.iter().map(|a| RefCell::new(vec![Value::Unset; a.locals.len()])).collect(),
+        violations: RefCell::new(Vec::new()),
+        in_call: RefCell::new(vec![None; n + 2]),
+        blocked: RefCell::new(vec![false; n]),
+        names,
+        trace: opts.verbose.then(|| RefCell::new(Vec::new())),
+        calls: Cell::new(0),
+    });
+    let main_task = |name: &str| Task::new(&kernel, Some(procs[0].clone()), name);
+
+    let mut ex = Executor::new();
+    if opts.verbose {
+        ex.record_events();
+    }
+    let mut all_decisions: Vec<Decision> = Vec::new();
+    let mut stopped = false;
+
+    // Phase 1: setup, alone.
+    {
+        let sh2 = sh.clone();
+        let task = main_task("setup");
+        ex.spawn("setup", move || {
+            let mut cx = Cx { exec_id: 0, actor: None, task, started: false };
+            let ops = &sh2.prog.clone().setup;
+            run_ops(&sh2, &mut cx, ops);
+        });
+    }
+    let phase = |ex: &mut Executor, chooser: &mut dyn Chooser, may_block: &dyn Fn(usize) -> bool| -> bool {
+        let end = ex.run(chooser);
+        drain_events(&sh);
+        match end {
+            RunEnd::AllDone => true,
+            RunEnd::Stopped => false,
+            RunEnd::Blocked(ids) => {
+                let bad: Vec<usize> = ids.iter().copied().filter(|&i| !may_block(i)).collect();
+                if !bad.is_empty() {
+                    report_deadlock(&sh, ex, &ids);
+                    return false;
+                }
+                true
+            }
+        }
+    };
+    let setup_ok = phase(&mut ex, chooser, &|_| false);
+    let decisions_before = ex.decisions().len();
+    debug_assert_eq!(decisions_before, 0);
+
+    // Phase 2: every actor.
+    let mut ok = setup_ok;
+    if ok {
+        for (i, a) in prog.actors.iter().enumerate() {
+            let sh2 = sh.clone();
+            let task = match a.kind {
+                ActorKindIr::Thread => Task::new(&kernel, Some(procs[a.process as usize].clone()), &a.name),
+                // A kthread runs kernel-internal calls in the context of
+                // `main` (as KVM's irqfd code runs in the VMM's ioctl).
+                ActorKindIr::Kthread => Task::new(&kernel, Some(procs[0].clone()), &a.name),
+            };
+            let id = ex.spawn(&a.name, move || {
+                let mut cx = Cx { exec_id: exec_id_of_actor(i), actor: Some(i), task, started: false };
+                let prog = sh2.prog.clone();
+                run_ops(&sh2, &mut cx, &prog.actors[i].body);
+            });
+            debug_assert_eq!(id, exec_id_of_actor(i));
+        }
+        let prog2 = prog.clone();
+        ok = phase(&mut ex, chooser, &|id| id >= 1 && id <= n && prog2.actors[id - 1].may_block);
+    }
+    let record_blocked = |ex: &Executor| {
+        let mut b = sh.blocked.borrow_mut();
+        for i in 0..n {
+            b[i] = ex.state(exec_id_of_actor(i)) == ActorState::Blocked;
+        }
+    };
+    if ok {
+        record_blocked(&ex);
+    }
+
+    // Phase 3: finally (blocked actors stay blocked, and may be woken).
+    if ok && !prog.finally.is_empty() {
+        let sh2 = sh.clone();
+        let task = main_task("finally");
+        ex.spawn("finally", move || {
+            let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false };
+            let prog = sh2.prog.clone();
+            run_ops(&sh2, &mut cx, &prog.finally);
+        });
+        let prog2 = prog.clone();
+        ok = phase(&mut ex, chooser, &|id| id >= 1 && id <= n && prog2.actors[id - 1].may_block);
+        if ok {
+            record_blocked(&ex);
+        }
+    }
+    if !ok {
+        stopped = true;
+    }
+    all_decisions.extend(ex.decisions().iter().cloned());
+
+    // Check.
+    let mut checks = Vec::new();
+    if ok {
+        let env = Env { sh: &sh, actor: None };
+        for c in &prog.checks {
+            let value = env.eval(&c.expr).and_then(|v| {
+                v.truthy().ok_or_else(|| format!("the expression is {} ({v}), not a truth value", v.kind()))
+            });
+            match (&c.kind, &value) {
+                (CheckKind::Assert, Ok(false)) => sh.violations.borrow_mut().push(Violation {
+                    kind: ViolationKind::Assert,
+                    key: format!("assert:{}", c.span.line),
+                    message: format!("{}:{}: assert {} does not hold", path, c.span.line, c.text),
+                }),
+                (CheckKind::Never, Ok(true)) => sh.violations.borrow_mut().push(Violation {
+                    kind: ViolationKind::Never,
+                    key: format!("never:{}", c.span.line),
+                    message: format!("{}:{}: never {} happened", path, c.span.line, c.text),
+                }),
+                (_, Err(e)) => sh.violations.borrow_mut().push(Violation {
+                    kind: ViolationKind::Eval,
+                    key: format!("check:{}", c.span.line),
+                    message: format!("{}:{}: cannot evaluate `{}`: {}", path, c.span.line, c.text, e),
+                }),
+                _ => {}
+            }
+            checks.push(CheckResult { kind: c.kind, text: c.text.clone(), line: c.span.line, value });
+        }
+    }
+
+    // Outcome: every actor's names, then names bound in finally.
+    let mut outcome = Vec::new();
+    for (i, a) in prog.actors.iter().enumerate() {
+        let l = sh.locals[i].borrow();
+        for (j, name) in a.locals.iter().enumerate() {
+            outcome.push((format!("{}.{}", a.name, name), l[j].outcome()));
+        }
+    }
+    let mut from_setup = Vec::new();
+    setup_globals(&prog.setup, &mut from_setup);
+    {
+        let g = sh.globals.borrow();
+        for (i, name) in prog.globals.iter().enumerate() {
+            if !from_setup.contains(&(i as u32)) {
+                outcome.push((name.clone(), g[i].outcome()));
+            }
+        }
+    }
+
+    // Teardown: kill what is left, every process exits, then every object
+    // must be gone.
+    let virtual_ns = ex.clock_ns();
+    ex.kill_all();
+    drain_events(&sh);
+    drop(ex);
+    for p in &procs {
+        p.exit_files();
+    }
+    for r in kernel.objs.reports() {
+        let v = report_violation(&sh, &r);
+        sh.violations.borrow_mut().push(v);
+    }
+    if !stopped {
+        for (id, rec) in kernel.objs.live() {
+            sh.violations.borrow_mut().push(Violation {
+                kind: ViolationKind::Leak,
+                key: format!("leak:{}:{}", rec.ty, sh.site_str(rec.created)),
+                message: format!("leak: {} #{} created at {} was never released", rec.ty, id, sh.site_str(rec.created)),
+            });
+        }
+    }
+
+    let schedule = all_decisions.iter().map(|d| d.chosen - 1).collect();
+    let violations = sh.violations.borrow().clone();
+    let trace = sh.trace.as_ref().map(|t| t.borrow().clone()).unwrap_or_default();
+    // Values hold kernel objects; drop them before the kernel.
+    sh.globals.borrow_mut().clear();
+    for l in &sh.locals {
+        l.borrow_mut().clear();
+    }
+    Execution {
+        violations,
+        decisions: all_decisions,
+        schedule,
+        outcome,
+        checks,
+        trace,
+        calls: sh.calls.get(),
+        virtual_ns,
+        stopped,
+    }
+}
+
+fn drain_events(sh: &Shared) {
+    if sh.trace.is_none() {
+        return;
+    }
+    for e in sim_kernel::sched::exec::take_events() {
+        sh.log(|| match &e {
+            ExecEvent::Blocked { actor, on, t } => {
+                let what = if on.obj != 0 && on.what != "lock" {
+                    format!("{} of {} #{}", on.what, sh.kernel.objs.record(on.obj).ty, on.obj)
+                } else {
+                    on.what.to_string()
+                };
+                format!("[{:>6} ns] {:<10} blocks on {}", t, sh.names[*actor], what)
+            }
+            ExecEvent::Woken { actor, why, t } => format!("[{:>6} ns] {:<10} {:?}", t, sh.names[*actor], why),
+            ExecEvent::Yield { actor, label, t } => {
+                format!("[{:>6} ns] {:<10} at yield point {}", t, sh.names[*actor], label)
+            }
+        });
+    }
+}
+
+fn report_deadlock(sh: &Shared, ex: &Executor, ids: &[usize]) {
+    let mut msg = String::from("deadlock: no actor can run");
+    let mut key = String::from("deadlock:");
+    for &id in ids {
+        let name = &sh.names[id];
+        let (line, call) = sh.in_call.borrow()[id].clone().unwrap_or((0, "?".into()));
+        let on = ex.blocked_on(id);
+        let what = match &on {
+            Some(b) if b.obj != 0 && b.what != "lock" => {
+                let rec = sh.kernel.objs.record(b.obj);
+                format!("{} ({} #{} created at {})", b.what, rec.ty, b.obj, sh.site_str(rec.created))
+            }
+            Some(b) => b.what.to_string(),
+            None => "?".into(),
+        };
+        let may = id >= 1 && id <= sh.prog.actors.len() && sh.prog.actors[id - 1].may_block;
+        let _ = write!(
+            msg,
+            "\n  {} blocked in {} at {}:{} on {}{}",
+            name,
+            call,
+            sh.path,
+            line,
+            what,
+            if may { " (may block)" } else { "" }
+        );
+        let _ = write!(key, "{name}@{line},");
+    }
+    sh.violations.borrow_mut().push(Violation { kind: ViolationKind::Deadlock, key, message: msg });
+}
+
+fn report_violation(sh: &Shared, r: &Report) -> Violation {
+    match r {
+        Report::UseAfterFree { obj, ty, op, created, released, site } => Violation {
+            kind: ViolationKind::UseAfterFree,
+            key: format!("uaf:{ty}:{op}"),
+            message: format!(
+                "use-after-free: {op} on {ty} #{obj} at {}; created at {}, released at {}",
+                sh.site_str(*site),
+                sh.site_str(*created),
+                sh.site_str(*released)
+            ),
+        },
+        Report::DoubleFree { obj, ty, created, released, site } => Violation {
+            kind: ViolationKind::DoubleFree,
+            key: format!("double-free:{ty}"),
+            message: format!(
+                "double free: {ty} #{obj} released again at {}; created at {}, first released at {}",
+                sh.site_str(*site),
+                sh.site_str(*created),
+                sh.site_str(*released)
+            ),
+        },
+        Report::Invariant { msg, site } => Violation {
+            kind: ViolationKind::KernelWarning,
+            key: format!("warn:{msg}"),
+            message: format!("kernel warning at {}: {msg}", sh.site_str(*site)),
+        },
+    }
+}

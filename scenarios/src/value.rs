@@ -1,0 +1,183 @@
+//! Run-time values of the scenario language (SCENARIO-LANGUAGE.md section
+//! 4) and how they print: integers in decimal, errnos by name, byte strings
+//! as `b"..."`, strings quoted, records as `{field: value}`, lists as
+//! `[a, b]`, kernel handles as `<type>`.
+
+use sim_kernel::eventfd::{EventfdCtx, EventfdWait};
+use sim_kernel::sync::Arc;
+use sim_kernel::Errno;
+use std::fmt;
+use std::rc::Rc;
+
+/// A kernel object a kernel-internal call returned. Compared by identity.
+#[derive(Clone)]
+pub enum Handle {
+    EventfdCtx(Arc<EventfdCtx>),
+    EventfdWait(Arc<EventfdWait>),
+}
+
+impl Handle {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Handle::EventfdCtx(_) => "eventfd_ctx",
+            Handle::EventfdWait(_) => "eventfd_wait",
+        }
+    }
+
+    fn addr(&self) -> usize {
+        match self {
+            Handle::EventfdCtx(a) => Arc::as_ptr(a) as *const () as usize,
+            Handle::EventfdWait(a) => Arc::as_ptr(a) as *const () as usize,
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+pub enum Value {
+    /// Never bound in this execution.
+    #[default]
+    Unset,
+    Int(u64),
+    Errno(Errno),
+    Bytes(Rc<[u8]>),
+    Str(Rc<str>),
+    Record(Rc<[(&'static str, Value)]>),
+    List(Rc<[Value]>),
+    Handle(Handle),
+    /// `NULL`: an absent pointer argument.
+    Null,
+}
+
+impl Value {
+    pub fn bytes(b: &[u8]) -> Value {
+        Value::Bytes(Rc::from(b))
+    }
+
+    pub fn is_errno(&self) -> bool {
+        matches!(self, Value::Errno(_))
+    }
+
+    /// Truth in `check` and `&&`/`||`: non-zero integers.
+    pub fn truthy(&self) -> Option<bool> {
+        match self {
+            Value::Int(n) => Some(*n != 0),
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Unset => "unset",
+            Value::Int(_) => "an integer",
+            Value::Errno(_) => "an errno",
+            Value::Bytes(_) => "bytes",
+            Value::Str(_) => "a string",
+            Value::Record(_) => "a record",
+            Value::List(_) => "a list",
+            Value::Handle(_) => "a kernel handle",
+            Value::Null => "NULL",
+        }
+    }
+
+    /// Rendering for outcome histograms: like [`fmt::Display`] but handles
+    /// show only their type, so that the same outcome reached through
+    /// different schedules (different object ids) counts once.
+    pub fn outcome(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Unset, Value::Unset) | (Value::Null, Value::Null) => true,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Errno(a), Value::Errno(b)) => a == b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Record(a), Value::Record(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Handle(a), Value::Handle(b)) => a.addr() == b.addr(),
+            _ => false,
+        }
+    }
+}
+
+/// Write bytes as the language's `b"..."` literal.
+pub fn fmt_bytes(f: &mut impl fmt::Write, b: &[u8]) -> fmt::Result {
+    f.write_str("b\"")?;
+    for &c in b {
+        match c {
+            b'"' => f.write_str("\\\"")?,
+            b'\\' => f.write_str("\\\\")?,
+            b'\n' => f.write_str("\\n")?,
+            b'\t' => f.write_str("\\t")?,
+            0x20..=0x7e => f.write_char(c as char)?,
+            _ => write!(f, "\\x{c:02x}")?,
+        }
+    }
+    f.write_str("\"")
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Unset => f.write_str("unset"),
+            Value::Null => f.write_str("NULL"),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Errno(e) => f.write_str(e.name()),
+            Value::Bytes(b) => fmt_bytes(f, b),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::Record(fields) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Handle(h) => write!(f, "<{}>", h.type_name()),
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_as_the_language_writes_it() {
+        assert_eq!(Value::Int(u64::MAX).to_string(), "18446744073709551615");
+        assert_eq!(Value::Errno(Errno::EAGAIN).to_string(), "EAGAIN");
+        assert_eq!(Value::bytes(b"a\"\\\x00\x7f\n").to_string(), r#"b"a\"\\\x00\x7f\n""#);
+        assert_eq!(Value::Str(Rc::from("anon_inode:[eventfd]")).to_string(), "\"anon_inode:[eventfd]\"");
+        let r = Value::Record(Rc::from(vec![("api", Value::Int(170)), ("features", Value::Int(0))]));
+        assert_eq!(r.to_string(), "{api: 170, features: 0}");
+    }
+
+    #[test]
+    fn equality_is_structural_and_typed() {
+        assert_eq!(Value::Int(1), Value::Int(1));
+        assert_ne!(Value::Int(11), Value::Errno(Errno::EAGAIN));
+        assert_ne!(Value::Unset, Value::Int(0));
+        assert_eq!(Value::bytes(&[1, 0]), Value::bytes(&[1, 0]));
+    }
+}
