@@ -4,6 +4,7 @@
 //! [`runner`] (one execution: setup, actors, finally, check, teardown).
 pub mod calls;
 pub mod cli;
+pub mod explore;
 pub mod lang;
 pub mod runner;
 pub mod value;

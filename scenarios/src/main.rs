@@ -29,6 +29,44 @@ enum Cmd {
         #[arg(short, long)]
         verbose: bool,
     },
+    /// Every interleaving (DPOR by default), or random schedules.
+    Explore {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Preemption bound (a bounded search explores without reduction).
+        #[arg(long)]
+        preemptions: Option<u32>,
+        #[arg(long)]
+        max_executions: Option<u64>,
+        /// Stop after this many seconds (the report says complete: false).
+        #[arg(long)]
+        time_limit: Option<f64>,
+        /// N random schedules instead of a systematic search.
+        #[arg(long, value_name = "N")]
+        random: Option<u64>,
+        /// Seed for --random.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Explore only shard I of N (0 <= I < N); `ksim merge` joins them.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// One JSON object per file.
+        #[arg(long)]
+        json: bool,
+        /// No partial-order reduction: every runnable actor at every decision.
+        #[arg(long)]
+        naive: bool,
+        /// Threads (default: the machine's cores); the report is the same.
+        #[arg(long)]
+        jobs: Option<u32>,
+    },
+    /// Join `explore --json` reports of shards into one.
+    Merge {
+        #[arg(required = true)]
+        reports: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run the exact schedule a report printed.
     Replay {
         file: String,
@@ -58,6 +96,22 @@ fn main() {
         Cmd::Run { files, seed, verbose } => cli::cmd_run(&mut out, &files, seed, verbose),
         Cmd::Replay { file, schedule, verbose } => cli::cmd_replay(&mut out, &file, &schedule, verbose),
         Cmd::Check { files } => cli::cmd_check(&mut out, &files),
+        Cmd::Explore { files, preemptions, max_executions, time_limit, random, seed, shard, json, naive, jobs } => {
+            let jobs = jobs.or_else(|| std::thread::available_parallelism().ok().map(|n| n.get() as u32));
+            let a = cli::ExploreArgs {
+                preemptions,
+                max_executions,
+                time_limit_s: time_limit,
+                random,
+                seed,
+                shard,
+                json,
+                naive,
+                jobs,
+            };
+            cli::cmd_explore(&mut out, &files, &a)
+        }
+        Cmd::Merge { reports, json } => cli::cmd_merge(&mut out, &reports, json),
         Cmd::Bugs => cli::cmd_bugs(&mut out),
     };
     let _ = std::io::stdout().write_all(out.as_bytes());

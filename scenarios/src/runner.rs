@@ -92,8 +92,11 @@ pub struct Execution {
     pub trace: Vec<String>,
     pub calls: u64,
     pub virtual_ns: u64,
-    /// Whether the execution was stopped early by a failure.
+    /// Whether the execution was stopped early (a failure, or a chooser
+    /// that pruned it).
     pub stopped: bool,
+    /// Step footprints, when [`RunOptions::record_steps`] is on.
+    pub steps: Vec<sim_kernel::sched::exec::Step>,
 }
 
 impl Execution {
@@ -113,6 +116,8 @@ impl Execution {
 pub struct RunOptions {
     /// Record the step trace.
     pub verbose: bool,
+    /// Record step footprints (for the explorer's partial-order reduction).
+    pub record_steps: bool,
 }
 
 /// Executor actor ids: setup is 0, scenario actors 1..=n, finally n+1.
@@ -554,6 +559,9 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     if opts.verbose {
         ex.record_events();
     }
+    if opts.record_steps {
+        ex.record_steps();
+    }
     let mut all_decisions: Vec<Decision> = Vec::new();
     let mut stopped = false;
 
@@ -690,6 +698,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     // Teardown: kill what is left, every process exits, then every object
     // must be gone.
     let virtual_ns = ex.clock_ns();
+    let steps = if opts.record_steps { ex.steps() } else { Vec::new() };
     ex.kill_all();
     drain_events(&sh);
     drop(ex);
@@ -728,6 +737,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         calls: sh.calls.get(),
         virtual_ns,
         stopped,
+        steps,
     }
 }
 

@@ -50,6 +50,18 @@ impl EventfdCtx {
         self.kernel.objs.check(&self.hdr, op)
     }
 
+    /// `spin_lock(&ctx->wqh.lock)`, recorded as a change to the context.
+    fn lock(&self) -> crate::sched::WqGuard<'_, u64> {
+        crate::footprint::access(self.hdr.id(), true);
+        self.wqh.lock()
+    }
+
+    /// The lock taken only to look (poll).
+    fn lock_look(&self) -> crate::sched::WqGuard<'_, u64> {
+        crate::footprint::access(self.hdr.id(), false);
+        self.wqh.lock()
+    }
+
     /// `eventfd_ctx_do_read`: consume what a read returns. Semaphore mode
     /// takes 1 only if the count is non-zero (the fix for the underflow);
     /// the bug `eventfd_semaphore_underflow` takes 1 regardless.
@@ -62,7 +74,7 @@ impl EventfdCtx {
 
     /// The counter, for tests and `fdinfo`.
     pub fn count(&self) -> u64 {
-        *self.wqh.lock()
+        *self.lock_look()
     }
 
     pub fn is_semaphore(&self) -> bool {
@@ -131,7 +143,7 @@ impl FileOps for EventfdFile {
         }
         let ctx = &*self.ctx;
         ctx.check("eventfd_read");
-        let mut g = ctx.wqh.lock();
+        let mut g = ctx.lock();
         if *g == 0 {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);
@@ -157,7 +169,7 @@ impl FileOps for EventfdFile {
         }
         let ctx = &*self.ctx;
         ctx.check("eventfd_write");
-        let mut g = ctx.wqh.lock();
+        let mut g = ctx.lock();
         if u64::MAX - *g <= v {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);
@@ -178,7 +190,7 @@ impl FileOps for EventfdFile {
         if let Some(pt) = pt {
             pt.wait(&ctx.wqh);
         }
-        let count = *ctx.wqh.lock();
+        let count = *ctx.lock_look();
         let mut events = 0;
         if count > 0 {
             events |= POLLIN;
@@ -196,6 +208,7 @@ impl FileOps for EventfdFile {
     /// file's context reference.
     fn release(&self, _file: &File) {
         let ctx = &self.ctx;
+        crate::footprint::access(ctx.hdr.id(), true);
         ctx.wqh.wake_up(POLLHUP);
         if ctx.kernel.bug(Bug::EventfdCtxFreedWithFile) {
             // Pre-2009 shape: the context dies with the file, whatever
@@ -216,6 +229,7 @@ impl FileOps for EventfdFile {
 pub fn eventfd_ctx_fileget(file: &File) -> KResult<Arc<EventfdCtx>> {
     let ef = file.ops_as::<EventfdFile>().ok_or(Errno::EINVAL)?;
     ef.ctx.check("eventfd_ctx_fileget");
+    crate::footprint::access(ef.ctx.hdr.id(), true);
     ef.ctx.kref.fetch_add(1, Ordering::AcqRel);
     Ok(ef.ctx.clone())
 }
@@ -231,8 +245,9 @@ pub fn eventfd_ctx_put(ctx: &Arc<EventfdCtx>) {
     if !ctx.check("eventfd_ctx_put") {
         return;
     }
+    crate::footprint::access(ctx.hdr.id(), true);
     if ctx.kref.fetch_sub(1, Ordering::AcqRel) == 1 {
-        if ctx.wqh.lock().func_count() != 0 {
+        if ctx.lock().func_count() != 0 {
             ctx.kernel.objs.warn("eventfd_ctx freed with in-kernel wait entries still queued");
         }
         ctx.kernel.objs.release(&ctx.hdr);
@@ -244,7 +259,7 @@ pub fn eventfd_ctx_put(ctx: &Arc<EventfdCtx>) {
 /// added.
 pub fn eventfd_signal(ctx: &EventfdCtx, n: u64) -> u64 {
     ctx.check("eventfd_signal");
-    let mut g = ctx.wqh.lock();
+    let mut g = ctx.lock();
     let n = n.min(u64::MAX - *g);
     *g += n;
     if g.has_waiters() {
@@ -265,6 +280,7 @@ pub struct EventfdWait {
 impl WakeFn for EventfdWait {
     fn wake(&self, key: u32) {
         self.kernel.objs.check(&self.hdr, "eventfd wait entry wake-up");
+        crate::footprint::access(self.hdr.id(), true);
         self.keys.fetch_or(key, Ordering::Relaxed);
     }
 }
@@ -273,6 +289,7 @@ impl EventfdWait {
     /// Every key delivered so far, OR'ed.
     pub fn keys(&self) -> u32 {
         self.kernel.objs.check(&self.hdr, "eventfd_wait_keys");
+        crate::footprint::access(self.hdr.id(), false);
         self.keys.load(Ordering::Relaxed)
     }
 }
@@ -285,7 +302,7 @@ pub fn eventfd_wait_add(ctx: &EventfdCtx) -> Arc<EventfdWait> {
         kernel: ctx.kernel.clone(),
         keys: AtomicU32::new(0),
     });
-    ctx.wqh.lock().add_func(w.clone());
+    ctx.lock().add_func(w.clone());
     w
 }
 
@@ -298,7 +315,7 @@ pub fn eventfd_ctx_remove_wait_queue(ctx: &EventfdCtx, w: &Arc<EventfdWait>) -> 
     if !ctx.kernel.objs.check(&w.hdr, "eventfd_ctx_remove_wait_queue") {
         return Err(Errno::EINVAL);
     }
-    let mut g = ctx.wqh.lock();
+    let mut g = ctx.lock();
     let cnt = ctx.do_read(&mut g);
     let as_fn: Arc<dyn WakeFn> = w.clone();
     if !g.remove_func(&as_fn) {

@@ -13,6 +13,7 @@ pub mod abi;
 pub mod bugs;
 pub mod errno;
 pub mod eventfd;
+pub mod footprint;
 pub mod kernel;
 pub mod objtrack;
 pub mod sched;

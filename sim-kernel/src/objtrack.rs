@@ -81,6 +81,7 @@ impl ObjTable {
 
     /// Mark the object released (poisoned). A second release is reported.
     pub fn release(&self, h: &ObjHeader) {
+        crate::footprint::access(h.id, true);
         let site = crate::sched::current_site();
         if h.released.swap(true, Ordering::AcqRel) {
             let rec = self.record(h.id);
@@ -102,6 +103,7 @@ impl ObjTable {
     /// use-after-free naming `op` and returns false.
     #[inline]
     pub fn check(&self, h: &ObjHeader, op: &'static str) -> bool {
+        crate::footprint::access(h.id, false);
         if !h.is_released() {
             return true;
         }

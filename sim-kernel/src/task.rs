@@ -30,10 +30,11 @@ impl Process {
     /// A new process with fds 0, 1, 2 open on the null console, so the
     /// first new fd is 3 as in a Linux test.
     pub fn new(kernel: &Arc<Kernel>, name: &str) -> Arc<Process> {
+        let pid = kernel.next_pid();
         let p = Arc::new(Process {
-            pid: kernel.next_pid(),
+            pid,
             name: name.to_string(),
-            files: FilesStruct::new(),
+            files: FilesStruct::with_key(crate::footprint::files_key(pid)),
             rlimit_nofile: AtomicU64::new(abi::INR_OPEN_CUR),
             sig_counts: std::array::from_fn(|_| AtomicU64::new(0)),
         });
@@ -42,6 +43,7 @@ impl Process {
     }
 
     pub fn rlimit_nofile(&self) -> u64 {
+        crate::footprint::access(crate::footprint::proc_key(self.pid), false);
         self.rlimit_nofile.load(Ordering::Relaxed)
     }
 
@@ -51,17 +53,20 @@ impl Process {
         if n > abi::NR_OPEN_MAX {
             return Err(Errno::EPERM);
         }
+        crate::footprint::access(crate::footprint::proc_key(self.pid), true);
         self.rlimit_nofile.store(n, Ordering::Relaxed);
         Ok(())
     }
 
     pub fn signal(&self, sig: usize) {
+        crate::footprint::access(crate::footprint::proc_key(self.pid), true);
         if let Some(c) = self.sig_counts.get(sig) {
             c.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     pub fn sigcount(&self, sig: usize) -> u64 {
+        crate::footprint::access(crate::footprint::proc_key(self.pid), false);
         self.sig_counts.get(sig).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 

@@ -92,6 +92,11 @@ pub struct ChoicePoint<'a> {
 /// Picks the next actor. Must return one of `p.runnable`.
 pub trait Chooser {
     fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId;
+
+    /// Told when only `actor` can run (no choice; not a decision).
+    /// `decisions` is the number of decisions so far. A chooser may call
+    /// [`request_stop`] to end the run here.
+    fn forced(&mut self, _actor: ActorId, _decisions: usize) {}
 }
 
 /// A chooser that keeps running the previous actor while it can, else the
@@ -116,6 +121,51 @@ struct Core {
     stop: bool,
     /// Recorded when [`Executor::record_events`] is on.
     events: Option<Vec<ExecEvent>>,
+    /// Recorded when [`Executor::record_steps`] is on.
+    steps: Option<Vec<Step>>,
+}
+
+/// One step: what an actor did between two scheduling points.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    pub actor: ActorId,
+    /// The decision (index into [`Executor::decisions`]) that chose this
+    /// step, if there was a choice.
+    pub decision: Option<usize>,
+    /// Keys touched, with whether any touch wrote (see
+    /// [`crate::footprint`]).
+    pub accesses: Vec<(u64, bool)>,
+}
+
+impl Step {
+    /// Whether the two steps' order can matter.
+    pub fn dependent(&self, other: &Step) -> bool {
+        footprints_conflict(&self.accesses, &other.accesses)
+    }
+}
+
+/// Whether two footprints touch a common key with at least one write.
+pub fn footprints_conflict(a: &[(u64, bool)], b: &[(u64, bool)]) -> bool {
+    a.iter().any(|(k, w)| b.iter().any(|(k2, w2)| k == k2 && (*w || *w2)))
+}
+
+/// Record an access by the running actor's current step.
+#[inline]
+pub fn access(key: u64, write: bool) {
+    if !in_sim() {
+        return;
+    }
+    with_core(|c| {
+        if let Some(steps) = c.steps.as_mut() {
+            if let Some(st) = steps.last_mut() {
+                if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
+                    e.1 |= write;
+                } else {
+                    st.accesses.push((key, write));
+                }
+            }
+        }
+    });
 }
 
 /// Something the executor saw, for step traces (`-v`, `--trace`).
@@ -217,6 +267,19 @@ pub fn current_killed() -> bool {
 /// actor, so a step trace can interleave them with its own lines).
 pub fn take_events() -> Vec<ExecEvent> {
     with_core(|c| c.events.as_mut().map(std::mem::take)).flatten().unwrap_or_default()
+}
+
+/// The steps recorded since step `from` (for a chooser that tracks
+/// footprints while the run goes on).
+pub fn steps_since(from: usize) -> Vec<Step> {
+    with_core(|c| c.steps.as_ref().map(|s| s.get(from..).map(|x| x.to_vec()).unwrap_or_default()))
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Number of steps recorded so far.
+pub fn step_count() -> usize {
+    with_core(|c| c.steps.as_ref().map_or(0, |s| s.len())).unwrap_or(0)
 }
 
 /// Set the current actor's call site (an opaque number the interpreter maps
@@ -392,6 +455,7 @@ impl Executor {
                 lock_waiters: Vec::new(),
                 stop: false,
                 events: None,
+                steps: None,
             });
         });
         Executor { cos: Vec::new(), decisions: Vec::new(), choices: 0, prev: None }
@@ -473,7 +537,12 @@ impl Executor {
                 .unwrap_or_default();
                 return if blocked.is_empty() { RunEnd::AllDone } else { RunEnd::Blocked(blocked) };
             }
+            let mut decision = None;
             let chosen = if runnable.len() == 1 {
+                chooser.forced(runnable[0], self.choices);
+                if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
+                    return RunEnd::Stopped;
+                }
                 runnable[0]
             } else {
                 let p = ChoicePoint { runnable: &runnable, prev: self.prev, prev_runnable, label, index: self.choices };
@@ -487,14 +556,25 @@ impl Executor {
                     prev_runnable,
                     label,
                 });
+                decision = Some(self.decisions.len() - 1);
+                // A chooser may end the run here (the explorer prunes a
+                // schedule its sleep set proves redundant).
+                if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
+                    return RunEnd::Stopped;
+                }
                 c
             };
-            self.resume(chosen);
+            self.resume(chosen, decision);
         }
     }
 
-    fn resume(&mut self, a: ActorId) {
-        with_core(|c| c.current = Some(a));
+    fn resume(&mut self, a: ActorId, decision: Option<usize>) {
+        with_core(|c| {
+            c.current = Some(a);
+            if let Some(steps) = c.steps.as_mut() {
+                steps.push(Step { actor: a, decision, accesses: Vec::new() });
+            }
+        });
         self.prev = Some(a);
         let co = self.cos[a].as_mut().expect("actor has a coroutine");
         let saved = YIELDER.with(|y| y.get());
@@ -521,6 +601,17 @@ impl Executor {
     /// Record [`ExecEvent`]s from now on.
     pub fn record_events(&mut self) {
         with_core(|c| c.events = Some(Vec::new()));
+    }
+
+    /// Record [`Step`]s (footprints for partial-order reduction) from now
+    /// on.
+    pub fn record_steps(&mut self) {
+        with_core(|c| c.steps = Some(Vec::new()));
+    }
+
+    /// The steps recorded so far.
+    pub fn steps(&self) -> Vec<Step> {
+        with_core(|c| c.steps.clone()).flatten().unwrap_or_default()
     }
 
     /// Take the events recorded so far.

@@ -33,6 +33,8 @@ struct FdTable {
 #[derive(Default)]
 pub struct FilesStruct {
     t: Mutex<FdTable>,
+    /// Footprint key ([`crate::footprint::files_key`]).
+    key: u64,
 }
 
 impl FdTable {
@@ -68,7 +70,18 @@ fn to_index(fd: i64) -> Option<usize> {
 
 impl FilesStruct {
     pub fn new() -> Self {
-        FilesStruct { t: Mutex::new(FdTable::default()) }
+        Self::with_key(0)
+    }
+
+    /// A table whose accesses are reported under footprint `key`.
+    pub fn with_key(key: u64) -> Self {
+        FilesStruct { t: Mutex::new(FdTable::default()), key }
+    }
+
+    /// Lock the table, recording a look (`write` false) or a change.
+    fn lock(&self, write: bool) -> crate::sync::MutexGuard<'_, FdTable> {
+        crate::footprint::access(self.key, write);
+        self.t.lock()
     }
 
     /// `get_unused_fd_flags`/`alloc_fd(start, rlimit, flags)`: reserve the
@@ -76,7 +89,7 @@ impl FilesStruct {
     pub fn alloc_fd(&self, start: u64, limit: u64, cloexec: bool) -> KResult<i32> {
         let limit = limit.min(i32::MAX as u64) as usize;
         let start = start.min(usize::MAX as u64) as usize;
-        let mut t = self.t.lock();
+        let mut t = self.lock(true);
         let fd = t.find_free(start, limit).ok_or(Errno::EMFILE)?;
         t.set(fd, Slot::Reserved { cloexec });
         if start <= t.next_fd {
@@ -87,7 +100,7 @@ impl FilesStruct {
 
     /// `put_unused_fd`: give back a reserved, never-installed fd.
     pub fn put_unused_fd(&self, fd: i32) {
-        let mut t = self.t.lock();
+        let mut t = self.lock(true);
         let i = fd as usize;
         assert!(
             matches!(t.slots.get(i), Some(Slot::Reserved { .. })),
@@ -99,7 +112,7 @@ impl FilesStruct {
     /// `fd_install`: publish a file in a reserved slot. From here on any
     /// thread of the process can use or close the fd.
     pub fn fd_install(&self, fd: i32, file: FileRef) {
-        let mut t = self.t.lock();
+        let mut t = self.lock(true);
         let i = fd as usize;
         let cloexec = match t.slots.get(i) {
             Some(Slot::Reserved { cloexec }) => *cloexec,
@@ -111,7 +124,7 @@ impl FilesStruct {
     /// `fdget`: a counted reference to the file behind `fd`, or EBADF.
     pub fn fget(&self, fd: i64) -> KResult<FileRef> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
-        let t = self.t.lock();
+        let t = self.lock(false);
         match t.slots.get(i) {
             Some(Slot::Open { file, .. }) => Ok(file.clone()),
             _ => Err(Errno::EBADF),
@@ -122,7 +135,7 @@ impl FilesStruct {
     /// the caller to put (after the lock is dropped). EBADF if not open.
     pub fn close_fd(&self, fd: i64) -> KResult<FileRef> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
-        let mut t = self.t.lock();
+        let mut t = self.lock(true);
         match t.slots.get(i) {
             Some(Slot::Open { .. }) => match t.free(i) {
                 Slot::Open { file, .. } => Ok(file),
@@ -135,7 +148,7 @@ impl FilesStruct {
     /// FD_CLOEXEC of an open fd.
     pub fn get_cloexec(&self, fd: i64) -> KResult<bool> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
-        match self.t.lock().slots.get(i) {
+        match self.lock(false).slots.get(i) {
             Some(Slot::Open { cloexec, .. }) => Ok(*cloexec),
             _ => Err(Errno::EBADF),
         }
@@ -143,7 +156,7 @@ impl FilesStruct {
 
     pub fn set_cloexec(&self, fd: i64, on: bool) -> KResult<()> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
-        match self.t.lock().slots.get_mut(i) {
+        match self.lock(true).slots.get_mut(i) {
             Some(Slot::Open { cloexec, .. }) => {
                 *cloexec = on;
                 Ok(())
@@ -157,7 +170,7 @@ impl FilesStruct {
     /// replaced file for the caller to put.
     pub fn dup_to(&self, newfd: i32, file: FileRef, cloexec: bool) -> KResult<Option<FileRef>> {
         let i = newfd as usize;
-        let mut t = self.t.lock();
+        let mut t = self.lock(true);
         if let Some(Slot::Reserved { .. }) = t.slots.get(i) {
             return Err(Errno::EBUSY);
         }
@@ -171,7 +184,7 @@ impl FilesStruct {
     /// `do_close_on_exec`: remove every FD_CLOEXEC fd; returns the files to
     /// put.
     pub fn take_cloexec(&self) -> Vec<FileRef> {
-        let mut t = self.t.lock();
+        let mut t = self.lock(true);
         let mut out = Vec::new();
         for i in 0..t.slots.len() {
             if matches!(t.slots[i], Slot::Open { cloexec: true, .. }) {
@@ -186,7 +199,7 @@ impl FilesStruct {
     /// Close every fd (process exit), in fd order.
     pub fn close_all(&self) {
         let files: Vec<FileRef> = {
-            let mut t = self.t.lock();
+            let mut t = self.lock(true);
             let n = t.slots.len();
             (0..n).filter_map(|i| if let Slot::Open { file, .. } = t.free(i) { Some(file) } else { None }).collect()
         };
@@ -195,7 +208,7 @@ impl FilesStruct {
 
     /// Open fds, ascending (for reports and tests).
     pub fn open_fds(&self) -> Vec<i32> {
-        let t = self.t.lock();
+        let t = self.lock(false);
         (0..t.slots.len()).filter(|&i| matches!(t.slots[i], Slot::Open { .. })).map(|i| i as i32).collect()
     }
 }

@@ -163,10 +163,12 @@ impl File {
     }
 
     pub fn flags(&self) -> u32 {
+        crate::footprint::access(self.hdr.id(), false);
         self.f_flags.load(Ordering::Relaxed)
     }
 
     pub fn set_flags(&self, flags: u32) {
+        crate::footprint::access(self.hdr.id(), true);
         self.f_flags.store(flags, Ordering::Relaxed);
     }
 
@@ -187,6 +189,7 @@ impl File {
     }
 
     pub fn pos(&self) -> &Mutex<i64> {
+        crate::footprint::access(self.hdr.id(), true);
         &self.f_pos
     }
 
@@ -233,6 +236,7 @@ impl FileRef {
 impl Clone for FileRef {
     fn clone(&self) -> Self {
         self.0.check("get_file");
+        crate::footprint::access(self.0.hdr.id(), true);
         self.0.f_count.fetch_add(1, Ordering::AcqRel);
         FileRef(self.0.clone())
     }
@@ -248,6 +252,7 @@ impl std::ops::Deref for FileRef {
 impl Drop for FileRef {
     fn drop(&mut self) {
         let f = &*self.0;
+        crate::footprint::access(f.hdr.id(), true);
         let prev = f.f_count.fetch_sub(1, Ordering::AcqRel);
         if prev == 1 {
             // __fput: the type's release, then the file is gone.
