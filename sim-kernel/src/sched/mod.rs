@@ -28,31 +28,60 @@ pub mod choose;
 #[cfg(not(loom))]
 pub mod exec;
 
-pub use exec_shim::WakeReason;
+pub use exec::WakeReason;
 pub use wait::{PollTable, WaitQueueHead, WakeFn, WqGuard};
 
 /// Index of an actor in its executor.
 pub type ActorId = usize;
 
-#[cfg(not(loom))]
 pub use exec::{
     current, current_killed, current_site, in_sim, now_ns, park_on_lock, request_stop, schedule_point, set_site,
     sleep_ns, unpark_lock, yield_point,
 };
 
+/// Under `cfg(loom)` there is no executor: this module stands in for the
+/// executor module with the same names, as a kernel running outside
+/// any executor sees them ([`in_sim`] is always false). Yield points are
+/// no-ops, blocking takes the condition-variable path of [`wait`], and the
+/// executor-only entry points (`prepare_block`, `block`, `poll_block`) sit
+/// behind `in_sim()` checks, so they are never reached.
 #[cfg(loom)]
-mod loom_shims {
+pub mod exec {
     use super::ActorId;
+
+    /// Why a blocked actor was made runnable again.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum WakeReason {
+        Woken,
+        TimedOut,
+        Killed,
+    }
+
+    /// What an actor is blocked on, for deadlock reports.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct BlockedOn {
+        pub what: &'static str,
+        pub obj: u64,
+    }
+
+    const NO_EXECUTOR: &str = "no executor under loom: callers check in_sim(), which is false";
+
     pub fn in_sim() -> bool {
         false
     }
     pub fn current() -> Option<ActorId> {
         None
     }
+    pub fn current_killed() -> bool {
+        false
+    }
+    pub fn request_stop() {}
     pub fn yield_point(_name: &'static str) {}
     pub fn schedule_point() {}
     pub fn park_on_lock(_addr: usize) {}
     pub fn unpark_lock(_addr: usize) {}
+    /// loom has no time: the clock stands still (a timed wait is a wait
+    /// that may return early, see [`crate::sync::Condvar`]).
     pub fn now_ns() -> u64 {
         0
     }
@@ -61,24 +90,28 @@ mod loom_shims {
     pub fn current_site() -> u32 {
         0
     }
-}
-#[cfg(loom)]
-pub use loom_shims::*;
-
-/// What [`wait`] needs from the executor, in both runtimes.
-mod exec_shim {
-    #[cfg(not(loom))]
-    pub use super::exec::{wake, WakeReason};
-
-    #[cfg(loom)]
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum WakeReason {
-        Woken,
-        TimedOut,
-        Killed,
+    pub fn prepare_block() -> u64 {
+        unreachable!("{NO_EXECUTOR}")
     }
-    #[cfg(loom)]
-    pub fn wake(_actor: super::ActorId, _token: u64) -> bool {
+    pub fn block(_token: u64, _on: BlockedOn, _deadline: Option<u64>) -> WakeReason {
+        unreachable!("{NO_EXECUTOR}")
+    }
+    pub fn poll_block(_token: u64, _obj: u64, _deadline: Option<u64>) -> WakeReason {
+        unreachable!("{NO_EXECUTOR}")
+    }
+    /// Wait queues hold task entries only inside the executor.
+    pub fn wake(_actor: ActorId, _token: u64) -> bool {
         false
     }
+}
+
+/// Back off between two polls of a file outside the executor (poll(2) with
+/// no scheduler to park in re-polls): 50 us of real time on std threads; a
+/// yield under loom, so that loom runs the thread that makes the file ready
+/// instead of exploring a spinning poller.
+pub fn poll_backoff() {
+    #[cfg(not(loom))]
+    std::thread::sleep(std::time::Duration::from_micros(50));
+    #[cfg(loom)]
+    loom::thread::yield_now();
 }

@@ -22,7 +22,7 @@ use crate::errno::{Errno, KResult};
 use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::ops::{Deref, DerefMut};
 
-pub use super::exec_shim::WakeReason;
+pub use super::exec::WakeReason;
 
 /// An in-kernel waiter's wake function (Linux's `wait_queue_func_t`).
 pub trait WakeFn: Send + Sync {
@@ -41,6 +41,11 @@ enum Entry {
 pub struct Locked<T> {
     pub data: T,
     entries: Vec<Entry>,
+    /// Tasks asleep on the head's condition variable (outside the
+    /// executor): they count as queued, as a sleeping task is on the list
+    /// in Linux, so that [`WqGuard::has_waiters`] sees them and a wake-up
+    /// reaches them.
+    cv_sleepers: usize,
 }
 
 /// A wait queue head with the data its lock protects.
@@ -74,7 +79,12 @@ impl<T> DerefMut for WqGuard<'_, T> {
 
 impl<T> WaitQueueHead<T> {
     pub fn new(name: &'static str, owner: u64, data: T) -> Self {
-        WaitQueueHead { lock: Mutex::new(Locked { data, entries: Vec::new() }), cv: Condvar::new(), name, owner }
+        WaitQueueHead {
+            lock: Mutex::new(Locked { data, entries: Vec::new(), cv_sleepers: 0 }),
+            cv: Condvar::new(),
+            name,
+            owner,
+        }
     }
 
     pub fn name(&self) -> &'static str {
@@ -125,13 +135,17 @@ impl<T> WaitQueueHead<T> {
             if why == WakeReason::Killed {
                 return Err(Errno::EINTR);
             }
+            // The re-check after a wake-up touches the owner's state.
+            crate::footprint::access(self.owner, true);
             Ok((why, self.lock()))
         } else {
-            let WqGuard { g, head } = g;
-            let g = match deadline {
+            let WqGuard { mut g, head } = g;
+            g.cv_sleepers += 1;
+            let mut g = match deadline {
                 None => self.cv.wait(g),
                 Some(d) => self.cv.wait_timeout_ns(g, d.saturating_sub(super::now_ns())),
             };
+            g.cv_sleepers -= 1;
             Ok((WakeReason::Woken, WqGuard { g, head }))
         }
     }
@@ -146,7 +160,7 @@ impl<T> WqGuard<'_, T> {
         while i < entries.len() {
             match &entries[i] {
                 Entry::Task { actor, token } => {
-                    super::exec_shim::wake(*actor, *token);
+                    super::exec::wake(*actor, *token);
                     entries.swap_remove(i);
                 }
                 Entry::Func(f) => {
@@ -155,14 +169,14 @@ impl<T> WqGuard<'_, T> {
                 }
             }
         }
-        if !super::in_sim() {
+        if self.g.cv_sleepers != 0 {
             self.head.cv.notify_all();
         }
     }
 
     /// `waitqueue_active()`: anything queued.
     pub fn has_waiters(&self) -> bool {
-        !self.g.entries.is_empty()
+        !self.g.entries.is_empty() || self.g.cv_sleepers != 0
     }
 
     /// Queue an in-kernel wake function (`add_wait_queue`).

@@ -17,9 +17,16 @@
 //! holder's guard drops. That is the only scheduler-aware primitive.
 
 #[cfg(loom)]
-pub use loom::sync::{atomic, Arc};
+pub use loom::sync::atomic;
 #[cfg(not(loom))]
-pub use std::sync::{atomic, Arc};
+pub use std::sync::atomic;
+
+/// `Arc` is std's in every runtime. loom's `Arc` cannot coerce to a trait
+/// object (`Arc<EventfdWait>` to `Arc<dyn WakeFn>` needs the unstable
+/// `CoerceUnsized`), and the kernel's reference counts that matter are its
+/// own atomics (`kref`, `f_count`), which are loom's under loom; modelling
+/// the allocator's count as well would only multiply the interleavings.
+pub use std::sync::Arc;
 
 #[cfg(not(loom))]
 #[allow(clippy::disallowed_types)]
@@ -165,6 +172,12 @@ mod imp {
         }
         pub fn notify_all(&self) {
             self.0.notify_all();
+        }
+    }
+
+    impl<T: Default> Default for Mutex<T> {
+        fn default() -> Self {
+            Mutex::new(T::default())
         }
     }
 

@@ -44,7 +44,7 @@ pub fn do_poll(files: &FilesStruct, fd: i64, events: u32, timeout_ms: i32) -> KR
                 if deadline.is_some_and(|d| sched::now_ns() >= d) {
                     timed_out = true;
                 } else {
-                    std::thread::sleep(std::time::Duration::from_micros(50));
+                    sched::poll_backoff();
                 }
             }
         }
