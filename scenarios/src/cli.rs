@@ -78,7 +78,12 @@ pub fn print_execution(out: &mut String, path: &str, prog: &Program, ex: &Execut
     if ex.failed() {
         let _ = writeln!(out, "FAIL");
         for v in &ex.violations {
-            let _ = writeln!(out, "  {}: {}", v.kind.name(), v.message.replace('\n', "\n  "));
+            let msg = v.message.replace('\n', "\n  ");
+            if v.message.starts_with(v.kind.name()) {
+                let _ = writeln!(out, "  {msg}");
+            } else {
+                let _ = writeln!(out, "  {}: {msg}", v.kind.name());
+            }
         }
         let _ = writeln!(out, "replay: ksim replay {path} {}", format_schedule(&ex.schedule));
         false
@@ -125,7 +130,7 @@ pub fn cmd_replay(out: &mut String, path: &str, schedule: &str, verbose: bool) -
             return EXIT_USAGE;
         }
     };
-    let nactors = prog.actors.len() + 1;
+    let nactors = prog.actors.len() + usize::from(!prog.finally.is_empty());
     if let Some(bad) = choices.iter().find(|&&c| c >= nactors) {
         let _ = writeln!(out, "error: the schedule names actor {bad}, but {path} has actors 0..{} (its threads and kthreads in file order, then finally)", nactors - 1);
         return EXIT_USAGE;

@@ -388,11 +388,11 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     sh.in_call.borrow_mut()[cx.exec_id] = Some((line, c.text.clone()));
     let result = calls::dispatch(c.call, &cx.task, &args, &named);
     sh.in_call.borrow_mut()[cx.exec_id] = None;
-    sh.calls.set(sh.calls.get() + 1);
     if sched::current_killed() {
         // Killed while blocked (teardown): the call never returned.
         return Flow::Stop;
     }
+    sh.calls.set(sh.calls.get() + 1);
     let result = match result {
         Ok(v) => v,
         Err(e) => return eval_failure(sh, cx, c, e),

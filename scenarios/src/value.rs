@@ -79,9 +79,9 @@ impl Value {
         }
     }
 
-    /// Rendering for outcome histograms: like [`fmt::Display`] but handles
-    /// show only their type, so that the same outcome reached through
-    /// different schedules (different object ids) counts once.
+    /// Rendering for outcome histograms: as [`fmt::Display`], where handles
+    /// already show only their type, so that the same outcome reached
+    /// through different schedules (different object ids) counts once.
     pub fn outcome(&self) -> String {
         self.to_string()
     }

@@ -100,8 +100,8 @@ pub enum ActorKindIr {
 pub struct ActorIr {
     pub name: String,
     pub kind: ActorKindIr,
-    /// Index into [`Program::processes`]; kthreads have `0` but no process
-    /// context is used for them.
+    /// Index into [`Program::processes`]; kthreads have `0`: their
+    /// kernel-internal calls run in the context of `main`.
     pub process: u32,
     pub may_block: bool,
     /// Names of the actor's local slots, by slot index.
