@@ -28,8 +28,10 @@ pub const O_CLOEXEC: u32 = 0o2000000;
 /// `include/uapi/linux/watch_queue.h`: `#define O_NOTIFICATION_PIPE O_EXCL`.
 pub const O_NOTIFICATION_PIPE: u32 = O_EXCL;
 
-/// Status flags `F_SETFL` may change (`fs/fcntl.c`: `SETFL_MASK`).
-pub const SETFL_MASK: u32 = O_APPEND | O_ASYNC | O_NONBLOCK | O_DIRECT | O_NOATIME;
+/// Status flags `F_SETFL` may change (`fs/fcntl.c`: `SETFL_MASK`). FASYNC
+/// is not in it: it changes only through a file's `->fasync`, which no
+/// simulated file type has, so it stays clear.
+pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 // fcntl commands.
 pub const F_DUPFD: u32 = 0;

@@ -81,7 +81,12 @@ pub fn sys_ioctl(t: &Task, fd: i64, cmd: u32, arg: &IoctlArg) -> KResult<IoctlOu
 
 /// poll on one fd: the revents.
 pub fn sys_poll(t: &Task, fd: i64, events: u32, timeout_ms: i32) -> KResult<u32> {
-    do_poll(&t.proc()?.files, fd, events, timeout_ms)
+    let p = t.proc()?;
+    // fs/select.c: `if (nfds > rlimit(RLIMIT_NOFILE)) return -EINVAL;` (one fd).
+    if p.rlimit_nofile() < 1 {
+        return Err(Errno::EINVAL);
+    }
+    do_poll(&p.files, fd, events, timeout_ms)
 }
 
 /// execve's effect on the fd table: the FD_CLOEXEC fds are closed.
@@ -99,7 +104,7 @@ pub fn sys_setrlimit(t: &Task, resource: u32, n: u64) -> KResult<()> {
     t.proc()?.set_rlimit_nofile(n)
 }
 
-/// readlink("/proc/self/fd/N").
+/// readlink("/proc/self/fd/N"): a closed fd has no such entry, ENOENT.
 pub fn fd_path(t: &Task, fd: i64) -> KResult<String> {
-    fcntl::fd_path(t.proc()?, fd)
+    fcntl::fd_path(t.proc()?, fd).map_err(|e| if e == Errno::EBADF { Errno::ENOENT } else { e })
 }
