@@ -9,7 +9,7 @@ use sim_kernel::abi::{EFD_NONBLOCK, EFD_SEMAPHORE, POLLIN};
 use sim_kernel::bugs::BugSet;
 use sim_kernel::eventfd::{eventfd_ctx_fdget, eventfd_ctx_put, eventfd_signal};
 use sim_kernel::syscall::{sys_close, sys_eventfd2, sys_poll, sys_read, sys_write};
-use sim_kernel::Errno;
+use sim_kernel::{Errno, Task};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,20 @@ const ONE: [u8; 8] = 1u64.to_le_bytes();
 
 /// 4 threads x 10,000 writes of 1 against one blocking reader that reads
 /// until it has consumed the total.
+/// WRITERS threads, each writing 1 to `fd` WRITES times.
+fn spawn_writers(t: &Task, fd: i64) -> Vec<thread::JoinHandle<()>> {
+    (0..WRITERS)
+        .map(|_| {
+            let t = t.clone();
+            thread::spawn(move || {
+                for _ in 0..WRITES {
+                    assert_eq!(sys_write(&t, fd, &ONE), Ok(8));
+                }
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn many_writers_one_blocking_reader() {
     let start = Instant::now();
@@ -36,16 +50,7 @@ fn many_writers_one_blocking_reader() {
             reads
         })
     };
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|_| {
-            let t = t.clone();
-            thread::spawn(move || {
-                for _ in 0..WRITES {
-                    assert_eq!(sys_write(&t, fd, &ONE), Ok(8));
-                }
-            })
-        })
-        .collect();
+    let writers = spawn_writers(&t, fd);
     for w in writers {
         w.join().unwrap();
     }
@@ -87,16 +92,7 @@ fn semaphore_writers_and_readers() {
             })
         })
         .collect();
-    let writers: Vec<_> = (0..WRITERS)
-        .map(|_| {
-            let t = t.clone();
-            thread::spawn(move || {
-                for _ in 0..WRITES {
-                    assert_eq!(sys_write(&t, fd, &ONE), Ok(8));
-                }
-            })
-        })
-        .collect();
+    let writers = spawn_writers(&t, fd);
     for h in writers.into_iter().chain(readers) {
         h.join().unwrap();
     }

@@ -592,6 +592,8 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         }
     };
     let setup_ok = phase(&mut ex, chooser, &|_| false);
+    // Executor ids 1..=n are the scenario's actors; only they may end blocked.
+    let may_block = |id: usize| id >= 1 && id <= n && prog.actors[id - 1].may_block;
     let decisions_before = ex.decisions().len();
     debug_assert_eq!(decisions_before, 0);
 
@@ -613,8 +615,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
             });
             debug_assert_eq!(id, exec_id_of_actor(i));
         }
-        let prog2 = prog.clone();
-        ok = phase(&mut ex, chooser, &|id| id >= 1 && id <= n && prog2.actors[id - 1].may_block);
+        ok = phase(&mut ex, chooser, &may_block);
     }
     let record_blocked = |ex: &Executor| {
         let mut b = sh.blocked.borrow_mut();
@@ -635,8 +636,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
             let prog = sh2.prog.clone();
             run_ops(&sh2, &mut cx, &prog.finally);
         });
-        let prog2 = prog.clone();
-        ok = phase(&mut ex, chooser, &|id| id >= 1 && id <= n && prog2.actors[id - 1].may_block);
+        ok = phase(&mut ex, chooser, &may_block);
         if ok {
             record_blocked(&ex);
         }

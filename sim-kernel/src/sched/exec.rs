@@ -26,25 +26,7 @@ pub enum ActorState {
     Done,
 }
 
-/// Why a blocked actor was made runnable again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WakeReason {
-    /// A wake-up on a wait queue it was on.
-    Woken,
-    /// Its deadline passed on the virtual clock.
-    TimedOut,
-    /// Teardown killed it (a fatal signal: interruptible sleeps return).
-    Killed,
-}
-
-/// What an actor is blocked on, for deadlock reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockedOn {
-    /// The wait queue's name (`"eventfd_ctx.wqh"`, `"lock"`, `"sleep"`).
-    pub what: &'static str,
-    /// The owning kernel object's id in the object table, 0 if none.
-    pub obj: u64,
-}
+pub use super::{BlockedOn, WakeReason};
 
 struct ActorRec {
     name: String,

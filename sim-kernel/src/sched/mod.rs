@@ -28,8 +28,27 @@ pub mod choose;
 #[cfg(not(loom))]
 pub mod exec;
 
-pub use exec::WakeReason;
 pub use wait::{PollTable, WaitQueueHead, WakeFn, WqGuard};
+
+/// Why a blocked actor was made runnable again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeReason {
+    /// A wake-up on a wait queue it was on.
+    Woken,
+    /// Its deadline passed on the virtual clock.
+    TimedOut,
+    /// Teardown killed it (a fatal signal: interruptible sleeps return).
+    Killed,
+}
+
+/// What an actor is blocked on, for deadlock reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedOn {
+    /// The wait queue's name (`"eventfd_ctx.wqh"`, `"lock"`, `"sleep"`).
+    pub what: &'static str,
+    /// The owning kernel object's id in the object table, 0 if none.
+    pub obj: u64,
+}
 
 /// Index of an actor in its executor.
 pub type ActorId = usize;
@@ -49,20 +68,7 @@ pub use exec::{
 pub mod exec {
     use super::ActorId;
 
-    /// Why a blocked actor was made runnable again.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum WakeReason {
-        Woken,
-        TimedOut,
-        Killed,
-    }
-
-    /// What an actor is blocked on, for deadlock reports.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct BlockedOn {
-        pub what: &'static str,
-        pub obj: u64,
-    }
+    pub use super::{BlockedOn, WakeReason};
 
     const NO_EXECUTOR: &str = "no executor under loom: callers check in_sim(), which is false";
 
