@@ -11,6 +11,8 @@ pub enum Bug {
     EventfdSemaphoreUnderflow,
     EventfdInstallBeforeInit,
     EventfdCtxFreedWithFile,
+    WatchQueuePostVsClear,
+    WatchQueueFilterOob,
 }
 
 pub struct BugInfo {
@@ -47,6 +49,20 @@ pub const BUGS: &[BugInfo] = &[
         summary: "the eventfd context is freed with its file, ignoring in-kernel eventfd_ctx references",
         fix: "(2009) \"eventfd: revised interface and cleanups\" (ctx refcounted apart from the file)",
         path: "sim_kernel::eventfd::EventfdFile::release",
+    },
+    BugInfo {
+        bug: Bug::WatchQueuePostVsClear,
+        name: "watch_queue_post_vs_clear",
+        summary: "a notification post looks up the queue's pipe without wqueue->lock: the last close frees the pipe under it",
+        fix: "353f7988dd84 \"watchqueue: make sure to serialize 'wqueue->defunct' properly\" (5.19)",
+        path: "sim_kernel::watch_queue::post_to_queue, watch_queue_clear",
+    },
+    BugInfo {
+        bug: Bug::WatchQueueFilterOob,
+        name: "watch_queue_filter_oob",
+        summary: "IOC_WATCH_QUEUE_SET_FILTER counts filter types below 64 but copies types below 512: a heap overflow (CVE-2022-0995)",
+        fix: "c993ee0f9f81 \"watch_queue: Fix filter limit check\" (5.17)",
+        path: "sim_kernel::watch_queue::build_filter",
     },
 ];
 

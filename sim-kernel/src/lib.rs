@@ -5,7 +5,8 @@
 //! [`errno`], [`sync`] (the only place naming std or loom primitives),
 //! [`sched`] (actors, wait queues, yield points, virtual clock), [`vfs`]
 //! (`fs/`: file, fd table, anon inodes, read/write, fcntl, poll),
-//! [`eventfd`] (`fs/eventfd.c`), [`task`] (processes and tasks),
+//! [`eventfd`] (`fs/eventfd.c`), [`pipe`] (`fs/pipe.c`), [`watch_queue`]
+//! (`kernel/watch_queue.c`: notification pipes), [`task`] (processes and tasks),
 //! [`objtrack`] (object accounting: leaks and use-after-free), [`bugs`] (the
 //! historical-bug registry) and [`syscall`] (one entry point per syscall).
 
@@ -16,11 +17,13 @@ pub mod eventfd;
 pub mod footprint;
 pub mod kernel;
 pub mod objtrack;
+pub mod pipe;
 pub mod sched;
 pub mod sync;
 pub mod syscall;
 pub mod task;
 pub mod vfs;
+pub mod watch_queue;
 
 pub use errno::{Errno, KResult};
 pub use kernel::Kernel;

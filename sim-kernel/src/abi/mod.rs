@@ -3,7 +3,8 @@
 //! Sources: `include/uapi/asm-generic/fcntl.h`, `include/uapi/linux/eventfd.h`
 //! (`EFD_*` = the `O_*` values), `include/uapi/asm-generic/poll.h`,
 //! `include/uapi/linux/fs.h` (`SEEK_*`), `include/uapi/asm-generic/ioctls.h`
-//! (`FIONREAD`), `include/uapi/asm-generic/resource.h` (`RLIMIT_NOFILE`).
+//! (`FIONREAD`), `include/uapi/asm-generic/resource.h` (`RLIMIT_NOFILE`),
+//! `include/uapi/linux/watch_queue.h` (notification pipes).
 //! [`CONSTANTS`] is the table the scenario language resolves names against.
 
 // fcntl.h: access modes and status flags (octal in the header).
@@ -88,6 +89,29 @@ pub const NR_OPEN_MAX: u64 = 1024 * 1024;
 
 pub const PAGE_SIZE: u64 = 4096;
 
+// include/uapi/linux/limits.h: the atomic-write size of a pipe.
+pub const PIPE_BUF: u64 = 4096;
+
+// include/uapi/asm-generic/signal.h (x86_64 numbers).
+pub const SIGPIPE: u32 = 13;
+
+// include/uapi/linux/watch_queue.h: notification pipes.
+/// `_IO('W', 0x60)`.
+pub const IOC_WATCH_QUEUE_SET_SIZE: u32 = 0x5760;
+/// `_IO('W', 0x61)`.
+pub const IOC_WATCH_QUEUE_SET_FILTER: u32 = 0x5761;
+pub const WATCH_TYPE_META: u32 = 0;
+pub const WATCH_TYPE_KEY_NOTIFY: u32 = 1;
+pub const WATCH_TYPE__NR: u32 = 2;
+pub const WATCH_META_REMOVAL_NOTIFICATION: u32 = 0;
+pub const WATCH_META_LOSS_NOTIFICATION: u32 = 1;
+pub const WATCH_INFO_LENGTH: u32 = 0x0000_007f;
+pub const WATCH_INFO_ID: u32 = 0x0000_ff00;
+pub const WATCH_INFO_ID__SHIFT: u32 = 8;
+pub const WATCH_INFO_TYPE_INFO: u32 = 0xffff_0000;
+pub const WATCH_INFO_FLAG_0: u32 = 0x0001_0000;
+pub const WATCH_INFO_FLAG_7: u32 = 0x0080_0000;
+
 /// Every constant the scenario language knows by name, with its value.
 /// Errno names are separate ([`crate::errno::Errno::from_name`]).
 pub const CONSTANTS: &[(&str, u64)] = &[
@@ -147,6 +171,20 @@ pub const CONSTANTS: &[(&str, u64)] = &[
     ("RLIMIT_NOFILE", RLIMIT_NOFILE as u64),
     ("PAGE_SIZE", PAGE_SIZE),
     ("ULLONG_MAX", u64::MAX),
+    ("PIPE_BUF", PIPE_BUF),
+    ("SIGPIPE", SIGPIPE as u64),
+    ("IOC_WATCH_QUEUE_SET_SIZE", IOC_WATCH_QUEUE_SET_SIZE as u64),
+    ("IOC_WATCH_QUEUE_SET_FILTER", IOC_WATCH_QUEUE_SET_FILTER as u64),
+    ("WATCH_TYPE_META", WATCH_TYPE_META as u64),
+    ("WATCH_TYPE_KEY_NOTIFY", WATCH_TYPE_KEY_NOTIFY as u64),
+    ("WATCH_TYPE__NR", WATCH_TYPE__NR as u64),
+    ("WATCH_META_REMOVAL_NOTIFICATION", WATCH_META_REMOVAL_NOTIFICATION as u64),
+    ("WATCH_META_LOSS_NOTIFICATION", WATCH_META_LOSS_NOTIFICATION as u64),
+    ("WATCH_INFO_LENGTH", WATCH_INFO_LENGTH as u64),
+    ("WATCH_INFO_ID", WATCH_INFO_ID as u64),
+    ("WATCH_INFO_TYPE_INFO", WATCH_INFO_TYPE_INFO as u64),
+    ("WATCH_INFO_FLAG_0", WATCH_INFO_FLAG_0 as u64),
+    ("WATCH_INFO_FLAG_7", WATCH_INFO_FLAG_7 as u64),
 ];
 
 /// Looks a constant up by name.

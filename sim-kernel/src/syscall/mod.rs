@@ -19,6 +19,19 @@ pub fn sys_eventfd2(t: &Task, count: u32, flags: u32) -> KResult<i32> {
     crate::eventfd::do_eventfd(t, count, flags)
 }
 
+/// pipe2(fds, flags); `pipe(fds)` is `pipe2(fds, 0)`. Returns (read fd,
+/// write fd).
+pub fn sys_pipe2(t: &Task, flags: u32) -> KResult<(i32, i32)> {
+    crate::pipe::do_pipe2(t, flags)
+}
+
+pub use crate::watch_queue::{sys_watch_add, sys_watch_remove};
+
+/// The count of signal `sig` the caller's process received (and ignored).
+pub fn sigcount(t: &Task, sig: u32) -> KResult<u64> {
+    Ok(t.proc()?.sigcount(sig as usize))
+}
+
 /// read(fd, buf, count): the bytes read.
 pub fn sys_read(t: &Task, fd: i64, count: u64) -> KResult<Vec<u8>> {
     let f = t.proc()?.files.fget(fd)?;
@@ -27,8 +40,14 @@ pub fn sys_read(t: &Task, fd: i64, count: u64) -> KResult<Vec<u8>> {
 
 /// write(fd, buf, count): the count written.
 pub fn sys_write(t: &Task, fd: i64, data: &[u8]) -> KResult<usize> {
-    let f = t.proc()?.files.fget(fd)?;
-    read_write::vfs_write(&f, data)
+    let p = t.proc()?;
+    let f = p.files.fget(fd)?;
+    let r = read_write::vfs_write(&f, data);
+    // fs/pipe.c: pipe_write's send_sig(SIGPIPE, current, 0).
+    if crate::pipe::take_sigpipe() {
+        p.signal(crate::abi::SIGPIPE as usize);
+    }
+    r
 }
 
 /// pread64: `pos < 0` is EINVAL before the fd is looked up.
