@@ -9,6 +9,7 @@ use crate::lang::catalog::{BuiltinId, BuiltinSig, CallCtx, CallId, CallSig, Cata
 use crate::lang::ir::Const;
 use crate::value::{Handle, Value};
 use sim_kernel::eventfd;
+use sim_kernel::watch_queue;
 use sim_kernel::syscall::*;
 use sim_kernel::vfs::file::{IoctlArg, IoctlOut};
 use sim_kernel::{Errno, KResult, Task};
@@ -55,6 +56,14 @@ calls! {
     EventfdWaitAdd = "eventfd_wait_add", Kernel, 1..1, Named::None, One, "eventfd_wait_add(CTX)";
     EventfdCtxRemoveWaitQueue = "eventfd_ctx_remove_wait_queue", Kernel, 2..2, Named::None, One, "eventfd_ctx_remove_wait_queue(CTX, WAIT)";
     EventfdWaitKeys = "eventfd_wait_keys", Kernel, 1..1, Named::None, One, "eventfd_wait_keys(WAIT)";
+    Pipe = "pipe", User, 0..0, Named::None, Pair, "(R, W) = pipe()";
+    Pipe2 = "pipe2", User, 1..1, Named::None, Pair, "(R, W) = pipe2(FLAGS)";
+    Sigcount = "sigcount", User, 1..1, Named::None, One, "sigcount(SIG)";
+    WatchAdd = "watch_add", User, 3..3, Named::None, One, "watch_add(SRC, FD, ID)";
+    WatchRemove = "watch_remove", User, 2..2, Named::None, One, "watch_remove(SRC, FD)";
+    WatchSource = "watch_source", Kernel, 0..0, Named::None, One, "watch_source()";
+    PostNotification = "post_notification", Kernel, 4..5, Named::None, One, "post_notification(SRC, TYPE, SUBTYPE, PAYLOAD[, INFO_FLAGS])";
+    WatchSourceDestroy = "watch_source_destroy", Kernel, 1..1, Named::None, One, "watch_source_destroy(SRC)";
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -65,6 +74,8 @@ pub const BUILTINS: &[BuiltinSig] = &[
     BuiltinSig { name: "cat", min: 1, max: u8::MAX, usage: "cat(BYTES, ...)" },
     BuiltinSig { name: "fill", min: 2, max: 2, usage: "fill(LEN, BYTE)" },
     BuiltinSig { name: "len", min: 1, max: 1, usage: "len(X)" },
+    BuiltinSig { name: "note", min: 4, max: 5, usage: "note(TYPE, SUBTYPE, ID, PAYLOAD[, FLAGS])" },
+    BuiltinSig { name: "filter", min: 2, max: 4, usage: "filter(TYPE, [SUBTYPES...][, INFO_FILTER, INFO_MASK])" },
 ];
 
 /// The largest `fill` (and any built byte string), to keep a typo from
@@ -167,6 +178,45 @@ fn wait<'a>(
     }
 }
 
+fn source<'a>(
+    args: &'a [Value],
+    i: usize,
+    sig: &CallSig,
+) -> Result<&'a sim_kernel::sync::Arc<watch_queue::WatchSource>, ArgError> {
+    match handle(args, i, sig)? {
+        Handle::WatchSource(s) => Ok(s),
+        h => Err(format!("argument {} of {} must be a watch_source, got <{}>", i + 1, sig.name, h.type_name())),
+    }
+}
+
+/// The `struct watch_notification_filter` of IOC_WATCH_QUEUE_SET_FILTER as
+/// named fields, from a list of `filter(...)` records: `nr_filters`, then
+/// `filters[I].type`, `.info_filter`, `.info_mask`, `.subtype_filter[J]`.
+/// The pointer (`int`) is non-NULL.
+fn filter_arg(items: &[Value]) -> Result<IoctlArg, ArgError> {
+    let mut ia = IoctlArg { int: Some(1), ..Default::default() };
+    ia.fields.push(("nr_filters".into(), items.len() as u64));
+    for (i, item) in items.iter().enumerate() {
+        let Value::Record(fields) = item else {
+            return Err(format!("IOC_WATCH_QUEUE_SET_FILTER: element {} must be a filter(...), got {}", i + 1, item.kind()));
+        };
+        for (name, val) in fields.iter() {
+            match val {
+                Value::Int(n) => ia.fields.push((format!("filters[{i}].{name}"), *n)),
+                Value::List(words) => {
+                    for (j, w) in words.iter().enumerate() {
+                        if let Value::Int(n) = w {
+                            ia.fields.push((format!("filters[{i}].{name}[{j}]"), *n));
+                        }
+                    }
+                }
+                _ => return Err(format!("IOC_WATCH_QUEUE_SET_FILTER: bad field {name} in element {}", i + 1)),
+            }
+        }
+    }
+    Ok(ia)
+}
+
 fn v<T>(r: KResult<T>, f: impl FnOnce(T) -> Value) -> Value {
     match r {
         Ok(x) => f(x),
@@ -220,8 +270,13 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
         }
         Sys::Ioctl => {
             let mut ia = IoctlArg::default();
-            if a.len() > 2 {
-                ia.int = Some(int(a, 2, sig)?);
+            match a.get(2) {
+                None => {}
+                // A NULL pointer argument (IOC_WATCH_QUEUE_SET_FILTER, NULL).
+                Some(Value::Null) => ia.int = Some(0),
+                // A struct with an array of entries (a filter list).
+                Some(Value::List(items)) => ia = filter_arg(items)?,
+                Some(_) => ia.int = Some(int(a, 2, sig)?),
             }
             for (name, val) in named {
                 match val {
@@ -257,6 +312,31 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
             v(eventfd::eventfd_ctx_remove_wait_queue(ctx(a, 0, sig)?, wait(a, 1, sig)?), Value::Int)
         }
         Sys::EventfdWaitKeys => Value::Int(wait(a, 0, sig)?.keys() as u64),
+        Sys::Pipe | Sys::Pipe2 => {
+            let flags = if a.is_empty() { 0 } else { u32_arg(a, 0, sig)? };
+            v(sys_pipe2(t, flags), |(r, w)| Value::List(Rc::from(vec![Value::Int(r as u64), Value::Int(w as u64)])))
+        }
+        Sys::Sigcount => v(sigcount(t, u32_arg(a, 0, sig)?), Value::Int),
+        Sys::WatchAdd => {
+            v(sys_watch_add(t, source(a, 0, sig)?, fd(a, 1, sig)?, int(a, 2, sig)? as i64), |_| Value::Int(0))
+        }
+        Sys::WatchRemove => v(sys_watch_remove(t, source(a, 0, sig)?, fd(a, 1, sig)?), |_| Value::Int(0)),
+        Sys::WatchSource => Value::Handle(Handle::WatchSource(watch_queue::watch_source(&t.kernel))),
+        Sys::PostNotification => {
+            let flags = if a.len() > 4 { int(a, 4, sig)? } else { 0 };
+            let r = watch_queue::post_notification(
+                source(a, 0, sig)?,
+                int(a, 1, sig)?,
+                int(a, 2, sig)?,
+                &bytes(a, 3, sig)?,
+                flags,
+            );
+            v(r, |_| Value::Int(0))
+        }
+        Sys::WatchSourceDestroy => {
+            watch_queue::watch_source_destroy(source(a, 0, sig)?);
+            Value::Int(0)
+        }
     })
 }
 
@@ -307,6 +387,57 @@ pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
             Some(v) => Err(format!("len of {} ({v}): expected bytes, a string or a list", v.kind())),
             None => Err("len needs an argument".into()),
         },
+        "note" => {
+            // include/uapi/linux/watch_queue.h: struct watch_notification.
+            let (ty, subtype, id) = (int_at(0)?, int_at(1)?, int_at(2)?);
+            let payload = match args.get(3) {
+                Some(Value::Bytes(x)) => x.clone(),
+                Some(v) => return Err(format!("argument 4 of note must be bytes, got {} ({v})", v.kind())),
+                None => return Err(format!("note needs {}", b.usage)),
+            };
+            let flags = if args.len() > 4 { int_at(4)? } else { 0 };
+            if ty > 0xff_ffff || subtype > 0xff || id > 0xff || flags > u32::MAX as u64 {
+                return Err(format!("note({ty}, {subtype}, {id}, ...): type is 24 bits, subtype and id 8 bits"));
+            }
+            let len = 8 + payload.len() as u64;
+            if len > sim_kernel::abi::WATCH_INFO_LENGTH as u64 {
+                return Err(format!("note: {len} bytes is more than the 127 a note can hold"));
+            }
+            let info = (len | id << 8 | flags) as u32;
+            Ok(Value::bytes(&watch_queue::note_bytes(ty as u32, subtype as u32, info, &payload)))
+        }
+        "filter" => {
+            // struct watch_notification_type_filter.
+            let ty = int_at(0)?;
+            let subs = match args.get(1) {
+                Some(Value::List(x)) => x.clone(),
+                Some(v) => return Err(format!("argument 2 of filter must be a list of subtypes, got {} ({v})", v.kind())),
+                None => return Err(format!("filter needs {}", b.usage)),
+            };
+            let mut words = [0u64; 8];
+            for s in subs.iter() {
+                match s {
+                    Value::Int(n) if *n < 256 => words[(*n / 32) as usize] |= 1 << (n % 32),
+                    v => return Err(format!("filter: a subtype is 0..255, got {v}")),
+                }
+            }
+            let (info_filter, info_mask) = match args.len() {
+                2 => (0, 0),
+                4 => (int_at(2)?, int_at(3)?),
+                _ => return Err(format!("filter takes INFO_FILTER and INFO_MASK together: {}", b.usage)),
+            };
+            for (what, n) in [("type", ty), ("info_filter", info_filter), ("info_mask", info_mask)] {
+                if n > u32::MAX as u64 {
+                    return Err(format!("filter: {what} {n} does not fit in 32 bits"));
+                }
+            }
+            Ok(Value::Record(Rc::from(vec![
+                ("type", Value::Int(ty)),
+                ("info_filter", Value::Int(info_filter)),
+                ("info_mask", Value::Int(info_mask)),
+                ("subtype_filter", Value::List(Rc::from(words.iter().map(|w| Value::Int(*w)).collect::<Vec<_>>()))),
+            ])))
+        }
         other => Err(format!("builtin {other} has no evaluator")),
     }
 }

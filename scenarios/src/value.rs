@@ -4,6 +4,7 @@
 //! `[a, b]`, kernel handles as `<type>`.
 
 use sim_kernel::eventfd::{EventfdCtx, EventfdWait};
+use sim_kernel::watch_queue::WatchSource;
 use sim_kernel::sync::Arc;
 use sim_kernel::Errno;
 use std::fmt;
@@ -14,6 +15,8 @@ use std::rc::Rc;
 pub enum Handle {
     EventfdCtx(Arc<EventfdCtx>),
     EventfdWait(Arc<EventfdWait>),
+    /// A watchable object (`watch_source()`); `.id` is its id.
+    WatchSource(Arc<WatchSource>),
 }
 
 impl Handle {
@@ -21,6 +24,15 @@ impl Handle {
         match self {
             Handle::EventfdCtx(_) => "eventfd_ctx",
             Handle::EventfdWait(_) => "eventfd_wait",
+            Handle::WatchSource(_) => "watch_source",
+        }
+    }
+
+    /// `HANDLE.FIELD`: the fields a handle shows (`src.id`).
+    pub fn field(&self, name: &str) -> Option<Value> {
+        match (self, name) {
+            (Handle::WatchSource(s), "id") => Some(Value::Int(s.id)),
+            _ => None,
         }
     }
 
@@ -28,6 +40,7 @@ impl Handle {
         match self {
             Handle::EventfdCtx(a) => Arc::as_ptr(a) as *const () as usize,
             Handle::EventfdWait(a) => Arc::as_ptr(a) as *const () as usize,
+            Handle::WatchSource(a) => Arc::as_ptr(a) as *const () as usize,
         }
     }
 }
