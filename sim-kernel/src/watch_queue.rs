@@ -475,6 +475,7 @@ pub fn sys_watch_add(task: &Task, src: &Arc<WatchSource>, fd: i64, watch_id: i64
     if !(-1..=0xff).contains(&watch_id) {
         return Err(Errno::EINVAL);
     }
+    crate::footprint::access(src.hdr.id(), false);
     if src.hdr.is_released() {
         return Err(Errno::ENOENT);
     }
