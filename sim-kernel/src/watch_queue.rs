@@ -41,8 +41,8 @@
 //! lock), `watch_queue:set_size:after_resize` (the ring is resized, the note
 //! slots not yet allocated: a post there is lost),
 //! `watch_queue:clear:unlocked` (teardown between two watches),
-//! `watch_queue:add:after_get_queue` (a `watch_add` holds the queue but no
-//! longer the pipe's file).
+//! `watch_queue:watch:after_get_queue` (a `watch_add`/`watch_remove` holds
+//! the object and the queue but no longer the pipe's file).
 
 use crate::abi::{WATCH_INFO_LENGTH, WATCH_INFO_TYPE_INFO, WATCH_META_REMOVAL_NOTIFICATION};
 use crate::abi::{POLLIN, POLLRDNORM, WATCH_TYPE_META, WATCH_TYPE__NR};
@@ -480,8 +480,10 @@ pub fn sys_watch_add(task: &Task, src: &Arc<WatchSource>, fd: i64, watch_id: i64
         return Err(Errno::ENOENT);
     }
     let wq = get_watch_queue(task, fd)?;
+    // The object was looked up and the queue referenced; the pipe's file
+    // reference is already dropped.
+    sched::yield_point("watch_queue:watch:after_get_queue");
     let r = if watch_id >= 0 {
-        sched::yield_point("watch_queue:add:after_get_queue");
         let k = &src.kernel;
         let w = Arc::new(Watch {
             hdr: k.objs.register("watch"),
