@@ -9,9 +9,9 @@ use crate::lang::catalog::{BuiltinId, BuiltinSig, CallCtx, CallId, CallSig, Cata
 use crate::lang::ir::Const;
 use crate::value::{Handle, Value};
 use sim_kernel::eventfd;
-use sim_kernel::watch_queue;
 use sim_kernel::syscall::*;
 use sim_kernel::vfs::file::{IoctlArg, IoctlOut};
+use sim_kernel::watch_queue;
 use sim_kernel::{Errno, KResult, Task};
 use std::rc::Rc;
 
@@ -198,7 +198,11 @@ fn filter_arg(items: &[Value]) -> Result<IoctlArg, ArgError> {
     ia.fields.push(("nr_filters".into(), items.len() as u64));
     for (i, item) in items.iter().enumerate() {
         let Value::Record(fields) = item else {
-            return Err(format!("IOC_WATCH_QUEUE_SET_FILTER: element {} must be a filter(...), got {}", i + 1, item.kind()));
+            return Err(format!(
+                "IOC_WATCH_QUEUE_SET_FILTER: element {} must be a filter(...), got {}",
+                i + 1,
+                item.kind()
+            ));
         };
         for (name, val) in fields.iter() {
             match val {
@@ -411,7 +415,9 @@ pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
             let ty = int_at(0)?;
             let subs = match args.get(1) {
                 Some(Value::List(x)) => x.clone(),
-                Some(v) => return Err(format!("argument 2 of filter must be a list of subtypes, got {} ({v})", v.kind())),
+                Some(v) => {
+                    return Err(format!("argument 2 of filter must be a list of subtypes, got {} ({v})", v.kind()))
+                }
                 None => return Err(format!("filter needs {}", b.usage)),
             };
             let mut words = [0u64; 8];

@@ -242,9 +242,9 @@ impl Env<'_> {
                         format!("the record has no field `{name}` (fields: {})", names.join(", "))
                     })?
                 }
-                Value::Handle(h) => h
-                    .field(name)
-                    .ok_or_else(|| format!("a <{}> handle has no field `{name}`", h.type_name()))?,
+                Value::Handle(h) => {
+                    h.field(name).ok_or_else(|| format!("a <{}> handle has no field `{name}`", h.type_name()))?
+                }
                 v => return Err(format!("`.{name}` needs a record, got {} ({v})", v.kind())),
             },
             IrExpr::Unary(op, x, _) => {

@@ -4,8 +4,8 @@
 //! `[a, b]`, kernel handles as `<type>`.
 
 use sim_kernel::eventfd::{EventfdCtx, EventfdWait};
-use sim_kernel::watch_queue::WatchSource;
 use sim_kernel::sync::Arc;
+use sim_kernel::watch_queue::WatchSource;
 use sim_kernel::Errno;
 use std::fmt;
 use std::rc::Rc;

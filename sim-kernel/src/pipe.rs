@@ -675,7 +675,8 @@ fn alloc_pipe(k: &Arc<Kernel>, notification: bool) -> Arc<PipeInodeInfo> {
 pub fn create_pipe_files(k: &Arc<Kernel>, flags: u32) -> (FileRef, FileRef) {
     let pipe = alloc_pipe(k, flags & O_NOTIFICATION_PIPE != 0);
     let ino = pipe.ino;
-    let w = File::alloc(k, ino, O_WRONLY | (flags & (O_NONBLOCK | O_DIRECT)), Box::new(PipeFile { pipe: pipe.clone() }));
+    let w =
+        File::alloc(k, ino, O_WRONLY | (flags & (O_NONBLOCK | O_DIRECT)), Box::new(PipeFile { pipe: pipe.clone() }));
     let r = File::alloc(k, ino, O_RDONLY | (flags & O_NONBLOCK), Box::new(PipeFile { pipe }));
     r.stream_open();
     w.stream_open();

@@ -44,8 +44,8 @@
 //! `watch_queue:watch:after_get_queue` (a `watch_add`/`watch_remove` holds
 //! the object and the queue but no longer the pipe's file).
 
-use crate::abi::{WATCH_INFO_LENGTH, WATCH_INFO_TYPE_INFO, WATCH_META_REMOVAL_NOTIFICATION};
 use crate::abi::{POLLIN, POLLRDNORM, WATCH_TYPE_META, WATCH_TYPE__NR};
+use crate::abi::{WATCH_INFO_LENGTH, WATCH_INFO_TYPE_INFO, WATCH_META_REMOVAL_NOTIFICATION};
 use crate::bugs::Bug;
 use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
@@ -263,11 +263,8 @@ pub(crate) fn watch_queue_set_size(pipe: &PipeInodeInfo, nr_notes: u32) -> KResu
 /// the bug `watch_queue_filter_oob` restores the old bounds).
 pub(crate) fn watch_queue_set_filter(pipe: &PipeInodeInfo, pipe_mutex: &Mutex<()>, arg: &IoctlArg) -> KResult<()> {
     let wq = pipe.watch_queue.as_ref().ok_or(Errno::ENODEV)?;
-    let new = if arg.int == Some(0) && arg.fields.is_empty() {
-        None
-    } else {
-        Some(Arc::new(build_filter(&wq.kernel, arg)?))
-    };
+    let new =
+        if arg.int == Some(0) && arg.fields.is_empty() { None } else { Some(Arc::new(build_filter(&wq.kernel, arg)?)) };
     let _m = pipe_mutex.lock();
     crate::footprint::access(wq.hdr.id(), true);
     *wq.filter.lock() = new;
@@ -334,7 +331,9 @@ fn filter_matches(wf: &WatchFilter, ty: u32, subtype: u32, info: u32) -> bool {
     if ty >= 64 || wf.type_filter & (1 << ty) == 0 || subtype >= 32 {
         return false;
     }
-    wf.filters.iter().any(|wt| wt.ty == ty && wt.subtype_filter & (1 << subtype) != 0 && info & wt.info_mask == wt.info_filter)
+    wf.filters
+        .iter()
+        .any(|wt| wt.ty == ty && wt.subtype_filter & (1 << subtype) != 0 && info & wt.info_mask == wt.info_filter)
 }
 
 /// `post_one_notification`, with the queue locked and the pipe attached:
@@ -352,7 +351,12 @@ fn post_one_notification(wq: &WatchQueue, pipe: &PipeInodeInfo, n: &[u8]) -> boo
         };
         notes.free[note] = false;
         drop(notes);
-        st.bufs.push_back(PipeBuffer { data: n.to_vec(), offset: 0, flags: PIPE_BUF_FLAG_WHOLE, note: Some(note as u32) });
+        st.bufs.push_back(PipeBuffer {
+            data: n.to_vec(),
+            offset: 0,
+            flags: PIPE_BUF_FLAG_WHOLE,
+            note: Some(note as u32),
+        });
         st.wake_up_locked(POLLIN | POLLRDNORM);
         false
     };
@@ -550,11 +554,8 @@ pub fn remove_watch_from_object(src: &WatchSource, wq: Option<&Arc<WatchQueue>>,
             w
         };
         ret = Ok(());
-        let (info, payload) = if id != 0 {
-            (watch.info_id | 16, id.to_le_bytes().to_vec())
-        } else {
-            (watch.info_id | 8, Vec::new())
-        };
+        let (info, payload) =
+            if id != 0 { (watch.info_id | 16, id.to_le_bytes().to_vec()) } else { (watch.info_id | 8, Vec::new()) };
         let n = note_bytes(WATCH_TYPE_META, WATCH_META_REMOVAL_NOTIFICATION, info, &payload);
         let mut queue_ref = false;
         if let Some((mut qg, pipe)) = watch.queue.lock_wqueue() {
