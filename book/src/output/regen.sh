@@ -38,3 +38,8 @@ r pattern run pattern.scn
 r failures_s0 run failures.scn --seed 0
 r failures_s1 run failures.scn --seed 1
 r explore_install explore install_race_bug.scn install_race.scn
+r pipe_loss run ../../../scenarios/library/wqueue_loss_mid_read.scn -v
+r pipe_read_close explore ../../../scenarios/library/race_pipe_read_vs_close.scn
+r wqueue_teardown explore ../../../scenarios/library/race_wqueue_post_vs_teardown.scn
+r wqueue_teardown_bug explore ../../../scenarios/tests/fail/bug_watch_queue_post_vs_clear.scn
+r wqueue_filter_bug run ../../../scenarios/tests/fail/bug_watch_queue_filter_oob.scn
