@@ -5,7 +5,8 @@
 //! [`errno`], [`sync`] (the only place naming std or loom primitives),
 //! [`sched`] (actors, wait queues, yield points, virtual clock), [`vfs`]
 //! (`fs/`: file, fd table, anon inodes, read/write, fcntl, poll),
-//! [`eventfd`] (`fs/eventfd.c`), [`task`] (processes and tasks),
+//! [`eventfd`] (`fs/eventfd.c`), [`mm`] (`mm/`: address spaces, page
+//! faults), [`userfaultfd`] (`fs/userfaultfd.c`), [`task`] (processes and tasks),
 //! [`objtrack`] (object accounting: leaks and use-after-free), [`bugs`] (the
 //! historical-bug registry) and [`syscall`] (one entry point per syscall).
 
@@ -15,11 +16,13 @@ pub mod errno;
 pub mod eventfd;
 pub mod footprint;
 pub mod kernel;
+pub mod mm;
 pub mod objtrack;
 pub mod sched;
 pub mod sync;
 pub mod syscall;
 pub mod task;
+pub mod userfaultfd;
 pub mod vfs;
 
 pub use errno::{Errno, KResult};
