@@ -91,10 +91,12 @@ pub struct Vma {
 }
 
 impl Vma {
-    /// `vma_is_accessible`: readable, writable or executable (x86 has no
-    /// write-only or execute-only pages).
+    /// Whether a read may go through (`access_error` on x86): PROT_WRITE
+    /// implies read; PROT_EXEC alone does not, because x86 CPUs with
+    /// protection keys map it execute-only (`arch/x86/mm/pkeys.c`,
+    /// `execute_only_pkey`) as the host kernel does.
     pub fn readable(&self) -> bool {
-        self.prot & (crate::abi::PROT_READ | crate::abi::PROT_WRITE | crate::abi::PROT_EXEC) != 0
+        self.prot & (crate::abi::PROT_READ | crate::abi::PROT_WRITE) != 0
     }
 
     pub fn writable(&self) -> bool {
