@@ -11,6 +11,7 @@ pub enum Bug {
     EventfdSemaphoreUnderflow,
     EventfdInstallBeforeInit,
     EventfdCtxFreedWithFile,
+    UffdApiInitRace,
 }
 
 pub struct BugInfo {
@@ -47,6 +48,13 @@ pub const BUGS: &[BugInfo] = &[
         summary: "the eventfd context is freed with its file, ignoring in-kernel eventfd_ctx references",
         fix: "(2009) \"eventfd: revised interface and cleanups\" (ctx refcounted apart from the file)",
         path: "sim_kernel::eventfd::EventfdFile::release",
+    },
+    BugInfo {
+        bug: Bug::UffdApiInitRace,
+        name: "uffd_api_init_race",
+        summary: "two racing UFFDIO_API calls both succeed: the state is checked before the answer is written and set after",
+        fix: "(5.15) \"userfaultfd: prevent concurrent API initialization\" (cmpxchg on ctx->features)",
+        path: "sim_kernel::userfaultfd::UserfaultfdFile::api",
     },
 ];
 

@@ -43,6 +43,7 @@ use crate::abi::{
     UFFD_FEATURE_THREAD_ID, UFFD_FEATURE_WP_ASYNC, UFFD_FEATURE_WP_UNPOPULATED, UFFD_PAGEFAULT_FLAG_WP,
     UFFD_PAGEFAULT_FLAG_WRITE, UFFD_USER_MODE_ONLY,
 };
+use crate::bugs::Bug;
 use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
 use crate::mm::{self, MmStruct, PAGE_MASK, VM_UFFD_WP};
@@ -342,7 +343,7 @@ pub fn validate_range(start: u64, len: u64) -> KResult<()> {
     if start & !PAGE_MASK != 0 || len & !PAGE_MASK != 0 || len == 0 {
         return Err(Errno::EINVAL);
     }
-    if start < mm::MMAP_MIN_ADDR || start >= mm::TASK_SIZE || len > mm::TASK_SIZE - start {
+    if !(mm::MMAP_MIN_ADDR..mm::TASK_SIZE).contains(&start) || len > mm::TASK_SIZE - start {
         return Err(Errno::EINVAL);
     }
     Ok(())
@@ -353,7 +354,7 @@ pub fn validate_unaligned_range(start: u64, len: u64) -> KResult<()> {
     if len & !PAGE_MASK != 0 || len == 0 {
         return Err(Errno::EINVAL);
     }
-    if start < mm::MMAP_MIN_ADDR || start >= mm::TASK_SIZE || len > mm::TASK_SIZE - start {
+    if !(mm::MMAP_MIN_ADDR..mm::TASK_SIZE).contains(&start) || len > mm::TASK_SIZE - start {
         return Err(Errno::EINVAL);
     }
     if start.checked_add(len).is_none() {
@@ -388,6 +389,12 @@ impl UserfaultfdFile {
         let ctx = &self.ctx;
         let api = field(arg, "api");
         let mut features = field(arg, "features");
+        let racy = ctx.kernel.bug(Bug::UffdApiInitRace);
+        if racy && ctx.lock_look().initialized() {
+            // Before 5.15: `if (ctx->state != UFFD_STATE_WAIT_API)`, checked
+            // first and set only at the end.
+            return Err(Errno::EINVAL);
+        }
         if api != UFFD_API {
             return Err(Errno::EINVAL);
         }
@@ -402,7 +409,7 @@ impl UserfaultfdFile {
             IoctlOut::Record(vec![("api", UFFD_API), ("features", UFFD_API_FEATURES), ("ioctls", UFFD_API_IOCTLS)]);
         sched::yield_point("uffd:api:before_init");
         let mut g = ctx.lock();
-        if g.features != 0 {
+        if g.features != 0 && !racy {
             return Err(Errno::EINVAL);
         }
         g.features = features | UFFD_FEATURE_INITIALIZED;

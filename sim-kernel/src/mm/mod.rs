@@ -297,3 +297,84 @@ impl MmInner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{PROT_READ, PROT_WRITE, UFFDIO_API, UFFDIO_REGISTER};
+    use crate::task::{Process, Task};
+    use crate::vfs::file::IoctlArg;
+
+    fn setup() -> (Arc<Kernel>, Task) {
+        let k = Kernel::new(Default::default());
+        let p = Process::new(&k, "main");
+        let t = Task::new(&k, Some(p), "t");
+        (k, t)
+    }
+
+    fn vmas(mm: &MmStruct) -> Vec<(u64, u64, u32, bool)> {
+        mm.lock().vmas.values().map(|v| (v.start, v.end, v.prot, v.uffd.is_some())).collect()
+    }
+
+    #[test]
+    fn top_down_allocation_and_merge() {
+        let (_k, t) = setup();
+        let mm = &t.proc().unwrap().mm;
+        let a = mmap::do_mmap(mm, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        let b = mmap::do_mmap(mm, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(a, MMAP_BASE - PAGE_SIZE);
+        assert_eq!(b, a - 2 * PAGE_SIZE, "the next mapping goes right below");
+        assert_eq!(vmas(mm), vec![(b, MMAP_BASE, 3, false)], "same protection: one VMA");
+        mprotect::do_mprotect(mm, b + PAGE_SIZE, PAGE_SIZE, PROT_READ).unwrap();
+        assert_eq!(vmas(mm).len(), 3, "mprotect of the middle page splits in three");
+        mprotect::do_mprotect(mm, b + PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(vmas(mm).len(), 1, "and restoring it merges them back");
+        mmap::do_munmap(mm, b + PAGE_SIZE, PAGE_SIZE).unwrap();
+        assert_eq!(vmas(mm).len(), 2);
+        // The hole is the highest gap that fits one page.
+        assert_eq!(mmap::do_mmap(mm, PAGE_SIZE, PROT_READ).unwrap(), b + PAGE_SIZE);
+    }
+
+    #[test]
+    fn registration_splits_and_merges_vmas() {
+        let (k, t) = setup();
+        let p = t.proc().unwrap().clone();
+        let a = mmap::do_mmap(&p.mm, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        let fd = crate::userfaultfd::do_userfaultfd(&t, crate::abi::O_NONBLOCK).unwrap();
+        let f = p.files.fget(fd as i64).unwrap();
+        let arg = |fields: &[(&str, u64)]| IoctlArg {
+            int: None,
+            fields: fields.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+        };
+        f.ops().ioctl(&f, UFFDIO_API, &arg(&[("api", 0xaa)])).unwrap();
+        let reg =
+            |start| f.ops().ioctl(&f, UFFDIO_REGISTER, &arg(&[("start", start), ("len", PAGE_SIZE), ("mode", 1)]));
+        reg(a).unwrap();
+        assert_eq!(vmas(&p.mm), vec![(a, a + PAGE_SIZE, 3, true), (a + PAGE_SIZE, a + 2 * PAGE_SIZE, 3, false)]);
+        reg(a + PAGE_SIZE).unwrap();
+        assert_eq!(vmas(&p.mm), vec![(a, a + 2 * PAGE_SIZE, 3, true)]);
+        drop(f);
+        // The process exits: the address space goes first; the context
+        // still holds the mm_struct until the fd is closed.
+        p.mm.exit();
+        assert!(!p.mm.hdr.is_released(), "the userfaultfd context holds an mm_count reference");
+        p.files.close_all();
+        assert!(p.mm.hdr.is_released());
+        assert!(k.objs.live().is_empty(), "{:?}", k.objs.live());
+        assert!(k.objs.reports().is_empty(), "{:?}", k.objs.reports());
+    }
+
+    #[test]
+    fn faults_without_userfaultfd() {
+        let (_k, t) = setup();
+        let mm = &t.proc().unwrap().mm;
+        let a = mmap::do_mmap(mm, PAGE_SIZE, PROT_READ).unwrap();
+        assert_eq!(memory::load(mm, a), Ok(0));
+        assert!(matches!(mm.lock().ptes.get(&a), Some(Pte::Zero { uffd_wp: false })), "a read maps the zero page");
+        assert_eq!(memory::store(mm, a, 1), Err(memory::Fault::Signal(Signal::SIGSEGV)));
+        mprotect::do_mprotect(mm, a, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(memory::store(mm, a, 1), Ok(()));
+        assert!(matches!(mm.lock().ptes.get(&a), Some(Pte::Page { .. })), "a write copies the zero page");
+        assert_eq!(memory::load(mm, a + PAGE_SIZE), Err(memory::Fault::Signal(Signal::SIGSEGV)));
+    }
+}
