@@ -38,3 +38,6 @@ r pattern run pattern.scn
 r failures_s0 run failures.scn --seed 0
 r failures_s1 run failures.scn --seed 1
 r explore_install explore install_race_bug.scn install_race.scn
+r uffd_fault run uffd_fault.scn --seed 3 -v
+r uffd_close explore uffd_close.scn
+r uffd_api_bug run uffd_api_bug.scn --seed 0
