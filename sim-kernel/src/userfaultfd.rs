@@ -312,6 +312,8 @@ pub fn handle_userfault(ctx: &Arc<UserfaultfdCtx>, mm: &MmStruct, addr: u64, wri
     let released = ctx.lock_look().released;
     let mut outcome = FaultOutcome::Retry;
     if must_wait && !released {
+        // Waking readers and pollers changes what they see: a write.
+        crate::footprint::access(ctx.hdr.id(), true);
         ctx.fd_wqh.wake_up(POLLIN);
         sched::yield_point("uffd:fault:before_schedule");
         let g = ctx.lock();
@@ -476,6 +478,8 @@ impl FileOps for UserfaultfdFile {
     fn poll(&self, file: &File, pt: Option<&mut PollTable>) -> u32 {
         let ctx = &*self.ctx;
         if let Some(pt) = pt {
+            // Queueing on fd_wqh is a change a fault's wake-up must see.
+            crate::footprint::access(ctx.hdr.id(), true);
             pt.wait(&ctx.fd_wqh);
         }
         let g = ctx.lock_look();
