@@ -8,8 +8,12 @@
 use crate::lang::catalog::{BuiltinId, BuiltinSig, CallCtx, CallId, CallSig, Catalog, Named, Ret};
 use crate::lang::ir::Const;
 use crate::value::{Handle, Value};
+use sim_kernel::abi;
 use sim_kernel::eventfd;
+use sim_kernel::mm::memory::Fault;
+use sim_kernel::syscall::mm;
 use sim_kernel::syscall::*;
+use sim_kernel::userfaultfd::{UffdMsg, UFFD_MSG_SIZE};
 use sim_kernel::vfs::file::{IoctlArg, IoctlOut};
 use sim_kernel::watch_queue;
 use sim_kernel::{Errno, KResult, Task};
@@ -64,6 +68,14 @@ calls! {
     WatchSource = "watch_source", Kernel, 0..0, Named::None, One, "watch_source()";
     PostNotification = "post_notification", Kernel, 4..5, Named::None, One, "post_notification(SRC, TYPE, SUBTYPE, PAYLOAD[, INFO_FLAGS])";
     WatchSourceDestroy = "watch_source_destroy", Kernel, 1..1, Named::None, One, "watch_source_destroy(SRC)";
+    Mmap = "mmap", User, 1..2, Named::None, One, "mmap(LEN[, PROT])";
+    Munmap = "munmap", User, 2..2, Named::None, One, "munmap(ADDR, LEN)";
+    Mprotect = "mprotect", User, 3..3, Named::None, One, "mprotect(ADDR, LEN, PROT)";
+    Load = "load", User, 1..1, Named::None, One, "load(ADDR)";
+    Store = "store", User, 2..2, Named::None, One, "store(ADDR, VALUE)";
+    Memset = "memset", User, 3..3, Named::None, One, "memset(ADDR, BYTE, LEN)";
+    Userfaultfd = "userfaultfd", User, 1..1, Named::None, One, "userfaultfd(FLAGS)";
+    UffdRead = "uffd_read", User, 1..1, Named::None, One, "uffd_read(UFFD)";
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -96,6 +108,9 @@ impl Catalog for KsimCatalog {
         if let Some(e) = Errno::from_name(name) {
             return Some(Const::Errno(e));
         }
+        if let Some(sig) = sim_kernel::mm::Signal::from_name(name) {
+            return Some(Const::Signal(sig));
+        }
         sim_kernel::abi::constant(name).map(Const::Int)
     }
     fn is_bug(&self, name: &str) -> bool {
@@ -107,6 +122,8 @@ impl Catalog for KsimCatalog {
     fn constant_names(&self) -> Vec<&'static str> {
         let mut v: Vec<&'static str> = sim_kernel::abi::CONSTANTS.iter().map(|(n, _)| *n).collect();
         v.extend(Errno::ALL.iter().map(|e| e.name()));
+        v.extend(sim_kernel::abi::MM_CONSTANTS.iter().map(|(n, _)| *n));
+        v.extend(sim_kernel::mm::Signal::ALL.iter().map(|s| s.name()));
         v
     }
     fn bug_names(&self) -> Vec<&'static str> {
@@ -228,6 +245,17 @@ fn v<T>(r: KResult<T>, f: impl FnOnce(T) -> Value) -> Value {
     }
 }
 
+/// A user memory access: a value, an errno, or the signal it ended in
+/// (killed while asleep in a fault: EINTR, never seen by a check).
+fn access<T>(r: Result<T, mm::AccessError>, f: impl FnOnce(T) -> Value) -> Value {
+    match r {
+        Ok(x) => f(x),
+        Err(mm::AccessError::Errno(e)) => Value::Errno(e),
+        Err(mm::AccessError::Fault(Fault::Signal(s))) => Value::Signal(s),
+        Err(mm::AccessError::Fault(Fault::Killed)) => Value::Errno(Errno::EINTR),
+    }
+}
+
 fn int_v(n: impl TryInto<u64>) -> Value {
     Value::Int(n.try_into().unwrap_or(u64::MAX))
 }
@@ -281,6 +309,15 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
                 // A struct with an array of entries (a filter list).
                 Some(Value::List(items)) => ia = filter_arg(items)?,
                 Some(_) => ia.int = Some(int(a, 2, sig)?),
+            }
+            let cmd = u32_arg(a, 1, sig)?;
+            if let Some(known) = sim_kernel::userfaultfd::ioctl_fields(cmd) {
+                if let Some((bad, _)) = named.iter().find(|(n, _)| !known.contains(&n.as_str())) {
+                    return Err(format!(
+                        "this ioctl's struct has no input field `{bad}` (fields: {})",
+                        known.join(", ")
+                    ));
+                }
             }
             for (name, val) in named {
                 match val {
@@ -340,6 +377,33 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
         Sys::WatchSourceDestroy => {
             watch_queue::watch_source_destroy(source(a, 0, sig)?);
             Value::Int(0)
+        }
+        Sys::Mmap => {
+            let prot = if a.len() > 1 { u32_arg(a, 1, sig)? } else { abi::PROT_READ | abi::PROT_WRITE };
+            v(mm::sys_mmap(t, int(a, 0, sig)?, prot), Value::Int)
+        }
+        Sys::Munmap => v(mm::sys_munmap(t, int(a, 0, sig)?, int(a, 1, sig)?), |_| Value::Int(0)),
+        Sys::Mprotect => {
+            v(mm::sys_mprotect(t, int(a, 0, sig)?, int(a, 1, sig)?, u32_arg(a, 2, sig)?), |_| Value::Int(0))
+        }
+        Sys::Load => access(mm::user_load(t, int(a, 0, sig)?), Value::Int),
+        Sys::Store => access(mm::user_store(t, int(a, 0, sig)?, int(a, 1, sig)?), |_| Value::Int(0)),
+        Sys::Memset => {
+            // memset(3) takes the byte as an int and stores (unsigned char)c.
+            let byte = int(a, 1, sig)? as u8;
+            access(mm::user_memset(t, int(a, 0, sig)?, byte, int(a, 2, sig)?), |_| Value::Int(0))
+        }
+        Sys::Userfaultfd => v(mm::sys_userfaultfd(t, u32_arg(a, 0, sig)?), |fd| Value::Int(fd as u64)),
+        Sys::UffdRead => {
+            // read(uffd, &msg, sizeof(struct uffd_msg)), shown as a record.
+            v(sys_read(t, fd(a, 0, sig)?, UFFD_MSG_SIZE as u64), |b| match UffdMsg::from_bytes(&b) {
+                Some(m) => Value::Record(Rc::from(vec![
+                    ("event", Value::Int(m.event as u64)),
+                    ("flags", Value::Int(m.flags)),
+                    ("address", Value::Int(m.address)),
+                ])),
+                None => Value::bytes(&b),
+            })
         }
     })
 }

@@ -196,6 +196,7 @@ impl Env<'_> {
             IrExpr::Const(c) => match c {
                 Const::Int(n) => Value::Int(*n),
                 Const::Errno(x) => Value::Errno(*x),
+                Const::Signal(x) => Value::Signal(*x),
                 Const::Str(s) => Value::Str(Rc::from(s.as_str())),
                 Const::Bytes(b) => Value::bytes(b),
                 Const::Unset => Value::Unset,
@@ -434,7 +435,7 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
             for alt in alts {
                 let ok = match alt {
                     IrPat::Any => true,
-                    IrPat::Ok => !result.is_errno(),
+                    IrPat::Ok => !result.is_errno() && !result.is_signal(),
                     IrPat::Expr(e) => match env.eval(e) {
                         Ok(v) => v == result,
                         Err(e) => return eval_failure(sh, cx, c, e),
@@ -466,6 +467,22 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
         }
         None => {
             if matches!(c.bind, IrBind::None) {
+                if let Value::Signal(sig) = result {
+                    sh.fail(
+                        ViolationKind::CallFailed,
+                        format!("call:{line}"),
+                        format!(
+                            "{}:{}: {} `{}`: {} ended in {}; a call with no `=>` and no name must succeed",
+                            sh.path,
+                            line,
+                            actor_kind_name(sh, cx),
+                            actor_name(sh, cx),
+                            c.text,
+                            sig.name()
+                        ),
+                    );
+                    return Flow::Stop;
+                }
                 if let Value::Errno(e) = result {
                     sh.fail(
                         ViolationKind::CallFailed,

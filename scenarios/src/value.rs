@@ -4,6 +4,7 @@
 //! `[a, b]`, kernel handles as `<type>`.
 
 use sim_kernel::eventfd::{EventfdCtx, EventfdWait};
+use sim_kernel::mm::Signal;
 use sim_kernel::sync::Arc;
 use sim_kernel::watch_queue::WatchSource;
 use sim_kernel::Errno;
@@ -52,6 +53,9 @@ pub enum Value {
     Unset,
     Int(u64),
     Errno(Errno),
+    /// A signal result token (`SIGSEGV`, `SIGBUS`): a memory access that
+    /// faulted. Distinct from errnos, printed by name.
+    Signal(Signal),
     Bytes(Rc<[u8]>),
     Str(Rc<str>),
     Record(Rc<[(&'static str, Value)]>),
@@ -70,6 +74,10 @@ impl Value {
         matches!(self, Value::Errno(_))
     }
 
+    pub fn is_signal(&self) -> bool {
+        matches!(self, Value::Signal(_))
+    }
+
     /// Truth in `check` and `&&`/`||`: non-zero integers.
     pub fn truthy(&self) -> Option<bool> {
         match self {
@@ -83,6 +91,7 @@ impl Value {
             Value::Unset => "unset",
             Value::Int(_) => "an integer",
             Value::Errno(_) => "an errno",
+            Value::Signal(_) => "a signal",
             Value::Bytes(_) => "bytes",
             Value::Str(_) => "a string",
             Value::Record(_) => "a record",
@@ -106,6 +115,7 @@ impl PartialEq for Value {
             (Value::Unset, Value::Unset) | (Value::Null, Value::Null) => true,
             (Value::Int(a), Value::Int(b)) => a == b,
             (Value::Errno(a), Value::Errno(b)) => a == b,
+            (Value::Signal(a), Value::Signal(b)) => a == b,
             (Value::Bytes(a), Value::Bytes(b)) => a == b,
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::Record(a), Value::Record(b)) => a == b,
@@ -139,6 +149,7 @@ impl fmt::Display for Value {
             Value::Null => f.write_str("NULL"),
             Value::Int(n) => write!(f, "{n}"),
             Value::Errno(e) => f.write_str(e.name()),
+            Value::Signal(s) => f.write_str(s.name()),
             Value::Bytes(b) => fmt_bytes(f, b),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::Record(fields) => {
@@ -190,6 +201,8 @@ mod tests {
     fn equality_is_structural_and_typed() {
         assert_eq!(Value::Int(1), Value::Int(1));
         assert_ne!(Value::Int(11), Value::Errno(Errno::EAGAIN));
+        assert_ne!(Value::Int(11), Value::Signal(Signal::SIGSEGV));
+        assert_eq!(Value::Signal(Signal::SIGBUS).to_string(), "SIGBUS");
         assert_ne!(Value::Unset, Value::Int(0));
         assert_eq!(Value::bytes(&[1, 0]), Value::bytes(&[1, 0]));
     }

@@ -13,6 +13,7 @@ pub enum Bug {
     EventfdCtxFreedWithFile,
     WatchQueuePostVsClear,
     WatchQueueFilterOob,
+    UffdApiInitRace,
 }
 
 pub struct BugInfo {
@@ -63,6 +64,13 @@ pub const BUGS: &[BugInfo] = &[
         summary: "IOC_WATCH_QUEUE_SET_FILTER counts filter types below 64 but copies types below 512: a heap overflow (CVE-2022-0995)",
         fix: "c993ee0f9f81 \"watch_queue: Fix filter limit check\" (5.17)",
         path: "sim_kernel::watch_queue::build_filter",
+    },
+    BugInfo {
+        bug: Bug::UffdApiInitRace,
+        name: "uffd_api_init_race",
+        summary: "two racing UFFDIO_API calls both succeed: the state is checked before the answer is written and set after",
+        fix: "(5.15) \"userfaultfd: prevent concurrent API initialization\" (cmpxchg on ctx->features)",
+        path: "sim_kernel::userfaultfd::UserfaultfdFile::api",
     },
 ];
 

@@ -11,7 +11,8 @@
 //! Instrumented: fd tables (lookups read, changes write), files (reference
 //! counts, flags, position), every object's liveness (checks read, release
 //! writes), eventfd contexts (under `wqh.lock`), per-process limits and
-//! signal counts. Missing a key makes the reduction unsound, so the
+//! signal counts, address spaces (the VMA tree, each page table entry)
+//! and userfaultfd contexts. Missing a key makes the reduction unsound, so the
 //! explorer's tests compare reduced and naive searches on every shipped
 //! scenario.
 
@@ -23,6 +24,12 @@ pub fn files_key(pid: u64) -> u64 {
 /// Key of a process's limits and signal counts.
 pub fn proc_key(pid: u64) -> u64 {
     (1 << 61) | pid
+}
+
+/// Key of one page table entry: the mm's object id and the page number.
+/// (A VMA tree is keyed by its mm's object id.)
+pub fn pte_key(mm_id: u64, page_addr: u64) -> u64 {
+    (1 << 60) | ((mm_id & 0xff_ffff) << 36) | ((page_addr >> 12) & ((1 << 36) - 1))
 }
 
 /// Record that the current step touches `key`.

@@ -6,7 +6,9 @@
 //! [`sched`] (actors, wait queues, yield points, virtual clock), [`vfs`]
 //! (`fs/`: file, fd table, anon inodes, read/write, fcntl, poll),
 //! [`eventfd`] (`fs/eventfd.c`), [`pipe`] (`fs/pipe.c`), [`watch_queue`]
-//! (`kernel/watch_queue.c`: notification pipes), [`task`] (processes and tasks),
+//! (`kernel/watch_queue.c`: notification pipes), [`mm`] (`mm/`: address
+//! spaces, page faults), [`userfaultfd`] (`fs/userfaultfd.c`), [`task`]
+//! (processes and tasks),
 //! [`objtrack`] (object accounting: leaks and use-after-free), [`bugs`] (the
 //! historical-bug registry) and [`syscall`] (one entry point per syscall).
 
@@ -16,12 +18,14 @@ pub mod errno;
 pub mod eventfd;
 pub mod footprint;
 pub mod kernel;
+pub mod mm;
 pub mod objtrack;
 pub mod pipe;
 pub mod sched;
 pub mod sync;
 pub mod syscall;
 pub mod task;
+pub mod userfaultfd;
 pub mod vfs;
 pub mod watch_queue;
 

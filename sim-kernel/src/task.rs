@@ -1,6 +1,6 @@
 //! Processes and tasks (analogous to Linux's `struct task_struct`, with the
 //! parts of `struct signal_struct` and `struct files_struct` a scenario
-//! needs: the fd table, `RLIMIT_NOFILE`, signal counts).
+//! needs: the fd table, the address space, `RLIMIT_NOFILE`, signal counts).
 //!
 //! A [`Process`] owns an fd table; a [`Task`] is a thread of a process or a
 //! kthread (no process). Syscalls take the calling `&Task`.
@@ -19,6 +19,8 @@ pub struct Process {
     pub pid: u64,
     pub name: String,
     pub files: FilesStruct,
+    /// The address space (`mm_struct`).
+    pub mm: Arc<crate::mm::MmStruct>,
     /// `RLIMIT_NOFILE` soft limit (the only limit modelled).
     rlimit_nofile: AtomicU64,
     /// Signals sent to the process and ignored (counted, as if SIG_IGN:
@@ -35,6 +37,7 @@ impl Process {
             pid,
             name: name.to_string(),
             files: FilesStruct::with_key(crate::footprint::files_key(pid)),
+            mm: crate::mm::MmStruct::new(kernel),
             rlimit_nofile: AtomicU64::new(abi::INR_OPEN_CUR),
             sig_counts: std::array::from_fn(|_| AtomicU64::new(0)),
         });
@@ -70,8 +73,10 @@ impl Process {
         self.sig_counts.get(sig).map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
-    /// `do_exit` for the whole process: close every fd.
+    /// `do_exit` for the whole process: `exit_mm` (the address space is
+    /// torn down) then `exit_files` (every fd is closed).
     pub fn exit_files(&self) {
+        self.mm.exit();
         self.files.close_all();
     }
 }

@@ -43,3 +43,6 @@ r pipe_read_close explore ../../../scenarios/library/race_pipe_read_vs_close.scn
 r wqueue_teardown explore ../../../scenarios/library/race_wqueue_post_vs_teardown.scn
 r wqueue_teardown_bug explore ../../../scenarios/tests/fail/bug_watch_queue_post_vs_clear.scn
 r wqueue_filter_bug run ../../../scenarios/tests/fail/bug_watch_queue_filter_oob.scn
+r uffd_fault run uffd_fault.scn --seed 3 -v
+r uffd_close explore uffd_close.scn
+r uffd_api_bug run uffd_api_bug.scn --seed 0

@@ -6,12 +6,16 @@
 use super::ast::{BinOp, CheckKind, Span, UnOp};
 use super::catalog::{BuiltinId, CallId};
 use sim_kernel::errno::Errno;
+use sim_kernel::mm::Signal;
 
 /// A literal or named constant, already evaluated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Const {
     Int(u64),
     Errno(Errno),
+    /// A signal result token (`SIGSEGV`, `SIGBUS`): what a memory access
+    /// ends in, matched like an errno.
+    Signal(Signal),
     Str(String),
     Bytes(Vec<u8>),
     Unset,

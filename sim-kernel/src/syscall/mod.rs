@@ -6,6 +6,8 @@
 //! Integer arguments arrive as the C ABI would pass them: the caller
 //! truncates to `int`/`unsigned int` where the prototype says so.
 
+pub mod mm;
+
 use crate::abi::RLIMIT_NOFILE;
 use crate::errno::{Errno, KResult};
 use crate::task::Task;

@@ -1,0 +1,380 @@
+//! Address spaces (Linux's `mm/`): one [`MmStruct`] per process
+//! (`struct mm_struct`) with its VMAs and its page table, anonymous private
+//! memory whose pages are allocated lazily and zero-filled, and the hooks
+//! userfaultfd hangs on them.
+//!
+//! - [`mmap`] (`mm/mmap.c`, `mm/vma.c`): `mmap`, `munmap`, VMA lookup,
+//!   split and merge, the top-down address allocator.
+//! - [`mprotect`] (`mm/mprotect.c`).
+//! - [`memory`] (`mm/memory.c`): the page-fault path (`handle_mm_fault`,
+//!   `do_anonymous_page`, `do_wp_page`) and the user accesses built on it
+//!   (`load`, `store`, `memset`), which end in SIGSEGV or SIGBUS.
+//! - [`userfaultfd`] (`mm/userfaultfd.c`): `UFFDIO_COPY`, `ZEROPAGE`,
+//!   `POISON`, `CONTINUE`, `MOVE` (the `mfill_atomic` family) and
+//!   `mwriteprotect_range`.
+//!
+//! The model: a VMA is `[start, end)` with its protection and, when
+//! registered, the userfaultfd context and the `VM_UFFD_*` modes. The page
+//! table maps a page address to a [`Pte`]: the shared zero page (read-only,
+//! copied on the first write), a private page, a uffd-wp marker, or a poison
+//! marker; each present entry carries the uffd-wp bit.
+//!
+//! Locking: `MmStruct::inner` stands for both `mmap_lock` and the page
+//! table locks; it is never held across a yield point or a sleep, so every
+//! step between two scheduling points sees the address space atomically.
+//! Lock order: `inner` before a userfaultfd context's locks (the fault path
+//! drops `inner` before it queues on the context).
+//!
+//! Footprints: the VMA tree is one key (the mm's object id; lookups read,
+//! changes write), each page table entry its own key
+//! ([`crate::footprint::pte_key`]), so accesses to different pages commute.
+
+pub mod memory;
+pub mod mmap;
+pub mod mprotect;
+pub mod userfaultfd;
+
+use crate::kernel::Kernel;
+use crate::objtrack::ObjHeader;
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::{Arc, Mutex, MutexGuard};
+use crate::userfaultfd::UserfaultfdCtx;
+use std::collections::BTreeMap;
+
+pub use memory::Signal;
+
+/// `PAGE_SIZE` (x86_64).
+pub const PAGE_SIZE: u64 = crate::abi::PAGE_SIZE;
+/// `PAGE_MASK`.
+pub const PAGE_MASK: u64 = !(PAGE_SIZE - 1);
+/// `TASK_SIZE` on x86_64 with 4-level paging: `(1 << 47) - PAGE_SIZE`.
+pub const TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
+/// `vm.mmap_min_addr` default (`CONFIG_DEFAULT_MMAP_MIN_ADDR`, 65536 on x86).
+pub const MMAP_MIN_ADDR: u64 = 65536;
+/// Where the top-down allocator starts (`mm->mmap_base` without ASLR: below
+/// the stack gap; the address a non-randomised x86_64 process gets).
+pub const MMAP_BASE: u64 = 0x7fff_f7ff_f000;
+
+// VMA flags for userfaultfd registration (include/linux/mm.h).
+pub const VM_UFFD_MISSING: u32 = 1 << 0;
+pub const VM_UFFD_WP: u32 = 1 << 1;
+pub const VM_UFFD_MINOR: u32 = 1 << 2;
+
+/// `PAGE_ALIGN`, `None` on overflow.
+pub fn page_align(len: u64) -> Option<u64> {
+    len.checked_add(PAGE_SIZE - 1).map(|l| l & PAGE_MASK)
+}
+
+/// A VMA's userfaultfd registration (`vma->vm_userfaultfd_ctx` and the
+/// `VM_UFFD_*` bits of `vm_flags`). The pointer holds no context reference,
+/// as in Linux: the context's release clears every registration first.
+#[derive(Clone)]
+pub struct VmaUffd {
+    pub ctx: Arc<UserfaultfdCtx>,
+    pub flags: u32,
+}
+
+impl VmaUffd {
+    fn same(&self, other: &VmaUffd) -> bool {
+        Arc::ptr_eq(&self.ctx, &other.ctx) && self.flags == other.flags
+    }
+}
+
+/// `struct vm_area_struct` of an anonymous private mapping.
+#[derive(Clone)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    /// `PROT_*` bits.
+    pub prot: u32,
+    pub uffd: Option<VmaUffd>,
+}
+
+impl Vma {
+    /// Whether a read may go through (`access_error` on x86): PROT_WRITE
+    /// implies read; PROT_EXEC alone does not, because x86 CPUs with
+    /// protection keys map it execute-only (`arch/x86/mm/pkeys.c`,
+    /// `execute_only_pkey`) as the host kernel does.
+    pub fn readable(&self) -> bool {
+        self.prot & (crate::abi::PROT_READ | crate::abi::PROT_WRITE) != 0
+    }
+
+    pub fn writable(&self) -> bool {
+        self.prot & crate::abi::PROT_WRITE != 0
+    }
+
+    /// The registration, if it includes any of `flags`.
+    pub fn uffd_with(&self, flags: u32) -> Option<&VmaUffd> {
+        self.uffd.as_ref().filter(|u| u.flags & flags != 0)
+    }
+
+    fn mergeable(&self, next: &Vma) -> bool {
+        self.end == next.start
+            && self.prot == next.prot
+            && match (&self.uffd, &next.uffd) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.same(b),
+                _ => false,
+            }
+    }
+}
+
+/// A page table entry.
+pub enum Pte {
+    /// The shared zero page, mapped read-only; a write copies it.
+    Zero { uffd_wp: bool },
+    /// A private anonymous page.
+    Page { data: Box<[u8]>, uffd_wp: bool },
+    /// A uffd-wp marker on an empty entry (`PTE_MARKER_UFFD_WP`, installed
+    /// by `UFFDIO_WRITEPROTECT` with `UFFD_FEATURE_WP_UNPOPULATED`).
+    WpMarker,
+    /// A poison marker (`UFFDIO_POISON`): any access is SIGBUS.
+    Poison,
+}
+
+impl Pte {
+    /// `pte_none_mostly`: empty or only a uffd-wp marker.
+    pub fn none_mostly(&self) -> bool {
+        matches!(self, Pte::WpMarker)
+    }
+
+    pub fn uffd_wp(&self) -> bool {
+        match self {
+            Pte::Zero { uffd_wp } | Pte::Page { uffd_wp, .. } => *uffd_wp,
+            Pte::WpMarker => true,
+            Pte::Poison => false,
+        }
+    }
+
+    pub fn set_uffd_wp(&mut self, on: bool) {
+        if let Pte::Zero { uffd_wp } | Pte::Page { uffd_wp, .. } = self {
+            *uffd_wp = on;
+        }
+    }
+}
+
+/// What `mmap_lock` and the page table locks protect.
+#[derive(Default)]
+pub struct MmInner {
+    /// VMAs by start address; never overlapping.
+    pub vmas: BTreeMap<u64, Vma>,
+    /// Page table: page address to entry. An absent key is `pte_none`.
+    pub ptes: BTreeMap<u64, Pte>,
+    /// `exit_mmap` ran: the address space is gone (`mmget_not_zero` fails).
+    pub exited: bool,
+}
+
+/// `struct mm_struct`.
+pub struct MmStruct {
+    pub hdr: ObjHeader,
+    pub kernel: Arc<Kernel>,
+    inner: Mutex<MmInner>,
+    /// `mm_count` (`mmgrab`/`mmdrop`): the process holds one, every
+    /// userfaultfd context one. The last drop frees the structure.
+    mm_count: AtomicUsize,
+}
+
+impl MmStruct {
+    pub fn new(kernel: &Arc<Kernel>) -> Arc<MmStruct> {
+        Arc::new(MmStruct {
+            hdr: kernel.objs.register("mm_struct"),
+            kernel: kernel.clone(),
+            inner: Mutex::new(MmInner::default()),
+            mm_count: AtomicUsize::new(1),
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.hdr.id()
+    }
+
+    /// Take `mmap_lock`; the caller reports what it touches.
+    pub fn lock(&self) -> MutexGuard<'_, MmInner> {
+        self.kernel.objs.check(&self.hdr, "mmap_lock");
+        self.inner.lock()
+    }
+
+    /// The VMA tree is looked at (`write` false) or changed.
+    pub fn touch_vmas(&self, write: bool) {
+        crate::footprint::access(self.hdr.id(), write);
+    }
+
+    /// The page table entry of `page` is looked at or changed.
+    pub fn touch_pte(&self, page: u64, write: bool) {
+        crate::footprint::access(crate::footprint::pte_key(self.hdr.id(), page), write);
+    }
+
+    /// `mmgrab`.
+    pub fn grab(&self) {
+        crate::footprint::access(self.hdr.id(), true);
+        self.mm_count.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// `mmdrop`: the last reference frees the structure.
+    pub fn drop_ref(&self) {
+        crate::footprint::access(self.hdr.id(), true);
+        if self.mm_count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.kernel.objs.release(&self.hdr);
+        }
+    }
+
+    /// `exit_mm` of the owning process: `mmput` (the last user tears the
+    /// address space down, `exit_mmap`) then the process's `mmdrop`.
+    pub fn exit(&self) {
+        {
+            let mut g = self.lock();
+            self.touch_vmas(true);
+            let pages: Vec<u64> = g.ptes.keys().copied().collect();
+            for p in pages {
+                self.touch_pte(p, true);
+            }
+            g.exited = true;
+            g.ptes.clear();
+            // Registrations hold no context reference: dropping the VMAs
+            // only forgets the pointers.
+            g.vmas.clear();
+        }
+        self.drop_ref();
+    }
+}
+
+impl MmInner {
+    /// `find_vma` for an address inside a VMA (`vma_lookup`).
+    pub fn vma_at(&self, addr: u64) -> Option<&Vma> {
+        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.end > addr)
+    }
+
+    /// Start addresses of the VMAs intersecting `[start, end)`, in order.
+    pub fn vmas_in(&self, start: u64, end: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        if let Some(v) = self.vma_at(start) {
+            out.push(v.start);
+        }
+        for (&s, _) in self.vmas.range(start..end) {
+            if out.last() != Some(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// Make `addr` a VMA boundary if it falls inside one (`split_vma`).
+    pub fn split_at(&mut self, addr: u64) {
+        let Some(v) = self.vma_at(addr) else { return };
+        if v.start == addr {
+            return;
+        }
+        let mut right = v.clone();
+        let left_start = v.start;
+        right.start = addr;
+        if let Some(l) = self.vmas.get_mut(&left_start) {
+            l.end = addr;
+        }
+        self.vmas.insert(addr, right);
+    }
+
+    /// Merge neighbouring VMAs with the same protection and registration
+    /// (`vma_merge`).
+    pub fn merge_all(&mut self) {
+        let keys: Vec<u64> = self.vmas.keys().copied().collect();
+        let mut cur: Option<u64> = None;
+        for k in keys {
+            if let Some(c) = cur {
+                let merge = {
+                    let a = &self.vmas[&c];
+                    let b = &self.vmas[&k];
+                    a.mergeable(b)
+                };
+                if merge {
+                    let b = self.vmas.remove(&k).expect("vma");
+                    if let Some(a) = self.vmas.get_mut(&c) {
+                        a.end = b.end;
+                    }
+                    continue;
+                }
+            }
+            cur = Some(k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::{PROT_READ, PROT_WRITE, UFFDIO_API, UFFDIO_REGISTER};
+    use crate::task::{Process, Task};
+    use crate::vfs::file::IoctlArg;
+
+    fn setup() -> (Arc<Kernel>, Task) {
+        let k = Kernel::new(Default::default());
+        let p = Process::new(&k, "main");
+        let t = Task::new(&k, Some(p), "t");
+        (k, t)
+    }
+
+    fn vmas(mm: &MmStruct) -> Vec<(u64, u64, u32, bool)> {
+        mm.lock().vmas.values().map(|v| (v.start, v.end, v.prot, v.uffd.is_some())).collect()
+    }
+
+    #[test]
+    fn top_down_allocation_and_merge() {
+        let (_k, t) = setup();
+        let mm = &t.proc().unwrap().mm;
+        let a = mmap::do_mmap(mm, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        let b = mmap::do_mmap(mm, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(a, MMAP_BASE - PAGE_SIZE);
+        assert_eq!(b, a - 2 * PAGE_SIZE, "the next mapping goes right below");
+        assert_eq!(vmas(mm), vec![(b, MMAP_BASE, 3, false)], "same protection: one VMA");
+        mprotect::do_mprotect(mm, b + PAGE_SIZE, PAGE_SIZE, PROT_READ).unwrap();
+        assert_eq!(vmas(mm).len(), 3, "mprotect of the middle page splits in three");
+        mprotect::do_mprotect(mm, b + PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(vmas(mm).len(), 1, "and restoring it merges them back");
+        mmap::do_munmap(mm, b + PAGE_SIZE, PAGE_SIZE).unwrap();
+        assert_eq!(vmas(mm).len(), 2);
+        // The hole is the highest gap that fits one page.
+        assert_eq!(mmap::do_mmap(mm, PAGE_SIZE, PROT_READ).unwrap(), b + PAGE_SIZE);
+    }
+
+    #[test]
+    fn registration_splits_and_merges_vmas() {
+        let (k, t) = setup();
+        let p = t.proc().unwrap().clone();
+        let a = mmap::do_mmap(&p.mm, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        let fd = crate::userfaultfd::do_userfaultfd(&t, crate::abi::O_NONBLOCK).unwrap();
+        let f = p.files.fget(fd as i64).unwrap();
+        let arg = |fields: &[(&str, u64)]| IoctlArg {
+            int: None,
+            fields: fields.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+        };
+        f.ops().ioctl(&f, UFFDIO_API, &arg(&[("api", 0xaa)])).unwrap();
+        let reg =
+            |start| f.ops().ioctl(&f, UFFDIO_REGISTER, &arg(&[("start", start), ("len", PAGE_SIZE), ("mode", 1)]));
+        reg(a).unwrap();
+        assert_eq!(vmas(&p.mm), vec![(a, a + PAGE_SIZE, 3, true), (a + PAGE_SIZE, a + 2 * PAGE_SIZE, 3, false)]);
+        reg(a + PAGE_SIZE).unwrap();
+        assert_eq!(vmas(&p.mm), vec![(a, a + 2 * PAGE_SIZE, 3, true)]);
+        drop(f);
+        // The process exits: the address space goes first; the context
+        // still holds the mm_struct until the fd is closed.
+        p.mm.exit();
+        assert!(!p.mm.hdr.is_released(), "the userfaultfd context holds an mm_count reference");
+        p.files.close_all();
+        assert!(p.mm.hdr.is_released());
+        assert!(k.objs.live().is_empty(), "{:?}", k.objs.live());
+        assert!(k.objs.reports().is_empty(), "{:?}", k.objs.reports());
+    }
+
+    #[test]
+    fn faults_without_userfaultfd() {
+        let (_k, t) = setup();
+        let mm = &t.proc().unwrap().mm;
+        let a = mmap::do_mmap(mm, PAGE_SIZE, PROT_READ).unwrap();
+        assert_eq!(memory::load(mm, a), Ok(0));
+        assert!(matches!(mm.lock().ptes.get(&a), Some(Pte::Zero { uffd_wp: false })), "a read maps the zero page");
+        assert_eq!(memory::store(mm, a, 1), Err(memory::Fault::Signal(Signal::SIGSEGV)));
+        mprotect::do_mprotect(mm, a, PAGE_SIZE, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(memory::store(mm, a, 1), Ok(()));
+        assert!(matches!(mm.lock().ptes.get(&a), Some(Pte::Page { .. })), "a write copies the zero page");
+        assert_eq!(memory::load(mm, a + PAGE_SIZE), Err(memory::Fault::Signal(Signal::SIGSEGV)));
+    }
+}
