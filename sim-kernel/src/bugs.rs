@@ -69,7 +69,7 @@ pub const BUGS: &[BugInfo] = &[
         bug: Bug::UffdApiInitRace,
         name: "uffd_api_init_race",
         summary: "two racing UFFDIO_API calls both succeed: the state is checked before the answer is written and set after",
-        fix: "(5.15) \"userfaultfd: prevent concurrent API initialization\" (cmpxchg on ctx->features)",
+        fix: "22e5fe2a2a27 \"userfaultfd: prevent concurrent API initialization\" (5.15; cmpxchg on ctx->features)",
         path: "sim_kernel::userfaultfd::UserfaultfdFile::api",
     },
 ];
