@@ -264,7 +264,7 @@ impl NaiveCounter {
     }
 
     fn result(&self) -> Option<String> {
-        (!self.unknown && !self.seen.is_empty()).then(|| self.total.to_string())
+        (!self.unknown).then(|| self.total.to_string())
     }
 }
 
@@ -576,10 +576,15 @@ impl Acc {
             preemption_bound: o.preemptions,
             shard: o.shard.map(|(i, n)| format!("{i}/{n}")),
             violations: self.cex.len() as u64,
+            // Ordered by the name-sorted values, as `merge` orders them, so
+            // that a merged or parallel report is byte-identical.
             outcomes: self
                 .outcomes
                 .into_iter()
-                .map(|(k, count)| Outcome { values: k.into_iter().collect(), count })
+                .map(|(k, count)| (k.into_iter().collect::<BTreeMap<_, _>>(), count))
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .map(|(values, count)| Outcome { values, count })
                 .collect(),
             exists: self.exists,
             counterexamples: self.cex.into_values().collect(),
@@ -647,6 +652,8 @@ struct DfsChooser<'a> {
     /// Sleep entries for the root's children, computed by the driver.
     root_sleep: &'a dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>,
     pruned: bool,
+    /// This shard has no root child: the search is empty.
+    empty_shard: bool,
 }
 
 impl DfsChooser<'_> {
@@ -739,6 +746,7 @@ impl Chooser for DfsChooser<'_> {
         }
         let Some(&first) = cands.first() else {
             self.pruned = true;
+            self.empty_shard = i == 0;
             sim_kernel::sched::request_stop();
             node.chosen = p.runnable[0];
             self.stack.push(node);
@@ -865,12 +873,18 @@ fn run_one(
     root_allowed: &dyn Fn(usize, &[ActorId]) -> bool,
     root_sleep: &dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>,
 ) -> (Execution, bool) {
-    let mut ch = DfsChooser { stack, mode, bound: o.preemptions, root_allowed, root_sleep, pruned: false };
+    let mut ch =
+        DfsChooser { stack, mode, bound: o.preemptions, root_allowed, root_sleep, pruned: false, empty_shard: false };
     // Footprints are needed by the reduction only: a naive search does not
     // record them.
     let opts = RunOptions { record_steps: mode == Mode::Dpor || o.record_steps, ..Default::default() };
     let ex = execute(prog, path, &mut ch, opts);
     let pruned = ch.pruned;
+    if ch.empty_shard {
+        // Nothing to explore here: no execution, not even a pruned one.
+        stack.clear();
+        return (ex, true);
+    }
     // Record each decision's first-step footprint.
     for s in &ex.steps {
         if let Some(d) = s.decision {
@@ -985,7 +999,10 @@ pub fn explore_visit(
         }
         let (ex, pruned) = run_one(&prog, path, &mut stack, o, mode, &root_allowed, &root_sleep);
         let no_root = stack.is_empty();
-        if pruned {
+        if pruned && no_root {
+            // An empty shard (no root child is this shard's): nothing to do.
+            break;
+        } else if pruned {
             acc.pruned += 1;
         } else if shard_i == 0 || !no_root {
             acc.add(&ex);
