@@ -43,6 +43,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 type Footprint = Vec<(u64, bool)>;
+/// Which root children a search (shard) takes: `(child, all children)`.
+type RootAllowed<'a> = &'a dyn Fn(usize, &[ActorId]) -> bool;
+/// The sleep set of a root child: `(child, all children)`.
+type RootSleep<'a> = &'a dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -381,42 +385,98 @@ fn linear_extensions(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<Big> {
     if size > MAX_CUTS {
         return None;
     }
-    let radix: Vec<u64> = chains
-        .iter()
-        .scan(1u64, |m, &l| {
-            let r = *m;
-            *m *= l as u64 + 1;
-            Some(r)
-        })
-        .collect();
-    let mut f: Vec<Option<Big>> = vec![None; size as usize];
-    f[0] = Some(Big::one());
-    let mut cut = vec![0usize; chains.len()];
-    for idx in 0..size as usize {
-        // Decode the cut from its mixed-radix index.
-        let mut r = idx as u64;
-        for (a, &l) in chains.iter().enumerate() {
-            cut[a] = (r % (l as u64 + 1)) as usize;
-            r /= l as u64 + 1;
+    // u128 counts first (no allocation); exact big integers only if they
+    // overflow.
+    match count_cuts::<u128>(chains, vcs, size as usize) {
+        Some(n) => Some(Big::from_u128(n)),
+        None => count_cuts::<Big>(chains, vcs, size as usize),
+    }
+}
+
+/// A count for [`count_cuts`]: `u128` (fails on overflow) or [`Big`].
+trait Count: Clone {
+    fn zero() -> Self;
+    fn one() -> Self;
+    fn is_zero(&self) -> bool;
+    /// `self += o`; false on overflow.
+    fn add_to(&mut self, o: &Self) -> bool;
+}
+
+impl Count for u128 {
+    fn zero() -> Self {
+        0
+    }
+    fn one() -> Self {
+        1
+    }
+    fn is_zero(&self) -> bool {
+        *self == 0
+    }
+    fn add_to(&mut self, o: &Self) -> bool {
+        match self.checked_add(*o) {
+            Some(x) => {
+                *self = x;
+                true
+            }
+            None => false,
         }
-        let Some(here) = f[idx].take() else { continue };
-        let mut last = true;
+    }
+}
+
+impl Count for Big {
+    fn zero() -> Self {
+        Big::default()
+    }
+    fn one() -> Self {
+        Big::one()
+    }
+    fn is_zero(&self) -> bool {
+        self.0.iter().all(|l| *l == 0)
+    }
+    fn add_to(&mut self, o: &Self) -> bool {
+        self.add(o);
+        true
+    }
+}
+
+/// Paths through the lattice of cuts, forward: `f[cut]` is the number of
+/// ways to run exactly the steps of `cut`.
+fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<Vec<u32>>], size: usize) -> Option<C> {
+    let mut radix = Vec::with_capacity(chains.len());
+    let mut m = 1usize;
+    for &l in chains {
+        radix.push(m);
+        m *= l + 1;
+    }
+    let mut f: Vec<C> = vec![C::zero(); size];
+    f[0] = C::one();
+    let mut cut = vec![0usize; chains.len()];
+    for idx in 0..size {
+        if idx > 0 {
+            // Next cut in mixed-radix order.
+            for (a, &l) in chains.iter().enumerate() {
+                if cut[a] < l {
+                    cut[a] += 1;
+                    break;
+                }
+                cut[a] = 0;
+            }
+        }
+        if f[idx].is_zero() {
+            continue;
+        }
+        if idx == size - 1 {
+            return Some(f[idx].clone());
+        }
+        let here = std::mem::replace(&mut f[idx], C::zero());
         for a in 0..chains.len() {
             if cut[a] >= chains[a] {
                 continue;
             }
-            last = false;
             let vc = &vcs[a][cut[a]];
-            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) {
-                let next = idx + radix[a] as usize;
-                match &mut f[next] {
-                    Some(x) => x.add(&here),
-                    slot => *slot = Some(here.clone()),
-                }
+            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) && !f[idx + radix[a]].add_to(&here) {
+                return None;
             }
-        }
-        if last {
-            return Some(here);
         }
     }
     None
@@ -432,6 +492,15 @@ const LIMB: u64 = 1_000_000_000;
 impl Big {
     fn one() -> Big {
         Big(vec![1])
+    }
+
+    fn from_u128(mut n: u128) -> Big {
+        let mut v = Vec::new();
+        while n > 0 {
+            v.push((n % LIMB as u128) as u64);
+            n /= LIMB as u128;
+        }
+        Big(v)
     }
 
     fn add(&mut self, o: &Big) {
@@ -648,9 +717,9 @@ struct DfsChooser<'a> {
     mode: Mode,
     bound: Option<u32>,
     /// Root children this search may take (sharding), in root order.
-    root_allowed: &'a dyn Fn(usize, &[ActorId]) -> bool,
+    root_allowed: RootAllowed<'a>,
     /// Sleep entries for the root's children, computed by the driver.
-    root_sleep: &'a dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>,
+    root_sleep: RootSleep<'a>,
     pruned: bool,
     /// This shard has no root child: the search is empty.
     empty_shard: bool,
@@ -739,7 +808,7 @@ impl Chooser for DfsChooser<'_> {
         if i == 0 {
             // The root: every child, in actor order, split by shard.
             let all: Vec<ActorId> = p.runnable.to_vec();
-            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a as usize, &all)).collect();
+            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a, &all)).collect();
             node.backtrack = cands.clone();
         } else if self.mode == Mode::Naive {
             node.backtrack = cands.clone();
@@ -806,7 +875,7 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
             if b == a || b >= nactors || !steps[j].dependent(&steps[k]) {
                 continue;
             }
-            if c[b] >= pos[j] + 1 {
+            if c[b] > pos[j] {
                 continue; // j happens before a's state
             }
             if let Some(d) = steps[j].decision {
@@ -870,8 +939,8 @@ fn run_one(
     stack: &mut Vec<Node>,
     o: &ExploreOptions,
     mode: Mode,
-    root_allowed: &dyn Fn(usize, &[ActorId]) -> bool,
-    root_sleep: &dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>,
+    root_allowed: RootAllowed<'_>,
+    root_sleep: RootSleep<'_>,
 ) -> (Execution, bool) {
     let mut ch =
         DfsChooser { stack, mode, bound: o.preemptions, root_allowed, root_sleep, pruned: false, empty_shard: false };
@@ -1019,8 +1088,7 @@ pub fn explore_visit(
         debug_assert!(stack.len() >= ex.decisions.len(), "a replayed prefix made different decisions");
         stack.truncate(ex.decisions.len());
         // Backtrack to the deepest node with an alternative left.
-        loop {
-            let Some(top) = stack.last_mut() else { break };
+        while let Some(top) = stack.last_mut() {
             let next = top.backtrack.iter().copied().find(|a| {
                 !top.done.contains(a)
                     && !top.sleep.iter().any(|(s, _)| s == a)
