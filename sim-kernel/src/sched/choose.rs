@@ -1,4 +1,5 @@
-//! The schedule choosers `ksim run` and `ksim replay` use (the explorer has
+//! The schedule choosers `ksim run` and `ksim replay` use, and the PCT chooser
+//! of `ksim explore --pct` (the systematic search has
 //! its own), and the schedule string format.
 //!
 //! A schedule is the list of actors chosen at each point where more than
