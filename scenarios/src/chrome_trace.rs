@@ -135,25 +135,26 @@ pub fn to_json(path: &str, prog: &Program, ex: &Execution) -> String {
         .max()
         .unwrap_or(0)
         + 1;
-    let close_call = |out: &mut Vec<(u64, u64, Json)>, b: (u64, u64, &TraceEvent), end: u64, t_end: u64, result: &str| {
-        let (start, vt, ev) = b;
-        if let TraceEvent::CallBegin { actor, line, text, args, named, .. } = ev {
-            let named: Map<String, Json> = named.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str()))).collect();
-            out.push((
-                start,
-                u64::MAX - (end - start),
-                json!({
-                    "name": call_name(text), "cat": "call", "ph": "X",
-                    "ts": us(start), "dur": us(end - start),
-                    "pid": PID_ACTORS, "tid": tid(*actor),
-                    "args": {
-                        "call": text, "line": line, "args": args, "named": named, "result": result,
-                        "virtual_ns": vt, "virtual_ns_end": t_end,
-                    }
-                }),
-            ));
-        }
-    };
+    let close_call =
+        |out: &mut Vec<(u64, u64, Json)>, b: (u64, u64, &TraceEvent), end: u64, t_end: u64, result: &str| {
+            let (start, vt, ev) = b;
+            if let TraceEvent::CallBegin { actor, line, text, args, named, .. } = ev {
+                let named: Map<String, Json> = named.iter().map(|(k, v)| (k.clone(), Json::from(v.as_str()))).collect();
+                out.push((
+                    start,
+                    u64::MAX - (end - start),
+                    json!({
+                        "name": call_name(text), "cat": "call", "ph": "X",
+                        "ts": us(start), "dur": us(end - start),
+                        "pid": PID_ACTORS, "tid": tid(*actor),
+                        "args": {
+                            "call": text, "line": line, "args": args, "named": named, "result": result,
+                            "virtual_ns": vt, "virtual_ns_end": t_end,
+                        }
+                    }),
+                ));
+            }
+        };
     for (i, e) in evs.iter().enumerate() {
         match e {
             TraceEvent::CallBegin { actor, t, .. } => {
@@ -226,7 +227,13 @@ pub fn to_json(path: &str, prog: &Program, ex: &Execution) -> String {
     }
     for c in open_calls.iter_mut() {
         if let Some(b) = c.take() {
-            close_call(&mut out, b, end_ns, ex.virtual_ns, "(did not return: killed at teardown or the execution stopped)");
+            close_call(
+                &mut out,
+                b,
+                end_ns,
+                ex.virtual_ns,
+                "(did not return: killed at teardown or the execution stopped)",
+            );
         }
     }
     // Outer spans first at equal start (longer duration first).
@@ -238,7 +245,8 @@ pub fn to_json(path: &str, prog: &Program, ex: &Execution) -> String {
         if id == names.len() - 1 && prog.finally.is_empty() {
             continue;
         }
-        events.push(json!({"name": "thread_name", "ph": "M", "pid": PID_ACTORS, "tid": tid(id), "args": {"name": name}}));
+        events
+            .push(json!({"name": "thread_name", "ph": "M", "pid": PID_ACTORS, "tid": tid(id), "args": {"name": name}}));
         events.push(
             json!({"name": "thread_sort_index", "ph": "M", "pid": PID_ACTORS, "tid": tid(id), "args": {"sort_index": id}}),
         );

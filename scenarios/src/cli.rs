@@ -131,7 +131,10 @@ fn after_execution(
         if a == b {
             let _ = writeln!(out, "determinism: two runs gave the same trace (hash {a:016x})");
         } else {
-            let _ = writeln!(out, "determinism: FAILED: two runs of the same schedule gave different traces ({a:016x} and {b:016x})");
+            let _ = writeln!(
+                out,
+                "determinism: FAILED: two runs of the same schedule gave different traces ({a:016x} and {b:016x})"
+            );
             return Some(EXIT_VIOLATION);
         }
     }

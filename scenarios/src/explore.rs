@@ -241,7 +241,9 @@ struct NaiveCounter {
 const MAX_CUTS: u64 = 1 << 22;
 
 impl NaiveCounter {
-    fn add(&mut self, ex: &Execution, nactors: usize) {
+    /// `step_vc`: the vector clocks [`add_races`] computed for `ex` (the
+    /// same order as [`trace_order`]'s, setup included), if at hand.
+    fn add(&mut self, ex: &Execution, nactors: usize, step_vc: Option<&[Vec<u32>]>) {
         if self.unknown {
             return;
         }
@@ -253,7 +255,10 @@ impl NaiveCounter {
             return;
         }
         let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
-        let (key, chains, vcs) = trace_order(&ex.steps, nactors, &runnable);
+        let (key, chains, vcs) = match step_vc {
+            Some(v) if v.len() == ex.steps.len() => order_from_clocks(&ex.steps, nactors, v),
+            _ => trace_order(&ex.steps, nactors, &runnable),
+        };
         if !order_explains_run(&ex.steps, nactors, &vcs, &runnable) {
             self.unknown = true;
             return;
@@ -270,6 +275,35 @@ impl NaiveCounter {
     fn result(&self) -> Option<String> {
         (!self.unknown).then(|| self.total.to_string())
     }
+}
+
+/// [`trace_order`]'s result from clocks already computed over every step
+/// (setup's included: its component is dropped, it precedes everything).
+#[allow(clippy::type_complexity)]
+fn order_from_clocks(
+    steps: &[Step],
+    nactors: usize,
+    step_vc: &[Vec<u32>],
+) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
+    let ids = nactors + 2;
+    let mut per_actor: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ids];
+    for (s, c) in steps.iter().zip(step_vc) {
+        if s.actor == 0 || s.actor >= ids {
+            continue;
+        }
+        let mut c = c.clone();
+        c[0] = 0;
+        per_actor[s.actor].push(c);
+    }
+    let chains: Vec<usize> = per_actor.iter().map(Vec::len).collect();
+    let mut key = Vec::new();
+    for (a, v) in per_actor.iter().enumerate() {
+        key.push(u32::MAX - a as u32);
+        for c in v {
+            key.extend_from_slice(c);
+        }
+    }
+    (key, chains, per_actor)
 }
 
 /// The happens-before order of an execution's steps (setup excluded: it
@@ -530,7 +564,6 @@ impl Big {
             carry /= LIMB as u128;
         }
     }
-
 }
 
 impl Big {
@@ -672,11 +705,8 @@ fn set_naive(r: &mut Report) {
     if r.mode == "naive" && r.preemption_bound.is_none() {
         r.naive_share = Some(r.executions.to_string());
     }
-    r.naive_executions = if !r.complete || r.shard.is_some() || r.preemption_bound.is_some() {
-        None
-    } else {
-        r.naive_share.clone()
-    };
+    r.naive_executions =
+        if !r.complete || r.shard.is_some() || r.preemption_bound.is_some() { None } else { r.naive_share.clone() };
 }
 
 /// Order counterexamples: fewest preemptions, then shortest schedule, then
@@ -835,7 +865,9 @@ impl Chooser for DfsChooser<'_> {
 /// earlier dependent step of another actor not ordered before it by
 /// happens-before gets that actor (or, if it could not run there, every
 /// actor that could) as an alternative at its decision.
-fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId) {
+/// Returns every step's vector clock (the happens-before order the naive
+/// count reuses).
+fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId) -> Vec<Vec<u32>> {
     let m = steps.len();
     let woke = wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()));
     let mut vc_actor: Vec<Vec<u32>> = vec![vec![0; nactors]; nactors];
@@ -903,6 +935,7 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
         step_vc.push(c.clone());
         vc_actor[a] = c;
     }
+    step_vc
 }
 
 /// For each step, the step that woke its actor if the actor waited since
@@ -1075,14 +1108,14 @@ pub fn explore_visit(
             acc.pruned += 1;
         } else if shard_i == 0 || !no_root {
             acc.add(&ex);
-            if mode == Mode::Dpor {
-                acc.naive.add(&ex, prog.actors.len());
-            }
             visit(&ex);
             ticker.tick();
         }
         if mode == Mode::Dpor && !pruned {
-            add_races(&mut stack, &ex.steps, nactors, finally_id);
+            let clocks = add_races(&mut stack, &ex.steps, nactors, finally_id);
+            if shard_i == 0 || !no_root {
+                acc.naive.add(&ex, prog.actors.len(), Some(&clocks));
+            }
         }
         // Nodes past the decisions this execution made are stale.
         debug_assert!(stack.len() >= ex.decisions.len(), "a replayed prefix made different decisions");

@@ -316,7 +316,8 @@ fn naive_count_is_exact_where_reported() {
 
 #[test]
 fn pct_is_deterministic_finds_races_and_states_its_guarantee() {
-    let pct = |count, depth, seed| ExploreOptions { pct: Some(PctOptions { count, depth, seed }), ..Default::default() };
+    let pct =
+        |count, depth, seed| ExploreOptions { pct: Some(PctOptions { count, depth, seed }), ..Default::default() };
     let (path, src) = library("close_vs_signal.scn");
     let a = explore(&path, &src, &pct(200, 2, 7)).unwrap();
     let b = explore(&path, &src, &pct(200, 2, 7)).unwrap();
@@ -345,9 +346,7 @@ fn pct_is_deterministic_finds_races_and_states_its_guarantee() {
     assert!(r1.counterexamples.iter().all(|c| c.kind != "use-after-free"));
     // Sharded PCT runs split the executions exactly.
     let parts: Vec<Report> = (0..2)
-        .map(|i| {
-            explore(&path, &src, &ExploreOptions { shard: Some((i, 2)), ..pct(200, 2, 7) }).unwrap()
-        })
+        .map(|i| explore(&path, &src, &ExploreOptions { shard: Some((i, 2)), ..pct(200, 2, 7) }).unwrap())
         .collect();
     let m = merge(&parts).unwrap();
     assert_eq!(m.executions, 200);
@@ -423,7 +422,11 @@ fn chrome_trace_has_one_track_per_actor_and_nested_spans() {
                     }
                 } else {
                     assert_eq!(e["s"], "t");
-                    instants.push((tid, e["cat"].as_str().unwrap().to_string(), e["name"].as_str().unwrap().to_string()));
+                    instants.push((
+                        tid,
+                        e["cat"].as_str().unwrap().to_string(),
+                        e["name"].as_str().unwrap().to_string(),
+                    ));
                 }
             }
             other => panic!("unexpected ph {other}"),
@@ -458,7 +461,10 @@ fn shard_index_from_the_environment() {
         move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
     };
     assert_eq!(parse_shard_from("env/4", &env(&[("SLURM_ARRAY_TASK_ID", "3")])), Ok((3, 4)));
-    assert_eq!(parse_shard_from("env/4", &env(&[("JOB_COMPLETION_INDEX", "1"), ("SLURM_ARRAY_TASK_ID", "3")])), Ok((1, 4)));
+    assert_eq!(
+        parse_shard_from("env/4", &env(&[("JOB_COMPLETION_INDEX", "1"), ("SLURM_ARRAY_TASK_ID", "3")])),
+        Ok((1, 4))
+    );
     assert_eq!(parse_shard_from("2/4", &env(&[])), Ok((2, 4)));
     assert!(parse_shard_from("env/4", &env(&[])).is_err());
     assert!(parse_shard_from("env/4", &env(&[("JOB_COMPLETION_INDEX", "x")])).is_err());
@@ -477,7 +483,9 @@ fn many_actors_and_failures_do_not_abort() {
     for i in 0..8 {
         s.push_str(&format!("thread t{i}:\n  eventfd_write(e{i}, 1)\n  eventfd_write(e{i}, 2)\n"));
     }
-    s.push_str("thread w:\n  eventfd_write(shared, 5)\nthread r:\n  x = eventfd_read(shared)\ncheck:\n  assert r.x == 5\n");
+    s.push_str(
+        "thread w:\n  eventfd_write(shared, 5)\nthread r:\n  x = eventfd_read(shared)\ncheck:\n  assert r.x == 5\n",
+    );
     let r = run(&s, &ExploreOptions::default());
     assert!(r.complete);
     assert_eq!(r.executions, 2, "only the shared eventfd's two orders matter");
