@@ -95,6 +95,74 @@ pub fn print_execution(out: &mut String, path: &str, prog: &Program, ex: &Execut
 
 /// `ksim run FILE... [--seed N] [-v]`.
 pub fn cmd_run(out: &mut String, files: &[String], seed: Option<u64>, verbose: bool) -> i32 {
+    cmd_run_with(out, files, seed, verbose, &TraceArgs::default())
+}
+
+/// `--trace OUT.json` and `--check-determinism` of `ksim run` and `ksim
+/// replay`.
+#[derive(Clone, Debug, Default)]
+pub struct TraceArgs {
+    /// Write the execution as Chrome trace-event JSON to this file.
+    pub trace: Option<String>,
+    /// Run twice and compare the hashes of the two step traces.
+    pub check_determinism: bool,
+}
+
+/// Write the Chrome trace and check determinism after an execution;
+/// `rerun` re-executes the same file and schedule. Returns an exit code
+/// if something went wrong.
+fn after_execution(
+    out: &mut String,
+    path: &str,
+    prog: &Program,
+    ex: &Execution,
+    t: &TraceArgs,
+    rerun: &mut dyn FnMut() -> Execution,
+) -> Option<i32> {
+    if let Some(file) = &t.trace {
+        let json = crate::chrome_trace::to_json(path, prog, ex);
+        if let Err(e) = std::fs::write(file, json) {
+            let _ = writeln!(out, "error: cannot write {file}: {e}");
+            return Some(EXIT_USAGE);
+        }
+    }
+    if t.check_determinism {
+        let (a, b) = (execution_hash(ex), execution_hash(&rerun()));
+        if a == b {
+            let _ = writeln!(out, "determinism: two runs gave the same trace (hash {a:016x})");
+        } else {
+            let _ = writeln!(
+                out,
+                "determinism: FAILED: two runs of the same schedule gave different traces ({a:016x} and {b:016x})"
+            );
+            return Some(EXIT_VIOLATION);
+        }
+    }
+    None
+}
+
+/// FNV-1a, 64 bits: a hash that is the same on every machine and release.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// The hash of everything an execution shows: its step trace, the
+/// structured events of `--trace`, the schedule, the outcome, the checks
+/// and the violations.
+fn execution_hash(ex: &Execution) -> u64 {
+    let text = format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}\n{}",
+        ex.trace, ex.trace_events, ex.schedule, ex.outcome, ex.checks, ex.violations, ex.calls, ex.virtual_ns
+    );
+    fnv1a(text.as_bytes())
+}
+
+/// [`cmd_run`] with `--trace` and `--check-determinism`.
+pub fn cmd_run_with(out: &mut String, files: &[String], seed: Option<u64>, verbose: bool, t: &TraceArgs) -> i32 {
+    if t.trace.is_some() && files.len() != 1 {
+        let _ = writeln!(out, "error: --trace writes one execution: give one file");
+        return EXIT_USAGE;
+    }
     let mut code = EXIT_OK;
     for path in files {
         let prog = match load(path) {
@@ -106,9 +174,22 @@ pub fn cmd_run(out: &mut String, files: &[String], seed: Option<u64>, verbose: b
             }
         };
         let seed = seed.or(prog.config.seed).unwrap_or(0);
-        let ex = execute(&prog, path, &mut SeededChooser::new(seed), RunOptions { verbose, record_steps: false });
-        if !print_execution(out, path, &prog, &ex, &format!("seed {seed}"), verbose) && code == EXIT_OK {
+        let opts = RunOptions {
+            verbose: verbose || t.check_determinism,
+            trace_events: t.trace.is_some() || t.check_determinism,
+            ..Default::default()
+        };
+        let ex = execute(&prog, path, &mut SeededChooser::new(seed), opts);
+        let mut ex_printed = ex.clone();
+        if !verbose {
+            ex_printed.trace.clear();
+        }
+        if !print_execution(out, path, &prog, &ex_printed, &format!("seed {seed}"), verbose) && code == EXIT_OK {
             code = EXIT_VIOLATION;
+        }
+        let mut rerun = || execute(&prog, path, &mut SeededChooser::new(seed), opts);
+        if let Some(c) = after_execution(out, path, &prog, &ex, t, &mut rerun) {
+            code = code.max(c);
         }
     }
     code
@@ -116,6 +197,11 @@ pub fn cmd_run(out: &mut String, files: &[String], seed: Option<u64>, verbose: b
 
 /// `ksim replay FILE SCHEDULE [-v]`.
 pub fn cmd_replay(out: &mut String, path: &str, schedule: &str, verbose: bool) -> i32 {
+    cmd_replay_with(out, path, schedule, verbose, &TraceArgs::default())
+}
+
+/// [`cmd_replay`] with `--trace` and `--check-determinism`.
+pub fn cmd_replay_with(out: &mut String, path: &str, schedule: &str, verbose: bool, t: &TraceArgs) -> i32 {
     let prog = match load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -136,8 +222,14 @@ pub fn cmd_replay(out: &mut String, path: &str, schedule: &str, verbose: bool) -
         return EXIT_USAGE;
     }
     // Scenario actor numbers to executor ids (setup is executor actor 0).
-    let mut chooser = ReplayChooser::new(choices.iter().map(|c| c + 1).collect());
-    let ex = execute(&prog, path, &mut chooser, RunOptions { verbose, record_steps: false });
+    let ids: Vec<usize> = choices.iter().map(|c| c + 1).collect();
+    let mut chooser = ReplayChooser::new(ids.clone());
+    let opts = RunOptions {
+        verbose: verbose || t.check_determinism,
+        trace_events: t.trace.is_some() || t.check_determinism,
+        ..Default::default()
+    };
+    let ex = execute(&prog, path, &mut chooser, opts);
     if let Some(i) = chooser.mismatch {
         let _ = writeln!(out, "error: choice {} of the schedule does not fit {path}: that actor could not run there (was the file changed?)", i + 1);
         return EXIT_USAGE;
@@ -146,11 +238,16 @@ pub fn cmd_replay(out: &mut String, path: &str, schedule: &str, verbose: bool) -
         let _ = writeln!(out, "error: the execution ended before the schedule did (was the file changed?)");
         return EXIT_USAGE;
     }
-    if print_execution(out, path, &prog, &ex, "replay", verbose) {
-        EXIT_OK
-    } else {
-        EXIT_VIOLATION
+    let mut shown = ex.clone();
+    if !verbose {
+        shown.trace.clear();
     }
+    let mut code = if print_execution(out, path, &prog, &shown, "replay", verbose) { EXIT_OK } else { EXIT_VIOLATION };
+    let mut rerun = || execute(&prog, path, &mut ReplayChooser::new(ids.clone()), opts);
+    if let Some(c) = after_execution(out, path, &prog, &ex, t, &mut rerun) {
+        code = code.max(c);
+    }
+    code
 }
 
 /// `ksim check FILE...`: parse and resolve only.
@@ -193,10 +290,42 @@ pub struct ExploreArgs {
     pub json: bool,
     pub naive: bool,
     pub jobs: Option<u32>,
+    /// `--pct N`: N executions of probabilistic concurrency testing.
+    pub pct: Option<u64>,
+    /// `--depth D` for `--pct` (default 3).
+    pub depth: Option<u32>,
+    /// Draw a progress bar on stderr (the caller decides: only when stderr
+    /// is a terminal and the output is not JSON).
+    pub progress: bool,
+    /// Search twice and compare the reports.
+    pub check_determinism: bool,
 }
 
-fn parse_shard(s: &str) -> Result<(u32, u32), String> {
-    let (i, n) = s.split_once('/').ok_or_else(|| format!("--shard takes I/N (e.g. 0/4), got `{s}`"))?;
+/// Environment variables `--shard env/N` reads the shard index from, in
+/// order: a Kubernetes Indexed Job's, then a Slurm job array's.
+pub const SHARD_ENV: &[&str] = &["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
+
+/// Parse `I/N`, or `env/N` with I from the first of [`SHARD_ENV`] set.
+pub fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    parse_shard_from(s, &|k| std::env::var(k).ok())
+}
+
+/// [`parse_shard`] with the environment given (for tests).
+pub fn parse_shard_from(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<(u32, u32), String> {
+    let (i, n) = s.split_once('/').ok_or_else(|| format!("--shard takes I/N (e.g. 0/4) or env/N, got `{s}`"))?;
+    let from_env;
+    let i = if i.trim() == "env" {
+        let Some((var, v)) = SHARD_ENV.iter().find_map(|k| env(k).map(|v| (*k, v))) else {
+            return Err(format!("--shard {s}: none of {} is set", SHARD_ENV.join(", ")));
+        };
+        from_env = v;
+        if from_env.trim().parse::<u32>().is_err() {
+            return Err(format!("--shard {s}: {var}=`{from_env}` is not a shard index"));
+        }
+        from_env.as_str()
+    } else {
+        i
+    };
     let i: u32 = i.trim().parse().map_err(|_| format!("--shard {s}: `{i}` is not a shard index"))?;
     let n: u32 = n.trim().parse().map_err(|_| format!("--shard {s}: `{n}` is not a shard count"))?;
     if n == 0 || i >= n {
@@ -215,6 +344,28 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, src: &str) -> 
         "explored {} executions ({} pruned by sleep sets) [{}{bound}{shard}], complete: {}",
         r.executions, r.pruned, r.mode, r.complete
     );
+    if r.mode == "dpor" || r.mode == "naive" {
+        match &r.naive_executions {
+            Some(n) if r.mode == "dpor" => {
+                let factor = n.parse::<f64>().unwrap_or(f64::INFINITY) / (r.executions.max(1) as f64);
+                let _ = writeln!(out, "a naive search needs {n} executions: reduction {factor:.1}x");
+            }
+            Some(_) => {}
+            None => {
+                let _ = writeln!(out, "a naive search needs: unknown (known exactly only for a complete, unsharded search whose actors never wait)");
+            }
+        }
+    }
+    if let Some(seed) = r.seed {
+        let _ = writeln!(out, "seed: {seed}");
+    }
+    if let Some(p) = &r.pct {
+        let _ = writeln!(
+            out,
+            "pct: depth {}, n = {} actors, k = {} steps: each execution finds a given bug of depth {} with probability >= 1/{}",
+            p.depth, p.actors, p.steps, p.depth, p.bound_denominator
+        );
+    }
     let _ = writeln!(out, "outcomes:");
     for o in &r.outcomes {
         let vals: Vec<String> = o.values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
@@ -274,7 +425,7 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, src: &str) -> 
             // The step trace of the counterexample, by replaying it.
             if let (Ok(prog), Ok(choices)) = (load_source(&r.file, src), parse_schedule(&c.schedule)) {
                 let mut ch = ReplayChooser::new(choices.iter().map(|x| x + 1).collect());
-                let ex = execute(&prog, &r.file, &mut ch, RunOptions { verbose: true, record_steps: false });
+                let ex = execute(&prog, &r.file, &mut ch, RunOptions { verbose: true, ..Default::default() });
                 for l in &ex.trace {
                     let _ = writeln!(out, "    {l}");
                 }
@@ -298,8 +449,20 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    if a.seed.is_some() && a.random.is_none() {
-        let _ = writeln!(out, "error: --seed goes with --random N");
+    if a.seed.is_some() && a.random.is_none() && a.pct.is_none() {
+        let _ = writeln!(out, "error: --seed goes with --random N or --pct N");
+        return EXIT_USAGE;
+    }
+    if a.depth.is_some() && a.pct.is_none() {
+        let _ = writeln!(out, "error: --depth goes with --pct N");
+        return EXIT_USAGE;
+    }
+    if a.pct.is_some() && a.random.is_some() {
+        let _ = writeln!(out, "error: --pct and --random are two different searches: give one");
+        return EXIT_USAGE;
+    }
+    if a.depth == Some(0) {
+        let _ = writeln!(out, "error: --depth must be at least 1");
         return EXIT_USAGE;
     }
     let mut code = EXIT_OK;
@@ -326,10 +489,23 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
             max_executions: a.max_executions.or(prog.config.max_executions),
             time_limit: a.time_limit_s.map(Duration::from_secs_f64),
             random: a.random.map(|n| (n, a.seed.or(prog.config.seed).unwrap_or(0))),
+            pct: a.pct.map(|count| crate::explore::PctOptions {
+                count,
+                depth: a.depth.unwrap_or(3),
+                seed: a.seed.or(prog.config.seed).unwrap_or(0),
+            }),
             shard,
+            ..Default::default()
         };
         let jobs = a.jobs.unwrap_or(1);
-        let r = match explore_parallel(path, &src, &o, jobs) {
+        let mut o_shown = o.clone();
+        let bar = a.progress.then(|| crate::progress::bar(path, &o));
+        if let Some(b) = &bar {
+            o_shown.progress = b.sink();
+        }
+        let r = explore_parallel(path, &src, &o_shown, jobs);
+        drop(bar);
+        let r = match r {
             Ok(r) => r,
             Err(e) => {
                 out.push_str(&e);
@@ -337,6 +513,19 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
                 continue;
             }
         };
+        if a.check_determinism {
+            let again = explore_parallel(path, &src, &o, jobs);
+            let h = |r: &crate::explore::Report| fnv1a(serde_json::to_string(r).unwrap_or_default().as_bytes());
+            match again {
+                Ok(r2) if h(&r2) == h(&r) => {
+                    let _ = writeln!(out, "determinism: two searches gave the same report (hash {:016x})", h(&r));
+                }
+                _ => {
+                    let _ = writeln!(out, "determinism: FAILED: two searches of {path} gave different reports");
+                    code = EXIT_VIOLATION;
+                }
+            }
+        }
         let ok = if a.json {
             let _ = writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default());
             !r.failed()

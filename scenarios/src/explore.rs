@@ -33,14 +33,20 @@ use crate::lang::ast::CheckKind;
 use crate::lang::ir::Program;
 use crate::runner::{execute, Execution, RunOptions};
 use serde::{Deserialize, Serialize};
-use sim_kernel::sched::choose::{format_schedule, SeededChooser};
+use sim_kernel::sched::choose::{format_schedule, PctChooser, SeededChooser};
 use sim_kernel::sched::exec::{footprints_conflict, step_count, steps_since, ChoicePoint, Chooser, Step};
 use sim_kernel::sched::ActorId;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 type Footprint = Vec<(u64, bool)>;
+/// Which root children a search (shard) takes: `(child, all children)`.
+type RootAllowed<'a> = &'a dyn Fn(usize, &[ActorId]) -> bool;
+/// The sleep set of a root child: `(child, all children)`.
+type RootSleep<'a> = &'a dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -59,8 +65,77 @@ pub struct ExploreOptions {
     pub time_limit: Option<Duration>,
     /// `(count, seed)`: random schedules instead of a systematic search.
     pub random: Option<(u64, u64)>,
+    /// Probabilistic concurrency testing instead of a systematic search.
+    pub pct: Option<PctOptions>,
     /// `(index, count)`.
     pub shard: Option<(u32, u32)>,
+    /// Told how many executions have been done (for a progress bar).
+    pub progress: Progress,
+    /// Record step footprints in every mode (tests and benchmarks that
+    /// look at the executions' traces; the reduction records them anyway).
+    pub record_steps: bool,
+}
+
+/// `--pct N --depth D --seed S`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PctOptions {
+    pub count: u64,
+    pub depth: u32,
+    pub seed: u64,
+}
+
+/// A sink for progress: called with the number of executions finished
+/// since the last call (in batches, from any search thread). Never part of
+/// a report, so reports stay deterministic.
+#[derive(Clone, Default)]
+pub struct Progress(pub Option<Arc<dyn Fn(u64) + Send + Sync>>);
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(on)" } else { "Progress(off)" })
+    }
+}
+
+/// Batches progress ticks so the sink is called rarely.
+struct Ticker<'a> {
+    sink: &'a Progress,
+    pending: u64,
+}
+
+impl Ticker<'_> {
+    fn tick(&mut self) {
+        self.pending += 1;
+        if self.pending >= 64 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let (Some(f), n @ 1..) = (&self.sink.0, self.pending) {
+            f(n);
+        }
+        self.pending = 0;
+    }
+}
+
+impl Drop for Ticker<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// What a PCT search guarantees (see [`PctChooser`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PctInfo {
+    /// The bug depth targeted (`--depth`).
+    pub depth: u32,
+    /// `n`: actors that can run concurrently.
+    pub actors: u64,
+    /// `k`: the estimated scheduling points per execution (the most seen).
+    pub steps: u64,
+    /// `n * k^(depth-1)`, in decimal: each execution finds a given bug of
+    /// that depth with probability at least one over this.
+    pub bound_denominator: String,
 }
 
 /// One distinct outcome and how many explored executions reached it.
@@ -110,6 +185,22 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     pub exists: Vec<ExistsResult>,
     pub counterexamples: Vec<Counterexample>,
+    /// The number of executions a naive search of the whole (unsharded)
+    /// schedule space needs, in decimal, where it is known exactly; `None`
+    /// is "unknown" (see [`naive_count`]).
+    #[serde(default)]
+    pub naive_executions: Option<String>,
+    /// This search's (or shard's) part of the naive count: the schedules
+    /// of the traces it explored (see `NaiveCounter`); shards' shares add
+    /// up to the naive count.
+    #[serde(default)]
+    pub naive_share: Option<String>,
+    /// The root seed of a random or PCT search.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The guarantee of a PCT search.
+    #[serde(default)]
+    pub pct: Option<PctInfo>,
 }
 
 impl Report {
@@ -125,6 +216,383 @@ struct Acc {
     exists: Vec<ExistsResult>,
     executions: u64,
     pruned: u64,
+    naive: NaiveCounter,
+}
+
+/// Counts the schedules a naive search would run, from the executions a
+/// reduced search explored: each execution stands for its Mazurkiewicz
+/// trace (the partial order of its steps: program order, every pair of
+/// dependent steps in the order they ran, and `finally` after every
+/// actor's phase), and the naive search runs exactly the linearizations
+/// of every trace, each once. So the naive count is the sum, over the
+/// distinct traces explored, of their numbers of linear extensions. It is
+/// exact when the search is complete (every trace explored) and no
+/// execution stopped early; it is "unknown" otherwise, or when a trace is
+/// too large to count.
+#[derive(Clone, Debug, Default)]
+struct NaiveCounter {
+    seen: std::collections::BTreeSet<Vec<u32>>,
+    total: Big,
+    unknown: bool,
+}
+
+/// Largest lattice of cuts (product of per-actor step counts plus one)
+/// counted by dynamic programming.
+const MAX_CUTS: u64 = 1 << 22;
+
+impl NaiveCounter {
+    /// `step_vc`: the vector clocks [`add_races`] computed for `ex` (the
+    /// same order as [`trace_order`]'s, setup included), if at hand.
+    fn add(&mut self, ex: &Execution, nactors: usize, step_vc: Option<&[Vec<u32>]>) {
+        if self.unknown {
+            return;
+        }
+        // Time: a wake-up by the virtual clock orders steps in a way the
+        // footprints do not show, so executions that advanced the clock
+        // are not counted.
+        if ex.stopped || ex.steps.is_empty() || ex.virtual_ns > 0 {
+            self.unknown = true;
+            return;
+        }
+        let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
+        let (key, chains, vcs) = match step_vc {
+            Some(v) if v.len() == ex.steps.len() => order_from_clocks(&ex.steps, nactors, v),
+            _ => trace_order(&ex.steps, nactors, &runnable),
+        };
+        if !order_explains_run(&ex.steps, nactors, &vcs, &runnable) {
+            self.unknown = true;
+            return;
+        }
+        if !self.seen.insert(key) {
+            return;
+        }
+        match linear_extensions(&chains, &vcs) {
+            Some(n) => self.total.add(&n),
+            None => self.unknown = true,
+        }
+    }
+
+    fn result(&self) -> Option<String> {
+        (!self.unknown).then(|| self.total.to_string())
+    }
+}
+
+/// [`trace_order`]'s result from clocks already computed over every step
+/// (setup's included: its component is dropped, it precedes everything).
+#[allow(clippy::type_complexity)]
+fn order_from_clocks(
+    steps: &[Step],
+    nactors: usize,
+    step_vc: &[Vec<u32>],
+) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
+    let ids = nactors + 2;
+    let mut per_actor: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ids];
+    for (s, c) in steps.iter().zip(step_vc) {
+        if s.actor == 0 || s.actor >= ids {
+            continue;
+        }
+        let mut c = c.clone();
+        c[0] = 0;
+        per_actor[s.actor].push(c);
+    }
+    let chains: Vec<usize> = per_actor.iter().map(Vec::len).collect();
+    let mut key = Vec::new();
+    for (a, v) in per_actor.iter().enumerate() {
+        key.push(u32::MAX - a as u32);
+        for c in v {
+            key.extend_from_slice(c);
+        }
+    }
+    (key, chains, per_actor)
+}
+
+/// The happens-before order of an execution's steps (setup excluded: it
+/// runs alone). Returns a key identifying the trace (every step's vector
+/// clock, per actor in program order), each actor's number of steps, and
+/// per actor the vector clocks of its steps: `vc[b]` = how many of actor
+/// `b`'s steps happen before it (its own actor: its index + 1).
+#[allow(clippy::type_complexity)]
+pub fn trace_order<'a>(
+    steps: &[Step],
+    nactors: usize,
+    runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
+) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
+    let ids = nactors + 2;
+    let woke = wakers(steps, ids, runnable);
+    let finally_id = nactors + 1;
+    let mut actor_vc: Vec<Vec<u32>> = vec![vec![0; ids]; ids];
+    let mut step_vc: Vec<Option<Vec<u32>>> = Vec::with_capacity(steps.len());
+    let mut finally_started = false;
+    let mut per_actor: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ids];
+    for (k, s) in steps.iter().enumerate() {
+        let a = s.actor;
+        if a == 0 || a >= ids {
+            step_vc.push(None);
+            continue;
+        }
+        let mut c = actor_vc[a].clone();
+        if a == finally_id && !finally_started {
+            finally_started = true;
+            for v in &actor_vc {
+                for (x, y) in c.iter_mut().zip(v) {
+                    *x = (*x).max(*y);
+                }
+            }
+        }
+        for j in 0..k {
+            if let Some(vj) = &step_vc[j] {
+                if steps[j].actor != a && (steps[j].dependent(s) || woke[k] == Some(j)) {
+                    for (x, y) in c.iter_mut().zip(vj) {
+                        *x = (*x).max(*y);
+                    }
+                }
+            }
+        }
+        c[a] += 1;
+        actor_vc[a] = c.clone();
+        per_actor[a].push(c.clone());
+        step_vc.push(Some(c));
+    }
+    let chains: Vec<usize> = per_actor.iter().map(Vec::len).collect();
+    let mut key = Vec::new();
+    for (a, v) in per_actor.iter().enumerate() {
+        key.push(u32::MAX - a as u32);
+        for c in v {
+            key.extend_from_slice(c);
+        }
+    }
+    (key, chains, per_actor)
+}
+
+/// Whether, at every step of the execution the order came from, every
+/// actor whose next step the order allows (every predecessor done) could
+/// actually run. If not, the footprints miss an ordering (a wake-up they
+/// do not show) and counting linearizations would be a guess.
+pub fn order_explains_run<'a>(
+    steps: &[Step],
+    nactors: usize,
+    vcs: &[Vec<Vec<u32>>],
+    runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
+) -> bool {
+    let ids = nactors + 2;
+    let mut cut = vec![0usize; ids];
+    let mut predicted: Vec<ActorId> = Vec::with_capacity(ids);
+    for s in steps {
+        if s.actor == 0 || s.actor >= ids {
+            continue;
+        }
+        predicted.clear();
+        for b in 1..ids {
+            if let Some(vc) = vcs[b].get(cut[b]) {
+                if (1..ids).all(|x| x == b || vc[x] as usize <= cut[x]) {
+                    predicted.push(b);
+                }
+            }
+        }
+        let r: &[ActorId] = match s.decision.and_then(runnable) {
+            Some(r) => r,
+            None => std::slice::from_ref(&s.actor),
+        };
+        // Every step the order allows next must be one that could run
+        // (an actor the order leaves out may run, making another trace).
+        if !predicted.iter().all(|b| r.contains(b)) {
+            return false;
+        }
+        cut[s.actor] += 1;
+    }
+    true
+}
+
+/// The number of linear extensions of the order, by dynamic programming
+/// over its cuts (a vector of per-actor positions; a step can be added to
+/// a cut when every step before it is in). `None` when the lattice of
+/// cuts is too large.
+pub fn linear_extensions_string(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<String> {
+    linear_extensions(chains, vcs).map(|b| b.to_string())
+}
+
+fn linear_extensions(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<Big> {
+    let mut size: u64 = 1;
+    for &l in chains {
+        size = size.checked_mul(l as u64 + 1)?;
+    }
+    if size > MAX_CUTS {
+        return None;
+    }
+    // u128 counts first (no allocation); exact big integers only if they
+    // overflow.
+    match count_cuts::<u128>(chains, vcs, size as usize) {
+        Some(n) => Some(Big::from_u128(n)),
+        None => count_cuts::<Big>(chains, vcs, size as usize),
+    }
+}
+
+/// A count for [`count_cuts`]: `u128` (fails on overflow) or [`Big`].
+trait Count: Clone {
+    fn zero() -> Self;
+    fn one() -> Self;
+    fn is_zero(&self) -> bool;
+    /// `self += o`; false on overflow.
+    fn add_to(&mut self, o: &Self) -> bool;
+}
+
+impl Count for u128 {
+    fn zero() -> Self {
+        0
+    }
+    fn one() -> Self {
+        1
+    }
+    fn is_zero(&self) -> bool {
+        *self == 0
+    }
+    fn add_to(&mut self, o: &Self) -> bool {
+        match self.checked_add(*o) {
+            Some(x) => {
+                *self = x;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Count for Big {
+    fn zero() -> Self {
+        Big::default()
+    }
+    fn one() -> Self {
+        Big::one()
+    }
+    fn is_zero(&self) -> bool {
+        self.0.iter().all(|l| *l == 0)
+    }
+    fn add_to(&mut self, o: &Self) -> bool {
+        self.add(o);
+        true
+    }
+}
+
+/// Paths through the lattice of cuts, forward: `f[cut]` is the number of
+/// ways to run exactly the steps of `cut`.
+fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<Vec<u32>>], size: usize) -> Option<C> {
+    let mut radix = Vec::with_capacity(chains.len());
+    let mut m = 1usize;
+    for &l in chains {
+        radix.push(m);
+        m *= l + 1;
+    }
+    let mut f: Vec<C> = vec![C::zero(); size];
+    f[0] = C::one();
+    let mut cut = vec![0usize; chains.len()];
+    for idx in 0..size {
+        if idx > 0 {
+            // Next cut in mixed-radix order.
+            for (a, &l) in chains.iter().enumerate() {
+                if cut[a] < l {
+                    cut[a] += 1;
+                    break;
+                }
+                cut[a] = 0;
+            }
+        }
+        if f[idx].is_zero() {
+            continue;
+        }
+        if idx == size - 1 {
+            return Some(f[idx].clone());
+        }
+        let here = std::mem::replace(&mut f[idx], C::zero());
+        for a in 0..chains.len() {
+            if cut[a] >= chains[a] {
+                continue;
+            }
+            let vc = &vcs[a][cut[a]];
+            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) && !f[idx + radix[a]].add_to(&here) {
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// A small unsigned big integer (base 10^9 limbs, least significant
+/// first): enough for multinomials and PCT bounds.
+#[derive(Clone, Debug, Default)]
+struct Big(Vec<u64>);
+
+const LIMB: u64 = 1_000_000_000;
+
+impl Big {
+    fn one() -> Big {
+        Big(vec![1])
+    }
+
+    fn from_u128(mut n: u128) -> Big {
+        let mut v = Vec::new();
+        while n > 0 {
+            v.push((n % LIMB as u128) as u64);
+            n /= LIMB as u128;
+        }
+        Big(v)
+    }
+
+    fn add(&mut self, o: &Big) {
+        let mut carry = 0;
+        for i in 0..self.0.len().max(o.0.len()) {
+            if i == self.0.len() {
+                self.0.push(0);
+            }
+            let v = self.0[i] + o.0.get(i).copied().unwrap_or(0) + carry;
+            self.0[i] = v % LIMB;
+            carry = v / LIMB;
+        }
+        if carry > 0 {
+            self.0.push(carry);
+        }
+    }
+
+    fn mul_small(&mut self, m: u64) {
+        let mut carry: u128 = 0;
+        for l in self.0.iter_mut() {
+            let v = *l as u128 * m as u128 + carry;
+            *l = (v % LIMB as u128) as u64;
+            carry = v / LIMB as u128;
+        }
+        while carry > 0 {
+            self.0.push((carry % LIMB as u128) as u64);
+            carry /= LIMB as u128;
+        }
+    }
+}
+
+impl Big {
+    /// Parse a decimal string.
+    fn parse(s: &str) -> Option<Big> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut b = Big(vec![0]);
+        for d in s.bytes() {
+            b.mul_small(10);
+            b.add(&Big(vec![(d - b'0') as u64]));
+        }
+        Some(b)
+    }
+}
+
+impl fmt::Display for Big {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut it = self.0.iter().rev().skip_while(|l| **l == 0).peekable();
+        if it.peek().is_none() {
+            return f.write_str("0");
+        }
+        write!(f, "{}", it.next().unwrap_or(&0))?;
+        for l in it {
+            write!(f, "{l:09}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Acc {
@@ -140,12 +608,29 @@ impl Acc {
                 .collect(),
             executions: 0,
             pruned: 0,
+            naive: NaiveCounter::default(),
         }
     }
 
     fn add(&mut self, ex: &Execution) {
         self.executions += 1;
-        *self.outcomes.entry(ex.outcome.clone()).or_insert(0) += 1;
+        match self.outcomes.get_mut(&ex.outcome) {
+            Some(n) => *n += 1,
+            None => {
+                self.outcomes.insert(ex.outcome.clone(), 1);
+            }
+        }
+        // The schedule string only when something needs it.
+        let needs = !ex.violations.is_empty()
+            || ex
+                .checks
+                .iter()
+                .filter(|c| c.kind == CheckKind::Exists)
+                .zip(&self.exists)
+                .any(|(c, e)| c.value == Ok(true) && !e.seen);
+        if !needs {
+            return;
+        }
         let sched = format_schedule(&ex.schedule);
         let pre = ex.preemptions() as u64;
         for v in &ex.violations {
@@ -193,15 +678,35 @@ impl Acc {
             preemption_bound: o.preemptions,
             shard: o.shard.map(|(i, n)| format!("{i}/{n}")),
             violations: self.cex.len() as u64,
+            // Ordered by the name-sorted values, as `merge` orders them, so
+            // that a merged or parallel report is byte-identical.
             outcomes: self
                 .outcomes
                 .into_iter()
-                .map(|(k, count)| Outcome { values: k.into_iter().collect(), count })
+                .map(|(k, count)| (k.into_iter().collect::<BTreeMap<_, _>>(), count))
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .map(|(values, count)| Outcome { values, count })
                 .collect(),
             exists: self.exists,
             counterexamples: self.cex.into_values().collect(),
+            naive_executions: None,
+            naive_share: self.naive.result(),
+            seed: None,
+            pct: None,
         }
     }
+}
+
+/// Fill in `naive_executions` where it is known exactly: a complete naive
+/// search of the whole space counted it; a complete reduced search counts
+/// the schedules of the traces it explored (`NaiveCounter`).
+fn set_naive(r: &mut Report) {
+    if r.mode == "naive" && r.preemption_bound.is_none() {
+        r.naive_share = Some(r.executions.to_string());
+    }
+    r.naive_executions =
+        if !r.complete || r.shard.is_some() || r.preemption_bound.is_some() { None } else { r.naive_share.clone() };
 }
 
 /// Order counterexamples: fewest preemptions, then shortest schedule, then
@@ -242,10 +747,12 @@ struct DfsChooser<'a> {
     mode: Mode,
     bound: Option<u32>,
     /// Root children this search may take (sharding), in root order.
-    root_allowed: &'a dyn Fn(usize, &[ActorId]) -> bool,
+    root_allowed: RootAllowed<'a>,
     /// Sleep entries for the root's children, computed by the driver.
-    root_sleep: &'a dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>,
+    root_sleep: RootSleep<'a>,
     pruned: bool,
+    /// This shard has no root child: the search is empty.
+    empty_shard: bool,
 }
 
 impl DfsChooser<'_> {
@@ -331,13 +838,14 @@ impl Chooser for DfsChooser<'_> {
         if i == 0 {
             // The root: every child, in actor order, split by shard.
             let all: Vec<ActorId> = p.runnable.to_vec();
-            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a as usize, &all)).collect();
+            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a, &all)).collect();
             node.backtrack = cands.clone();
         } else if self.mode == Mode::Naive {
             node.backtrack = cands.clone();
         }
         let Some(&first) = cands.first() else {
             self.pruned = true;
+            self.empty_shard = i == 0;
             sim_kernel::sched::request_stop();
             node.chosen = p.runnable[0];
             self.stack.push(node);
@@ -357,8 +865,11 @@ impl Chooser for DfsChooser<'_> {
 /// earlier dependent step of another actor not ordered before it by
 /// happens-before gets that actor (or, if it could not run there, every
 /// actor that could) as an alternative at its decision.
-fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId) {
+/// Returns every step's vector clock (the happens-before order the naive
+/// count reuses).
+fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId) -> Vec<Vec<u32>> {
     let m = steps.len();
+    let woke = wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()));
     let mut vc_actor: Vec<Vec<u32>> = vec![vec![0; nactors]; nactors];
     let mut step_vc: Vec<Vec<u32>> = Vec::with_capacity(m);
     let mut pos: Vec<u32> = Vec::with_capacity(m);
@@ -385,10 +896,18 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
         let mut c = vc_actor[a].clone();
         for j in (0..k).rev() {
             let b = steps[j].actor;
+            if b < nactors && woke[k] == Some(j) {
+                // The step that woke a's actor enabled this one: they were
+                // never both runnable, so no race; it happens before.
+                for (x, y) in c.iter_mut().zip(&step_vc[j]) {
+                    *x = (*x).max(*y);
+                }
+                continue;
+            }
             if b == a || b >= nactors || !steps[j].dependent(&steps[k]) {
                 continue;
             }
-            if c[b] >= pos[j] + 1 {
+            if c[b] > pos[j] {
                 continue; // j happens before a's state
             }
             if let Some(d) = steps[j].decision {
@@ -404,7 +923,7 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
             break;
         }
         for j in 0..k {
-            if steps[j].actor < nactors && steps[j].dependent(&steps[k]) {
+            if steps[j].actor < nactors && (steps[j].dependent(&steps[k]) || woke[k] == Some(j)) {
                 for (x, y) in c.iter_mut().zip(&step_vc[j]) {
                     *x = (*x).max(*y);
                 }
@@ -416,6 +935,34 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
         step_vc.push(c.clone());
         vc_actor[a] = c;
     }
+    step_vc
+}
+
+/// For each step, the step that woke its actor if the actor waited since
+/// its previous step: the last step before it at which the actor could not
+/// run (after that step it could). `runnable(d)` is the runnable set at
+/// decision `d`; a step without a decision ran alone. Setup's steps (actor
+/// 0, alone before anyone else exists) wake no one.
+fn wakers<'a>(steps: &[Step], ids: usize, runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>) -> Vec<Option<usize>> {
+    let mut out = Vec::with_capacity(steps.len());
+    let mut absent: Vec<Option<usize>> = vec![None; ids];
+    for (j, s) in steps.iter().enumerate() {
+        let a = s.actor;
+        out.push(absent.get_mut(a).and_then(Option::take));
+        if a == 0 {
+            continue;
+        }
+        let r: &[ActorId] = match s.decision.and_then(runnable) {
+            Some(r) => r,
+            None => std::slice::from_ref(&s.actor),
+        };
+        for (x, slot) in absent.iter_mut().enumerate().skip(1) {
+            if x != a && !r.contains(&x) {
+                *slot = Some(j);
+            }
+        }
+    }
+    out
 }
 
 /// Run one execution along the current path; returns it unless pruned.
@@ -425,12 +972,21 @@ fn run_one(
     stack: &mut Vec<Node>,
     o: &ExploreOptions,
     mode: Mode,
-    root_allowed: &dyn Fn(usize, &[ActorId]) -> bool,
-    root_sleep: &dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>,
+    root_allowed: RootAllowed<'_>,
+    root_sleep: RootSleep<'_>,
 ) -> (Execution, bool) {
-    let mut ch = DfsChooser { stack, mode, bound: o.preemptions, root_allowed, root_sleep, pruned: false };
-    let ex = execute(prog, path, &mut ch, RunOptions { verbose: false, record_steps: true });
+    let mut ch =
+        DfsChooser { stack, mode, bound: o.preemptions, root_allowed, root_sleep, pruned: false, empty_shard: false };
+    // Footprints are needed by the reduction only: a naive search does not
+    // record them.
+    let opts = RunOptions { record_steps: mode == Mode::Dpor || o.record_steps, ..Default::default() };
+    let ex = execute(prog, path, &mut ch, opts);
     let pruned = ch.pruned;
+    if ch.empty_shard {
+        // Nothing to explore here: no execution, not even a pruned one.
+        stack.clear();
+        return (ex, true);
+    }
     // Record each decision's first-step footprint.
     for s in &ex.steps {
         if let Some(d) = s.decision {
@@ -445,25 +1001,63 @@ fn run_one(
     (ex, pruned)
 }
 
+/// Whether execution `i` of a random or PCT search belongs to this shard.
+fn in_shard(i: u64, o: &ExploreOptions) -> bool {
+    let (si, sn) = o.shard.unwrap_or((0, 1));
+    i % sn as u64 == si as u64
+}
+
+/// The seed of execution `i` of a random or PCT search: a fixed odd
+/// multiplier spreads consecutive indices.
+fn sub_seed(seed: u64, i: u64) -> u64 {
+    seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 /// Explore `src` (the text of `path`). Never panics on user input.
 pub fn explore(path: &str, src: &str, o: &ExploreOptions) -> Result<Report, String> {
+    explore_visit(path, src, o, &mut |_| {})
+}
+
+/// [`explore`], showing every counted execution to `visit` (in search
+/// order; pruned executions and probes are not shown).
+pub fn explore_visit(
+    path: &str,
+    src: &str,
+    o: &ExploreOptions,
+    visit: &mut dyn FnMut(&Execution),
+) -> Result<Report, String> {
     let prog = load_source(path, src)?;
     let started = Instant::now();
     let mut acc = Acc::new(&prog);
+    let mut ticker = Ticker { sink: &o.progress, pending: 0 };
     let out_of_budget = |acc: &Acc| {
         o.max_executions.is_some_and(|m| acc.executions >= m) || o.time_limit.is_some_and(|t| started.elapsed() >= t)
     };
+    let (shard_i, shard_n) = o.shard.unwrap_or((0, 1));
+    if shard_n == 0 || shard_i >= shard_n {
+        return Err(format!("error: --shard {shard_i}/{shard_n}: the index must be below the count\n"));
+    }
     if let Some((n, seed)) = o.random {
-        for i in 0..n {
+        let mut complete = true;
+        for i in (0..n).filter(|i| in_shard(*i, o)) {
             if out_of_budget(&acc) {
+                complete = false;
                 break;
             }
-            // Sub-seeds: a fixed odd multiplier spreads consecutive seeds.
-            let s = seed.wrapping_add(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let ex = execute(&prog, path, &mut SeededChooser::new(s), RunOptions::default());
+            let ex = execute(&prog, path, &mut SeededChooser::new(sub_seed(seed, i)), RunOptions::default());
             acc.add(&ex);
+            visit(&ex);
+            ticker.tick();
         }
-        return Ok(acc.report(path, &prog, "random", false, o));
+        // A random search is never complete; `complete` here is only used
+        // to say whether the budget cut it short (not reported).
+        let _ = complete;
+        let mut r = acc.report(path, &prog, "random", false, o);
+        r.seed = Some(seed);
+        return Ok(r);
+    }
+    if let Some(p) = o.pct {
+        return Ok(explore_pct(path, &prog, o, p, acc, &mut ticker, visit, &out_of_budget));
     }
     let mode = if o.preemptions.is_some() { Mode::Naive } else { o.mode };
     let mode_name = match mode {
@@ -472,10 +1066,6 @@ pub fn explore(path: &str, src: &str, o: &ExploreOptions) -> Result<Report, Stri
     };
     let nactors = prog.actors.len() + 2;
     let finally_id = prog.actors.len() + 1;
-    let (shard_i, shard_n) = o.shard.unwrap_or((0, 1));
-    if shard_n == 0 || shard_i >= shard_n {
-        return Err(format!("error: --shard {shard_i}/{shard_n}: the index must be below the count\n"));
-    }
     let root_allowed = move |a: usize, all: &[ActorId]| {
         let pos = all.iter().position(|x| *x == a).unwrap_or(0) as u32;
         pos % shard_n == shard_i
@@ -491,7 +1081,7 @@ pub fn explore(path: &str, src: &str, o: &ExploreOptions) -> Result<Report, Stri
         for &a in &root {
             let mut st: Vec<Node> = Vec::new();
             let allow_a = move |x: usize, _: &[ActorId]| x == a;
-            let (ex, _) = run_one(&prog, path, &mut st, o, Mode::Naive, &allow_a, &|_, _| Vec::new());
+            let (ex, _) = run_one(&prog, path, &mut st, o, Mode::Dpor, &allow_a, &|_, _| Vec::new());
             let fp = ex.steps.iter().find(|s| s.decision == Some(0)).map(|s| s.accesses.clone()).unwrap_or_default();
             probes.insert(a, fp);
         }
@@ -511,20 +1101,27 @@ pub fn explore(path: &str, src: &str, o: &ExploreOptions) -> Result<Report, Stri
         }
         let (ex, pruned) = run_one(&prog, path, &mut stack, o, mode, &root_allowed, &root_sleep);
         let no_root = stack.is_empty();
-        if pruned {
+        if pruned && no_root {
+            // An empty shard (no root child is this shard's): nothing to do.
+            break;
+        } else if pruned {
             acc.pruned += 1;
         } else if shard_i == 0 || !no_root {
             acc.add(&ex);
+            visit(&ex);
+            ticker.tick();
         }
         if mode == Mode::Dpor && !pruned {
-            add_races(&mut stack, &ex.steps, nactors, finally_id);
+            let clocks = add_races(&mut stack, &ex.steps, nactors, finally_id);
+            if shard_i == 0 || !no_root {
+                acc.naive.add(&ex, prog.actors.len(), Some(&clocks));
+            }
         }
         // Nodes past the decisions this execution made are stale.
         debug_assert!(stack.len() >= ex.decisions.len(), "a replayed prefix made different decisions");
         stack.truncate(ex.decisions.len());
         // Backtrack to the deepest node with an alternative left.
-        loop {
-            let Some(top) = stack.last_mut() else { break };
+        while let Some(top) = stack.last_mut() {
             let next = top.backtrack.iter().copied().find(|a| {
                 !top.done.contains(a)
                     && !top.sleep.iter().any(|(s, _)| s == a)
@@ -545,7 +1142,52 @@ pub fn explore(path: &str, src: &str, o: &ExploreOptions) -> Result<Report, Stri
             break;
         }
     }
-    Ok(acc.report(path, &prog, mode_name, complete, o))
+    let mut r = acc.report(path, &prog, mode_name, complete, o);
+    set_naive(&mut r);
+    Ok(r)
+}
+
+/// `--pct N --depth D`: N executions under [`PctChooser`], execution `i`
+/// seeded by `sub_seed(seed, i)`. The step estimate `k` starts from one
+/// probe execution (depth 1, not counted) and grows to the most steps any
+/// execution took; the report states the guarantee with the final `k`.
+#[allow(clippy::too_many_arguments)]
+fn explore_pct(
+    path: &str,
+    prog: &Rc<Program>,
+    o: &ExploreOptions,
+    p: PctOptions,
+    mut acc: Acc,
+    ticker: &mut Ticker<'_>,
+    visit: &mut dyn FnMut(&Execution),
+    out_of_budget: &dyn Fn(&Acc) -> bool,
+) -> Report {
+    let ids = prog.actors.len() + 2;
+    let depth = p.depth.max(1);
+    let mut probe = PctChooser::new(p.seed, ids, 1, 1);
+    execute(prog, path, &mut probe, RunOptions::default());
+    let mut k = probe.steps.max(1);
+    for i in (0..p.count).filter(|i| in_shard(*i, o)) {
+        if out_of_budget(&acc) {
+            break;
+        }
+        let mut ch = PctChooser::new(sub_seed(p.seed, i), ids, k, depth);
+        let ex = execute(prog, path, &mut ch, RunOptions::default());
+        k = k.max(ch.steps);
+        acc.add(&ex);
+        visit(&ex);
+        ticker.tick();
+    }
+    let n = (prog.actors.len() + usize::from(!prog.finally.is_empty())).max(1) as u64;
+    let mut denom = Big::one();
+    denom.mul_small(n);
+    for _ in 1..depth {
+        denom.mul_small(k);
+    }
+    let mut r = acc.report(path, prog, "pct", false, o);
+    r.seed = Some(p.seed);
+    r.pct = Some(PctInfo { depth, actors: n, steps: k, bound_denominator: denom.to_string() });
+    r
 }
 
 /// Join shard reports of the same file into one (`ksim merge`).
@@ -556,7 +1198,12 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
     let mut exists = first.exists.clone();
     let (mut executions, mut pruned, mut complete) = (0, 0, true);
     for r in reports {
-        if r.file != first.file || r.mode != first.mode || r.preemption_bound != first.preemption_bound {
+        if r.file != first.file
+            || r.mode != first.mode
+            || r.preemption_bound != first.preemption_bound
+            || r.seed != first.seed
+            || r.pct.as_ref().map(|p| p.depth) != first.pct.as_ref().map(|p| p.depth)
+        {
             return Err(format!(
                 "cannot merge a report of {} ({}) with one of {} ({})",
                 r.file, r.mode, first.file, first.mode
@@ -600,7 +1247,29 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
             complete = false;
         }
     }
-    Ok(Report {
+    // The shards' shares of the naive count add up (each trace is explored
+    // in one shard).
+    let mut naive = Some(Big::default());
+    for r in reports {
+        naive = match (naive, r.naive_share.as_deref().and_then(Big::parse)) {
+            (Some(mut a), Some(b)) => {
+                a.add(&b);
+                Some(a)
+            }
+            _ => None,
+        };
+    }
+    // PCT shards each estimated k; the guarantee holds for the largest.
+    let pct = reports.iter().filter_map(|r| r.pct.clone()).max_by_key(|p| p.steps);
+    let pct = pct.map(|p| {
+        let mut d = Big::one();
+        d.mul_small(p.actors);
+        for _ in 1..p.depth {
+            d.mul_small(p.steps);
+        }
+        PctInfo { bound_denominator: d.to_string(), ..p }
+    });
+    let mut r = Report {
         file: first.file.clone(),
         title: first.title.clone(),
         mode: first.mode.clone(),
@@ -613,13 +1282,25 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
         outcomes: outcomes.into_iter().map(|(values, count)| Outcome { values, count }).collect(),
         exists,
         counterexamples: cex.into_values().collect(),
-    })
+        naive_executions: None,
+        naive_share: naive.map(|n| n.to_string()),
+        seed: first.seed,
+        pct,
+    };
+    set_naive(&mut r);
+    Ok(r)
 }
 
 /// Explore with `jobs` threads: shards 0..jobs, merged. The result equals
 /// the sequential search's.
 pub fn explore_parallel(path: &str, src: &str, o: &ExploreOptions, jobs: u32) -> Result<Report, String> {
-    if jobs <= 1 || o.random.is_some() || o.shard.is_some() || o.max_executions.is_some() || o.time_limit.is_some() {
+    if jobs <= 1
+        || o.random.is_some()
+        || o.pct.is_some()
+        || o.shard.is_some()
+        || o.max_executions.is_some()
+        || o.time_limit.is_some()
+    {
         return explore(path, src, o);
     }
     let results: Vec<Result<Report, String>> = crossbeam::thread::scope(|s| {

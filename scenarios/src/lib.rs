@@ -1,10 +1,14 @@
 //! The `.scn` scenario language, its runner and the `ksim` command's
 //! library: [`lang`] (parse and resolve), [`value`] (run-time values),
 //! [`calls`] (the call catalog and its dispatch into `sim_kernel`),
-//! [`runner`] (one execution: setup, actors, finally, check, teardown).
+//! [`runner`] (one execution: setup, actors, finally, check, teardown),
+//! [`explore`] (the schedule search), [`chrome_trace`] (`--trace`),
+//! [`progress`] (the explorer's progress bar).
 pub mod calls;
+pub mod chrome_trace;
 pub mod cli;
 pub mod explore;
 pub mod lang;
+pub mod progress;
 pub mod runner;
 pub mod value;

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use scenarios::cli;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +28,12 @@ enum Cmd {
         /// Print every step: actor, call, result, virtual time.
         #[arg(short, long)]
         verbose: bool,
+        /// Write the execution as Chrome trace-event JSON (Perfetto).
+        #[arg(long, value_name = "OUT.json")]
+        trace: Option<String>,
+        /// Run twice and compare the hashes of the two traces.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Every interleaving (DPOR by default), or random schedules.
     Explore {
@@ -44,10 +50,18 @@ enum Cmd {
         /// N random schedules instead of a systematic search.
         #[arg(long, value_name = "N")]
         random: Option<u64>,
-        /// Seed for --random.
+        /// Seed for --random or --pct.
         #[arg(long)]
         seed: Option<u64>,
-        /// Explore only shard I of N (0 <= I < N); `ksim merge` joins them.
+        /// N executions of probabilistic concurrency testing (PCT).
+        #[arg(long, value_name = "N")]
+        pct: Option<u64>,
+        /// The bug depth PCT targets (default 3).
+        #[arg(long, value_name = "D")]
+        depth: Option<u32>,
+        /// Explore only shard I of N (0 <= I < N); `env/N` takes I from
+        /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID. `ksim merge` joins
+        /// the shards' reports.
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
         /// One JSON object per file.
@@ -59,6 +73,9 @@ enum Cmd {
         /// Threads (default: the machine's cores); the report is the same.
         #[arg(long)]
         jobs: Option<u32>,
+        /// Search twice and compare the two reports.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Join `explore --json` reports of shards into one.
     Merge {
@@ -73,6 +90,12 @@ enum Cmd {
         schedule: String,
         #[arg(short, long)]
         verbose: bool,
+        /// Write the execution as Chrome trace-event JSON (Perfetto).
+        #[arg(long, value_name = "OUT.json")]
+        trace: Option<String>,
+        /// Run twice and compare the hashes of the two traces.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Parse and resolve only; report every error with FILE:LINE:COLUMN.
     Check {
@@ -93,10 +116,28 @@ fn main() {
     };
     let mut out = String::new();
     let code = match args.cmd {
-        Cmd::Run { files, seed, verbose } => cli::cmd_run(&mut out, &files, seed, verbose),
-        Cmd::Replay { file, schedule, verbose } => cli::cmd_replay(&mut out, &file, &schedule, verbose),
+        Cmd::Run { files, seed, verbose, trace, check_determinism } => {
+            cli::cmd_run_with(&mut out, &files, seed, verbose, &cli::TraceArgs { trace, check_determinism })
+        }
+        Cmd::Replay { file, schedule, verbose, trace, check_determinism } => {
+            cli::cmd_replay_with(&mut out, &file, &schedule, verbose, &cli::TraceArgs { trace, check_determinism })
+        }
         Cmd::Check { files } => cli::cmd_check(&mut out, &files),
-        Cmd::Explore { files, preemptions, max_executions, time_limit, random, seed, shard, json, naive, jobs } => {
+        Cmd::Explore {
+            files,
+            preemptions,
+            max_executions,
+            time_limit,
+            random,
+            seed,
+            pct,
+            depth,
+            shard,
+            json,
+            naive,
+            jobs,
+            check_determinism,
+        } => {
             let jobs = jobs.or_else(|| std::thread::available_parallelism().ok().map(|n| n.get() as u32));
             let a = cli::ExploreArgs {
                 preemptions,
@@ -108,6 +149,12 @@ fn main() {
                 json,
                 naive,
                 jobs,
+                pct,
+                depth,
+                // A progress bar only for a person watching: never in JSON
+                // output, never when stderr is a file or a pipe.
+                progress: !json && std::io::stderr().is_terminal(),
+                check_determinism,
             };
             cli::cmd_explore(&mut out, &files, &a)
         }

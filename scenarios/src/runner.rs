@@ -97,6 +97,9 @@ pub struct Execution {
     pub stopped: bool,
     /// Step footprints, when [`RunOptions::record_steps`] is on.
     pub steps: Vec<sim_kernel::sched::exec::Step>,
+    /// Structured events for `--trace`, when [`RunOptions::trace_events`]
+    /// is on (see `chrome_trace.rs`).
+    pub trace_events: Vec<crate::chrome_trace::TraceEvent>,
 }
 
 impl Execution {
@@ -118,6 +121,8 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Record step footprints (for the explorer's partial-order reduction).
     pub record_steps: bool,
+    /// Record structured call and scheduler events (`--trace`).
+    pub trace_events: bool,
 }
 
 /// Executor actor ids: setup is 0, scenario actors 1..=n, finally n+1.
@@ -140,6 +145,8 @@ struct Shared {
     names: Vec<String>,
     trace: Option<RefCell<Vec<String>>>,
     calls: Cell<u64>,
+    /// `--trace` events (chrome_trace.rs), when on.
+    tevents: Option<RefCell<Vec<crate::chrome_trace::TraceEvent>>>,
 }
 
 /// Call sites are `(executor actor id << 20) | line`.
@@ -390,6 +397,11 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
         }
     }
     sh.in_call.borrow_mut()[cx.exec_id] = Some((line, c.text.clone()));
+    if sh.tevents.is_some() {
+        // --trace hook (chrome_trace.rs): the call's span begins.
+        drain_events(sh);
+        crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, line, &c.text, &args, &named);
+    }
     let result = calls::dispatch(c.call, &cx.task, &args, &named);
     sh.in_call.borrow_mut()[cx.exec_id] = None;
     if sched::current_killed() {
@@ -402,6 +414,8 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
         Err(e) => return eval_failure(sh, cx, c, e),
     };
     drain_events(sh);
+    // --trace hook (chrome_trace.rs): the call's span ends.
+    crate::chrome_trace::call_end(sh.tevents.as_ref(), cx.exec_id, &result);
     sh.log(|| {
         format!("[{:>6} ns] {:<10} {}:{}  {} = {}", sched::now_ns(), actor_name(sh, cx), sh.path, line, c.text, result)
     });
@@ -572,11 +586,12 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         names,
         trace: opts.verbose.then(|| RefCell::new(Vec::new())),
         calls: Cell::new(0),
+        tevents: opts.trace_events.then(|| RefCell::new(Vec::new())),
     });
     let main_task = |name: &str| Task::new(&kernel, Some(procs[0].clone()), name);
 
     let mut ex = Executor::new();
-    if opts.verbose {
+    if opts.verbose || opts.trace_events {
         ex.record_events();
     }
     if opts.record_steps {
@@ -758,14 +773,23 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         virtual_ns,
         stopped,
         steps,
+        trace_events: sh.tevents.as_ref().map(|t| t.take()).unwrap_or_default(),
     }
 }
 
 fn drain_events(sh: &Shared) {
+    if sh.trace.is_none() && sh.tevents.is_none() {
+        return;
+    }
+    let events = sim_kernel::sched::exec::take_events();
+    // --trace hook (chrome_trace.rs): scheduler events, in order.
+    if let Some(t) = &sh.tevents {
+        t.borrow_mut().extend(events.iter().cloned().map(crate::chrome_trace::TraceEvent::Sched));
+    }
     if sh.trace.is_none() {
         return;
     }
-    for e in sim_kernel::sched::exec::take_events() {
+    for e in events {
         sh.log(|| match &e {
             ExecEvent::Blocked { actor, on, t } => {
                 let what = if on.obj != 0 && on.what != "lock" {

@@ -1,4 +1,5 @@
-//! The schedule choosers `ksim run` and `ksim replay` use (the explorer has
+//! The schedule choosers `ksim run` and `ksim replay` use, and the PCT chooser
+//! of `ksim explore --pct` (the systematic search has
 //! its own), and the schedule string format.
 //!
 //! A schedule is the list of actors chosen at each point where more than
@@ -39,6 +40,96 @@ impl Chooser for SeededChooser {
                 return p.runnable[(x % n) as usize];
             }
         }
+    }
+}
+
+/// Probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi,
+/// Nagarakatte, "A Randomized Scheduler with Probabilistic Guarantees of
+/// Finding Bugs", ASPLOS 2010). Each actor gets a distinct random priority
+/// from `depth .. depth + actors`; `depth - 1` priority change points are
+/// drawn uniformly from the steps `1..=steps` (the estimated number of
+/// scheduling points of an execution). At every scheduling point the
+/// highest-priority runnable actor runs; when the step count reaches the
+/// `j`-th change point, the actor about to run drops to priority `j`
+/// (below every initial priority) and the choice is made again. For a bug
+/// of depth `d` (the number of ordering constraints it needs), one
+/// execution finds it with probability at least `1 / (n * k^(d-1))`.
+///
+/// A scheduling point is counted whether or not it is a choice (the
+/// executor reports forced steps through [`Chooser::forced`]), as in the
+/// paper, where every step of the program counts.
+pub struct PctChooser {
+    /// Priority per executor actor id.
+    prio: Vec<u64>,
+    /// `(step, new priority)`, sorted by step.
+    changes: Vec<(u64, u64)>,
+    /// Scheduling points seen so far in this execution.
+    pub steps: u64,
+}
+
+impl PctChooser {
+    /// `actors`: executor actor ids are below it; `steps`: the estimate of
+    /// scheduling points per execution (at least 1); `depth`: the bug depth
+    /// to target (1 = no change point).
+    pub fn new(seed: u64, actors: usize, steps: u64, depth: u32) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let d = depth.max(1) as u64;
+        // A uniform random permutation (Fisher-Yates) of d .. d + actors.
+        let mut prio: Vec<u64> = (0..actors as u64).map(|i| d + i).collect();
+        for i in (1..prio.len()).rev() {
+            let j = uniform(&mut rng, i as u64 + 1) as usize;
+            prio.swap(i, j);
+        }
+        let k = steps.max(1);
+        let mut changes: Vec<(u64, u64)> = (1..d).map(|j| (1 + uniform(&mut rng, k), j)).collect();
+        // At one step, the later change point (the lower priority) wins.
+        changes.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        PctChooser { prio, changes, steps: 0 }
+    }
+
+    fn prio_of(&self, a: ActorId) -> u64 {
+        // Actors beyond the announced count (none in practice) rank last.
+        self.prio.get(a).copied().unwrap_or(0)
+    }
+
+    fn step(&mut self, runnable: &[ActorId]) -> ActorId {
+        self.steps += 1;
+        let pick = |s: &Self| runnable.iter().copied().max_by_key(|a| (s.prio_of(*a), std::cmp::Reverse(*a)));
+        let mut a = pick(self).unwrap_or(0);
+        while let Some(&(at, p)) = self.changes.first() {
+            if at > self.steps {
+                break;
+            }
+            self.changes.remove(0);
+            if at == self.steps {
+                if let Some(x) = self.prio.get_mut(a) {
+                    *x = p;
+                }
+                a = pick(self).unwrap_or(a);
+            }
+        }
+        a
+    }
+}
+
+/// A uniform integer in `0..n` (n > 0) by rejection sampling.
+fn uniform(rng: &mut ChaCha8Rng, n: u64) -> u64 {
+    let zone = u64::MAX - (u64::MAX % n);
+    loop {
+        let x = rng.next_u64();
+        if x < zone {
+            return x % n;
+        }
+    }
+}
+
+impl Chooser for PctChooser {
+    fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId {
+        self.step(p.runnable)
+    }
+
+    fn forced(&mut self, actor: ActorId, _decisions: usize) {
+        self.step(&[actor]);
     }
 }
 
@@ -117,6 +208,35 @@ mod tests {
         }
         assert!(parse_schedule("0.1").is_err());
         assert!(parse_schedule("v1:0.x").is_err());
+    }
+
+    fn pct_picks(seed: u64, depth: u32) -> Vec<ActorId> {
+        let runnable = [0, 1, 2];
+        let mut c = PctChooser::new(seed, 3, 10, depth);
+        (0..10)
+            .map(|i| {
+                c.choose(&ChoicePoint { runnable: &runnable, prev: None, prev_runnable: false, label: "x", index: i })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pct_is_reproducible_and_changes_priority_at_change_points() {
+        assert_eq!(pct_picks(5, 3), pct_picks(5, 3));
+        for seed in 0..50 {
+            // Depth 1: no change point, the top-priority actor always runs.
+            let p = pct_picks(seed, 1);
+            assert!(p.iter().all(|a| *a == p[0]), "seed {seed}: {p:?}");
+            // Depth 2: one change point demotes the running actor once, to
+            // below everyone: at most one switch.
+            let p = pct_picks(seed, 2);
+            assert!(p.windows(2).filter(|w| w[0] != w[1]).count() <= 1, "seed {seed}: {p:?}");
+        }
+        // Over many seeds, every actor gets the top priority sometime, and
+        // with depth 2 some execution switches.
+        let firsts: std::collections::BTreeSet<_> = (0..50).map(|s| pct_picks(s, 1)[0]).collect();
+        assert_eq!(firsts.len(), 3);
+        assert!((0..50).any(|s| pct_picks(s, 2).windows(2).any(|w| w[0] != w[1])));
     }
 
     #[test]
