@@ -18,7 +18,8 @@
 //! ```
 //!
 //! `LOOM_MAX_PREEMPTIONS` bounds the preemptions per execution (default 3
-//! here, see `builder`); `-- --nocapture` shows each model's execution
+//! here; unset it and set `LOOM_NO_PREEMPTION_BOUND=1` for no bound, see
+//! `builder`); `-- --nocapture` shows each model's execution
 //! count and time.
 //!
 //! What the models cover (`tests/eventfd.rs`, `fs/eventfd.c`):
@@ -65,7 +66,13 @@ pub fn read_u64(bytes: &[u8]) -> u64 {
 #[cfg(loom)]
 pub fn builder() -> loom::model::Builder {
     let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(std::env::var("LOOM_MAX_PREEMPTIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(3));
+    // `LOOM_NO_PREEMPTION_BOUND=1` (with LOOM_MAX_PREEMPTIONS unset): no
+    // bound, a complete search.
+    let unbounded = std::env::var_os("LOOM_NO_PREEMPTION_BOUND").is_some();
+    b.preemption_bound = match std::env::var("LOOM_MAX_PREEMPTIONS").ok() {
+        None if unbounded => None,
+        v => Some(v.and_then(|s| s.parse().ok()).unwrap_or(3)),
+    };
     b
 }
 
