@@ -40,6 +40,10 @@ impl Chooser for SeededChooser {
             }
         }
     }
+
+    fn observes_forced(&self) -> bool {
+        false
+    }
 }
 
 /// Replays a recorded list of choices (executor actor ids); when they run
@@ -72,6 +76,10 @@ impl Chooser for ReplayChooser {
             self.mismatch.get_or_insert(self.next - 1);
         }
         super::exec::RunToBlock.choose(p)
+    }
+
+    fn observes_forced(&self) -> bool {
+        false
     }
 }
 
