@@ -256,6 +256,14 @@ fn main() {
         println!("{:?}", sim::distinct_traces(&p, 1_000_000));
         return;
     }
+    // Quick probes for profiling: KSIM_BENCH_PROBE=N runs N kernel-API
+    // pairs and the memory measurement only.
+    if let Some(n) = std::env::var("KSIM_BENCH_PROBE").ok().and_then(|s| s.parse::<u64>().ok()) {
+        println!("kernel API: {:.1} ns per pair", sim::kernel_api_pairs(n) * 1e9 / n as f64);
+        println!("kernel API in an actor: {:.1} ns per pair", sim::kernel_api_pairs_in_executor(n) * 1e9 / n as f64);
+        println!("{:.1} bytes per open eventfd", sim::bytes_per_eventfd(100_000));
+        return;
+    }
     let o = parse_args();
     let reps = o.reps;
     let scale = if o.quick { 10 } else { 1 };
