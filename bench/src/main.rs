@@ -56,7 +56,7 @@ fn parse_args() -> Opts {
         quick: false,
         loom: true,
         markdown: None,
-        loom_timeout: 300,
+        loom_timeout: 60,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {

@@ -16,6 +16,8 @@ use std::cell::{Cell, RefCell};
 const STACK_BYTES: usize = 256 * 1024;
 /// Stacks kept for reuse across executions (creating one costs an mmap).
 const STACK_POOL_MAX: usize = 64;
+/// Keys a step's footprint has room for before it grows.
+const STEP_KEYS: usize = 6;
 
 type Co = Coroutine<(), (), (), DefaultStack>;
 
@@ -524,7 +526,7 @@ impl Executor {
         });
         RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
-        Executor { cos: Vec::new(), decisions: Vec::new(), choices: 0, prev: None }
+        Executor { cos: Vec::with_capacity(8), decisions: Vec::with_capacity(32), choices: 0, prev: None }
     }
 
     /// Add an actor; it starts runnable and runs when chosen.
@@ -643,7 +645,8 @@ impl Executor {
         with_core(|c| {
             c.current = Some(a);
             if let Some(steps) = c.steps.as_mut() {
-                steps.push(Step { actor: a, decision, accesses: Vec::new() });
+                // Most steps touch a handful of keys: one allocation.
+                steps.push(Step { actor: a, decision, accesses: Vec::with_capacity(STEP_KEYS) });
             }
         });
         self.prev = Some(a);
@@ -677,7 +680,7 @@ impl Executor {
     /// Record [`Step`]s (footprints for partial-order reduction) from now
     /// on.
     pub fn record_steps(&mut self) {
-        with_core(|c| c.steps = Some(Vec::new()));
+        with_core(|c| c.steps = Some(Vec::with_capacity(64)));
         RECORDING.with(|r| r.set(true));
     }
 
