@@ -37,6 +37,11 @@
 //!   and returns 1 (or, if the close won the fd lookup, EBADF); no
 //!   use-after-free is reported.
 //!
+//! `tests/scenario_models.rs` models two shipped scenarios statement for
+//! statement (`close_vs_signal.scn`, `eventfd2_03_semaphore_pingpong.scn`)
+//! and prints the outcome set each reaches, so the benchmark suite
+//! (`bench/`) can time loom against `ksim explore` on the same race.
+//!
 //! `tests/std_threads.rs` (compiled only without `cfg(loom)`) runs the same
 //! eventfd code on real OS threads: many writers against one reader, and a
 //! reader blocked on one thread woken from another.

@@ -14,6 +14,9 @@
 //! of outcomes reached, written as `ksim explore` writes them
 //! (`actor.name = value`, the outcomes separated by `; `).
 #![cfg(loom)]
+// The outcome sets are bookkeeping of the test harness, outside the models
+// (loom does not see them), so they use std's lock.
+#![allow(clippy::disallowed_types)]
 
 use loom::thread;
 use loom_tests::{model, read_u64, setup};
