@@ -18,7 +18,8 @@
 //! ```
 //!
 //! `LOOM_MAX_PREEMPTIONS` bounds the preemptions per execution (default 3
-//! here, see `builder`); `-- --nocapture` shows each model's execution
+//! here; unset it and set `LOOM_NO_PREEMPTION_BOUND=1` for no bound, see
+//! `builder`); `-- --nocapture` shows each model's execution
 //! count and time.
 //!
 //! What the models cover (`tests/eventfd.rs`, `fs/eventfd.c`):
@@ -35,6 +36,11 @@
 //!   `eventfd_signal`: the reader keeps its file reference across the close
 //!   and returns 1 (or, if the close won the fd lookup, EBADF); no
 //!   use-after-free is reported.
+//!
+//! `tests/scenario_models.rs` models two shipped scenarios statement for
+//! statement (`close_vs_signal.scn`, `eventfd2_03_semaphore_pingpong.scn`)
+//! and prints the outcome set each reaches, so the benchmark suite
+//! (`bench/`) can time loom against `ksim explore` on the same race.
 //!
 //! `tests/std_threads.rs` (compiled only without `cfg(loom)`) runs the same
 //! eventfd code on real OS threads: many writers against one reader, and a
@@ -65,7 +71,13 @@ pub fn read_u64(bytes: &[u8]) -> u64 {
 #[cfg(loom)]
 pub fn builder() -> loom::model::Builder {
     let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(std::env::var("LOOM_MAX_PREEMPTIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(3));
+    // `LOOM_NO_PREEMPTION_BOUND=1` (with LOOM_MAX_PREEMPTIONS unset): no
+    // bound, a complete search.
+    let unbounded = std::env::var_os("LOOM_NO_PREEMPTION_BOUND").is_some();
+    b.preemption_bound = match std::env::var("LOOM_MAX_PREEMPTIONS").ok() {
+        None if unbounded => None,
+        v => Some(v.and_then(|s| s.parse().ok()).unwrap_or(3)),
+    };
     b
 }
 

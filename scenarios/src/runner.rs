@@ -137,8 +137,9 @@ struct Shared {
     globals: RefCell<Vec<Value>>,
     locals: Vec<RefCell<Vec<Value>>>,
     violations: RefCell<Vec<Violation>>,
-    /// Per executor actor: the call it is in (for deadlock reports).
-    in_call: RefCell<Vec<Option<(u32, String)>>>,
+    /// Per executor actor: the call it is in (for deadlock reports). The
+    /// pointer is into `prog`, which this struct keeps alive.
+    in_call: Vec<Cell<Option<*const CallOp>>>,
     /// Per scenario actor: blocked at the end of its phase (`blocked(A)`).
     blocked: RefCell<Vec<bool>>,
     /// Executor actor names, by executor id.
@@ -184,6 +185,8 @@ struct Cx {
     actor: Option<usize>,
     task: Task,
     started: bool,
+    /// Argument buffer reused from call to call (no allocation per step).
+    args: Vec<Value>,
 }
 
 enum Flow {
@@ -372,38 +375,39 @@ fn actor_name(sh: &Shared, cx: &Cx) -> String {
 }
 
 fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
-    if cx.started {
-        sched::schedule_point();
-    }
-    cx.started = true;
-    if sched::current_killed() {
+    let line = c.span.line;
+    // The scheduling point before every call but an actor's first, then
+    // the call site; a killed actor makes no more calls.
+    if sched::exec::enter_call(cx.started, site(cx.exec_id, line)) {
         return Flow::Stop;
     }
-    let line = c.span.line;
-    sched::set_site(site(cx.exec_id, line));
+    cx.started = true;
     let env = Env { sh, actor: cx.actor };
-    let mut args = Vec::with_capacity(c.args.len());
+    let mut args = std::mem::take(&mut cx.args);
+    args.clear();
     for a in &c.args {
         match env.eval(a) {
             Ok(v) => args.push(v),
             Err(e) => return eval_failure(sh, cx, c, e),
         }
     }
-    let mut named = Vec::with_capacity(c.named.len());
+    let mut named = Vec::new();
     for (n, a) in &c.named {
         match env.eval(a) {
             Ok(v) => named.push((n.clone(), v)),
             Err(e) => return eval_failure(sh, cx, c, e),
         }
     }
-    sh.in_call.borrow_mut()[cx.exec_id] = Some((line, c.text.clone()));
+    sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
     if sh.tevents.is_some() {
         // --trace hook (chrome_trace.rs): the call's span begins.
         drain_events(sh);
         crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, line, &c.text, &args, &named);
     }
     let result = calls::dispatch(c.call, &cx.task, &args, &named);
-    sh.in_call.borrow_mut()[cx.exec_id] = None;
+    sh.in_call[cx.exec_id].set(None);
+    args.clear();
+    cx.args = args;
     if sched::current_killed() {
         // Killed while blocked (teardown): the call never returned.
         return Flow::Stop;
@@ -581,7 +585,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         globals: RefCell::new(vec![Value::Unset; prog.globals.len()]),
         locals: prog.actors.iter().map(|a| RefCell::new(vec![Value::Unset; a.locals.len()])).collect(),
         violations: RefCell::new(Vec::new()),
-        in_call: RefCell::new(vec![None; n + 2]),
+        in_call: (0..n + 2).map(|_| Cell::new(None)).collect(),
         blocked: RefCell::new(vec![false; n]),
         names,
         trace: opts.verbose.then(|| RefCell::new(Vec::new())),
@@ -605,7 +609,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         let sh2 = sh.clone();
         let task = main_task("setup");
         ex.spawn("setup", move || {
-            let mut cx = Cx { exec_id: 0, actor: None, task, started: false };
+            let mut cx = Cx { exec_id: 0, actor: None, task, started: false, args: Vec::new() };
             let ops = &sh2.prog.clone().setup;
             run_ops(&sh2, &mut cx, ops);
         });
@@ -644,7 +648,8 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
                 ActorKindIr::Kthread => Task::new(&kernel, Some(procs[0].clone()), &a.name),
             };
             let id = ex.spawn(&a.name, move || {
-                let mut cx = Cx { exec_id: exec_id_of_actor(i), actor: Some(i), task, started: false };
+                let mut cx =
+                    Cx { exec_id: exec_id_of_actor(i), actor: Some(i), task, started: false, args: Vec::new() };
                 let prog = sh2.prog.clone();
                 run_ops(&sh2, &mut cx, &prog.actors[i].body);
             });
@@ -667,7 +672,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         let sh2 = sh.clone();
         let task = main_task("finally");
         ex.spawn("finally", move || {
-            let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false };
+            let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false, args: Vec::new() };
             let prog = sh2.prog.clone();
             run_ops(&sh2, &mut cx, &prog.finally);
         });
@@ -733,7 +738,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     // Teardown: kill what is left, every process exits, then every object
     // must be gone.
     let virtual_ns = ex.clock_ns();
-    let steps = if opts.record_steps { ex.steps() } else { Vec::new() };
+    let steps = if opts.record_steps { ex.take_steps() } else { Vec::new() };
     ex.kill_all();
     drain_events(&sh);
     drop(ex);
@@ -812,7 +817,12 @@ fn report_deadlock(sh: &Shared, ex: &Executor, ids: &[usize]) {
     let mut key = String::from("deadlock:");
     for &id in ids {
         let name = &sh.names[id];
-        let (line, call) = sh.in_call.borrow()[id].clone().unwrap_or((0, "?".into()));
+        // SAFETY: the pointer was taken from a `CallOp` of `sh.prog`, which
+        // `sh` keeps alive and never changes.
+        let (line, call) = match sh.in_call[id].get() {
+            Some(c) => unsafe { ((*c).span.line, (*c).text.as_str()) },
+            None => (0, "?"),
+        };
         let on = ex.blocked_on(id);
         let what = match &on {
             Some(b) if b.obj != 0 && b.what != "lock" => {

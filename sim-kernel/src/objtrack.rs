@@ -9,6 +9,10 @@
 //! and fail the execution, as a KASAN splat with `kasan_multi_shot` would:
 //! the kernel carries on so that the whole execution can be shown.
 //!
+//! Memory: a header is 8 bytes, a record 9 (creation and release sites,
+//! and the type as an index into a small table of type names), so that
+//! accounting stays a small part of an object's cost.
+//!
 //! Lock order: `records` before `reports`; neither is held while calling
 //! out.
 
@@ -44,13 +48,16 @@ pub enum Report {
 /// Embedded in every accounted object: its id and whether it was released.
 #[derive(Debug)]
 pub struct ObjHeader {
-    id: ObjId,
+    /// Ids fit in 32 bits: an execution creates fewer than 2^32 objects
+    /// (`register` asserts it).
+    id: u32,
     released: AtomicBool,
 }
 
 impl ObjHeader {
+    #[inline]
     pub fn id(&self) -> ObjId {
-        self.id
+        self.id as ObjId
     }
 
     pub fn is_released(&self) -> bool {
@@ -58,16 +65,53 @@ impl ObjHeader {
     }
 }
 
+/// The compact records: per object, its sites and its type.
+#[derive(Default)]
+struct Records {
+    /// `(created, released)` sites by id - 1.
+    sites: Vec<(Site, Site)>,
+    /// Per object: the index of its type in `types`, with [`RELEASED`] set
+    /// once released.
+    tys: Vec<u8>,
+    /// Type names, in order of first use.
+    types: Vec<&'static str>,
+}
+
+/// Bit of `Records::tys` saying the object was released.
+const RELEASED: u8 = 0x80;
+
+impl Records {
+    fn get(&self, id: ObjId) -> Option<ObjRecord> {
+        let i = (id as usize).wrapping_sub(1);
+        let (created, released) = *self.sites.get(i)?;
+        let t = self.tys[i];
+        Some(ObjRecord {
+            ty: self.types[(t & !RELEASED) as usize],
+            created,
+            released: (t & RELEASED != 0).then_some(released),
+        })
+    }
+
+    fn type_index(&mut self, ty: &'static str) -> u8 {
+        if let Some(i) = self.types.iter().position(|t| std::ptr::eq(*t, ty) || *t == ty) {
+            return i as u8;
+        }
+        assert!(self.types.len() < RELEASED as usize, "more than 127 kernel object types");
+        self.types.push(ty);
+        (self.types.len() - 1) as u8
+    }
+}
+
 /// The table of every object an execution created.
 #[derive(Default)]
 pub struct ObjTable {
-    records: Mutex<Vec<ObjRecord>>,
+    records: Mutex<Records>,
     reports: Mutex<Vec<Report>>,
 }
 
 impl ObjTable {
     pub fn new() -> Self {
-        ObjTable { records: Mutex::new(Vec::new()), reports: Mutex::new(Vec::new()) }
+        ObjTable::default()
     }
 
     /// Register a new object of type `ty`, created at the current actor's
@@ -75,18 +119,21 @@ impl ObjTable {
     pub fn register(&self, ty: &'static str) -> ObjHeader {
         let site = crate::sched::current_site();
         let mut r = self.records.lock();
-        r.push(ObjRecord { ty, created: site, released: None });
-        ObjHeader { id: r.len() as ObjId, released: AtomicBool::new(false) }
+        let t = r.type_index(ty);
+        r.sites.push((site, 0));
+        r.tys.push(t);
+        let id = u32::try_from(r.sites.len()).expect("fewer than 2^32 objects in one execution");
+        ObjHeader { id, released: AtomicBool::new(false) }
     }
 
     /// Mark the object released (poisoned). A second release is reported.
     pub fn release(&self, h: &ObjHeader) {
-        crate::footprint::access(h.id, true);
+        crate::footprint::access(h.id(), true);
         let site = crate::sched::current_site();
         if h.released.swap(true, Ordering::AcqRel) {
-            let rec = self.record(h.id);
+            let rec = self.record(h.id());
             self.report(Report::DoubleFree {
-                obj: h.id,
+                obj: h.id(),
                 ty: rec.ty,
                 created: rec.created,
                 released: rec.released.unwrap_or(0),
@@ -94,8 +141,11 @@ impl ObjTable {
             });
             return;
         }
-        if let Some(rec) = self.records.lock().get_mut((h.id - 1) as usize) {
-            rec.released = Some(site);
+        let mut r = self.records.lock();
+        let i = (h.id as usize).wrapping_sub(1);
+        if let Some(s) = r.sites.get_mut(i) {
+            s.1 = site;
+            r.tys[i] |= RELEASED;
         }
     }
 
@@ -103,13 +153,13 @@ impl ObjTable {
     /// use-after-free naming `op` and returns false.
     #[inline]
     pub fn check(&self, h: &ObjHeader, op: &'static str) -> bool {
-        crate::footprint::access(h.id, false);
+        crate::footprint::access(h.id(), false);
         if !h.is_released() {
             return true;
         }
-        let rec = self.record(h.id);
+        let rec = self.record(h.id());
         self.report(Report::UseAfterFree {
-            obj: h.id,
+            obj: h.id(),
             ty: rec.ty,
             op,
             created: rec.created,
@@ -120,11 +170,7 @@ impl ObjTable {
     }
 
     pub fn record(&self, id: ObjId) -> ObjRecord {
-        self.records.lock().get((id as usize).wrapping_sub(1)).cloned().unwrap_or(ObjRecord {
-            ty: "?",
-            created: 0,
-            released: None,
-        })
+        self.records.lock().get(id).unwrap_or(ObjRecord { ty: "?", created: 0, released: None })
     }
 
     pub fn report(&self, r: Report) {
@@ -142,16 +188,14 @@ impl ObjTable {
 
     /// Objects never released, in creation order.
     pub fn live(&self) -> Vec<(ObjId, ObjRecord)> {
-        self.records
-            .lock()
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.released.is_none())
-            .map(|(i, r)| (i as ObjId + 1, r.clone()))
+        let r = self.records.lock();
+        (0..r.tys.len())
+            .filter(|&i| r.tys[i] & RELEASED == 0)
+            .filter_map(|i| r.get(i as ObjId + 1).map(|rec| (i as ObjId + 1, rec)))
             .collect()
     }
 
     pub fn count(&self) -> usize {
-        self.records.lock().len()
+        self.records.lock().sites.len()
     }
 }

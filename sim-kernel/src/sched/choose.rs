@@ -41,6 +41,10 @@ impl Chooser for SeededChooser {
             }
         }
     }
+
+    fn observes_forced(&self) -> bool {
+        false
+    }
 }
 
 /// Probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi,
@@ -163,6 +167,10 @@ impl Chooser for ReplayChooser {
             self.mismatch.get_or_insert(self.next - 1);
         }
         super::exec::RunToBlock.choose(p)
+    }
+
+    fn observes_forced(&self) -> bool {
+        false
     }
 }
 

@@ -16,6 +16,8 @@ use std::cell::{Cell, RefCell};
 const STACK_BYTES: usize = 256 * 1024;
 /// Stacks kept for reuse across executions (creating one costs an mmap).
 const STACK_POOL_MAX: usize = 64;
+/// Keys a step's footprint has room for before it grows.
+const STEP_KEYS: usize = 6;
 
 type Co = Coroutine<(), (), (), DefaultStack>;
 
@@ -79,6 +81,14 @@ pub trait Chooser {
     /// `decisions` is the number of decisions so far. A chooser may call
     /// [`request_stop`] to end the run here.
     fn forced(&mut self, _actor: ActorId, _decisions: usize) {}
+
+    /// Whether [`Chooser::forced`] must see every point where only one
+    /// actor can run. A chooser that returns false lets the executor keep
+    /// running the only runnable actor through such a point without a
+    /// switch (nothing it records changes: such a point is no decision).
+    fn observes_forced(&self) -> bool {
+        true
+    }
 }
 
 /// A chooser that keeps running the previous actor while it can, else the
@@ -92,10 +102,22 @@ impl Chooser for RunToBlock {
             _ => p.runnable[0],
         }
     }
+
+    fn observes_forced(&self) -> bool {
+        false
+    }
 }
 
 struct Core {
     actors: Vec<ActorRec>,
+    /// The runnable actors, in id order (kept up to date at every state
+    /// change, so a scheduling point does not scan every actor).
+    runq: Vec<ActorId>,
+    /// Set while [`Executor::run`] runs with a chooser that does not
+    /// observe forced points and no step recording: a scheduling point
+    /// where the current actor is the only runnable one then goes on
+    /// without a switch.
+    pass_forced: bool,
     current: Option<ActorId>,
     clock_ns: u64,
     lock_waiters: Vec<(usize, ActorId, u64)>,
@@ -134,10 +156,13 @@ pub fn footprints_conflict(a: &[(u64, bool)], b: &[(u64, bool)]) -> bool {
 /// Record an access by the running actor's current step.
 #[inline]
 pub fn access(key: u64, write: bool) {
-    if !in_sim() {
+    if !RECORDING.with(|r| r.get()) || !in_sim() {
         return;
     }
     with_core(|c| {
+        if c.current.is_none() {
+            return;
+        }
         if let Some(steps) = c.steps.as_mut() {
             if let Some(st) = steps.last_mut() {
                 if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
@@ -165,6 +190,29 @@ thread_local! {
     static CORE: RefCell<Option<Core>> = const { RefCell::new(None) };
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
     static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+    /// Whether steps are being recorded (the footprint hook's fast exit).
+    static RECORDING: Cell<bool> = const { Cell::new(false) };
+    /// Actors parked on kernel locks (the unlock hook's fast exit).
+    static LOCK_PARKED: Cell<usize> = const { Cell::new(0) };
+}
+
+impl Core {
+    /// Change an actor's state, keeping `runq` in step.
+    fn set_state(&mut self, a: ActorId, st: ActorState) {
+        let old = std::mem::replace(&mut self.actors[a].state, st);
+        if old == st {
+            return;
+        }
+        if old == ActorState::Runnable {
+            if let Ok(i) = self.runq.binary_search(&a) {
+                self.runq.remove(i);
+            }
+        } else if st == ActorState::Runnable {
+            if let Err(i) = self.runq.binary_search(&a) {
+                self.runq.insert(i, a);
+            }
+        }
+    }
 }
 
 fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> Option<R> {
@@ -197,6 +245,9 @@ fn suspend() {
     YIELDER.with(|c| c.set(y));
 }
 
+/// Record that the current actor reached the point `label`; returns
+/// whether it must give up the CPU (false outside an actor, or when it is
+/// the only runnable actor and the chooser need not see the point).
 fn mark_point(label: &'static str) -> bool {
     with_core(|c| {
         if let Some(a) = c.current {
@@ -207,7 +258,10 @@ fn mark_point(label: &'static str) -> bool {
                     ev.push(ExecEvent::Yield { actor: a, label, t });
                 }
             }
-            true
+            // Running on is what the executor would do here: the point is
+            // no decision, the clock cannot move (this actor can run), and
+            // nobody asked to stop.
+            !(c.pass_forced && c.runq.len() == 1 && !c.stop)
         } else {
             false
         }
@@ -222,6 +276,28 @@ pub fn yield_point(name: &'static str) {
     if in_sim() && mark_point(name) {
         suspend();
     }
+}
+
+/// The interpreter's entry to a call: the scheduling point before it
+/// (`switch`: not for an actor's first call), then whether the actor was
+/// killed meanwhile (it must not make the call), then the call site. One
+/// pass over the executor's state instead of three.
+pub fn enter_call(switch: bool, site: u32) -> bool {
+    if !in_sim() {
+        return false;
+    }
+    if switch && mark_point("syscall") {
+        suspend();
+    }
+    with_core(|c| match c.current {
+        Some(a) if c.actors[a].killed => true,
+        Some(a) => {
+            c.actors[a].site = site;
+            false
+        }
+        None => false,
+    })
+    .unwrap_or(false)
 }
 
 /// The scheduling point at a syscall boundary (before each call an actor
@@ -332,9 +408,9 @@ fn block_as(token: u64, on: BlockedOn, deadline: Option<u64>, interruptible: boo
         if let Some(ev) = c.events.as_mut() {
             ev.push(ExecEvent::Blocked { actor: a, on: on.clone(), t });
         }
+        debug_assert_eq!(c.actors[a].token, token);
+        c.set_state(a, ActorState::Blocked);
         let r = &mut c.actors[a];
-        debug_assert_eq!(r.token, token);
-        r.state = ActorState::Blocked;
         r.deadline = deadline;
         r.blocked_on = Some(on);
         r.at = "block";
@@ -364,6 +440,7 @@ pub fn park_on_lock(addr: usize) {
         let a = c.current.expect("actor");
         c.lock_waiters.push((addr, a, tok));
     });
+    LOCK_PARKED.with(|n| n.set(n.get() + 1));
     // mutex_lock is not interruptible: a killed actor still waits for the
     // holder, who is runnable and will release it.
     block_as(tok, BlockedOn { what: "lock", obj: addr as u64 }, None, false);
@@ -371,11 +448,15 @@ pub fn park_on_lock(addr: usize) {
 
 /// Wake every actor parked on the lock at `addr`.
 pub fn unpark_lock(addr: usize) {
+    if LOCK_PARKED.with(|n| n.get()) == 0 {
+        return;
+    }
     with_core(|c| {
         let mut i = 0;
         while i < c.lock_waiters.len() {
             if c.lock_waiters[i].0 == addr {
                 let (_, a, tok) = c.lock_waiters.swap_remove(i);
+                LOCK_PARKED.with(|n| n.set(n.get().saturating_sub(1)));
                 c.wake(a, tok, WakeReason::Woken);
             } else {
                 i += 1;
@@ -386,9 +467,10 @@ pub fn unpark_lock(addr: usize) {
 
 impl Core {
     fn wake(&mut self, actor: ActorId, token: u64, why: WakeReason) -> bool {
-        let r = &mut self.actors[actor];
+        let r = &self.actors[actor];
         if r.state == ActorState::Blocked && r.token == token {
-            r.state = ActorState::Runnable;
+            self.set_state(actor, ActorState::Runnable);
+            let r = &mut self.actors[actor];
             r.token += 1;
             r.deadline = None;
             r.blocked_on = None;
@@ -432,6 +514,8 @@ impl Executor {
             assert!(c.is_none(), "one executor per thread at a time");
             *c = Some(Core {
                 actors: Vec::new(),
+                runq: Vec::new(),
+                pass_forced: false,
                 current: None,
                 clock_ns: 0,
                 lock_waiters: Vec::new(),
@@ -440,7 +524,9 @@ impl Executor {
                 steps: None,
             });
         });
-        Executor { cos: Vec::new(), decisions: Vec::new(), choices: 0, prev: None }
+        RECORDING.with(|r| r.set(false));
+        LOCK_PARKED.with(|n| n.set(0));
+        Executor { cos: Vec::with_capacity(8), decisions: Vec::with_capacity(32), choices: 0, prev: None }
     }
 
     /// Add an actor; it starts runnable and runs when chosen.
@@ -464,7 +550,9 @@ impl Executor {
                 site: 0,
                 at: "start",
             });
-            c.actors.len() - 1
+            let id = c.actors.len() - 1;
+            c.runq.push(id);
+            id
         })
         .expect("executor installed");
         self.cos.push(Some(co));
@@ -473,22 +561,25 @@ impl Executor {
 
     /// Run until every actor is done or nothing can run.
     pub fn run(&mut self, chooser: &mut dyn Chooser) -> RunEnd {
+        let pass = !chooser.observes_forced();
         let mut runnable: Vec<ActorId> = Vec::new();
         loop {
-            if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
-                return RunEnd::Stopped;
-            }
-            let (prev_runnable, label) = with_core(|c| {
+            let step = with_core(|c| {
+                if std::mem::take(&mut c.stop) {
+                    return None;
+                }
+                c.pass_forced = pass && c.steps.is_none();
                 runnable.clear();
-                runnable.extend(
-                    c.actors.iter().enumerate().filter(|(_, r)| r.state == ActorState::Runnable).map(|(i, _)| i),
-                );
-                match self.prev {
+                runnable.extend_from_slice(&c.runq);
+                Some(match self.prev {
                     Some(p) => (c.actors[p].state == ActorState::Runnable, c.actors[p].at),
                     None => (false, "start"),
-                }
+                })
             })
             .expect("executor installed");
+            let Some((prev_runnable, label)) = step else {
+                return RunEnd::Stopped;
+            };
             if runnable.is_empty() {
                 // Advance the virtual clock to the earliest deadline, if any.
                 let advanced = with_core(|c| {
@@ -554,7 +645,8 @@ impl Executor {
         with_core(|c| {
             c.current = Some(a);
             if let Some(steps) = c.steps.as_mut() {
-                steps.push(Step { actor: a, decision, accesses: Vec::new() });
+                // Most steps touch a handful of keys: one allocation.
+                steps.push(Step { actor: a, decision, accesses: Vec::with_capacity(STEP_KEYS) });
             }
         });
         self.prev = Some(a);
@@ -565,7 +657,7 @@ impl Executor {
         with_core(|c| c.current = None);
         if let CoroutineResult::Return(()) = res {
             with_core(|c| {
-                c.actors[a].state = ActorState::Done;
+                c.set_state(a, ActorState::Done);
                 c.actors[a].at = "exit";
             });
             if let Some(co) = self.cos[a].take() {
@@ -588,12 +680,18 @@ impl Executor {
     /// Record [`Step`]s (footprints for partial-order reduction) from now
     /// on.
     pub fn record_steps(&mut self) {
-        with_core(|c| c.steps = Some(Vec::new()));
+        with_core(|c| c.steps = Some(Vec::with_capacity(64)));
+        RECORDING.with(|r| r.set(true));
     }
 
     /// The steps recorded so far.
     pub fn steps(&self) -> Vec<Step> {
         with_core(|c| c.steps.clone()).flatten().unwrap_or_default()
+    }
+
+    /// Take the steps recorded so far (recording goes on from empty).
+    pub fn take_steps(&mut self) -> Vec<Step> {
+        with_core(|c| c.steps.as_mut().map(std::mem::take)).flatten().unwrap_or_default()
     }
 
     /// Take the events recorded so far.
@@ -684,6 +782,8 @@ impl Drop for Executor {
             }
         }
         CORE.with(|c| *c.borrow_mut() = None);
+        RECORDING.with(|r| r.set(false));
+        LOCK_PARKED.with(|n| n.set(0));
     }
 }
 

@@ -40,12 +40,26 @@ enum Entry {
 /// waiters.
 pub struct Locked<T> {
     pub data: T,
-    entries: Vec<Entry>,
+    /// The queued entries; allocated at the first wait and kept (an idle
+    /// queue costs one pointer, not a Vec's three words: memory per
+    /// eventfd, issue 7).
+    #[allow(clippy::box_collection)]
+    entries: Option<Box<Vec<Entry>>>,
     /// Tasks asleep on the head's condition variable (outside the
     /// executor): they count as queued, as a sleeping task is on the list
     /// in Linux, so that [`WqGuard::has_waiters`] sees them and a wake-up
     /// reaches them.
-    cv_sleepers: usize,
+    cv_sleepers: u32,
+}
+
+impl<T> Locked<T> {
+    fn entries(&self) -> &[Entry] {
+        self.entries.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    fn entries_mut(&mut self) -> &mut Vec<Entry> {
+        self.entries.get_or_insert_with(Default::default)
+    }
 }
 
 /// A wait queue head with the data its lock protects.
@@ -80,7 +94,7 @@ impl<T> DerefMut for WqGuard<'_, T> {
 impl<T> WaitQueueHead<T> {
     pub fn new(name: &'static str, owner: u64, data: T) -> Self {
         WaitQueueHead {
-            lock: Mutex::new(Locked { data, entries: Vec::new(), cv_sleepers: 0 }),
+            lock: Mutex::new(Locked { data, entries: None, cv_sleepers: 0 }),
             cv: Condvar::new(),
             name,
             owner,
@@ -156,7 +170,12 @@ impl<T> WqGuard<'_, T> {
     /// re-check) and call every wake function with `key`.
     pub fn wake_up_locked(&mut self, key: u32) {
         let mut i = 0;
-        let entries = &mut self.g.entries;
+        let Some(entries) = self.g.entries.as_deref_mut() else {
+            if self.g.cv_sleepers != 0 {
+                self.head.cv.notify_all();
+            }
+            return;
+        };
         while i < entries.len() {
             match &entries[i] {
                 Entry::Task { actor, token } => {
@@ -176,12 +195,12 @@ impl<T> WqGuard<'_, T> {
 
     /// `waitqueue_active()`: anything queued.
     pub fn has_waiters(&self) -> bool {
-        !self.g.entries.is_empty() || self.g.cv_sleepers != 0
+        !self.g.entries().is_empty() || self.g.cv_sleepers != 0
     }
 
     /// Queue an in-kernel wake function (`add_wait_queue`).
     pub fn add_func(&mut self, f: Arc<dyn WakeFn>) {
-        self.g.entries.push(Entry::Func(f));
+        self.g.entries_mut().push(Entry::Func(f));
     }
 
     /// Remove a wake function queued with [`Self::add_func`]
@@ -190,11 +209,11 @@ impl<T> WqGuard<'_, T> {
         let target = Arc::as_ptr(f) as *const () as usize;
         if let Some(i) = self
             .g
-            .entries
+            .entries()
             .iter()
             .position(|e| matches!(e, Entry::Func(x) if Arc::as_ptr(x) as *const () as usize == target))
         {
-            self.g.entries.remove(i);
+            self.g.entries_mut().remove(i);
             true
         } else {
             false
@@ -203,14 +222,15 @@ impl<T> WqGuard<'_, T> {
 
     /// Number of queued wake functions (for invariant checks).
     pub fn func_count(&self) -> usize {
-        self.g.entries.iter().filter(|e| matches!(e, Entry::Func(_))).count()
+        self.g.entries().iter().filter(|e| matches!(e, Entry::Func(_))).count()
     }
 
     fn add_task(&mut self, actor: ActorId, token: u64) {
         // Drop this actor's stale entries from earlier waits (a poll that
         // timed out leaves one behind).
-        self.g.entries.retain(|e| !matches!(e, Entry::Task { actor: a, .. } if *a == actor));
-        self.g.entries.push(Entry::Task { actor, token });
+        let entries = self.g.entries_mut();
+        entries.retain(|e| !matches!(e, Entry::Task { actor: a, .. } if *a == actor));
+        entries.push(Entry::Task { actor, token });
     }
 }
 

@@ -33,14 +33,14 @@ pub use std::sync::Arc;
 mod imp {
     use crate::sched;
     use std::ops::{Deref, DerefMut};
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A mutual-exclusion lock (Linux's `spinlock_t` and `struct mutex`).
+    /// As small as std's: whether an actor is parked on it is the
+    /// executor's to know ([`sched::unpark_lock`] returns at once when no
+    /// actor is parked on any lock).
     #[derive(Default)]
     pub struct Mutex<T> {
         inner: std::sync::Mutex<T>,
-        /// Set when an actor parked in the scheduler waiting for this lock.
-        contended: AtomicBool,
     }
 
     pub struct MutexGuard<'a, T> {
@@ -50,7 +50,7 @@ mod imp {
 
     impl<T> Mutex<T> {
         pub const fn new(value: T) -> Self {
-            Mutex { inner: std::sync::Mutex::new(value), contended: AtomicBool::new(false) }
+            Mutex { inner: std::sync::Mutex::new(value) }
         }
 
         pub fn lock(&self) -> MutexGuard<'_, T> {
@@ -62,7 +62,6 @@ mod imp {
                     }
                     Err(std::sync::TryLockError::WouldBlock) => {
                         if sched::in_sim() {
-                            self.contended.store(true, Ordering::Relaxed);
                             sched::park_on_lock(self as *const Self as usize);
                         } else {
                             let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -98,9 +97,7 @@ mod imp {
     impl<T> Drop for MutexGuard<'_, T> {
         fn drop(&mut self) {
             self.guard = None;
-            if self.lock.contended.swap(false, Ordering::Relaxed) {
-                sched::unpark_lock(self.lock as *const Mutex<T> as usize);
-            }
+            sched::unpark_lock(self.lock as *const Mutex<T> as usize);
         }
     }
 

@@ -16,17 +16,42 @@ use super::file::FileRef;
 use crate::errno::{Errno, KResult};
 use crate::sync::Mutex;
 
+/// What a slot holds, as the accessors below see it.
 enum Slot {
     Free,
     Reserved { cloexec: bool },
     Open { file: FileRef, cloexec: bool },
 }
 
+/// The table in Linux's own shape (`struct fdtable`): the file pointers,
+/// and bitmaps of the taken fds (`open_fds`: reserved or installed) and of
+/// FD_CLOEXEC (`close_on_exec`). A reserved fd is taken with no file. Eight
+/// bytes per fd plus two bits.
 #[derive(Default)]
 struct FdTable {
-    slots: Vec<Slot>,
+    fd: Vec<Option<FileRef>>,
+    open_fds: Vec<u64>,
+    close_on_exec: Vec<u64>,
     /// Lowest index that may be free (`next_fd`).
     next_fd: usize,
+}
+
+fn bit(map: &[u64], i: usize) -> bool {
+    map.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0)
+}
+
+fn set_bit(map: &mut Vec<u64>, i: usize, on: bool) {
+    if i / 64 >= map.len() {
+        if !on {
+            return;
+        }
+        map.resize(i / 64 + 1, 0);
+    }
+    if on {
+        map[i / 64] |= 1 << (i % 64);
+    } else {
+        map[i / 64] &= !(1 << (i % 64));
+    }
 }
 
 /// `struct files_struct`.
@@ -40,19 +65,64 @@ pub struct FilesStruct {
 impl FdTable {
     /// Lowest free slot at or above `start`, below `limit`.
     fn find_free(&self, start: usize, limit: usize) -> Option<usize> {
-        // Every slot below next_fd is taken (fs/file.c: find_next_fd).
-        (start.max(self.next_fd)..limit).find(|&i| matches!(self.slots.get(i), None | Some(Slot::Free)))
+        // Every slot below next_fd is taken (fs/file.c: find_next_fd), so
+        // the search starts there, a bitmap word at a time.
+        let mut i = start.max(self.next_fd);
+        while i < limit {
+            let w = self.open_fds.get(i / 64).copied().unwrap_or(0) | ((1u64 << (i % 64)) - 1);
+            if w != u64::MAX {
+                let fd = (i / 64) * 64 + (!w).trailing_zeros() as usize;
+                return (fd < limit).then_some(fd);
+            }
+            i = (i / 64 + 1) * 64;
+        }
+        None
+    }
+
+    fn is_open(&self, fd: usize) -> bool {
+        matches!(self.fd.get(fd), Some(Some(_)))
+    }
+
+    fn is_reserved(&self, fd: usize) -> bool {
+        bit(&self.open_fds, fd) && !self.is_open(fd)
     }
 
     fn set(&mut self, fd: usize, s: Slot) -> Slot {
-        if fd >= self.slots.len() {
-            self.slots.resize_with(fd + 1, || Slot::Free);
+        let old = self.take(fd);
+        match s {
+            Slot::Free => {}
+            Slot::Reserved { cloexec } => {
+                set_bit(&mut self.open_fds, fd, true);
+                set_bit(&mut self.close_on_exec, fd, cloexec);
+            }
+            Slot::Open { file, cloexec } => {
+                if fd >= self.fd.len() {
+                    self.fd.resize_with(fd + 1, || None);
+                }
+                self.fd[fd] = Some(file);
+                set_bit(&mut self.open_fds, fd, true);
+                set_bit(&mut self.close_on_exec, fd, cloexec);
+            }
         }
-        std::mem::replace(&mut self.slots[fd], s)
+        old
+    }
+
+    /// Empty the slot, returning what it held.
+    fn take(&mut self, fd: usize) -> Slot {
+        if !bit(&self.open_fds, fd) {
+            return Slot::Free;
+        }
+        let cloexec = bit(&self.close_on_exec, fd);
+        set_bit(&mut self.open_fds, fd, false);
+        set_bit(&mut self.close_on_exec, fd, false);
+        match self.fd.get_mut(fd).and_then(Option::take) {
+            Some(file) => Slot::Open { file, cloexec },
+            None => Slot::Reserved { cloexec },
+        }
     }
 
     fn free(&mut self, fd: usize) -> Slot {
-        let old = self.set(fd, Slot::Free);
+        let old = self.take(fd);
         if fd < self.next_fd {
             self.next_fd = fd;
         }
@@ -102,10 +172,7 @@ impl FilesStruct {
     pub fn put_unused_fd(&self, fd: i32) {
         let mut t = self.lock(true);
         let i = fd as usize;
-        assert!(
-            matches!(t.slots.get(i), Some(Slot::Reserved { .. })),
-            "put_unused_fd({fd}) on a slot that is not reserved"
-        );
+        assert!(t.is_reserved(i), "put_unused_fd({fd}) on a slot that is not reserved");
         t.free(i);
     }
 
@@ -114,10 +181,8 @@ impl FilesStruct {
     pub fn fd_install(&self, fd: i32, file: FileRef) {
         let mut t = self.lock(true);
         let i = fd as usize;
-        let cloexec = match t.slots.get(i) {
-            Some(Slot::Reserved { cloexec }) => *cloexec,
-            _ => panic!("fd_install({fd}) on a slot that is not reserved"),
-        };
+        assert!(t.is_reserved(i), "fd_install({fd}) on a slot that is not reserved");
+        let cloexec = bit(&t.close_on_exec, i);
         t.set(i, Slot::Open { file, cloexec });
     }
 
@@ -125,8 +190,8 @@ impl FilesStruct {
     pub fn fget(&self, fd: i64) -> KResult<FileRef> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
         let t = self.lock(false);
-        match t.slots.get(i) {
-            Some(Slot::Open { file, .. }) => Ok(file.clone()),
+        match t.fd.get(i) {
+            Some(Some(file)) => Ok(file.clone()),
             _ => Err(Errno::EBADF),
         }
     }
@@ -136,33 +201,33 @@ impl FilesStruct {
     pub fn close_fd(&self, fd: i64) -> KResult<FileRef> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
         let mut t = self.lock(true);
-        match t.slots.get(i) {
-            Some(Slot::Open { .. }) => match t.free(i) {
-                Slot::Open { file, .. } => Ok(file),
-                _ => unreachable!(),
-            },
-            _ => Err(Errno::EBADF),
+        if !t.is_open(i) {
+            return Err(Errno::EBADF);
+        }
+        match t.free(i) {
+            Slot::Open { file, .. } => Ok(file),
+            _ => unreachable!("an open slot holds a file"),
         }
     }
 
     /// FD_CLOEXEC of an open fd.
     pub fn get_cloexec(&self, fd: i64) -> KResult<bool> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
-        match self.lock(false).slots.get(i) {
-            Some(Slot::Open { cloexec, .. }) => Ok(*cloexec),
-            _ => Err(Errno::EBADF),
+        let t = self.lock(false);
+        if !t.is_open(i) {
+            return Err(Errno::EBADF);
         }
+        Ok(bit(&t.close_on_exec, i))
     }
 
     pub fn set_cloexec(&self, fd: i64, on: bool) -> KResult<()> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
-        match self.lock(true).slots.get_mut(i) {
-            Some(Slot::Open { cloexec, .. }) => {
-                *cloexec = on;
-                Ok(())
-            }
-            _ => Err(Errno::EBADF),
+        let mut t = self.lock(true);
+        if !t.is_open(i) {
+            return Err(Errno::EBADF);
         }
+        set_bit(&mut t.close_on_exec, i, on);
+        Ok(())
     }
 
     /// `do_dup2`: make `newfd` name `file`, closing what it named. A
@@ -171,7 +236,7 @@ impl FilesStruct {
     pub fn dup_to(&self, newfd: i32, file: FileRef, cloexec: bool) -> KResult<Option<FileRef>> {
         let i = newfd as usize;
         let mut t = self.lock(true);
-        if let Some(Slot::Reserved { .. }) = t.slots.get(i) {
+        if t.is_reserved(i) {
             return Err(Errno::EBUSY);
         }
         let old = t.set(i, Slot::Open { file, cloexec });
@@ -186,8 +251,8 @@ impl FilesStruct {
     pub fn take_cloexec(&self) -> Vec<FileRef> {
         let mut t = self.lock(true);
         let mut out = Vec::new();
-        for i in 0..t.slots.len() {
-            if matches!(t.slots[i], Slot::Open { cloexec: true, .. }) {
+        for i in 0..t.fd.len() {
+            if t.is_open(i) && bit(&t.close_on_exec, i) {
                 if let Slot::Open { file, .. } = t.free(i) {
                     out.push(file);
                 }
@@ -200,7 +265,7 @@ impl FilesStruct {
     pub fn close_all(&self) {
         let files: Vec<FileRef> = {
             let mut t = self.lock(true);
-            let n = t.slots.len();
+            let n = t.fd.len();
             (0..n).filter_map(|i| if let Slot::Open { file, .. } = t.free(i) { Some(file) } else { None }).collect()
         };
         drop(files);
@@ -209,7 +274,7 @@ impl FilesStruct {
     /// Open fds, ascending (for reports and tests).
     pub fn open_fds(&self) -> Vec<i32> {
         let t = self.lock(false);
-        (0..t.slots.len()).filter(|&i| matches!(t.slots[i], Slot::Open { .. })).map(|i| i as i32).collect()
+        (0..t.fd.len()).filter(|&i| t.is_open(i)).map(|i| i as i32).collect()
     }
 }
 
@@ -267,6 +332,27 @@ mod tests {
         drop(inflight);
         assert!(k.objs.record(id).released.is_some());
         assert!(k.objs.reports().is_empty());
+    }
+
+    #[test]
+    fn lowest_free_across_bitmap_words() {
+        let k = Kernel::new(Default::default());
+        let fs = FilesStruct::new();
+        for want in 0..130 {
+            let fd = fs.alloc_fd(0, 1000, want % 3 == 0).unwrap();
+            assert_eq!(fd, want);
+            fs.fd_install(fd, file(&k));
+        }
+        assert_eq!(fs.alloc_fd(0, 130, false), Err(Errno::EMFILE));
+        drop(fs.close_fd(70).unwrap());
+        drop(fs.close_fd(64).unwrap());
+        assert_eq!(fs.alloc_fd(65, 1000, false), Ok(70), "start above a hole");
+        assert_eq!(fs.alloc_fd(0, 1000, false), Ok(64));
+        assert_eq!(fs.alloc_fd(0, 1000, false), Ok(130));
+        assert_eq!(fs.get_cloexec(129), Ok(true));
+        assert_eq!(fs.get_cloexec(128), Ok(false));
+        assert_eq!(fs.take_cloexec().len(), 44, "fds 0, 3, ..., 129");
+        assert_eq!(fs.open_fds().len(), 130 - 2 - 44, "reserved fds are not open");
     }
 
     #[test]

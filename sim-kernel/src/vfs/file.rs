@@ -6,14 +6,22 @@
 //! holds one ([`FileRef`], taken by `fdget`), and `f_op->release` runs when
 //! the last one goes (`__fput`). So `close()` in one thread neither wakes nor
 //! releases a file another thread is blocked on.
+//!
+//! Memory: the `File` lives in an `Arc`. The counted references
+//! ([`FileRef`]) together own one strong count of it, taken at `alloc` and
+//! given back by the last put, so taking or putting a reference is one
+//! atomic operation (`f_count`), as `get_file`/`fput` are in Linux; an
+//! [`UncountedFile`] owns a strong count of its own, so the memory of a
+//! released file stays valid for the use-after-free report.
 
 use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
 use crate::objtrack::ObjHeader;
 use crate::sched::PollTable;
-use crate::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::sync::{Arc, Mutex};
 use std::any::Any;
+use std::ptr::NonNull;
 
 // f_mode bits (include/linux/fs.h). Kernel-internal: never shown to users.
 pub const FMODE_READ: u32 = 0x1;
@@ -114,13 +122,13 @@ pub trait FileOps: Send + Sync + 'static {
 /// `struct file`.
 pub struct File {
     pub hdr: ObjHeader,
-    pub kernel: Arc<Kernel>,
-    f_count: AtomicUsize,
+    f_count: AtomicU32,
     f_flags: AtomicU32,
-    f_mode: AtomicU32,
-    f_pos: Mutex<i64>,
+    pub kernel: Arc<Kernel>,
     pub ino: u64,
     ops: Box<dyn FileOps>,
+    f_mode: AtomicU32,
+    f_pos: Mutex<i64>,
 }
 
 impl File {
@@ -141,16 +149,19 @@ impl File {
             mode |= FMODE_LSEEK;
         }
         let hdr = kernel.objs.register("file");
-        FileRef(Arc::new(File {
+        let file = Arc::new(File {
             hdr,
             kernel: kernel.clone(),
-            f_count: AtomicUsize::new(1),
+            f_count: AtomicU32::new(1),
             f_flags: AtomicU32::new(flags & !O_CLOEXEC),
             f_mode: AtomicU32::new(mode),
             f_pos: Mutex::new(0),
             ino,
             ops,
-        }))
+        });
+        // The references' shared strong count (see the module docs).
+        let p = Arc::into_raw(file) as *mut File;
+        FileRef(NonNull::new(p).expect("Arc::into_raw is never null"))
     }
 
     pub fn ops(&self) -> &dyn FileOps {
@@ -207,51 +218,71 @@ impl File {
     }
 
     pub fn count(&self) -> usize {
-        self.f_count.load(Ordering::Acquire)
+        self.f_count.load(Ordering::Acquire) as usize
     }
 }
 
 /// One counted reference to a [`File`] (`get_file` / `fput`): cloning takes
 /// a reference, dropping puts it, and the last put releases the file.
-pub struct FileRef(Arc<File>);
+///
+/// Points at an `Arc<File>`'s contents; all `FileRef`s of a file together
+/// own one strong count of that `Arc` (given back by the last put), so
+/// while a `FileRef` exists, `f_count >= 1` and the memory is valid.
+pub struct FileRef(NonNull<File>);
+
+// SAFETY: a FileRef is a counted pointer to a `File`, which is Send + Sync
+// (its fields are atomics, locks and Send + Sync trait objects); the count
+// is atomic, exactly as for `Arc<File>`.
+unsafe impl Send for FileRef {}
+// SAFETY: as above.
+unsafe impl Sync for FileRef {}
 
 impl FileRef {
     pub fn file(&self) -> &File {
-        &self.0
+        self
     }
 
     /// A pointer that holds no reference (a C `struct file *` kept without
     /// `get_file`): the file may be released under it, and
     /// [`File::check`] then reports the use-after-free.
     pub fn uncounted(&self) -> UncountedFile {
-        UncountedFile(self.0.clone())
+        let p = self.0.as_ptr() as *const File;
+        // SAFETY: `p` came from `Arc::into_raw` and the references' shared
+        // strong count keeps it alive here; this adds one more for the
+        // returned `Arc`.
+        unsafe {
+            Arc::increment_strong_count(p);
+            UncountedFile(Arc::from_raw(p))
+        }
     }
 
     /// Whether two references name the same file.
     pub fn same(&self, other: &FileRef) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        self.0 == other.0
     }
 }
 
 impl Clone for FileRef {
     fn clone(&self) -> Self {
-        self.0.check("get_file");
-        crate::footprint::access(self.0.hdr.id(), true);
-        self.0.f_count.fetch_add(1, Ordering::AcqRel);
-        FileRef(self.0.clone())
+        self.check("get_file");
+        crate::footprint::access(self.hdr.id(), true);
+        self.f_count.fetch_add(1, Ordering::AcqRel);
+        FileRef(self.0)
     }
 }
 
 impl std::ops::Deref for FileRef {
     type Target = File;
     fn deref(&self) -> &File {
-        &self.0
+        // SAFETY: see the type's docs: this reference is counted, so the
+        // shared strong count is held and the `File` is alive.
+        unsafe { self.0.as_ref() }
     }
 }
 
 impl Drop for FileRef {
     fn drop(&mut self) {
-        let f = &*self.0;
+        let f: &File = self;
         crate::footprint::access(f.hdr.id(), true);
         let prev = f.f_count.fetch_sub(1, Ordering::AcqRel);
         if prev == 1 {
@@ -260,6 +291,10 @@ impl Drop for FileRef {
                 f.ops.release(f);
                 f.kernel.objs.release(&f.hdr);
             }
+            // SAFETY: this was the last counted reference: give back the
+            // shared strong count taken in `File::alloc`. `f` is not used
+            // after this.
+            unsafe { drop(Arc::from_raw(self.0.as_ptr() as *const File)) };
         } else if prev == 0 {
             f.kernel.objs.warn("fput on a file with no references");
         }
