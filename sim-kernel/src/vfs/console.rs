@@ -1,8 +1,10 @@
 //! The null console behind fds 0, 1 and 2 of every process: reads give EOF,
 //! writes are swallowed (like `/dev/null`, `drivers/char/mem.c`), so that a
-//! scenario's first new fd is 3 as in a Linux test.
+//! scenario's first new fd is 3 as in a Linux test. Like every character
+//! device opened through `do_dentry_open`, it has FMODE_PREAD/PWRITE:
+//! pread gives EOF and pwrite the count, and lseek is `noop_llseek`'s 0.
 
-use super::file::{File, FileOps, Llseek};
+use super::file::{File, FileOps, Llseek, FMODE_PREAD, FMODE_PWRITE};
 use crate::abi::O_RDWR;
 use crate::errno::KResult;
 use crate::kernel::Kernel;
@@ -39,6 +41,7 @@ impl FileOps for NullConsole {
 /// Open fds 0, 1 and 2 of a new process on one null-console file.
 pub fn open_std_fds(kernel: &Arc<Kernel>, p: &Process) {
     let f = File::alloc(kernel, NULL_INO, O_RDWR, Box::new(NullConsole));
+    f.add_mode(FMODE_PREAD | FMODE_PWRITE);
     for _ in 0..3 {
         let fd = p.files.alloc_fd(0, u64::MAX, false).expect("fresh table has room");
         p.files.fd_install(fd, f.clone());

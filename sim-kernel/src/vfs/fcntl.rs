@@ -110,7 +110,9 @@ pub fn do_ioctl(p: &Process, fd: i64, cmd: u32, arg: &IoctlArg) -> KResult<Ioctl
             Ok(IoctlOut::Int(0))
         }
         FIONBIO => {
-            let on = arg.int.unwrap_or(0) as i32 != 0;
+            // ioctl_fionbio (fs/ioctl.c): get_user(on, argp) faults on a
+            // missing argument.
+            let on = arg.int.ok_or(Errno::EFAULT)? as i32 != 0;
             let fl = file.flags();
             file.set_flags(if on { fl | O_NONBLOCK } else { fl & !O_NONBLOCK });
             Ok(IoctlOut::Int(0))
