@@ -4,7 +4,9 @@
 //! [`runner`] (one execution: setup, actors, finally, check, teardown).
 pub mod calls;
 pub mod cli;
+pub mod eval;
 pub mod explore;
 pub mod lang;
+pub mod native;
 pub mod runner;
 pub mod value;

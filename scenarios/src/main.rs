@@ -2,7 +2,7 @@
 //! simulated kernel. See SCENARIO-LANGUAGE.md section 6.
 
 use clap::{Parser, Subcommand};
-use scenarios::cli;
+use scenarios::{cli, native};
 use std::io::Write;
 
 #[derive(Parser)]
@@ -28,6 +28,12 @@ enum Cmd {
         /// Print every step: actor, call, result, virtual time.
         #[arg(short, long)]
         verbose: bool,
+        /// Run against the host kernel instead, in a fresh child process.
+        #[arg(long)]
+        native: bool,
+        /// With --native: a scenario the host cannot run is an error.
+        #[arg(long, requires = "native")]
+        require_native: bool,
     },
     /// Every interleaving (DPOR by default), or random schedules.
     Explore {
@@ -81,6 +87,33 @@ enum Cmd {
     },
     /// List the historical bugs `config bug=NAME` can re-introduce.
     Bugs,
+    /// Run each scenario under ksim and on the host kernel; report every result that differs.
+    Compare {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// A scenario the host cannot run is an error.
+        #[arg(long)]
+        require_native: bool,
+        /// Print the host's calls.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// The shipped library (or FILES) both ways: a table per subsystem.
+    Conformance {
+        files: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        /// The table as the book includes it.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// The native runner's child process (internal).
+    #[command(name = "__native-child", hide = true)]
+    NativeChild {
+        file: String,
+        #[arg(long)]
+        resume: Option<String>,
+    },
 }
 
 fn main() {
@@ -93,7 +126,10 @@ fn main() {
     };
     let mut out = String::new();
     let code = match args.cmd {
-        Cmd::Run { files, seed, verbose } => cli::cmd_run(&mut out, &files, seed, verbose),
+        Cmd::Run { files, verbose, native: true, require_native, .. } => {
+            native::conformance::cmd_run_native(&mut out, &native::own_exe(), &files, require_native, verbose)
+        }
+        Cmd::Run { files, seed, verbose, .. } => cli::cmd_run(&mut out, &files, seed, verbose),
         Cmd::Replay { file, schedule, verbose } => cli::cmd_replay(&mut out, &file, &schedule, verbose),
         Cmd::Check { files } => cli::cmd_check(&mut out, &files),
         Cmd::Explore { files, preemptions, max_executions, time_limit, random, seed, shard, json, naive, jobs } => {
@@ -113,6 +149,13 @@ fn main() {
         }
         Cmd::Merge { reports, json } => cli::cmd_merge(&mut out, &reports, json),
         Cmd::Bugs => cli::cmd_bugs(&mut out),
+        Cmd::Compare { files, require_native, verbose } => {
+            native::conformance::cmd_compare(&mut out, &native::own_exe(), &files, require_native, verbose)
+        }
+        Cmd::Conformance { files, json, markdown } => {
+            native::conformance::cmd_conformance(&mut out, &native::own_exe(), &files, json, markdown)
+        }
+        Cmd::NativeChild { file, resume } => native::interp::child_main(&file, resume.as_deref()),
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
     std::process::exit(code);

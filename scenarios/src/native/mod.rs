@@ -1,0 +1,252 @@
+//! The host kernel as an oracle (issue 6): a scenario's calls made against
+//! the Linux kernel ksim runs on, through real system calls.
+//!
+//! - [`run_native`] re-executes the `ksim` binary as `ksim __native-child
+//!   FILE` ([`child`]): a fresh process that closes every fd but 0, 1 and 2
+//!   before the scenario starts, so fd numbers, RLIMIT_NOFILE and `exec()`
+//!   behave as written. The child interprets the scenario ([`interp`]):
+//!   `setup`, the actors and `finally` each on real OS threads, `check` with
+//!   the same evaluator as the simulator ([`crate::eval`]). It streams one
+//!   JSON line per call and a final line to stdout ([`Line`]); the parent
+//!   kills it after a timeout.
+//! - Calls are mapped to host implementations by their catalog name
+//!   ([`lookup`]), once per call before the scenario runs, from one table per
+//!   subsystem ([`eventfd`], [`vfs`], [`pipe`], [`watch_queue`], [`mm`],
+//!   [`userfaultfd`], [`time`]). A call with no host form (kernel-internal
+//!   calls, ksim-only calls, notification pipes on a host without
+//!   CONFIG_WATCH_QUEUE) makes the scenario *skipped*, naming the call: never
+//!   failed.
+//! - [`compare`] runs a scenario both ways and diffs the results call by call;
+//!   [`conformance`] does it for a whole library and prints a table per
+//!   subsystem.
+//!
+//! The native runner runs on real OS threads, outside the simulated world,
+//! so it uses std's locks (the kernel's `sim_kernel::sync` is for simulated
+//! code).
+//!
+//! Hooking a new call in: add one entry `("NAME", Native::Run(f))` (or
+//! `Native::Skip("why")` for a call the host cannot make) to the `CALLS` table
+//! of the subsystem's file here, where `f: NativeFn` takes the evaluated
+//! positional and named arguments as the simulator's dispatch does and returns
+//! the result as the simulator renders it (an errno as `Value::Errno`).
+
+pub mod child;
+pub mod compare;
+pub mod conformance;
+pub mod eventfd;
+pub mod interp;
+pub mod mm;
+pub mod pipe;
+pub mod sys;
+pub mod time;
+pub mod userfaultfd;
+pub mod vfs;
+pub mod watch_queue;
+
+use crate::lang::catalog::{CallCtx, CallSig};
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why a native call did not produce a result.
+#[derive(Debug)]
+pub enum NErr {
+    /// An argument of the wrong kind: the execution fails (as in the
+    /// simulator's dispatch).
+    Arg(String),
+    /// The host cannot make this call: the scenario is skipped.
+    Skip(String),
+    /// `exec()`: the interpreter re-executes the child (see [`interp`]).
+    Exec,
+}
+
+/// A host implementation of a call: positional and named arguments, as the
+/// simulator's `calls::dispatch` receives them.
+pub type NativeFn = fn(&[Value], &[(String, Value)]) -> Result<Value, NErr>;
+
+/// How a catalog call runs natively.
+#[derive(Clone, Copy)]
+pub enum Native {
+    Run(NativeFn),
+    /// The host cannot make it: why (for the skip report).
+    Skip(&'static str),
+}
+
+/// The native form of the catalog call `sig`, by its name: kernel-internal
+/// calls are skipped, then each subsystem's table is searched.
+pub fn lookup(sig: &CallSig) -> Native {
+    if sig.ctx == CallCtx::Kernel {
+        return Native::Skip("a kernel-internal call: the host has no system call for it");
+    }
+    let tables: [&[(&str, Native)]; 7] =
+        [eventfd::CALLS, vfs::CALLS, time::CALLS, pipe::CALLS, watch_queue::CALLS, mm::CALLS, userfaultfd::CALLS];
+    for t in tables {
+        if let Some((_, n)) = t.iter().find(|(name, _)| *name == sig.name) {
+            return *n;
+        }
+    }
+    Native::Skip("no native implementation (a ksim-only call?)")
+}
+
+/// One line of the child's output.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Line {
+    /// A call returned (or, for an actor, was the last one made).
+    Call { actor: String, line: u32, call: String, text: String, result: String },
+    /// The scenario cannot run natively.
+    Skip { call: String, line: u32, reason: String },
+    /// The execution ended.
+    End {
+        violations: Vec<NViolation>,
+        checks: Vec<NCheck>,
+        outcome: Vec<(String, String)>,
+        /// Actors still blocked at the end.
+        blocked: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NViolation {
+    /// As [`crate::runner::ViolationKind::name`].
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NCheck {
+    /// `assert`, `never` or `exists`.
+    pub kind: String,
+    pub text: String,
+    pub line: u32,
+    /// `Ok(truth)` or why it could not be evaluated.
+    pub value: Result<bool, String>,
+}
+
+/// How a native run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Every expectation held.
+    Passed,
+    /// An expectation was violated (the violations are in [`NativeRun`]).
+    Failed,
+    /// The host cannot run it: `call (line N): why`.
+    Skipped(String),
+    /// The child crashed, timed out or printed something unreadable.
+    Error(String),
+}
+
+/// Everything a native run produced.
+#[derive(Clone, Debug)]
+pub struct NativeRun {
+    pub status: Status,
+    pub calls: Vec<Line>,
+    pub violations: Vec<NViolation>,
+    pub checks: Vec<NCheck>,
+    pub outcome: Vec<(String, String)>,
+    pub blocked: Vec<String>,
+    pub elapsed: Duration,
+}
+
+/// How long one native run may take before the child is killed.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `ksim` binary to re-execute: this process's own executable (tests
+/// pass `CARGO_BIN_EXE_ksim` instead).
+pub fn own_exe() -> std::path::PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| "ksim".into())
+}
+
+/// Run `path` natively in a fresh child of `exe` (a `ksim` binary).
+pub fn run_native(exe: &Path, path: &str) -> NativeRun {
+    let start = Instant::now();
+    let mut run = NativeRun {
+        status: Status::Error(String::new()),
+        calls: Vec::new(),
+        violations: Vec::new(),
+        checks: Vec::new(),
+        outcome: Vec::new(),
+        blocked: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    let child = Command::new(exe)
+        .arg("__native-child")
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            run.status = Status::Error(format!("cannot start {}: {e}", exe.display()));
+            return run;
+        }
+    };
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if start.elapsed() > CHILD_TIMEOUT {
+            let _ = child.kill();
+            timed_out = true;
+            break child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let out = out_reader.join().unwrap_or_default();
+    let err = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    run.elapsed = start.elapsed();
+    let mut ended = false;
+    for l in String::from_utf8_lossy(&out).lines() {
+        match serde_json::from_str::<Line>(l) {
+            Ok(Line::End { violations, checks, outcome, blocked }) => {
+                ended = true;
+                run.status = if violations.is_empty() { Status::Passed } else { Status::Failed };
+                run.violations = violations;
+                run.checks = checks;
+                run.outcome = outcome;
+                run.blocked = blocked;
+            }
+            Ok(Line::Skip { call, line, reason }) => {
+                ended = true;
+                run.status = Status::Skipped(format!("{call} (line {line}): {reason}"));
+            }
+            Ok(c @ Line::Call { .. }) => run.calls.push(c),
+            Err(e) => {
+                run.status = Status::Error(format!("unreadable output from the native child ({e}): {l}"));
+                return run;
+            }
+        }
+    }
+    if !ended {
+        let how = if timed_out {
+            format!("killed after {} s", CHILD_TIMEOUT.as_secs())
+        } else {
+            match status {
+                Some(st) => format!("the native child exited with {st} before the end"),
+                None => "the native child could not be waited for".to_string(),
+            }
+        };
+        run.status = Status::Error(format!("{how}{}", if err.trim().is_empty() { String::new() } else { format!(": {}", err.trim()) }));
+    }
+    run
+}

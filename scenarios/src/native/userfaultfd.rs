@@ -1,0 +1,78 @@
+//! Native userfaultfd calls (`fs/userfaultfd.c` on the host; the host is
+//! root, so unprivileged_userfaultfd does not matter): `userfaultfd(FLAGS)`,
+//! `uffd_read(U)` (one 32-byte `struct uffd_msg` as the record `{event,
+//! flags, address}`), and the UFFDIO_* ioctls with the struct's fields as
+//! named arguments (SCENARIO-LANGUAGE.md section 8), returning the struct's
+//! output fields as a record, as the userfaultfd issue specifies.
+//!
+//! Command numbers are `include/uapi/linux/userfaultfd.h`'s `_IOWR(0xAA,
+//! ...)`/`_IOR(0xAA, ...)` values for x86_64.
+
+use super::sys::{errno_value, fd, field, int, last_errno, ret, ret_int};
+use super::{NErr, Native};
+use crate::value::Value;
+use std::rc::Rc;
+
+pub const CALLS: &[(&str, Native)] =
+    &[("userfaultfd", Native::Run(userfaultfd)), ("uffd_read", Native::Run(uffd_read))];
+
+pub const UFFDIO_API: u32 = 0xc018_aa3f;
+pub const UFFDIO_REGISTER: u32 = 0xc020_aa00;
+pub const UFFDIO_UNREGISTER: u32 = 0x8010_aa01;
+pub const UFFDIO_WAKE: u32 = 0x8010_aa02;
+pub const UFFDIO_COPY: u32 = 0xc028_aa03;
+pub const UFFDIO_ZEROPAGE: u32 = 0xc020_aa04;
+pub const UFFDIO_WRITEPROTECT: u32 = 0xc018_aa06;
+
+fn userfaultfd(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
+    let flags = int("userfaultfd", a, 0)? as u32 as libc::c_int;
+    // SAFETY: one integer argument.
+    ret_int(unsafe { libc::syscall(libc::SYS_userfaultfd, flags) })
+}
+
+fn uffd_read(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
+    let f = fd("uffd_read", a, 0)?;
+    let mut m = [0u8; 32];
+    // SAFETY: m is 32 writable bytes.
+    let r = unsafe { libc::read(f, m.as_mut_ptr().cast(), 32) };
+    if r < 0 {
+        return errno_value(last_errno());
+    }
+    let word = |o: usize| u64::from_le_bytes(m[o..o + 8].try_into().expect("8 bytes"));
+    Ok(record(&[("event", m[0] as u64), ("flags", word(8)), ("address", word(16))]))
+}
+
+fn record(fields: &[(&'static str, u64)]) -> Value {
+    Value::Record(Rc::from(fields.iter().map(|(k, v)| (*k, Value::Int(*v))).collect::<Vec<_>>()))
+}
+
+/// Make the ioctl with `words` as the struct (u64 fields); on success,
+/// `out` builds the result from the struct as the kernel left it.
+fn struct_ioctl(f: i32, cmd: u32, mut words: Vec<u64>, out: impl FnOnce(&[u64]) -> Value) -> Result<Value, NErr> {
+    // SAFETY: words is the whole struct the command reads and writes.
+    let r = unsafe { libc::ioctl(f, cmd as _, words.as_mut_ptr()) };
+    ret(r as i64, |_| out(&words))
+}
+
+/// The UFFDIO_* commands; `None` for other commands.
+pub fn ioctl(f: i32, cmd: u32, _a: &[Value], named: &[(String, Value)]) -> Result<Option<Value>, NErr> {
+    let g = |k: &str| field("ioctl", named, k);
+    let r = match cmd {
+        UFFDIO_API => struct_ioctl(f, cmd, vec![g("api")?, g("features")?, 0], |w| {
+            record(&[("api", w[0]), ("features", w[1]), ("ioctls", w[2])])
+        }),
+        UFFDIO_REGISTER => {
+            struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?, 0], |w| record(&[("ioctls", w[3])]))
+        }
+        UFFDIO_UNREGISTER | UFFDIO_WAKE => struct_ioctl(f, cmd, vec![g("start")?, g("len")?], |_| Value::Int(0)),
+        UFFDIO_COPY => struct_ioctl(f, cmd, vec![g("dst")?, g("src")?, g("len")?, g("mode")?, 0], |w| {
+            record(&[("copy", w[4])])
+        }),
+        UFFDIO_ZEROPAGE => {
+            struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?, 0], |w| record(&[("zeropage", w[3])]))
+        }
+        UFFDIO_WRITEPROTECT => struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?], |_| Value::Int(0)),
+        _ => return Ok(None),
+    };
+    r.map(Some)
+}
