@@ -64,7 +64,8 @@ pub struct Comparison {
     pub title: Option<String>,
     pub single_threaded: bool,
     pub sim_passed: bool,
-    pub sim_violations: Vec<String>,
+    /// The simulator's violations: (kind, message).
+    pub sim_violations: Vec<(String, String)>,
     pub sim_calls: usize,
     pub native: NativeRun,
     pub disagreements: Vec<Disagreement>,
@@ -84,14 +85,15 @@ pub fn compare_file(exe: &Path, path: &str) -> Result<Comparison, String> {
     let seed = prog.config.seed.unwrap_or(0);
     let (ex, sim_calls) = execute_logged(&prog, path, &mut SeededChooser::new(seed), RunOptions::default());
     let native = run_native(exe, path);
-    Ok(judge(&prog, path, ex.violations.iter().map(|v| v.message.clone()).collect(), sim_calls, native))
+    let sim_violations = ex.violations.iter().map(|v| (v.kind.name().to_string(), v.message.clone())).collect();
+    Ok(judge(&prog, path, sim_violations, sim_calls, native))
 }
 
 /// Compare a simulator run (its violations and calls) with a native run.
 pub fn judge(
     prog: &Rc<Program>,
     path: &str,
-    sim_violations: Vec<String>,
+    sim_violations: Vec<(String, String)>,
     sim_calls: Vec<CallRecord>,
     native: NativeRun,
 ) -> Comparison {
@@ -121,19 +123,28 @@ pub fn judge(
         Status::Passed | Status::Failed => {}
     }
     let native_passed = c.native.status == Status::Passed;
+    let mut explain = false;
     if single {
         c.disagreements = diff_calls(&sim_calls, &c.native.calls);
-        if sim_passed != native_passed {
-            c.problems.push(format!(
-                "ksim {}, the host {}",
-                if sim_passed { "passes" } else { "fails" },
-                if native_passed { "passes" } else { "fails" }
-            ));
+        // Both must reach the same verdict, failing (if they fail) for the
+        // same kinds of reason.
+        let kinds = |v: &mut Vec<String>| {
+            v.sort();
+            v.dedup();
+            v.clone()
+        };
+        let sim_kinds = kinds(&mut c.sim_violations.iter().map(|(k, _)| k.clone()).collect());
+        let host_kinds = kinds(&mut c.native.violations.iter().map(|v| v.kind.clone()).collect());
+        if sim_kinds != host_kinds {
+            let say = |k: &[String]| if k.is_empty() { "passes".to_string() } else { format!("fails ({})", k.join(", ")) };
+            c.problems.push(format!("ksim {}, the host {}", say(&sim_kinds), say(&host_kinds)));
+            explain = true;
         }
     } else if !native_passed {
         c.problems.push("the host does not satisfy the scenario's expectations".into());
+        explain = true;
     }
-    if !native_passed {
+    if explain {
         for v in &c.native.violations {
             c.problems.push(format!("on the host: {}", v.message));
         }

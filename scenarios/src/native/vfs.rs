@@ -2,8 +2,7 @@
 //! dup(2)/dup2/dup3, fcntl(2), lseek(2), poll(2) on one fd, ioctl(2),
 //! `exec()` (a real execve of the child, see [`super::interp`]),
 //! `fd_path(FD)` (readlink of /proc/self/fd/FD) and
-//! `setrlimit(RESOURCE, N)` (soft and hard limit both N, as the simulator
-//! models it).
+//! `setrlimit(RLIMIT_NOFILE, N)` (the soft limit N; see [`setrlimit`]).
 //!
 //! ioctl commands with an argument form other than an integer go to the
 //! subsystem that owns them ([`super::watch_queue::ioctl`],
@@ -234,7 +233,16 @@ fn setrlimit(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
     if res != abi::RLIMIT_NOFILE {
         return Err(NErr::Skip(format!("setrlimit of resource {res}: only RLIMIT_NOFILE is modelled")));
     }
-    let l = libc::rlimit { rlim_cur: n, rlim_max: n };
+    // ksim models one limit (soft = hard = N) of a process that may raise
+    // it again. On the host the hard limit is only ever raised, never
+    // lowered, so that a process without CAP_SYS_RESOURCE (a container's
+    // root) can raise the soft limit again as the scenario does; above
+    // fs.nr_open the new hard limit is EPERM as in ksim (kernel/sys.c
+    // do_prlimit).
+    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: valid rlimit pointers.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) };
+    let l = libc::rlimit { rlim_cur: n, rlim_max: n.max(l.rlim_max) };
     // SAFETY: a valid rlimit.
     ret_zero(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) } as i64)
 }
