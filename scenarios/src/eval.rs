@@ -46,9 +46,7 @@ pub fn eval<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
             let vals = args.iter().map(|a| eval(s, a)).collect::<Result<Vec<_>, _>>()?;
             calls::builtin(*id, &vals)?
         }
-        IrExpr::List(items) => {
-            Value::List(Rc::from(items.iter().map(|a| eval(s, a)).collect::<Result<Vec<_>, _>>()?))
-        }
+        IrExpr::List(items) => Value::List(Rc::from(items.iter().map(|a| eval(s, a)).collect::<Result<Vec<_>, _>>()?)),
         IrExpr::Index(base, idx, _) => {
             let b = eval(s, base)?;
             let i = match eval(s, idx)? {
@@ -189,4 +187,3 @@ pub(crate) fn opstr(op: BinOp) -> &'static str {
         BinOp::BitOr => "|",
     }
 }
-

@@ -174,8 +174,14 @@ fn blocked_actors_are_reported_not_hung() {
 fn a_differing_result_is_reported_call_by_call() {
     // The simulator runs one file and the host another that differs in one
     // argument on line 3: the comparison names exactly that call.
-    let a = scratch("diff_a.scn", "setup:\n  efd = eventfd(0, EFD_NONBLOCK)\n  eventfd_write(efd, 5)\n  r = eventfd_read(efd)\n  close(efd)\n");
-    let b = scratch("diff_b.scn", "setup:\n  efd = eventfd(0, EFD_NONBLOCK)\n  eventfd_write(efd, 6)\n  r = eventfd_read(efd)\n  close(efd)\n");
+    let a = scratch(
+        "diff_a.scn",
+        "setup:\n  efd = eventfd(0, EFD_NONBLOCK)\n  eventfd_write(efd, 5)\n  r = eventfd_read(efd)\n  close(efd)\n",
+    );
+    let b = scratch(
+        "diff_b.scn",
+        "setup:\n  efd = eventfd(0, EFD_NONBLOCK)\n  eventfd_write(efd, 6)\n  r = eventfd_read(efd)\n  close(efd)\n",
+    );
     let prog = scenarios::cli::load(&a).expect("loads");
     let (ex, calls) = execute_logged(&prog, &a, &mut SeededChooser::new(0), RunOptions::default());
     assert_eq!(calls.len(), 4);
@@ -185,7 +191,10 @@ fn a_differing_result_is_reported_call_by_call() {
     assert_eq!(c.verdict, Verdict::Disagree);
     assert_eq!(c.disagreements.len(), 1, "{:?}", c.disagreements);
     let d = &c.disagreements[0];
-    assert_eq!((d.line, d.text.as_str(), d.sim.as_deref(), d.host.as_deref()), (4, "eventfd_read(efd)", Some("5"), Some("6")));
+    assert_eq!(
+        (d.line, d.text.as_str(), d.sim.as_deref(), d.host.as_deref()),
+        (4, "eventfd_read(efd)", Some("5"), Some("6"))
+    );
     // And the same file agrees with itself.
     assert_eq!(compare_file(ksim(), &a).expect("loads").verdict, Verdict::Agree);
 }

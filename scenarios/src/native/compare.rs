@@ -39,7 +39,15 @@ pub struct Disagreement {
 impl std::fmt::Display for Disagreement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(no such call)".into());
-        write!(f, "line {} {} `{}`: ksim {}, host {}", self.line, self.actor, self.text, show(&self.sim), show(&self.host))
+        write!(
+            f,
+            "line {} {} `{}`: ksim {}, host {}",
+            self.line,
+            self.actor,
+            self.text,
+            show(&self.sim),
+            show(&self.host)
+        )
     }
 }
 
@@ -136,7 +144,8 @@ pub fn judge(
         let sim_kinds = kinds(&mut c.sim_violations.iter().map(|(k, _)| k.clone()).collect());
         let host_kinds = kinds(&mut c.native.violations.iter().map(|v| v.kind.clone()).collect());
         if sim_kinds != host_kinds {
-            let say = |k: &[String]| if k.is_empty() { "passes".to_string() } else { format!("fails ({})", k.join(", ")) };
+            let say =
+                |k: &[String]| if k.is_empty() { "passes".to_string() } else { format!("fails ({})", k.join(", ")) };
             c.problems.push(format!("ksim {}, the host {}", say(&sim_kinds), say(&host_kinds)));
             explain = true;
         }
@@ -258,7 +267,8 @@ fn translate(r: &str, bases: &[(u64, u64)]) -> String {
     let mut out = String::with_capacity(r.len());
     let mut i = 0;
     while i < b.len() {
-        let starts_number = b[i].is_ascii_digit() && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'\\'));
+        let starts_number =
+            b[i].is_ascii_digit() && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'\\'));
         if !starts_number {
             out.push(b[i] as char);
             i += 1;
@@ -297,11 +307,15 @@ mod tests {
     #[test]
     fn equal_results_agree_and_a_different_one_is_named() {
         let s = vec![sim("setup", 3, "eventfd", "3"), sim("setup", 4, "read", "EINVAL"), sim("setup", 4, "read", "1")];
-        let h = vec![host("setup", 3, "eventfd", "3"), host("setup", 4, "read", "EINVAL"), host("setup", 4, "read", "2")];
+        let h =
+            vec![host("setup", 3, "eventfd", "3"), host("setup", 4, "read", "EINVAL"), host("setup", 4, "read", "2")];
         let d = diff_calls(&s, &h);
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].line, d[0].sim.as_deref(), d[0].host.as_deref()), (4, Some("1"), Some("2")));
-        assert_eq!(diff_calls(&s, &s.iter().map(|c| host(&c.actor, c.line, c.call, &c.result)).collect::<Vec<_>>()), vec![]);
+        assert_eq!(
+            diff_calls(&s, &s.iter().map(|c| host(&c.actor, c.line, c.call, &c.result)).collect::<Vec<_>>()),
+            vec![]
+        );
     }
 
     #[test]
@@ -311,7 +325,10 @@ mod tests {
         let d = diff_calls(&s, &h);
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].sim.clone(), d[0].host.as_deref()), (None, Some("0")));
-        assert_eq!(diff_calls(&h.iter().map(|_| sim("setup", 3, "eventfd", "3")).take(1).collect::<Vec<_>>(), &[]).len(), 1);
+        assert_eq!(
+            diff_calls(&h.iter().map(|_| sim("setup", 3, "eventfd", "3")).take(1).collect::<Vec<_>>(), &[]).len(),
+            1
+        );
     }
 
     #[test]

@@ -140,7 +140,8 @@ fn print_comparison(out: &mut String, c: &Comparison, verbose: bool) {
             let _ = writeln!(out, "AGREE: every result is the same");
         }
         Verdict::Agree => {
-            let _ = writeln!(out, "AGREE: the host satisfies the scenario's expectations (its interleaving is its own)");
+            let _ =
+                writeln!(out, "AGREE: the host satisfies the scenario's expectations (its interleaving is its own)");
         }
         Verdict::Skipped(why) => {
             let _ = writeln!(out, "SKIPPED: the host cannot run {why}");
@@ -230,9 +231,9 @@ pub fn subsystem(path: &str, prog: &Program) -> &'static str {
         "pipes"
     } else if stem.starts_with("eventfd")
         || stem.starts_with("kernel_")
-        || names.iter().all(|n| {
-            n.starts_with("eventfd") || ["read", "write", "close", "poll", "now_ns", "sleep_ns"].contains(n)
-        })
+        || names
+            .iter()
+            .all(|n| n.starts_with("eventfd") || ["read", "write", "close", "poll", "now_ns", "sleep_ns"].contains(n))
     {
         "eventfd"
     } else {

@@ -332,7 +332,10 @@ fn exec_call(cx: &mut Cx, c: &CallOp) -> Flow {
 }
 
 fn eval_failure(cx: &Cx, c: &CallOp, e: String) -> Flow {
-    cx.w.fail("evaluation error", format!("{}:{}: {} `{}`: {}: {}", cx.w.path, c.span.line, cx.kind, cx.who, c.text, e));
+    cx.w.fail(
+        "evaluation error",
+        format!("{}:{}: {} `{}`: {}: {}", cx.w.path, c.span.line, cx.kind, cx.who, c.text, e),
+    );
     Flow::Stop
 }
 
@@ -384,8 +387,7 @@ fn watch(w: &World, tids: &[usize]) -> Option<Vec<usize>> {
     let mut quiet_since: Option<(Instant, u64)> = None;
     let mut stop_since: Option<Instant> = None;
     loop {
-        let live: Vec<usize> =
-            tids.iter().copied().filter(|&t| w.states[t].load(Ordering::SeqCst) != DONE).collect();
+        let live: Vec<usize> = tids.iter().copied().filter(|&t| w.states[t].load(Ordering::SeqCst) != DONE).collect();
         if live.is_empty() {
             return Some(Vec::new());
         }
@@ -601,8 +603,18 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
     let mut checks = Vec::new();
     if ok && !w.stop.load(Ordering::SeqCst) {
         let globals = lock(&w.globals).iter().map(SValue::to_value).collect();
-        let cx =
-            Cx { w: &w, tid: 0, who: "check".into(), kind: "check", actor: None, globals, locals: Vec::new(), count: 0, resume_at: None, phase: "check" };
+        let cx = Cx {
+            w: &w,
+            tid: 0,
+            who: "check".into(),
+            kind: "check",
+            actor: None,
+            globals,
+            locals: Vec::new(),
+            count: 0,
+            resume_at: None,
+            phase: "check",
+        };
         for c in &prog.checks {
             let value = eval::truth(&cx, &c.expr);
             let kind = match c.kind {
@@ -646,7 +658,8 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
             }
         }
     }
-    let blocked = (0..n).filter(|&t| w.blocked[t].load(Ordering::SeqCst)).map(|t| prog.actors[t].name.clone()).collect();
+    let blocked =
+        (0..n).filter(|&t| w.blocked[t].load(Ordering::SeqCst)).map(|t| prog.actors[t].name.clone()).collect();
     let violations = lock(&w.violations).clone();
     emit(&super::Line::End { violations, checks, outcome, blocked });
     exit_now(0)

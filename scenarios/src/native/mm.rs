@@ -35,9 +35,8 @@ fn mmap(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
     let len = int("mmap", a, 0)?;
     let prot = int_or("mmap", a, 1, (libc::PROT_READ | libc::PROT_WRITE) as u64)? as i32;
     // SAFETY: an anonymous private mapping at an address the kernel picks.
-    let p = unsafe {
-        libc::mmap(std::ptr::null_mut(), len as usize, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
-    };
+    let p =
+        unsafe { libc::mmap(std::ptr::null_mut(), len as usize, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
     let r = if p == libc::MAP_FAILED { -1 } else { p as i64 };
     ret(r, |addr| {
         let addr = addr as u64;

@@ -246,7 +246,10 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
                 None => "the native child could not be waited for".to_string(),
             }
         };
-        run.status = Status::Error(format!("{how}{}", if err.trim().is_empty() { String::new() } else { format!(": {}", err.trim()) }));
+        run.status = Status::Error(format!(
+            "{how}{}",
+            if err.trim().is_empty() { String::new() } else { format!(": {}", err.trim()) }
+        ));
     }
     run
 }

@@ -65,9 +65,9 @@ pub fn ioctl(f: i32, cmd: u32, _a: &[Value], named: &[(String, Value)]) -> Resul
             struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?, 0], |w| record(&[("ioctls", w[3])]))
         }
         UFFDIO_UNREGISTER | UFFDIO_WAKE => struct_ioctl(f, cmd, vec![g("start")?, g("len")?], |_| Value::Int(0)),
-        UFFDIO_COPY => struct_ioctl(f, cmd, vec![g("dst")?, g("src")?, g("len")?, g("mode")?, 0], |w| {
-            record(&[("copy", w[4])])
-        }),
+        UFFDIO_COPY => {
+            struct_ioctl(f, cmd, vec![g("dst")?, g("src")?, g("len")?, g("mode")?, 0], |w| record(&[("copy", w[4])]))
+        }
         UFFDIO_ZEROPAGE => {
             struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?, 0], |w| record(&[("zeropage", w[3])]))
         }
@@ -75,4 +75,82 @@ pub fn ioctl(f: i32, cmd: u32, _a: &[Value], named: &[(String, Value)]) -> Resul
         _ => return Ok(None),
     };
     r.map(Some)
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    fn call(table: &[(&str, Native)], name: &str, a: &[Value], named: &[(&str, u64)]) -> Value {
+        let named: Vec<(String, Value)> = named.iter().map(|(k, v)| (k.to_string(), Value::Int(*v))).collect();
+        let f = match table.iter().find(|(n, _)| *n == name) {
+            Some((_, Native::Run(f))) => *f,
+            _ => panic!("no native {name}"),
+        };
+        f(a, &named).unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    }
+
+    fn int(v: &Value) -> u64 {
+        match v {
+            Value::Int(n) => *n,
+            v => panic!("expected an integer, got {v}"),
+        }
+    }
+
+    fn field(v: &Value, k: &str) -> u64 {
+        match v {
+            Value::Record(f) => int(&f.iter().find(|(n, _)| *n == k).expect("field").1),
+            v => panic!("expected a record, got {v}"),
+        }
+    }
+
+    /// The userfaultfd(2) man-page example, natively: a thread's load of a
+    /// missing page in a MISSING range blocks until the handler's
+    /// UFFDIO_COPY; the handler reads the fault's message first.
+    #[test]
+    fn a_real_fault_is_handled_by_uffdio_copy() {
+        super::super::mm::install_fault_handler();
+        let mm = super::super::mm::CALLS;
+        let u = call(CALLS, "userfaultfd", &[Value::Int(libc::O_CLOEXEC as u64)], &[]);
+        if u == Value::Errno(sim_kernel::Errno::EPERM) || u == Value::Errno(sim_kernel::Errno::ENOSYS) {
+            eprintln!("userfaultfd is not available here: {u}");
+            return;
+        }
+        let u = int(&u);
+        let ioctl = |cmd: u32, named: &[(&str, u64)]| {
+            ioctl(u as i32, cmd, &[], &named.iter().map(|(k, v)| (k.to_string(), Value::Int(*v))).collect::<Vec<_>>())
+                .expect("a UFFDIO command")
+                .expect("handled here")
+        };
+        let api = ioctl(UFFDIO_API, &[("api", 0xaa), ("features", 0)]);
+        assert_eq!(field(&api, "api"), 0xaa);
+        assert_eq!(field(&api, "ioctls"), 0x8000_0000_0000_0003);
+        assert_eq!(ioctl(UFFDIO_API, &[("api", 0xaa)]), Value::Errno(sim_kernel::Errno::EINVAL), "only once");
+        let area = int(&call(mm, "mmap", &[Value::Int(2 * 4096)], &[]));
+        let src = int(&call(mm, "mmap", &[Value::Int(4096)], &[]));
+        call(mm, "store", &[Value::Int(src), Value::Int(0x4242)], &[]);
+        let reg = ioctl(UFFDIO_REGISTER, &[("start", area), ("len", 2 * 4096), ("mode", 1)]);
+        assert_ne!(field(&reg, "ioctls"), 0);
+        let toucher = std::thread::spawn(move || {
+            let f = match mm.iter().find(|(n, _)| *n == "load") {
+                Some((_, Native::Run(f))) => *f,
+                _ => unreachable!(),
+            };
+            match f(&[Value::Int(area + 4096)], &[]) {
+                Ok(Value::Int(n)) => n,
+                r => panic!("load: {r:?}"),
+            }
+        });
+        let msg = call(CALLS, "uffd_read", &[Value::Int(u)], &[]);
+        assert_eq!(field(&msg, "event"), 0x12, "UFFD_EVENT_PAGEFAULT");
+        assert_eq!(field(&msg, "address"), area + 4096);
+        let copy = ioctl(UFFDIO_COPY, &[("dst", area + 4096), ("src", src), ("len", 4096), ("mode", 0)]);
+        assert_eq!(field(&copy, "copy"), 4096);
+        assert_eq!(toucher.join().expect("toucher"), 0x4242, "the load sees the copied page");
+        let again = ioctl(UFFDIO_COPY, &[("dst", area + 4096), ("src", src), ("len", 4096), ("mode", 0)]);
+        assert_eq!(again, Value::Errno(sim_kernel::Errno::EEXIST));
+        assert_eq!(ioctl(UFFDIO_UNREGISTER, &[("start", area), ("len", 2 * 4096)]), Value::Int(0));
+        // SAFETY: closing the uffd this test made.
+        unsafe { libc::close(u as i32) };
+    }
 }
