@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 /// No progress for this long with every live thread inside an unbounded
 /// call: they are blocked.
-pub const QUIET: Duration = Duration::from_millis(150);
+pub const QUIET: Duration = Duration::from_millis(250);
 /// The longest a phase may run.
 pub const PHASE_LIMIT: Duration = Duration::from_secs(30);
 
@@ -534,6 +534,9 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
         ok = run_section(&w, "setup", 0, at);
         // Actors.
         if ok && n > 0 {
+            // Every actor starts at once (thread creation would otherwise
+            // give the first ones a head start of several spawns).
+            let go = Arc::new(std::sync::Barrier::new(n));
             for (i, a) in prog.actors.iter().enumerate() {
                 w.states[i].store(RUNNING, Ordering::SeqCst);
                 let w2 = w.clone();
@@ -541,10 +544,12 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
                     ActorKindIr::Thread => "thread",
                     ActorKindIr::Kthread => "kthread",
                 };
+                let go = go.clone();
                 std::thread::spawn(move || {
                     let globals = lock(&w2.globals).iter().map(SValue::to_value).collect();
                     let prog = w2.prog.clone();
                     let a = &prog.actors[i];
+                    go.wait();
                     let mut cx = Cx {
                         w: &w2,
                         tid: i,

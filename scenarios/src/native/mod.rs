@@ -253,3 +253,96 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
     }
     run
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_kernel::Errno;
+
+    /// Make a call through the native tables, as the child does.
+    fn call(name: &'static str, a: &[Value]) -> Result<Value, NErr> {
+        let sig = CallSig {
+            name,
+            ctx: CallCtx::User,
+            min: 0,
+            max: 9,
+            named: crate::lang::catalog::Named::Any,
+            ret: crate::lang::catalog::Ret::One,
+            usage: "",
+        };
+        match lookup(&sig) {
+            Native::Run(f) => f(a, &[]),
+            Native::Skip(why) => Err(NErr::Skip(why.into())),
+        }
+    }
+
+    fn ok(name: &'static str, a: &[Value]) -> Value {
+        call(name, a).unwrap_or_else(|e| panic!("{name}: {e:?}"))
+    }
+
+    fn i(n: u64) -> Value {
+        Value::Int(n)
+    }
+
+    #[test]
+    fn every_catalog_call_resolves_by_name() {
+        for sig in crate::calls::CALLS {
+            let n = lookup(sig);
+            match sig.ctx {
+                CallCtx::Kernel => assert!(matches!(n, Native::Skip(_)), "{} is kernel-internal", sig.name),
+                _ => assert!(
+                    matches!(n, Native::Run(_)),
+                    "{} has no native form: add it to a CALLS table in scenarios/src/native/ (Native::Run, or Native::Skip with why)",
+                    sig.name
+                ),
+            }
+        }
+    }
+
+    /// The pipe issue's calls on the host: pipe2 gives a pair, the ring is
+    /// 16 pages, FIONREAD counts, a write with no reader is EPIPE and one
+    /// SIGPIPE (counted, not fatal).
+    #[test]
+    fn pipes_on_the_host() {
+        child::install_handlers();
+        let pair = ok("pipe2", &[i(libc::O_NONBLOCK as u64)]);
+        let (r, w) = match &pair {
+            Value::List(l) if l.len() == 2 => (l[0].clone(), l[1].clone()),
+            v => panic!("pipe2 gave {v}"),
+        };
+        assert_eq!(ok("fcntl", &[w.clone(), i(sim_kernel::abi::F_GETPIPE_SZ as u64)]), i(65536));
+        assert_eq!(ok("write", &[w.clone(), Value::bytes(b"hello")]), i(5));
+        assert_eq!(ok("ioctl", &[r.clone(), i(sim_kernel::abi::FIONREAD as u64)]), i(5));
+        assert_eq!(ok("read", &[r.clone(), i(3)]), Value::bytes(b"hel"));
+        assert_eq!(ok("lseek", &[r.clone(), i(0), i(0)]), Value::Errno(Errno::ESPIPE));
+        assert_eq!(ok("read", &[w.clone(), i(1)]), Value::Errno(Errno::EBADF));
+        assert_eq!(ok("close", &[r]), i(0));
+        let before = match ok("sigcount", &[i(libc::SIGPIPE as u64)]) {
+            Value::Int(n) => n,
+            v => panic!("sigcount gave {v}"),
+        };
+        assert_eq!(ok("write", &[w.clone(), Value::bytes(b"x")]), Value::Errno(Errno::EPIPE));
+        assert_eq!(ok("sigcount", &[i(libc::SIGPIPE as u64)]), i(before + 1));
+        assert_eq!(ok("close", &[w]), i(0));
+        assert_eq!(ok("pipe2", &[i(0x1)]), Value::Errno(Errno::EINVAL));
+        match call("pipe2", &[i(sim_kernel::abi::O_NOTIFICATION_PIPE as u64)]) {
+            Ok(Value::List(l)) => {
+                assert!(child::host().watch_queue);
+                for fd in l.iter() {
+                    ok("close", std::slice::from_ref(fd));
+                }
+            }
+            Err(NErr::Skip(why)) => {
+                assert!(!child::host().watch_queue);
+                assert!(why.contains("CONFIG_WATCH_QUEUE"), "{why}");
+            }
+            r => panic!("pipe2(O_NOTIFICATION_PIPE): {r:?}"),
+        }
+    }
+
+    #[test]
+    fn ksim_only_and_unknown_calls_skip() {
+        assert!(matches!(call("watch_add", &[]), Err(NErr::Skip(w)) if w.contains("ksim-only")));
+        assert!(matches!(call("ibv_create_cq", &[]), Err(NErr::Skip(w)) if w.contains("no native implementation")));
+    }
+}
