@@ -149,12 +149,30 @@ pub fn eval<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
     })
 }
 
+/// Whether a call's result is a failure (an errno, or any other result
+/// token such as a signal): what `=> ok` rejects and what fails a call with
+/// no pattern and no name. Written as the list of values that are *not*
+/// failures, so a token kind added later counts as a failure.
+pub fn is_failure(v: &Value) -> bool {
+    !matches!(
+        v,
+        Value::Int(_)
+            | Value::Bytes(_)
+            | Value::Str(_)
+            | Value::Record(_)
+            | Value::List(_)
+            | Value::Handle(_)
+            | Value::Null
+            | Value::Unset
+    )
+}
+
 /// Whether `result` matches one of a statement's `=> PATTERN` alternatives.
 pub fn pattern_matches<S: Scope + ?Sized>(s: &S, alts: &[IrPat], result: &Value) -> Result<bool, String> {
     for alt in alts {
         let ok = match alt {
             IrPat::Any => true,
-            IrPat::Ok => !result.is_errno(),
+            IrPat::Ok => !is_failure(result),
             IrPat::Expr(e) => eval(s, e)? == *result,
         };
         if ok {

@@ -310,18 +310,16 @@ fn exec_call(cx: &mut Cx, c: &CallOp) -> Flow {
             Ok(true) => {}
         },
         None => {
-            if let (IrBind::None, Value::Errno(e)) = (&c.bind, &result) {
+            if matches!(c.bind, IrBind::None) && eval::is_failure(&result) {
+                let how = match &result {
+                    Value::Errno(e) => format!("failed with {} ({})", e.name(), e.description()),
+                    other => format!("ended in {other}"),
+                };
                 w.fail(
                     "call failed",
                     format!(
-                        "{}:{}: {} `{}`: {} failed with {} ({}); a call with no `=>` and no name must succeed",
-                        w.path,
-                        line,
-                        cx.kind,
-                        cx.who,
-                        c.text,
-                        e.name(),
-                        e.description()
+                        "{}:{}: {} `{}`: {} {how}; a call with no `=>` and no name must succeed",
+                        w.path, line, cx.kind, cx.who, c.text
                     ),
                 );
                 return Flow::Stop;

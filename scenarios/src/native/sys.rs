@@ -106,6 +106,8 @@ pub enum SValue {
     Str(String),
     Record(Vec<(String, SValue)>),
     List(Vec<SValue>),
+    /// Any other value, by the name the catalog gives its constant.
+    Token(String),
 }
 
 /// Record field names are `&'static str` in [`Value`]; the few names a
@@ -126,10 +128,11 @@ fn intern(s: &str) -> &'static str {
 
 impl SValue {
     /// Kernel handles have no native form (the calls that make them are
-    /// kernel-internal, so such scenarios are skipped): they become `unset`.
+    /// kernel-internal, so such scenarios are skipped): they come back
+    /// `unset`.
     pub fn from_value(v: &Value) -> SValue {
         match v {
-            Value::Unset | Value::Handle(_) => SValue::Unset,
+            Value::Unset => SValue::Unset,
             Value::Null => SValue::Null,
             Value::Int(n) => SValue::Int(*n),
             Value::Errno(e) => SValue::Errno(e.code()),
@@ -137,6 +140,9 @@ impl SValue {
             Value::Str(s) => SValue::Str(s.to_string()),
             Value::Record(f) => SValue::Record(f.iter().map(|(k, v)| (k.to_string(), SValue::from_value(v))).collect()),
             Value::List(l) => SValue::List(l.iter().map(SValue::from_value).collect()),
+            // A result token (`SIGSEGV`) travels by name; a handle (`<eventfd_ctx>`) has no
+            // constant of that name and comes back unset.
+            other => SValue::Token(other.to_string()),
         }
     }
 
@@ -150,6 +156,7 @@ impl SValue {
             SValue::Str(s) => Value::Str(Rc::from(s.as_str())),
             SValue::Record(f) => Value::Record(f.iter().map(|(k, v)| (intern(k), v.to_value())).collect()),
             SValue::List(l) => Value::List(l.iter().map(SValue::to_value).collect()),
+            SValue::Token(name) => token(name).unwrap_or(Value::Unset),
         }
     }
 }
