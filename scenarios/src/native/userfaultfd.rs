@@ -5,7 +5,9 @@
 //! named arguments (SCENARIO-LANGUAGE.md section 8), returning the struct's
 //! output fields as a record, as the userfaultfd issue specifies.
 //!
-//! Command numbers are `include/uapi/linux/userfaultfd.h`'s `_IOWR(0xAA,
+//! Results are records named by the struct's output field (`copy`,
+//! `zeropage`, `move`, `mapped`, `updated`). Command numbers are
+//! `include/uapi/linux/userfaultfd.h`'s `_IOWR(0xAA,
 //! ...)`/`_IOR(0xAA, ...)` values for x86_64.
 
 use super::sys::{errno_value, fd, field, int, last_errno, ret, ret_int};
@@ -22,7 +24,10 @@ pub const UFFDIO_UNREGISTER: u32 = 0x8010_aa01;
 pub const UFFDIO_WAKE: u32 = 0x8010_aa02;
 pub const UFFDIO_COPY: u32 = 0xc028_aa03;
 pub const UFFDIO_ZEROPAGE: u32 = 0xc020_aa04;
+pub const UFFDIO_MOVE: u32 = 0xc028_aa05;
 pub const UFFDIO_WRITEPROTECT: u32 = 0xc018_aa06;
+pub const UFFDIO_CONTINUE: u32 = 0xc020_aa07;
+pub const UFFDIO_POISON: u32 = 0xc020_aa08;
 
 fn userfaultfd(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
     let flags = int("userfaultfd", a, 0)? as u32 as libc::c_int;
@@ -72,6 +77,15 @@ pub fn ioctl(f: i32, cmd: u32, _a: &[Value], named: &[(String, Value)]) -> Resul
             struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?, 0], |w| record(&[("zeropage", w[3])]))
         }
         UFFDIO_WRITEPROTECT => struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?], |_| Value::Int(0)),
+        UFFDIO_MOVE => {
+            struct_ioctl(f, cmd, vec![g("dst")?, g("src")?, g("len")?, g("mode")?, 0], |w| record(&[("move", w[4])]))
+        }
+        UFFDIO_CONTINUE => {
+            struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?, 0], |w| record(&[("mapped", w[3])]))
+        }
+        UFFDIO_POISON => {
+            struct_ioctl(f, cmd, vec![g("start")?, g("len")?, g("mode")?, 0], |w| record(&[("updated", w[3])]))
+        }
         _ => return Ok(None),
     };
     r.map(Some)
