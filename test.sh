@@ -18,6 +18,11 @@ cargo build -q --release -p scenarios --bin ksim
   || { cat target/explore-library.txt; echo "a shipped scenario failed under ksim explore"; exit 1; }
 grep -c '^PASS' target/explore-library.txt | sed 's/^/shipped scenarios explored and passed: /'
 
+echo "== ksim conformance: the library under ksim and on the host kernel"
+./target/release/ksim conformance --markdown > book/src/conformance-table.md \
+  || { cat book/src/conformance-table.md; ./target/release/ksim conformance; echo "ksim and the host kernel disagree"; exit 1; }
+sed -n '/^| \*\*all/p' book/src/conformance-table.md
+
 echo "== the book"
 command -v mdbook >/dev/null || cargo install mdbook --locked
 mdbook build book

@@ -7,8 +7,10 @@
 pub mod calls;
 pub mod chrome_trace;
 pub mod cli;
+pub mod eval;
 pub mod explore;
 pub mod lang;
 pub mod progress;
+pub mod native;
 pub mod runner;
 pub mod value;

@@ -2,7 +2,7 @@
 //! simulated kernel. See SCENARIO-LANGUAGE.md section 6.
 
 use clap::{Parser, Subcommand};
-use scenarios::cli;
+use scenarios::{cli, native};
 use std::io::{IsTerminal, Write};
 
 #[derive(Parser)]
@@ -34,6 +34,12 @@ enum Cmd {
         /// Run twice and compare the hashes of the two traces.
         #[arg(long)]
         check_determinism: bool,
+        /// Run against the host kernel instead, in a fresh child process.
+        #[arg(long)]
+        native: bool,
+        /// With --native: a scenario the host cannot run is an error.
+        #[arg(long, requires = "native")]
+        require_native: bool,
     },
     /// Every interleaving (DPOR by default), or random schedules.
     Explore {
@@ -104,6 +110,33 @@ enum Cmd {
     },
     /// List the historical bugs `config bug=NAME` can re-introduce.
     Bugs,
+    /// Run each scenario under ksim and on the host kernel; report every result that differs.
+    Compare {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// A scenario the host cannot run is an error.
+        #[arg(long)]
+        require_native: bool,
+        /// Print the host's calls.
+        #[arg(short, long)]
+        verbose: bool,
+    },
+    /// The shipped library (or FILES) both ways: a table per subsystem.
+    Conformance {
+        files: Vec<String>,
+        #[arg(long)]
+        json: bool,
+        /// The table as the book includes it.
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
+    },
+    /// The native runner's child process (internal).
+    #[command(name = "__native-child", hide = true)]
+    NativeChild {
+        file: String,
+        #[arg(long)]
+        resume: Option<String>,
+    },
 }
 
 fn main() {
@@ -116,7 +149,10 @@ fn main() {
     };
     let mut out = String::new();
     let code = match args.cmd {
-        Cmd::Run { files, seed, verbose, trace, check_determinism } => {
+        Cmd::Run { files, verbose, native: true, require_native, .. } => {
+            native::conformance::cmd_run_native(&mut out, &native::own_exe(), &files, require_native, verbose)
+        }
+        Cmd::Run { files, seed, verbose, trace, check_determinism, .. } => {
             cli::cmd_run_with(&mut out, &files, seed, verbose, &cli::TraceArgs { trace, check_determinism })
         }
         Cmd::Replay { file, schedule, verbose, trace, check_determinism } => {
@@ -160,6 +196,13 @@ fn main() {
         }
         Cmd::Merge { reports, json } => cli::cmd_merge(&mut out, &reports, json),
         Cmd::Bugs => cli::cmd_bugs(&mut out),
+        Cmd::Compare { files, require_native, verbose } => {
+            native::conformance::cmd_compare(&mut out, &native::own_exe(), &files, require_native, verbose)
+        }
+        Cmd::Conformance { files, json, markdown } => {
+            native::conformance::cmd_conformance(&mut out, &native::own_exe(), &files, json, markdown)
+        }
+        Cmd::NativeChild { file, resume } => native::interp::child_main(&file, resume.as_deref()),
     };
     let _ = std::io::stdout().write_all(out.as_bytes());
     std::process::exit(code);

@@ -9,8 +9,8 @@
 //! points and named yield points.
 
 use crate::calls;
-use crate::lang::ast::{BinOp, CheckKind, UnOp};
-use crate::lang::ir::{ActorKindIr, CallOp, Const, IrBind, IrExpr, IrPat, Op, Program, Slot};
+use crate::lang::ast::CheckKind;
+use crate::lang::ir::{ActorKindIr, CallOp, IrBind, IrExpr, IrPat, Op, Program, Slot};
 use crate::value::Value;
 use sim_kernel::bugs::BugSet;
 use sim_kernel::objtrack::{Report, Site};
@@ -114,6 +114,39 @@ impl Execution {
     }
 }
 
+/// One call an execution made, with its result rendered as the language
+/// prints values: what `ksim compare` diffs against the host kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// `setup`, the actor's name, or `finally`.
+    pub actor: String,
+    pub line: u32,
+    /// The catalog name of the call.
+    pub call: &'static str,
+    /// The call as written.
+    pub text: String,
+    pub result: String,
+}
+
+thread_local! {
+    /// The calls of the execution running on this thread, when
+    /// [`execute_logged`] asked for them.
+    static CALL_LOG: RefCell<Option<Vec<CallRecord>>> = const { RefCell::new(None) };
+}
+
+/// [`execute`], also returning every call made and its result, in order.
+pub fn execute_logged(
+    prog: &Rc<Program>,
+    path: &str,
+    chooser: &mut dyn Chooser,
+    opts: RunOptions,
+) -> (Execution, Vec<CallRecord>) {
+    CALL_LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
+    let ex = execute(prog, path, chooser, opts);
+    let log = CALL_LOG.with(|l| l.borrow_mut().take()).unwrap_or_default();
+    (ex, log)
+}
+
 /// Options for one execution.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunOptions {
@@ -200,153 +233,25 @@ struct Env<'a> {
     actor: Option<usize>,
 }
 
-impl Env<'_> {
-    fn eval(&self, e: &IrExpr) -> Result<Value, String> {
-        Ok(match e {
-            IrExpr::Const(c) => match c {
-                Const::Int(n) => Value::Int(*n),
-                Const::Errno(x) => Value::Errno(*x),
-                Const::Signal(x) => Value::Signal(*x),
-                Const::Str(s) => Value::Str(Rc::from(s.as_str())),
-                Const::Bytes(b) => Value::bytes(b),
-                Const::Unset => Value::Unset,
-                Const::Null => Value::Null,
-            },
-            IrExpr::Slot(Slot::Global(i)) => self.sh.globals.borrow()[*i as usize].clone(),
-            IrExpr::Slot(Slot::Local(i)) => {
-                let a = self.actor.ok_or("a local name outside an actor")?;
-                self.sh.locals[a].borrow()[*i as usize].clone()
-            }
-            IrExpr::ActorVar { actor, slot } => self.sh.locals[*actor as usize].borrow()[*slot as usize].clone(),
-            IrExpr::Blocked(a) => Value::Int(self.sh.blocked.borrow()[*a as usize] as u64),
-            IrExpr::Builtin { id, args, .. } => {
-                let vals = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
-                calls::builtin(*id, &vals)?
-            }
-            IrExpr::List(items) => {
-                Value::List(Rc::from(items.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?))
-            }
-            IrExpr::Index(base, idx, _) => {
-                let b = self.eval(base)?;
-                let i = match self.eval(idx)? {
-                    Value::Int(i) => i,
-                    v => return Err(format!("an index must be an integer, got {} ({v})", v.kind())),
-                };
-                match &b {
-                    Value::List(items) => items
-                        .get(i as usize)
-                        .cloned()
-                        .ok_or_else(|| format!("index {i} is out of range for a list of {}", items.len()))?,
-                    Value::Bytes(bytes) => Value::Int(
-                        *bytes
-                            .get(i as usize)
-                            .ok_or_else(|| format!("index {i} is out of range for {} bytes", bytes.len()))?
-                            as u64,
-                    ),
-                    v => return Err(format!("cannot index {} ({v})", v.kind())),
-                }
-            }
-            IrExpr::Field(base, name, _) => match self.eval(base)? {
-                Value::Record(fields) => {
-                    fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).ok_or_else(|| {
-                        let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-                        format!("the record has no field `{name}` (fields: {})", names.join(", "))
-                    })?
-                }
-                Value::Handle(h) => {
-                    h.field(name).ok_or_else(|| format!("a <{}> handle has no field `{name}`", h.type_name()))?
-                }
-                v => return Err(format!("`.{name}` needs a record, got {} ({v})", v.kind())),
-            },
-            IrExpr::Unary(op, x, _) => {
-                let v = self.eval(x)?;
-                match op {
-                    UnOp::Not => match v.truthy() {
-                        Some(t) => Value::Int((!t) as u64),
-                        None => return Err(format!("`!` needs an integer or comparison, got {} ({v})", v.kind())),
-                    },
-                    UnOp::Neg => match v {
-                        Value::Int(n) => Value::Int(n.wrapping_neg()),
-                        v => return Err(format!("`-` needs an integer, got {} ({v})", v.kind())),
-                    },
-                }
-            }
-            IrExpr::Binary(op, l, r, _) => {
-                // && and || short-circuit.
-                if matches!(op, BinOp::And | BinOp::Or) {
-                    let lv = self.eval(l)?;
-                    let lt = lv
-                        .truthy()
-                        .ok_or_else(|| format!("`{}` needs truth values, got {} ({lv})", opstr(*op), lv.kind()))?;
-                    if (*op == BinOp::And && !lt) || (*op == BinOp::Or && lt) {
-                        return Ok(Value::Int(lt as u64));
-                    }
-                    let rv = self.eval(r)?;
-                    let rt = rv
-                        .truthy()
-                        .ok_or_else(|| format!("`{}` needs truth values, got {} ({rv})", opstr(*op), rv.kind()))?;
-                    return Ok(Value::Int(rt as u64));
-                }
-                let lv = self.eval(l)?;
-                let rv = self.eval(r)?;
-                match op {
-                    BinOp::Eq => Value::Int((lv == rv) as u64),
-                    BinOp::Ne => Value::Int((lv != rv) as u64),
-                    _ => {
-                        let (a, b) = match (&lv, &rv) {
-                            (Value::Int(a), Value::Int(b)) => (*a, *b),
-                            _ => {
-                                return Err(format!(
-                                    "`{}` needs integers, got {} ({lv}) and {} ({rv})",
-                                    opstr(*op),
-                                    lv.kind(),
-                                    rv.kind()
-                                ))
-                            }
-                        };
-                        Value::Int(match op {
-                            BinOp::Lt => (a < b) as u64,
-                            BinOp::Le => (a <= b) as u64,
-                            BinOp::Gt => (a > b) as u64,
-                            BinOp::Ge => (a >= b) as u64,
-                            BinOp::Add => a.wrapping_add(b),
-                            BinOp::Sub => a.wrapping_sub(b),
-                            BinOp::Mul => a.wrapping_mul(b),
-                            BinOp::BitAnd => a & b,
-                            BinOp::BitOr => a | b,
-                            BinOp::Eq | BinOp::Ne | BinOp::And | BinOp::Or => unreachable!(),
-                        })
-                    }
-                }
-            }
-            IrExpr::In(x, set, _) => {
-                let v = self.eval(x)?;
-                for s in set {
-                    if self.eval(s)? == v {
-                        return Ok(Value::Int(1));
-                    }
-                }
-                Value::Int(0)
-            }
-        })
+impl crate::eval::Scope for Env<'_> {
+    fn global(&self, i: u32) -> Value {
+        self.sh.globals.borrow()[i as usize].clone()
+    }
+    fn local(&self, i: u32) -> Result<Value, String> {
+        let a = self.actor.ok_or("a local name outside an actor")?;
+        Ok(self.sh.locals[a].borrow()[i as usize].clone())
+    }
+    fn actor_var(&self, actor: u32, slot: u32) -> Value {
+        self.sh.locals[actor as usize].borrow()[slot as usize].clone()
+    }
+    fn blocked(&self, actor: u32) -> bool {
+        self.sh.blocked.borrow()[actor as usize]
     }
 }
 
-fn opstr(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-        BinOp::And => "&&",
-        BinOp::Or => "||",
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::BitAnd => "&",
-        BinOp::BitOr => "|",
+impl Env<'_> {
+    fn eval(&self, e: &IrExpr) -> Result<Value, String> {
+        crate::eval::eval(self, e)
     }
 }
 
@@ -420,6 +325,17 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     drain_events(sh);
     // --trace hook (chrome_trace.rs): the call's span ends.
     crate::chrome_trace::call_end(sh.tevents.as_ref(), cx.exec_id, &result);
+    CALL_LOG.with(|l| {
+        if let Some(log) = l.borrow_mut().as_mut() {
+            log.push(CallRecord {
+                actor: actor_name(sh, cx),
+                line,
+                call: calls::call_sig(c.call).name,
+                text: c.text.clone(),
+                result: result.to_string(),
+            });
+        }
+    });
     sh.log(|| {
         format!("[{:>6} ns] {:<10} {}:{}  {} = {}", sched::now_ns(), actor_name(sh, cx), sh.path, line, c.text, result)
     });
@@ -545,7 +461,7 @@ fn eval_failure(sh: &Shared, cx: &Cx, c: &CallOp, e: String) -> Flow {
 
 /// Names bound by `setup` (excluded from outcomes: setup runs alone, so
 /// they are the same in every execution).
-fn setup_globals(ops: &[Op], out: &mut Vec<u32>) {
+pub(crate) fn setup_globals(ops: &[Op], out: &mut Vec<u32>) {
     for op in ops {
         match op {
             Op::Call(c) => match &c.bind {
