@@ -49,8 +49,9 @@ pub const PAGE_SIZE: u64 = crate::abi::PAGE_SIZE;
 pub const PAGE_MASK: u64 = !(PAGE_SIZE - 1);
 /// `TASK_SIZE` on x86_64 with 4-level paging: `(1 << 47) - PAGE_SIZE`.
 pub const TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
-/// `vm.mmap_min_addr` default (`CONFIG_DEFAULT_MMAP_MIN_ADDR`, 65536 on x86).
-pub const MMAP_MIN_ADDR: u64 = 65536;
+/// `vm.mmap_min_addr` (`CONFIG_DEFAULT_MMAP_MIN_ADDR`): 4096, as on the
+/// host oracle (Debian's kernels; the x86 Kconfig suggests 65536).
+pub const MMAP_MIN_ADDR: u64 = 4096;
 /// Where the top-down allocator starts (`mm->mmap_base` without ASLR: below
 /// the stack gap; the address a non-randomised x86_64 process gets).
 pub const MMAP_BASE: u64 = 0x7fff_f7ff_f000;

@@ -72,7 +72,14 @@ pub fn userfaultfd_register(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, mod
     g.split_at(end);
     for s in g.vmas_in(start, end) {
         let v = g.vmas.get_mut(&s).expect("vma in range");
-        v.uffd = Some(VmaUffd { ctx: ctx.clone(), flags: vm_flags });
+        // userfaultfd_register_range (mm/userfaultfd.c): "Nothing to do:
+        // this vma is already registered into this userfaultfd and with
+        // the right tracking mode too": a subset of the modes keeps them
+        // all; otherwise the new modes replace the old.
+        let keep = matches!(&v.uffd, Some(u) if same_ctx(&v.uffd, ctx) && u.flags & vm_flags == vm_flags);
+        if !keep {
+            v.uffd = Some(VmaUffd { ctx: ctx.clone(), flags: vm_flags });
+        }
     }
     g.merge_all();
     let mut ioctls = UFFD_API_RANGE_IOCTLS;

@@ -47,3 +47,26 @@ pub fn open_std_fds(kernel: &Arc<Kernel>, p: &Process) {
         p.files.fd_install(fd, f.clone());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::Kernel;
+    use crate::syscall::{sys_lseek, sys_pread64, sys_pwrite64, sys_read};
+    use crate::task::{Process, Task};
+
+    /// The null console behaves as `/dev/null` opened O_RDWR does on the
+    /// host: reads and preads give end of file, pwrite the count, lseek 0.
+    /// (Not a library scenario: natively, fds 0-2 are the harness's.)
+    #[test]
+    fn null_console_is_dev_null() {
+        let k = Kernel::new(Default::default());
+        let p = Process::new(&k, "main");
+        let t = Task::new(&k, Some(p), "t");
+        for fd in 0..3 {
+            assert_eq!(sys_read(&t, fd, 8).unwrap(), b"");
+            assert_eq!(sys_pread64(&t, fd, 8, 0).unwrap(), b"");
+            assert_eq!(sys_pwrite64(&t, fd, b"abc", 5), Ok(3));
+            assert_eq!(sys_lseek(&t, fd, 10, 0), Ok(0));
+        }
+    }
+}
