@@ -864,10 +864,12 @@ impl Chooser for DfsChooser<'_> {
 /// DPOR's race analysis over one execution: for each step, the latest
 /// earlier dependent step of another actor not ordered before it by
 /// happens-before gets that actor (or, if it could not run there, every
-/// actor that could) as an alternative at its decision.
+/// actor that could) as an alternative at its decision. A `stopped`
+/// execution's failing step also races every actor it cut off (see
+/// [`add_stop_races`]).
 /// Returns every step's vector clock (the happens-before order the naive
 /// count reuses).
-fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId) -> Vec<Vec<u32>> {
+fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId, stopped: bool) -> Vec<Vec<u32>> {
     let m = steps.len();
     let woke = wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()));
     let mut vc_actor: Vec<Vec<u32>> = vec![vec![0; nactors]; nactors];
@@ -935,7 +937,31 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
         step_vc.push(c.clone());
         vc_actor[a] = c;
     }
+    if stopped {
+        add_stop_races(stack, steps);
+    }
     step_vc
+}
+
+/// An execution stopped by a violation ends at the failing step: every
+/// other actor that could run there never takes its next step, so the
+/// races of those pending steps are never seen, and a search that only
+/// analysed executed steps would never try them before the failing step
+/// (a branch whose first schedule fails would hide every other outcome
+/// below it). The stop disables every other actor: it is dependent with
+/// each one's pending step (Flanagan and Godefroid's analysis of `next(s,
+/// p)` at the final state, for a step that never ran). So every actor that
+/// could run at the failing step's decision becomes an alternative there;
+/// its step's other races show once it runs.
+fn add_stop_races(stack: &mut [Node], steps: &[Step]) {
+    let Some(last) = steps.last() else { return };
+    // The root is fully expanded already (and split between shards).
+    let Some(node) = last.decision.filter(|d| *d != 0).and_then(|d| stack.get_mut(d)) else { return };
+    for x in node.enabled.clone() {
+        if x != last.actor && !node.backtrack.contains(&x) {
+            node.backtrack.push(x);
+        }
+    }
 }
 
 /// For each step, the step that woke its actor if the actor waited since
@@ -1112,7 +1138,7 @@ pub fn explore_visit(
             ticker.tick();
         }
         if mode == Mode::Dpor && !pruned {
-            let clocks = add_races(&mut stack, &ex.steps, nactors, finally_id);
+            let clocks = add_races(&mut stack, &ex.steps, nactors, finally_id, ex.stopped);
             if shard_i == 0 || !no_root {
                 acc.naive.add(&ex, prog.actors.len(), Some(&clocks));
             }

@@ -209,7 +209,7 @@ fn unreachable_exists_fails_the_search() {
 
 use scenarios::cli::{cmd_replay_with, parse_shard_from, TraceArgs};
 use scenarios::explore::{explore_visit, PctOptions};
-use scenarios::runner::Execution;
+use scenarios::runner::{Execution, ViolationKind};
 
 /// Shipped race scenarios whose executions never advance the virtual clock
 /// (a timed wake-up orders steps in a way footprints do not show).
@@ -499,4 +499,150 @@ fn many_actors_and_failures_do_not_abort() {
     let r = run(&ok, &ExploreOptions::default());
     assert!(!r.failed());
     assert_eq!(r.naive_executions, Some(expect.to_string()));
+}
+
+// ---------------------------------------------------------------------
+// Every shipped multi-actor scenario: the reduced search reaches exactly
+// the naive search's traces, and its naive count is the naive search's
+// execution count whenever it reports one.
+
+/// Naive searches longer than this are skipped (and named in the output).
+const NAIVE_LIMIT: u64 = 20_000;
+
+/// The trace of an execution, canonically: [`normal_form`] for one that ran
+/// to its end. An execution stopped by a violation (or pruned) is cut at the
+/// failing step, and which independent steps of other actors happened to
+/// run before the cut is an accident of the schedule; its canonical form is
+/// the normal form of the failing (last) step's causal past (everything
+/// ordered before it), marked as a cut. A deadlock is not a cut: every
+/// actor ran as far as it could.
+fn canonical_trace(ex: &Execution, finally_id: usize) -> (bool, Vec<usize>) {
+    let deadlock = ex.violations.iter().any(|v| v.kind == ViolationKind::Deadlock);
+    if !ex.stopped || deadlock {
+        return (false, normal_form(ex, finally_id));
+    }
+    let steps: Vec<&sim_kernel::sched::exec::Step> = ex.steps.iter().filter(|s| s.actor != 0).collect();
+    let Some(last) = steps.len().checked_sub(1) else { return (true, Vec::new()) };
+    let before = |i: usize, j: usize| {
+        steps[i].actor == steps[j].actor
+            || steps[i].dependent(steps[j])
+            || (steps[j].actor == finally_id && steps[i].actor != finally_id)
+    };
+    let mut keep = vec![false; steps.len()];
+    keep[last] = true;
+    for j in (0..last).rev() {
+        keep[j] = (j + 1..=last).any(|k| keep[k] && before(j, k));
+    }
+    let mut cut = ex.clone();
+    let mut idx = 0;
+    cut.steps.retain(|s| {
+        if s.actor == 0 {
+            return true;
+        }
+        idx += 1;
+        keep[idx - 1]
+    });
+    (true, normal_form(&cut, finally_id))
+}
+
+fn shipped_multi_actor_scenarios() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for dir in ["library", "tests/fail"] {
+        let d = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+            .collect();
+        files.sort();
+        for p in files {
+            let path = p.to_string_lossy().to_string();
+            let src = std::fs::read_to_string(&p).unwrap();
+            if load_source(&path, &src).is_ok_and(|prog| prog.actors.len() > 1) {
+                out.push((path, src));
+            }
+        }
+    }
+    out
+}
+
+type TraceSet = BTreeMap<(bool, Vec<usize>), u64>;
+
+fn trace_set(path: &str, src: &str, o: &ExploreOptions) -> (Report, TraceSet) {
+    let n = load_source(path, src).unwrap().actors.len();
+    let mut set = TraceSet::new();
+    let o = ExploreOptions { record_steps: true, ..o.clone() };
+    let r = explore_visit(path, src, &o, &mut |ex| *set.entry(canonical_trace(ex, n + 1)).or_insert(0) += 1).unwrap();
+    (r, set)
+}
+
+#[test]
+fn every_shipped_scenario_reduced_traces_equal_naive_traces() {
+    let scns = shipped_multi_actor_scenarios();
+    assert!(scns.len() >= 20, "only {} multi-actor scenarios found", scns.len());
+    let mut failures = Vec::new();
+    let (mut checked, mut skipped) = (0, Vec::new());
+    for (path, src) in &scns {
+        let name = path.rsplit('/').next().unwrap();
+        let cap = ExploreOptions { mode: Mode::Naive, max_executions: Some(NAIVE_LIMIT), ..Default::default() };
+        let (nr, all) = trace_set(path, src, &cap);
+        if !nr.complete {
+            skipped.push(name.to_string());
+            continue;
+        }
+        checked += 1;
+        let (dr, seen) = trace_set(path, src, &ExploreOptions::default());
+        assert!(dr.complete, "{name}");
+        let missing = all.keys().filter(|k| !seen.contains_key(*k)).count();
+        let extra = seen.keys().filter(|k| !all.contains_key(*k)).count();
+        let dups: u64 = seen.values().map(|c| c - 1).sum();
+        let count_ok = dr.naive_executions.as_ref().is_none_or(|c| *c == nr.executions.to_string());
+        eprintln!(
+            "{name}: naive {} executions in {} traces; dpor {} executions ({} pruned, {dups} repeating a trace), count {}{}",
+            nr.executions,
+            all.len(),
+            dr.executions,
+            dr.pruned,
+            dr.naive_executions.as_deref().unwrap_or("unknown"),
+            if missing + extra > 0 || !count_ok { "  <-- WRONG" } else { "" }
+        );
+        if missing > 0 || extra > 0 {
+            failures.push(format!(
+                "{name}: dpor misses {missing} of the naive search's {} traces, {extra} extra",
+                all.len()
+            ));
+        }
+        if !count_ok {
+            failures.push(format!(
+                "{name}: naive count {} reported as exact, the naive search ran {}",
+                dr.naive_executions.as_deref().unwrap_or("?"),
+                nr.executions
+            ));
+        }
+        assert_eq!(outcome_set(&dr), outcome_set(&nr), "{name}: outcomes");
+        assert_eq!(violation_keys(&dr), violation_keys(&nr), "{name}: violations");
+    }
+    eprintln!(
+        "checked {checked} multi-actor scenarios; skipped {} whose naive search exceeds {NAIVE_LIMIT} executions: {}",
+        skipped.len(),
+        skipped.join(", ")
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A schedule that fails stops its execution at the failing step, so the
+/// other actors' next steps never run there and their races are never seen
+/// in it. Here the first schedule DPOR tries (a's write, then a's read,
+/// which fails) hides the schedules that run b in between; unless the stop
+/// itself counts as a race with every actor it cut off, DPOR never reaches
+/// `b.v == 1` and still says complete.
+#[test]
+fn a_failing_schedule_hides_no_trace() {
+    let src = "setup:\n  x = eventfd(0, EFD_NONBLOCK)\n  y = eventfd(0, EFD_NONBLOCK)\nthread a:\n  eventfd_write(y, 1)\n  eventfd_read(x) => 1\nthread b:\n  v = eventfd_read(y)\n  eventfd_write(x, 1)\ncheck:\n  exists b.v == 1\n";
+    let (nr, all) = trace_set("t.scn", src, &naive());
+    let (dr, seen) = trace_set("t.scn", src, &ExploreOptions::default());
+    assert!(nr.complete && dr.complete);
+    assert_eq!(seen.keys().collect::<Vec<_>>(), all.keys().collect::<Vec<_>>());
+    assert!(dr.exists[0].seen, "b.v == 1 is reachable (naive: {:?})", nr.exists);
+    assert_eq!(outcome_set(&dr), outcome_set(&nr));
 }

@@ -265,6 +265,10 @@ pub(crate) fn watch_queue_set_filter(pipe: &PipeInodeInfo, pipe_mutex: &Mutex<()
     let wq = pipe.watch_queue.as_ref().ok_or(Errno::ENODEV)?;
     let new =
         if arg.int == Some(0) && arg.fields.is_empty() { None } else { Some(Arc::new(build_filter(&wq.kernel, arg)?)) };
+    // `pipe->mutex` is recorded as a change to the pipe, as `pipe_read`'s
+    // (which holds it across a yield point) records it: a set_filter that
+    // finds it taken must race the reader.
+    crate::footprint::access(pipe.hdr.id(), true);
     let _m = pipe_mutex.lock();
     crate::footprint::access(wq.hdr.id(), true);
     *wq.filter.lock() = new;

@@ -62,7 +62,23 @@ mod imp {
                     }
                     Err(std::sync::TryLockError::WouldBlock) => {
                         if sched::in_sim() {
+                            // Callers report the lock's footprint key just
+                            // before taking it, once per `lock()`. Parking
+                            // ends the step; the retry (which takes the lock
+                            // and runs the critical section, or finds it
+                            // taken again) is a new step and must carry that
+                            // key too, or the explorer sees an empty step
+                            // and treats it as independent of the holder's
+                            // next acquisition (unsound DPOR). The key is not
+                            // known here, so the retry repeats the whole
+                            // footprint of the step that found the lock
+                            // taken: a superset, which is sound.
+                            let cur = sched::exec::step_count().saturating_sub(1);
+                            let parked_fp = sched::exec::steps_since(cur).pop().map(|s| s.accesses);
                             sched::park_on_lock(self as *const Self as usize);
+                            for (key, write) in parked_fp.into_iter().flatten() {
+                                crate::footprint::access(key, write);
+                            }
                         } else {
                             let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
                             return MutexGuard { guard: Some(g), lock: self };
