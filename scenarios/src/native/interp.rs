@@ -11,7 +11,9 @@
 //!
 //! Blocking: a thread is *blocked* when it has been inside a call that has no
 //! time bound (not `sleep_ns`, not a `poll` with a timeout) while no call
-//! anywhere completed for [`QUIET`]. When every unfinished thread of a phase
+//! anywhere completed for [`QUIET`] and the host says it is asleep (state S
+//! or D in /proc, so that a thread starved of CPU on a loaded machine is not
+//! mistaken for a blocked one). When every unfinished thread of a phase
 //! is blocked, the phase ends: a blocked `(may block)` actor is recorded for
 //! `blocked(A)` (and stays blocked in its system call until `finally` wakes it
 //! or the process exits), any other blocked thread is a deadlock, as in the
@@ -32,7 +34,7 @@ use crate::lang::ast::CheckKind;
 use crate::lang::ir::{ActorKindIr, CallOp, IrBind, Op, Program, Slot};
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,6 +123,8 @@ struct World {
     states: Vec<AtomicU8>,
     /// Per thread: the call it is in, for deadlock reports.
     in_call: Vec<Lock<Option<(u32, String)>>>,
+    /// Per thread: its host thread id, to ask /proc whether it sleeps.
+    os_tids: Vec<AtomicI32>,
     progress: AtomicU64,
     stop: AtomicBool,
     violations: Lock<Vec<NViolation>>,
@@ -246,6 +250,8 @@ fn exec_call(cx: &mut Cx, c: &CallOp) -> Flow {
         };
         *lock(&w.in_call[cx.tid]) = Some((line, c.text.clone()));
         let state = if timed(sig.name, &args) { IN_TIMED_CALL } else { IN_CALL };
+        // SAFETY: gettid has no preconditions.
+        w.os_tids[cx.tid].store(unsafe { libc::gettid() }, Ordering::SeqCst);
         w.states[cx.tid].store(state, Ordering::SeqCst);
         let r = f(&args, &named);
         w.states[cx.tid].store(RUNNING, Ordering::SeqCst);
@@ -401,7 +407,12 @@ fn watch(w: &World, tids: &[usize]) -> Option<Vec<usize>> {
             match quiet_since {
                 Some((t, p0)) if p0 == p => {
                     if t.elapsed() >= QUIET {
-                        return Some(live);
+                        // A thread the host has not run for a while (a loaded
+                        // machine) is not blocked: only sleepers count.
+                        if live.iter().all(|&t| sleeping(w.os_tids[t].load(Ordering::SeqCst))) {
+                            return Some(live);
+                        }
+                        quiet_since = Some((Instant::now(), p));
                     }
                 }
                 _ => quiet_since = Some((Instant::now(), p)),
@@ -414,6 +425,18 @@ fn watch(w: &World, tids: &[usize]) -> Option<Vec<usize>> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Whether host thread `tid` of this process is asleep (state S or D in
+/// /proc/self/task/TID/stat), not running or waiting for a CPU.
+fn sleeping(tid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+        return true;
+    };
+    // The state follows the parenthesised command name, which may itself
+    // contain spaces and parentheses.
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next());
+    matches!(state, Some('S' | 'D'))
 }
 
 fn report_blocked(w: &World, tids: &[usize], names: &dyn Fn(usize) -> (String, bool)) {
@@ -518,6 +541,7 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
             .collect(),
         blocked: (0..n).map(|_| AtomicBool::new(false)).collect(),
         states: (0..n + 1).map(|_| AtomicU8::new(DONE)).collect(),
+        os_tids: (0..n + 1).map(|_| AtomicI32::new(0)).collect(),
         in_call: (0..n + 1).map(|_| Lock::new(None)).collect(),
         progress: AtomicU64::new(0),
         stop: AtomicBool::new(false),
