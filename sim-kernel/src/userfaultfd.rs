@@ -339,21 +339,20 @@ pub fn wake_userfault(ctx: &UserfaultfdCtx, start: u64, len: u64) {
     }
 }
 
-/// `validate_range`: page-aligned non-empty range inside
-/// `[mmap_min_addr, TASK_SIZE)`.
+/// `validate_range`: a page-aligned start, then
+/// [`validate_unaligned_range`].
 pub fn validate_range(start: u64, len: u64) -> KResult<()> {
-    if start & !PAGE_MASK != 0 || len & !PAGE_MASK != 0 || len == 0 {
+    if start & !PAGE_MASK != 0 {
         return Err(Errno::EINVAL);
     }
-    if !(mm::MMAP_MIN_ADDR..mm::TASK_SIZE).contains(&start) || len > mm::TASK_SIZE - start {
-        return Err(Errno::EINVAL);
-    }
-    Ok(())
+    validate_unaligned_range(start, len)
 }
 
-/// `validate_unaligned_range` (UFFDIO_COPY's source). The host oracle
-/// (6.18) does not hold the source to `mmap_min_addr`: `src=0` copies and
-/// fails with EFAULT; past TASK_SIZE is EINVAL.
+/// `validate_unaligned_range` (UFFDIO_COPY's source): a non-empty
+/// page-multiple length, a range inside `[0, TASK_SIZE)`. Current Linux
+/// (and the 6.18 host) no longer refuses a start below `mmap_min_addr`: such
+/// a range gets as far as the VMA lookup (REGISTER: EINVAL, ZEROPAGE:
+/// ENOENT, WAKE: 0, a COPY source: EFAULT).
 pub fn validate_unaligned_range(start: u64, len: u64) -> KResult<()> {
     if len & !PAGE_MASK != 0 || len == 0 {
         return Err(Errno::EINVAL);

@@ -72,14 +72,15 @@ pub fn userfaultfd_register(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, mod
     g.split_at(end);
     for s in g.vmas_in(start, end) {
         let v = g.vmas.get_mut(&s).expect("vma in range");
-        // userfaultfd_register_range (mm/userfaultfd.c): "Nothing to do:
-        // this vma is already registered into this userfaultfd and with
-        // the right tracking mode too": a subset of the modes keeps them
-        // all; otherwise the new modes replace the old.
-        let keep = matches!(&v.uffd, Some(u) if same_ctx(&v.uffd, ctx) && u.flags & vm_flags == vm_flags);
-        if !keep {
-            v.uffd = Some(VmaUffd { ctx: ctx.clone(), flags: vm_flags });
+        // userfaultfd_register_range: "Nothing to do: this vma is already
+        // registered into this userfaultfd and with the right tracking mode
+        // too" -- a VMA whose modes include the requested ones keeps them
+        // all (registering MISSING over MISSING|WP leaves WP on, as on the
+        // host); otherwise the requested modes replace the old ones.
+        if same_ctx(&v.uffd, ctx) && v.uffd.as_ref().is_some_and(|u| u.flags & vm_flags == vm_flags) {
+            continue;
         }
+        v.uffd = Some(VmaUffd { ctx: ctx.clone(), flags: vm_flags });
     }
     g.merge_all();
     let mut ioctls = UFFD_API_RANGE_IOCTLS;
@@ -272,8 +273,15 @@ fn mfill_atomic(ctx: &UserfaultfdCtx, dst: u64, len: u64, fill: Fill) -> Result<
             break;
         }
         mm.touch_pte(d, true);
-        // mfill_atomic_install_pte: -EEXIST unless pte_none_mostly.
-        if g.ptes.get(&d).is_some_and(|p| !p.none_mostly()) {
+        // mfill_atomic_install_pte (COPY): -EEXIST unless pte_none_mostly, so
+        // a copy may replace a uffd-wp marker; mfill_atomic_pte_zeropage and
+        // mfill_atomic_pte_poison test pte_none: a marker is EEXIST there
+        // (both checked on the host).
+        let busy = match g.ptes.get(&d) {
+            None => false,
+            Some(p) => !p.none_mostly() || matches!(fill, Fill::Zeropage | Fill::Poison),
+        };
+        if busy {
             err = Some(Errno::EEXIST);
             break;
         }
