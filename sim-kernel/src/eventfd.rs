@@ -134,11 +134,21 @@ impl FileOps for EventfdFile {
         Llseek::Noop
     }
 
+    /// See [`FileOps::read_into`].
+    fn read(&self, file: &File, len: usize) -> KResult<Vec<u8>> {
+        if len < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mut b = [0u8; 8];
+        self.read_into(file, &mut b)?;
+        Ok(b.to_vec())
+    }
+
     /// `eventfd_read`: fewer than 8 bytes: EINVAL (checked first); count 0:
     /// EAGAIN or sleep; returns the count (semaphore: 1) as 8 bytes and
     /// wakes writers.
-    fn read(&self, file: &File, len: usize) -> KResult<Vec<u8>> {
-        if len < 8 {
+    fn read_into(&self, file: &File, buf: &mut [u8]) -> KResult<usize> {
+        if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
         let ctx = &*self.ctx;
@@ -154,7 +164,8 @@ impl FileOps for EventfdFile {
         if g.has_waiters() {
             g.wake_up_locked(POLLOUT);
         }
-        Ok(v.to_le_bytes().to_vec())
+        buf[..8].copy_from_slice(&v.to_le_bytes());
+        Ok(8)
     }
 
     /// `eventfd_write`: not exactly 8 bytes: EINVAL (6.9+); ULLONG_MAX:

@@ -97,6 +97,17 @@ pub trait FileOps: Send + Sync + 'static {
         Err(Errno::EINVAL)
     }
 
+    /// `->read` into the caller's buffer (at most `buf.len()` bytes):
+    /// the number of bytes read. The default reads through [`FileOps::read`];
+    /// a type on a hot path implements this one and makes `read` call it,
+    /// so a read needs no allocation (issue 7).
+    fn read_into(&self, file: &File, buf: &mut [u8]) -> KResult<usize> {
+        let v = self.read(file, buf.len())?;
+        let n = v.len().min(buf.len());
+        buf[..n].copy_from_slice(&v[..n]);
+        Ok(n)
+    }
+
     /// `->write`. Missing op: EINVAL.
     fn write(&self, _file: &File, _data: &[u8]) -> KResult<usize> {
         Err(Errno::EINVAL)
