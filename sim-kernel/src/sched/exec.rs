@@ -154,9 +154,16 @@ pub fn footprints_conflict(a: &[(u64, bool)], b: &[(u64, bool)]) -> bool {
 }
 
 /// Record an access by the running actor's current step.
-#[inline]
+#[inline(always)]
 pub fn access(key: u64, write: bool) {
-    if !RECORDING.with(|r| r.get()) || !in_sim() {
+    if RECORDING.with(|r| r.get()) {
+        record_access(key, write);
+    }
+}
+
+#[inline(never)]
+fn record_access(key: u64, write: bool) {
+    if !in_sim() {
         return;
     }
     with_core(|c| {
@@ -221,6 +228,7 @@ fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> Option<R> {
 
 /// Whether the calling code runs inside an actor of the deterministic
 /// executor.
+#[inline]
 pub fn in_sim() -> bool {
     !YIELDER.with(|y| y.get()).is_null()
 }

@@ -274,6 +274,7 @@ impl FileRef {
 }
 
 impl Clone for FileRef {
+    #[inline]
     fn clone(&self) -> Self {
         self.check("get_file");
         crate::footprint::access(self.hdr.id(), true);
@@ -292,10 +293,23 @@ impl std::ops::Deref for FileRef {
 }
 
 impl Drop for FileRef {
+    #[inline]
     fn drop(&mut self) {
         let f: &File = self;
         crate::footprint::access(f.hdr.id(), true);
         let prev = f.f_count.fetch_sub(1, Ordering::AcqRel);
+        if prev <= 1 {
+            self.last_put(prev);
+        }
+    }
+}
+
+impl FileRef {
+    /// The put that dropped the count to 0 (or found it at 0).
+    #[cold]
+    #[inline(never)]
+    fn last_put(&mut self, prev: u32) {
+        let f: &File = self;
         if prev == 1 {
             // __fput: the type's release, then the file is gone.
             if f.check("__fput") {
