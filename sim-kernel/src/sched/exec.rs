@@ -395,6 +395,16 @@ pub fn steps_since(from: usize) -> Vec<Step> {
         .unwrap_or_default()
 }
 
+/// Call `f` with the steps recorded since step `from`, borrowed (no copy;
+/// `f` must not re-enter the executor).
+pub fn with_steps_since<R>(from: usize, f: impl FnOnce(&[Step]) -> R) -> R {
+    CORE.with(|c| {
+        let c = c.borrow();
+        let steps = c.as_ref().and_then(|c| c.steps.as_deref()).unwrap_or(&[]);
+        f(steps.get(from..).unwrap_or(&[]))
+    })
+}
+
 /// Number of steps recorded so far.
 pub fn step_count() -> usize {
     with_core(|c| c.steps.as_ref().map_or(0, |s| s.len())).unwrap_or(0)
