@@ -290,7 +290,11 @@ fn main() {
                 break;
             }
         }
-        println!("explore: {:.0} executions/s over {} race scenarios ({execs} in {t_all:.3} s)", rate(execs as f64, t_all), races.len());
+        println!(
+            "explore: {:.0} executions/s over {} race scenarios ({execs} in {t_all:.3} s)",
+            rate(execs as f64, t_all),
+            races.len()
+        );
         return;
     }
     let o = parse_args();
