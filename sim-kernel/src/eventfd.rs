@@ -50,6 +50,14 @@ impl EventfdCtx {
         self.kernel.objs.check(&self.hdr, op)
     }
 
+    /// [`Self::check`] right before [`Self::lock`], whose footprint write
+    /// covers the check's read.
+    #[inline]
+    fn check_then_lock(&self, op: &'static str) -> crate::sched::WqGuard<'_, u64> {
+        self.kernel.objs.check_then_write(&self.hdr, op);
+        self.lock()
+    }
+
     /// `spin_lock(&ctx->wqh.lock)`, recorded as a change to the context.
     fn lock(&self) -> crate::sched::WqGuard<'_, u64> {
         crate::footprint::access(self.hdr.id(), true);
@@ -152,8 +160,7 @@ impl FileOps for EventfdFile {
             return Err(Errno::EINVAL);
         }
         let ctx = &*self.ctx;
-        ctx.check("eventfd_read");
-        let mut g = ctx.lock();
+        let mut g = ctx.check_then_lock("eventfd_read");
         if *g == 0 {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);
@@ -179,8 +186,7 @@ impl FileOps for EventfdFile {
             return Err(Errno::EINVAL);
         }
         let ctx = &*self.ctx;
-        ctx.check("eventfd_write");
-        let mut g = ctx.lock();
+        let mut g = ctx.check_then_lock("eventfd_write");
         if u64::MAX - *g <= v {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);

@@ -161,6 +161,17 @@ impl ObjTable {
         self.report_use_after_free(h, op)
     }
 
+    /// [`ObjTable::check`] without the footprint read, for a caller that
+    /// records a write to the same key right after (the step's footprint
+    /// is the same: a write covers a read of its key).
+    #[inline(always)]
+    pub(crate) fn check_then_write(&self, h: &ObjHeader, op: &'static str) -> bool {
+        if !h.is_released() {
+            return true;
+        }
+        self.report_use_after_free(h, op)
+    }
+
     #[cold]
     #[inline(never)]
     fn report_use_after_free(&self, h: &ObjHeader, op: &'static str) -> bool {

@@ -276,7 +276,8 @@ impl FileRef {
 impl Clone for FileRef {
     #[inline]
     fn clone(&self) -> Self {
-        self.check("get_file");
+        // check("get_file"), whose footprint read the write covers.
+        self.kernel.objs.check_then_write(&self.hdr, "get_file");
         crate::footprint::access(self.hdr.id(), true);
         self.f_count.fetch_add(1, Ordering::AcqRel);
         FileRef(self.0)
