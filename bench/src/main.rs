@@ -275,6 +275,28 @@ fn main() {
         println!("{:.1} bytes per open eventfd", sim::bytes_per_eventfd(100_000));
         return;
     }
+    // KSIM_BENCH_EXPLORE=SECS: the explore-rate row alone (for profiling).
+    if let Some(t) = std::env::var("KSIM_BENCH_EXPLORE").ok().and_then(|s| s.parse::<f64>().ok()) {
+        let races = race_scenarios();
+        let (mut execs, mut t_all) = (0u64, 0.0);
+        let start = Instant::now();
+        loop {
+            for p in &races {
+                let (r, s) = sim::explore_in_process(p, Mode::Dpor, None);
+                execs += r.executions + r.pruned;
+                t_all += s;
+            }
+            if start.elapsed() >= Duration::from_secs_f64(t) {
+                break;
+            }
+        }
+        println!(
+            "explore: {:.0} executions/s over {} race scenarios ({execs} in {t_all:.3} s)",
+            rate(execs as f64, t_all),
+            races.len()
+        );
+        return;
+    }
     let o = parse_args();
     let reps = o.reps;
     let scale = if o.quick { 10 } else { 1 };

@@ -7,7 +7,7 @@ use scenarios::runner::{execute, RunOptions};
 use sim_kernel::bugs::BugSet;
 use sim_kernel::sched::exec::{ChoicePoint, Chooser, Executor, RunEnd, Step};
 use sim_kernel::sched::ActorId;
-use sim_kernel::syscall::{sys_close, sys_eventfd2, sys_read, sys_write};
+use sim_kernel::syscall::{sys_close, sys_eventfd2, sys_read_into, sys_write};
 use sim_kernel::{Kernel, Process, Task};
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -25,7 +25,8 @@ fn pairs_loop(t: &Task, n: u64) -> f64 {
     let start = Instant::now();
     for _ in 0..n {
         black_box(sys_write(t, fd, black_box(&one)).expect("write"));
-        black_box(sys_read(t, fd, 8).expect("read"));
+        let mut v = [0u8; 8];
+        black_box(sys_read_into(t, fd, black_box(&mut v)).expect("read"));
     }
     let s = start.elapsed().as_secs_f64();
     sys_close(t, fd).expect("close");

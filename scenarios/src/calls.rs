@@ -272,7 +272,8 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
         }
         Sys::EventfdRead => {
             // glibc's eventfd_read: read(fd, &value, 8).
-            v(sys_read(t, fd(a, 0, sig)?, 8), |b| Value::Int(u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]))))
+            let mut b = [0u8; 8];
+            v(sys_read_into(t, fd(a, 0, sig)?, &mut b), |_| Value::Int(u64::from_le_bytes(b)))
         }
         Sys::EventfdWrite => {
             let val = int(a, 1, sig)?;

@@ -34,7 +34,7 @@ use crate::lang::ir::Program;
 use crate::runner::{execute, Execution, RunOptions};
 use serde::{Deserialize, Serialize};
 use sim_kernel::sched::choose::{format_schedule, PctChooser, SeededChooser};
-use sim_kernel::sched::exec::{footprints_conflict, step_count, steps_since, ChoicePoint, Chooser, Step};
+use sim_kernel::sched::exec::{footprints_conflict, step_count, with_steps_since, ChoicePoint, Chooser, Step};
 use sim_kernel::sched::ActorId;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -775,8 +775,9 @@ impl DfsChooser<'_> {
             }
             sl
         };
-        let since = steps_since(parent.step_at);
-        sleep.retain(|(a, fp)| !since.iter().any(|s| s.actor == *a || footprints_conflict(&s.accesses, fp)));
+        with_steps_since(parent.step_at, |since| {
+            sleep.retain(|(a, fp)| !since.iter().any(|s| s.actor == *a || footprints_conflict(&s.accesses, fp)))
+        });
         sleep
     }
 }

@@ -517,7 +517,6 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     if opts.record_steps {
         ex.record_steps();
     }
-    let mut all_decisions: Vec<Decision> = Vec::new();
     let mut stopped = false;
 
     // Phase 1: setup, alone.
@@ -600,7 +599,8 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     if !ok {
         stopped = true;
     }
-    all_decisions.extend(ex.decisions().iter().cloned());
+    // Moved out, not copied (a long run makes millions).
+    let all_decisions: Vec<Decision> = ex.take_decisions();
 
     // Check.
     let mut checks = Vec::new();

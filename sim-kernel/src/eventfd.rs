@@ -50,6 +50,14 @@ impl EventfdCtx {
         self.kernel.objs.check(&self.hdr, op)
     }
 
+    /// [`Self::check`] right before [`Self::lock`], whose footprint write
+    /// covers the check's read.
+    #[inline]
+    fn check_then_lock(&self, op: &'static str) -> crate::sched::WqGuard<'_, u64> {
+        self.kernel.objs.check_then_write(&self.hdr, op);
+        self.lock()
+    }
+
     /// `spin_lock(&ctx->wqh.lock)`, recorded as a change to the context.
     fn lock(&self) -> crate::sched::WqGuard<'_, u64> {
         crate::footprint::access(self.hdr.id(), true);
@@ -134,16 +142,25 @@ impl FileOps for EventfdFile {
         Llseek::Noop
     }
 
-    /// `eventfd_read`: fewer than 8 bytes: EINVAL (checked first); count 0:
-    /// EAGAIN or sleep; returns the count (semaphore: 1) as 8 bytes and
-    /// wakes writers.
+    /// See [`FileOps::read_into`].
     fn read(&self, file: &File, len: usize) -> KResult<Vec<u8>> {
         if len < 8 {
             return Err(Errno::EINVAL);
         }
+        let mut b = [0u8; 8];
+        self.read_into(file, &mut b)?;
+        Ok(b.to_vec())
+    }
+
+    /// `eventfd_read`: fewer than 8 bytes: EINVAL (checked first); count 0:
+    /// EAGAIN or sleep; returns the count (semaphore: 1) as 8 bytes and
+    /// wakes writers.
+    fn read_into(&self, file: &File, buf: &mut [u8]) -> KResult<usize> {
+        if buf.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
         let ctx = &*self.ctx;
-        ctx.check("eventfd_read");
-        let mut g = ctx.lock();
+        let mut g = ctx.check_then_lock("eventfd_read");
         if *g == 0 {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);
@@ -154,7 +171,8 @@ impl FileOps for EventfdFile {
         if g.has_waiters() {
             g.wake_up_locked(POLLOUT);
         }
-        Ok(v.to_le_bytes().to_vec())
+        buf[..8].copy_from_slice(&v.to_le_bytes());
+        Ok(8)
     }
 
     /// `eventfd_write`: not exactly 8 bytes: EINVAL (6.9+); ULLONG_MAX:
@@ -168,8 +186,7 @@ impl FileOps for EventfdFile {
             return Err(Errno::EINVAL);
         }
         let ctx = &*self.ctx;
-        ctx.check("eventfd_write");
-        let mut g = ctx.lock();
+        let mut g = ctx.check_then_lock("eventfd_write");
         if u64::MAX - *g <= v {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);

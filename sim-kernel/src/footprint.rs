@@ -33,7 +33,7 @@ pub fn pte_key(mm_id: u64, page_addr: u64) -> u64 {
 }
 
 /// Record that the current step touches `key`.
-#[inline]
+#[inline(always)]
 pub fn access(key: u64, write: bool) {
     #[cfg(not(loom))]
     crate::sched::exec::access(key, write);

@@ -60,6 +60,7 @@ impl ObjHeader {
         self.id as ObjId
     }
 
+    #[inline]
     pub fn is_released(&self) -> bool {
         self.released.load(Ordering::Acquire)
     }
@@ -151,12 +152,29 @@ impl ObjTable {
 
     /// Check an access: true if the object is live; otherwise reports a
     /// use-after-free naming `op` and returns false.
-    #[inline]
+    #[inline(always)]
     pub fn check(&self, h: &ObjHeader, op: &'static str) -> bool {
         crate::footprint::access(h.id(), false);
         if !h.is_released() {
             return true;
         }
+        self.report_use_after_free(h, op)
+    }
+
+    /// [`ObjTable::check`] without the footprint read, for a caller that
+    /// records a write to the same key right after (the step's footprint
+    /// is the same: a write covers a read of its key).
+    #[inline(always)]
+    pub(crate) fn check_then_write(&self, h: &ObjHeader, op: &'static str) -> bool {
+        if !h.is_released() {
+            return true;
+        }
+        self.report_use_after_free(h, op)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn report_use_after_free(&self, h: &ObjHeader, op: &'static str) -> bool {
         let rec = self.record(h.id());
         self.report(Report::UseAfterFree {
             obj: h.id(),

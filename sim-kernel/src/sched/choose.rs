@@ -176,13 +176,28 @@ impl Chooser for ReplayChooser {
 
 /// Format choices (scenario actor numbers) as a schedule string.
 pub fn format_schedule(choices: &[usize]) -> String {
-    let mut s = String::from(SCHEDULE_VERSION);
+    let mut s = String::with_capacity(SCHEDULE_VERSION.len() + 1 + 2 * choices.len());
+    s.push_str(SCHEDULE_VERSION);
     s.push(':');
-    for (i, c) in choices.iter().enumerate() {
+    let mut digits = [0u8; 20];
+    for (i, &c) in choices.iter().enumerate() {
         if i > 0 {
             s.push('.');
         }
-        s.push_str(&c.to_string());
+        // Decimal digits without the formatting machinery (a long run's
+        // schedule has millions of choices).
+        let (mut n, mut k) = (c, digits.len());
+        loop {
+            k -= 1;
+            digits[k] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[k..] {
+            s.push(d as char);
+        }
     }
     s
 }

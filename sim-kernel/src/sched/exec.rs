@@ -47,11 +47,63 @@ struct ActorRec {
     at: &'static str,
 }
 
+/// A short list of actor ids kept inline (no allocation for up to
+/// [`Runnable::INLINE`] ids): the runnable set of a [`Decision`]. Derefs
+/// to the ids.
+#[derive(Clone)]
+pub enum Runnable {
+    Inline(u8, [ActorId; Runnable::INLINE]),
+    Heap(Vec<ActorId>),
+}
+
+impl Runnable {
+    pub const INLINE: usize = 3;
+
+    pub fn from_slice(ids: &[ActorId]) -> Runnable {
+        if ids.len() <= Self::INLINE {
+            let mut a = [0; Self::INLINE];
+            a[..ids.len()].copy_from_slice(ids);
+            Runnable::Inline(ids.len() as u8, a)
+        } else {
+            Runnable::Heap(ids.to_vec())
+        }
+    }
+
+    #[inline]
+    pub fn as_slice(&self) -> &[ActorId] {
+        match self {
+            Runnable::Inline(n, a) => &a[..*n as usize],
+            Runnable::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::Deref for Runnable {
+    type Target = [ActorId];
+    fn deref(&self) -> &[ActorId] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Runnable {
+    fn eq(&self, o: &Runnable) -> bool {
+        self.as_slice() == o.as_slice()
+    }
+}
+
+impl Eq for Runnable {}
+
+impl std::fmt::Debug for Runnable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
 /// One scheduling decision, as recorded for replay and reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
     /// The actors that could run, in id order.
-    pub runnable: Vec<ActorId>,
+    pub runnable: Runnable,
     pub chosen: ActorId,
     /// The actor that ran before this point, if any.
     pub prev: Option<ActorId>,
@@ -154,9 +206,16 @@ pub fn footprints_conflict(a: &[(u64, bool)], b: &[(u64, bool)]) -> bool {
 }
 
 /// Record an access by the running actor's current step.
-#[inline]
+#[inline(always)]
 pub fn access(key: u64, write: bool) {
-    if !RECORDING.with(|r| r.get()) || !in_sim() {
+    if RECORDING.with(|r| r.get()) {
+        record_access(key, write);
+    }
+}
+
+#[inline(never)]
+fn record_access(key: u64, write: bool) {
+    if !in_sim() {
         return;
     }
     with_core(|c| {
@@ -221,6 +280,7 @@ fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> Option<R> {
 
 /// Whether the calling code runs inside an actor of the deterministic
 /// executor.
+#[inline]
 pub fn in_sim() -> bool {
     !YIELDER.with(|y| y.get()).is_null()
 }
@@ -333,6 +393,16 @@ pub fn steps_since(from: usize) -> Vec<Step> {
     with_core(|c| c.steps.as_ref().map(|s| s.get(from..).map(|x| x.to_vec()).unwrap_or_default()))
         .flatten()
         .unwrap_or_default()
+}
+
+/// Call `f` with the steps recorded since step `from`, borrowed (no copy;
+/// `f` must not re-enter the executor).
+pub fn with_steps_since<R>(from: usize, f: impl FnOnce(&[Step]) -> R) -> R {
+    CORE.with(|c| {
+        let c = c.borrow();
+        let steps = c.as_ref().and_then(|c| c.steps.as_deref()).unwrap_or(&[]);
+        f(steps.get(from..).unwrap_or(&[]))
+    })
 }
 
 /// Number of steps recorded so far.
@@ -623,7 +693,7 @@ impl Executor {
                 assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
                 self.choices += 1;
                 self.decisions.push(Decision {
-                    runnable: runnable.clone(),
+                    runnable: Runnable::from_slice(&runnable),
                     chosen: c,
                     prev: self.prev,
                     prev_runnable,
@@ -748,6 +818,11 @@ impl Executor {
     /// The decisions with a real choice, in order.
     pub fn decisions(&self) -> &[Decision] {
         &self.decisions
+    }
+
+    /// Take the decisions (the count of choices made goes on).
+    pub fn take_decisions(&mut self) -> Vec<Decision> {
+        std::mem::take(&mut self.decisions)
     }
 
     pub fn clock_ns(&self) -> u64 {

@@ -32,118 +32,195 @@ pub use std::sync::Arc;
 #[allow(clippy::disallowed_types)]
 mod imp {
     use crate::sched;
+    use std::cell::UnsafeCell;
     use std::ops::{Deref, DerefMut};
+    use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
-    /// A mutual-exclusion lock (Linux's `spinlock_t` and `struct mutex`).
-    /// As small as std's: whether an actor is parked on it is the
-    /// executor's to know ([`sched::unpark_lock`] returns at once when no
-    /// actor is parked on any lock).
+    /// Unlocked.
+    const FREE: u8 = 0;
+    /// Held, no actor parked on it.
+    const HELD: u8 = 1;
+    /// Held, and an actor of the deterministic executor is parked on it:
+    /// the unlock must wake it ([`sched::unpark_lock`]).
+    const PARKED: u8 = 2;
+
+    /// A mutual-exclusion lock (Linux's `spinlock_t` and `struct mutex`):
+    /// one byte of state beside the data.
+    ///
+    /// Taking it is one compare-and-swap; releasing it is a load and a
+    /// store (no read-modify-write): only an actor of the deterministic
+    /// executor marks a held lock [`PARKED`], and all actors of an
+    /// executor run on one OS thread, so nothing can mark it between the
+    /// releasing thread's load and store. On plain threads (the std-threads
+    /// runtime) a contended lock spins, yielding the CPU; nobody sleeps on
+    /// the lock word itself (sleepers wait on a [`Condvar`], which has its
+    /// own). No poisoning: a panic in the kernel is a simulator bug that
+    /// ends the run.
     #[derive(Default)]
     pub struct Mutex<T> {
-        inner: std::sync::Mutex<T>,
+        state: AtomicU8,
+        value: UnsafeCell<T>,
     }
 
+    // SAFETY: the lock gives one thread at a time access to the value, as
+    // std's Mutex does; the bounds are std's.
+    unsafe impl<T: Send> Send for Mutex<T> {}
+    // SAFETY: as above.
+    unsafe impl<T: Send> Sync for Mutex<T> {}
+
     pub struct MutexGuard<'a, T> {
-        guard: Option<std::sync::MutexGuard<'a, T>>,
         lock: &'a Mutex<T>,
     }
 
+    // SAFETY: a guard gives `&T`/`&mut T` only; sharing it shares `&T`.
+    unsafe impl<T: Sync> Sync for MutexGuard<'_, T> {}
+
     impl<T> Mutex<T> {
         pub const fn new(value: T) -> Self {
-            Mutex { inner: std::sync::Mutex::new(value) }
+            Mutex { state: AtomicU8::new(FREE), value: UnsafeCell::new(value) }
         }
 
+        #[inline]
         pub fn lock(&self) -> MutexGuard<'_, T> {
+            if self.state.compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                self.lock_slow();
+            }
+            MutexGuard { lock: self }
+        }
+
+        #[cold]
+        fn lock_slow(&self) {
             loop {
-                match self.inner.try_lock() {
-                    Ok(g) => return MutexGuard { guard: Some(g), lock: self },
-                    Err(std::sync::TryLockError::Poisoned(p)) => {
-                        return MutexGuard { guard: Some(p.into_inner()), lock: self }
+                let s = self.state.load(Ordering::Relaxed);
+                if s == FREE {
+                    if self.state.compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                        return;
                     }
-                    Err(std::sync::TryLockError::WouldBlock) => {
-                        if sched::in_sim() {
-                            // Callers report the lock's footprint key just
-                            // before taking it, once per `lock()`. Parking
-                            // ends the step; the retry (which takes the lock
-                            // and runs the critical section, or finds it
-                            // taken again) is a new step and must carry that
-                            // key too, or the explorer sees an empty step
-                            // and treats it as independent of the holder's
-                            // next acquisition (unsound DPOR). The key is not
-                            // known here, so the retry repeats the whole
-                            // footprint of the step that found the lock
-                            // taken: a superset, which is sound.
-                            let cur = sched::exec::step_count().saturating_sub(1);
-                            let parked_fp = sched::exec::steps_since(cur).pop().map(|s| s.accesses);
-                            sched::park_on_lock(self as *const Self as usize);
-                            for (key, write) in parked_fp.into_iter().flatten() {
-                                crate::footprint::access(key, write);
-                            }
-                        } else {
-                            let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-                            return MutexGuard { guard: Some(g), lock: self };
-                        }
+                    continue;
+                }
+                if sched::in_sim() {
+                    // The holder is another actor on this OS thread: mark
+                    // the lock so its release wakes us, and park.
+                    //
+                    // Callers report the lock's footprint key just before
+                    // taking it, once per `lock()`. Parking ends the step;
+                    // the retry (which takes the lock and runs the critical
+                    // section, or finds it taken again) is a new step and
+                    // must carry that key too, or the explorer sees an empty
+                    // step and treats it as independent of the holder's next
+                    // acquisition (unsound DPOR). The key is not known here,
+                    // so the retry repeats the whole footprint of the step
+                    // that found the lock taken: a superset, which is sound.
+                    let cur = sched::exec::step_count().saturating_sub(1);
+                    let parked_fp = sched::exec::steps_since(cur).pop().map(|s| s.accesses);
+                    self.state.store(PARKED, Ordering::Relaxed);
+                    sched::park_on_lock(self as *const Self as usize);
+                    for (key, write) in parked_fp.into_iter().flatten() {
+                        crate::footprint::access(key, write);
                     }
+                } else {
+                    std::thread::yield_now();
                 }
             }
         }
 
         pub fn into_inner(self) -> T {
-            self.inner.into_inner().unwrap_or_else(|p| p.into_inner())
+            self.value.into_inner()
         }
 
         pub fn get_mut(&mut self) -> &mut T {
-            self.inner.get_mut().unwrap_or_else(|p| p.into_inner())
+            self.value.get_mut()
+        }
+
+        #[inline]
+        fn unlock(&self) {
+            if self.state.load(Ordering::Relaxed) == PARKED {
+                self.state.store(FREE, Ordering::Release);
+                sched::unpark_lock(self as *const Self as usize);
+            } else {
+                self.state.store(FREE, Ordering::Release);
+            }
         }
     }
 
     impl<T> Deref for MutexGuard<'_, T> {
         type Target = T;
+        #[inline]
         fn deref(&self) -> &T {
-            self.guard.as_ref().expect("guard present")
+            // SAFETY: the guard holds the lock.
+            unsafe { &*self.lock.value.get() }
         }
     }
 
     impl<T> DerefMut for MutexGuard<'_, T> {
+        #[inline]
         fn deref_mut(&mut self) -> &mut T {
-            self.guard.as_mut().expect("guard present")
+            // SAFETY: the guard holds the lock, and `&mut self` is unique.
+            unsafe { &mut *self.lock.value.get() }
         }
     }
 
     impl<T> Drop for MutexGuard<'_, T> {
+        #[inline]
         fn drop(&mut self) {
-            self.guard = None;
-            sched::unpark_lock(self.lock as *const Mutex<T> as usize);
+            self.lock.unlock();
         }
     }
 
     /// A condition variable, used only by the std-threads runtime (the
-    /// deterministic scheduler parks actors itself).
+    /// deterministic scheduler parks actors itself): a generation count,
+    /// read under the kernel lock and bumped by every notify (which the
+    /// kernel calls under the same lock), so that a wake-up between the
+    /// waiter's release of the lock and its sleep is not lost. Sleepers
+    /// sleep on one process-wide std condition variable (four bytes per
+    /// wait queue, as std's own; a notify wakes every sleeper of the
+    /// runtime, and the others go back to sleep).
     #[derive(Default)]
-    pub struct Condvar(std::sync::Condvar);
+    pub struct Condvar {
+        gen: AtomicU32,
+    }
+
+    static SLEEP_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    static SLEEP_CV: std::sync::Condvar = std::sync::Condvar::new();
 
     impl Condvar {
         pub const fn new() -> Self {
-            Condvar(std::sync::Condvar::new())
+            Condvar { gen: AtomicU32::new(0) }
         }
 
-        pub fn wait<'a, T>(&self, mut g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-            let inner = g.guard.take().expect("guard present");
-            let inner = self.0.wait(inner).unwrap_or_else(|p| p.into_inner());
-            g.guard = Some(inner);
-            g
+        pub fn wait<'a, T>(&self, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.wait_until(g, None)
         }
 
-        pub fn wait_timeout_ns<'a, T>(&self, mut g: MutexGuard<'a, T>, ns: u64) -> MutexGuard<'a, T> {
-            let inner = g.guard.take().expect("guard present");
-            let (inner, _) =
-                self.0.wait_timeout(inner, std::time::Duration::from_nanos(ns)).unwrap_or_else(|p| p.into_inner());
-            g.guard = Some(inner);
-            g
+        pub fn wait_timeout_ns<'a, T>(&self, g: MutexGuard<'a, T>, ns: u64) -> MutexGuard<'a, T> {
+            self.wait_until(g, Some(std::time::Instant::now() + std::time::Duration::from_nanos(ns)))
+        }
+
+        fn wait_until<'a, T>(&self, g: MutexGuard<'a, T>, deadline: Option<std::time::Instant>) -> MutexGuard<'a, T> {
+            let lock = g.lock;
+            let seen = self.gen.load(Ordering::Acquire);
+            let mut m = SLEEP_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            drop(g);
+            while self.gen.load(Ordering::Acquire) == seen {
+                match deadline {
+                    None => m = SLEEP_CV.wait(m).unwrap_or_else(|p| p.into_inner()),
+                    Some(d) => {
+                        let now = std::time::Instant::now();
+                        if now >= d {
+                            break;
+                        }
+                        m = SLEEP_CV.wait_timeout(m, d - now).unwrap_or_else(|p| p.into_inner()).0;
+                    }
+                }
+            }
+            drop(m);
+            lock.lock()
         }
 
         pub fn notify_all(&self) {
-            self.0.notify_all();
+            let _m = SLEEP_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            self.gen.fetch_add(1, Ordering::Release);
+            SLEEP_CV.notify_all();
         }
     }
 }

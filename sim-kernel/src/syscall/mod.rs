@@ -40,6 +40,14 @@ pub fn sys_read(t: &Task, fd: i64, count: u64) -> KResult<Vec<u8>> {
     read_write::vfs_read(&f, count)
 }
 
+/// read(fd, buf, buf.len()) into the caller's buffer: the number of bytes
+/// read (no allocation on the way for types that implement
+/// `FileOps::read_into`).
+pub fn sys_read_into(t: &Task, fd: i64, buf: &mut [u8]) -> KResult<usize> {
+    let f = t.proc()?.files.fget(fd)?;
+    read_write::vfs_read_into(&f, buf)
+}
+
 /// write(fd, buf, count): the count written.
 pub fn sys_write(t: &Task, fd: i64, data: &[u8]) -> KResult<usize> {
     let p = t.proc()?;

@@ -97,6 +97,17 @@ pub trait FileOps: Send + Sync + 'static {
         Err(Errno::EINVAL)
     }
 
+    /// `->read` into the caller's buffer (at most `buf.len()` bytes):
+    /// the number of bytes read. The default reads through [`FileOps::read`];
+    /// a type on a hot path implements this one and makes `read` call it,
+    /// so a read needs no allocation (issue 7).
+    fn read_into(&self, file: &File, buf: &mut [u8]) -> KResult<usize> {
+        let v = self.read(file, buf.len())?;
+        let n = v.len().min(buf.len());
+        buf[..n].copy_from_slice(&v[..n]);
+        Ok(n)
+    }
+
     /// `->write`. Missing op: EINVAL.
     fn write(&self, _file: &File, _data: &[u8]) -> KResult<usize> {
         Err(Errno::EINVAL)
@@ -263,8 +274,10 @@ impl FileRef {
 }
 
 impl Clone for FileRef {
+    #[inline]
     fn clone(&self) -> Self {
-        self.check("get_file");
+        // check("get_file"), whose footprint read the write covers.
+        self.kernel.objs.check_then_write(&self.hdr, "get_file");
         crate::footprint::access(self.hdr.id(), true);
         self.f_count.fetch_add(1, Ordering::AcqRel);
         FileRef(self.0)
@@ -281,10 +294,23 @@ impl std::ops::Deref for FileRef {
 }
 
 impl Drop for FileRef {
+    #[inline]
     fn drop(&mut self) {
         let f: &File = self;
         crate::footprint::access(f.hdr.id(), true);
         let prev = f.f_count.fetch_sub(1, Ordering::AcqRel);
+        if prev <= 1 {
+            self.last_put(prev);
+        }
+    }
+}
+
+impl FileRef {
+    /// The put that dropped the count to 0 (or found it at 0).
+    #[cold]
+    #[inline(never)]
+    fn last_put(&mut self, prev: u32) {
+        let f: &File = self;
         if prev == 1 {
             // __fput: the type's release, then the file is gone.
             if f.check("__fput") {

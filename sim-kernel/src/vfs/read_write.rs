@@ -16,6 +16,15 @@ pub fn vfs_read(f: &File, len: u64) -> KResult<Vec<u8>> {
     f.ops().read(f, len)
 }
 
+/// [`vfs_read`] into the caller's buffer: the number of bytes read.
+pub fn vfs_read_into(f: &File, buf: &mut [u8]) -> KResult<usize> {
+    if f.mode() & FMODE_READ == 0 {
+        return Err(Errno::EBADF);
+    }
+    let len = buf.len().min(MAX_RW_COUNT);
+    f.ops().read_into(f, &mut buf[..len])
+}
+
 /// `vfs_write`: EBADF unless opened for writing, then `->write`.
 pub fn vfs_write(f: &File, data: &[u8]) -> KResult<usize> {
     if f.mode() & FMODE_WRITE == 0 {
