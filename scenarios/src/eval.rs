@@ -6,7 +6,7 @@
 
 use crate::calls;
 use crate::lang::ast::{BinOp, UnOp};
-use crate::lang::ir::{Const, IrExpr, IrPat, Slot};
+use crate::lang::ir::{Const, IrBind, IrExpr, IrPat, Slot};
 use crate::value::Value;
 use std::rc::Rc;
 
@@ -169,6 +169,25 @@ pub fn is_failure(v: &Value) -> bool {
             | Value::Null
             | Value::Unset
     )
+}
+
+/// Bind a call's result as the statement says: `NAME =` takes it whole;
+/// `(A, B) =` takes a pair's two values, or an errno (any non-pair) in both.
+pub fn bind(b: &IrBind, result: &Value, mut store: impl FnMut(&Slot, Value)) {
+    match b {
+        IrBind::None => {}
+        IrBind::One(s) => store(s, result.clone()),
+        IrBind::Pair(a, b) => match result {
+            Value::List(items) if items.len() == 2 => {
+                store(a, items[0].clone());
+                store(b, items[1].clone());
+            }
+            other => {
+                store(a, other.clone());
+                store(b, other.clone());
+            }
+        },
+    }
 }
 
 /// Whether `result` matches one of a statement's `=> PATTERN` alternatives.

@@ -348,20 +348,7 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
             }
         }
     };
-    match &c.bind {
-        IrBind::None => {}
-        IrBind::One(s) => store(s, result.clone()),
-        IrBind::Pair(a, b) => match &result {
-            Value::List(items) if items.len() == 2 => {
-                store(a, items[0].clone());
-                store(b, items[1].clone());
-            }
-            other => {
-                store(a, other.clone());
-                store(b, other.clone());
-            }
-        },
-    }
+    crate::eval::bind(&c.bind, &result, store);
     // Check.
     match &c.pattern {
         Some(alts) => {

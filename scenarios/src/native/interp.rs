@@ -276,7 +276,7 @@ fn exec_call(cx: &mut Cx, c: &CallOp) -> Flow {
         result: result.to_string(),
     });
     // Bind, as the runner does (a pair binds both names to an errno).
-    let mut store = |slot: &Slot, v: Value| match slot {
+    let store = |slot: &Slot, v: Value| match slot {
         Slot::Global(i) => {
             lock(&w.globals)[*i as usize] = SValue::from_value(&v);
             cx.globals[*i as usize] = v;
@@ -288,20 +288,7 @@ fn exec_call(cx: &mut Cx, c: &CallOp) -> Flow {
             }
         }
     };
-    match &c.bind {
-        IrBind::None => {}
-        IrBind::One(s) => store(s, result.clone()),
-        IrBind::Pair(a, b) => match &result {
-            Value::List(items) if items.len() == 2 => {
-                store(a, items[0].clone());
-                store(b, items[1].clone());
-            }
-            other => {
-                store(a, other.clone());
-                store(b, other.clone());
-            }
-        },
-    }
+    crate::eval::bind(&c.bind, &result, store);
     match &c.pattern {
         Some(alts) => match eval::pattern_matches(cx, alts, &result) {
             Err(e) => return eval_failure(cx, c, e),
