@@ -243,7 +243,7 @@ const MAX_CUTS: u64 = 1 << 22;
 impl NaiveCounter {
     /// `step_vc`: the vector clocks [`add_races`] computed for `ex` (the
     /// same order as [`trace_order`]'s, setup included), if at hand.
-    fn add(&mut self, ex: &Execution, nactors: usize, step_vc: Option<&[Vec<u32>]>) {
+    fn add(&mut self, ex: &Execution, nactors: usize, step_vc: Option<&[u32]>) {
         if self.unknown {
             return;
         }
@@ -256,7 +256,7 @@ impl NaiveCounter {
         }
         let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
         let (key, chains, vcs) = match step_vc {
-            Some(v) if v.len() == ex.steps.len() => order_from_clocks(&ex.steps, nactors, v),
+            Some(v) if v.len() == ex.steps.len() * (nactors + 2) => order_from_clocks(&ex.steps, nactors, v),
             _ => trace_order(&ex.steps, nactors, &runnable),
         };
         if !order_explains_run(&ex.steps, nactors, &vcs, &runnable) {
@@ -283,15 +283,15 @@ impl NaiveCounter {
 fn order_from_clocks(
     steps: &[Step],
     nactors: usize,
-    step_vc: &[Vec<u32>],
+    step_vc: &[u32],
 ) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
     let ids = nactors + 2;
     let mut per_actor: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ids];
-    for (s, c) in steps.iter().zip(step_vc) {
+    for (s, c) in steps.iter().zip(step_vc.chunks_exact(ids)) {
         if s.actor == 0 || s.actor >= ids {
             continue;
         }
-        let mut c = c.clone();
+        let mut c = c.to_vec();
         c[0] = 0;
         per_actor[s.actor].push(c);
     }
@@ -870,44 +870,44 @@ impl Chooser for DfsChooser<'_> {
 /// [`add_stop_races`]).
 /// Returns every step's vector clock (the happens-before order the naive
 /// count reuses).
-fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId, stopped: bool) -> Vec<Vec<u32>> {
+fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId, stopped: bool) -> Vec<u32> {
     let m = steps.len();
+    let n = nactors;
     let woke = wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()));
-    let mut vc_actor: Vec<Vec<u32>> = vec![vec![0; nactors]; nactors];
-    let mut step_vc: Vec<Vec<u32>> = Vec::with_capacity(m);
+    // Every step's clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
+    let mut vc_actor: Vec<u32> = vec![0; n * n];
+    let mut step_vc: Vec<u32> = vec![0; m * n];
     let mut pos: Vec<u32> = Vec::with_capacity(m);
-    let mut count = vec![0u32; nactors];
+    let mut count = vec![0u32; n];
+    let mut c: Vec<u32> = vec![0; n];
     let mut finally_started = false;
     for k in 0..m {
         let a = steps[k].actor;
-        if a >= nactors {
-            step_vc.push(vec![0; nactors]);
+        if a >= n {
             pos.push(0);
             continue;
         }
         if a == finally_id && !finally_started {
             // `finally` starts after every actor has stopped: a barrier.
             finally_started = true;
-            let mut j = vec![0; nactors];
-            for v in &vc_actor {
+            let mut j = vec![0; n];
+            for v in vc_actor.chunks_exact(n) {
                 for (x, y) in j.iter_mut().zip(v) {
                     *x = (*x).max(*y);
                 }
             }
-            vc_actor[a] = j;
+            vc_actor[a * n..(a + 1) * n].copy_from_slice(&j);
         }
-        let mut c = vc_actor[a].clone();
+        c.copy_from_slice(&vc_actor[a * n..(a + 1) * n]);
         for j in (0..k).rev() {
             let b = steps[j].actor;
-            if b < nactors && woke[k] == Some(j) {
+            if b < n && woke[k] == Some(j) {
                 // The step that woke a's actor enabled this one: they were
                 // never both runnable, so no race; it happens before.
-                for (x, y) in c.iter_mut().zip(&step_vc[j]) {
-                    *x = (*x).max(*y);
-                }
+                join(&mut c, &step_vc[j * n..(j + 1) * n]);
                 continue;
             }
-            if b == a || b >= nactors || !steps[j].dependent(&steps[k]) {
+            if b == a || b >= n || !steps[j].dependent(&steps[k]) {
                 continue;
             }
             if c[b] > pos[j] {
@@ -925,23 +925,38 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
             }
             break;
         }
-        for j in 0..k {
-            if steps[j].actor < nactors && (steps[j].dependent(&steps[k]) || woke[k] == Some(j)) {
-                for (x, y) in c.iter_mut().zip(&step_vc[j]) {
-                    *x = (*x).max(*y);
-                }
+        // Join the clocks of every earlier dependent step (and the waker).
+        // Latest first: a step whose actor's position the clock already
+        // covers happens before it, and its clock is already included
+        // (every clock is a join of step clocks plus program order), so
+        // the dependence test is skipped for it.
+        for j in (0..k).rev() {
+            let b = steps[j].actor;
+            if b >= n || c[b] > pos[j] {
+                continue;
+            }
+            if steps[j].dependent(&steps[k]) || woke[k] == Some(j) {
+                join(&mut c, &step_vc[j * n..(j + 1) * n]);
             }
         }
         count[a] += 1;
         c[a] = count[a];
         pos.push(count[a] - 1);
-        step_vc.push(c.clone());
-        vc_actor[a] = c;
+        step_vc[k * n..(k + 1) * n].copy_from_slice(&c);
+        vc_actor[a * n..(a + 1) * n].copy_from_slice(&c);
     }
     if stopped {
         add_stop_races(stack, steps);
     }
     step_vc
+}
+
+/// `c = max(c, v)`, component-wise.
+#[inline]
+fn join(c: &mut [u32], v: &[u32]) {
+    for (x, y) in c.iter_mut().zip(v) {
+        *x = (*x).max(*y);
+    }
 }
 
 /// An execution stopped by a violation ends at the failing step: every
