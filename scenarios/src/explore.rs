@@ -421,10 +421,24 @@ fn linear_extensions(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<Big> {
     }
     // u128 counts first (no allocation); exact big integers only if they
     // overflow.
-    match count_cuts::<u128>(chains, vcs, size as usize) {
+    let size = size as usize;
+    let small = CUTS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        count_cuts::<u128>(chains, vcs, &mut b[..size])
+    });
+    match small {
         Some(n) => Some(Big::from_u128(n)),
-        None => count_cuts::<Big>(chains, vcs, size as usize),
+        None => count_cuts::<Big>(chains, vcs, &mut vec![Big::zero(); size]),
     }
+}
+
+thread_local! {
+    /// [`count_cuts`]'s table for `u128` counts, kept all zero between
+    /// calls (so no execution allocates or clears one).
+    static CUTS: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A count for [`count_cuts`]: `u128` (fails on overflow) or [`Big`].
@@ -474,42 +488,52 @@ impl Count for Big {
 }
 
 /// Paths through the lattice of cuts, forward: `f[cut]` is the number of
-/// ways to run exactly the steps of `cut`.
-fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<Vec<u32>>], size: usize) -> Option<C> {
+/// ways to run exactly the steps of `cut`. `f` (one entry per cut of the
+/// product lattice, mixed radix) is all zero on entry and is left all zero.
+/// Only the cuts reachable from the empty one are visited, in increasing
+/// index order (a step added to a cut increases its index).
+fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<Vec<u32>>], f: &mut [C]) -> Option<C> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let size = f.len();
     let mut radix = Vec::with_capacity(chains.len());
     let mut m = 1usize;
     for &l in chains {
         radix.push(m);
         m *= l + 1;
     }
-    let mut f: Vec<C> = vec![C::zero(); size];
+    let mut pending: BinaryHeap<Reverse<usize>> = BinaryHeap::new();
     f[0] = C::one();
+    pending.push(Reverse(0));
     let mut cut = vec![0usize; chains.len()];
-    for idx in 0..size {
-        if idx > 0 {
-            // Next cut in mixed-radix order.
-            for (a, &l) in chains.iter().enumerate() {
-                if cut[a] < l {
-                    cut[a] += 1;
-                    break;
-                }
-                cut[a] = 0;
-            }
-        }
-        if f[idx].is_zero() {
-            continue;
-        }
-        if idx == size - 1 {
-            return Some(f[idx].clone());
-        }
+    while let Some(Reverse(idx)) = pending.pop() {
         let here = std::mem::replace(&mut f[idx], C::zero());
+        if idx == size - 1 {
+            debug_assert!(pending.is_empty());
+            return Some(here);
+        }
+        for (a, c) in cut.iter_mut().enumerate() {
+            *c = (idx / radix[a]) % (chains[a] + 1);
+        }
         for a in 0..chains.len() {
             if cut[a] >= chains[a] {
                 continue;
             }
             let vc = &vcs[a][cut[a]];
-            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) && !f[idx + radix[a]].add_to(&here) {
-                return None;
+            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) {
+                let t = idx + radix[a];
+                let was_zero = f[t].is_zero();
+                if !f[t].add_to(&here) {
+                    // Overflow: leave the table clean for the next call.
+                    f[t] = C::zero();
+                    for Reverse(i) in pending.drain() {
+                        f[i] = C::zero();
+                    }
+                    return None;
+                }
+                if was_zero {
+                    pending.push(Reverse(t));
+                }
             }
         }
     }
