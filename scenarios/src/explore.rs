@@ -257,7 +257,10 @@ impl NaiveCounter {
         let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
         let (key, chains, vcs) = match step_vc {
             Some(v) if v.len() == ex.steps.len() * (nactors + 2) => order_from_clocks(&ex.steps, nactors, v),
-            _ => trace_order(&ex.steps, nactors, &runnable),
+            _ => {
+                let (key, chains, vcs) = trace_order(&ex.steps, nactors, &runnable);
+                (key, chains, flatten(vcs))
+            }
         };
         if !order_explains_run(&ex.steps, nactors, &vcs, &runnable) {
             self.unknown = true;
@@ -280,30 +283,30 @@ impl NaiveCounter {
 /// [`trace_order`]'s result from clocks already computed over every step
 /// (setup's included: its component is dropped, it precedes everything).
 #[allow(clippy::type_complexity)]
-fn order_from_clocks(
-    steps: &[Step],
-    nactors: usize,
-    step_vc: &[u32],
-) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
+fn order_from_clocks(steps: &[Step], nactors: usize, step_vc: &[u32]) -> (Vec<u32>, Vec<usize>, Vec<Vec<u32>>) {
     let ids = nactors + 2;
-    let mut per_actor: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ids];
+    let mut per_actor: Vec<Vec<u32>> = vec![Vec::new(); ids];
     for (s, c) in steps.iter().zip(step_vc.chunks_exact(ids)) {
         if s.actor == 0 || s.actor >= ids {
             continue;
         }
-        let mut c = c.to_vec();
-        c[0] = 0;
-        per_actor[s.actor].push(c);
+        let v = &mut per_actor[s.actor];
+        v.push(0);
+        v.extend_from_slice(&c[1..]);
     }
-    let chains: Vec<usize> = per_actor.iter().map(Vec::len).collect();
-    let mut key = Vec::new();
+    let chains: Vec<usize> = per_actor.iter().map(|v| v.len() / ids).collect();
+    let mut key = Vec::with_capacity(ids + per_actor.iter().map(Vec::len).sum::<usize>());
     for (a, v) in per_actor.iter().enumerate() {
         key.push(u32::MAX - a as u32);
-        for c in v {
-            key.extend_from_slice(c);
-        }
+        key.extend_from_slice(v);
     }
     (key, chains, per_actor)
+}
+
+/// Per actor, its steps' clocks in one flat vector (stride: the number of
+/// actor ids).
+fn flatten(vcs: Vec<Vec<Vec<u32>>>) -> Vec<Vec<u32>> {
+    vcs.into_iter().map(|v| v.concat()).collect()
 }
 
 /// The happens-before order of an execution's steps (setup excluded: it
@@ -371,7 +374,7 @@ pub fn trace_order<'a>(
 pub fn order_explains_run<'a>(
     steps: &[Step],
     nactors: usize,
-    vcs: &[Vec<Vec<u32>>],
+    vcs: &[Vec<u32>],
     runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
 ) -> bool {
     let ids = nactors + 2;
@@ -383,7 +386,7 @@ pub fn order_explains_run<'a>(
         }
         predicted.clear();
         for b in 1..ids {
-            if let Some(vc) = vcs[b].get(cut[b]) {
+            if let Some(vc) = vcs[b].get(cut[b] * ids..(cut[b] + 1) * ids) {
                 if (1..ids).all(|x| x == b || vc[x] as usize <= cut[x]) {
                     predicted.push(b);
                 }
@@ -408,10 +411,11 @@ pub fn order_explains_run<'a>(
 /// a cut when every step before it is in). `None` when the lattice of
 /// cuts is too large.
 pub fn linear_extensions_string(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<String> {
-    linear_extensions(chains, vcs).map(|b| b.to_string())
+    linear_extensions(chains, &flatten(vcs.to_vec())).map(|b| b.to_string())
 }
 
-fn linear_extensions(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<Big> {
+/// [`linear_extensions_string`]'s count, from per-actor flat clocks.
+fn linear_extensions(chains: &[usize], vcs: &[Vec<u32>]) -> Option<Big> {
     let mut size: u64 = 1;
     for &l in chains {
         size = size.checked_mul(l as u64 + 1)?;
@@ -492,7 +496,7 @@ impl Count for Big {
 /// product lattice, mixed radix) is all zero on entry and is left all zero.
 /// Only the cuts reachable from the empty one are visited, in increasing
 /// index order (a step added to a cut increases its index).
-fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<Vec<u32>>], f: &mut [C]) -> Option<C> {
+fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<u32>], f: &mut [C]) -> Option<C> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
     let size = f.len();
@@ -519,7 +523,8 @@ fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<Vec<u32>>], f: &mut [C]) ->
             if cut[a] >= chains[a] {
                 continue;
             }
-            let vc = &vcs[a][cut[a]];
+            let ids = chains.len();
+            let vc = &vcs[a][cut[a] * ids..(cut[a] + 1) * ids];
             if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) {
                 let t = idx + radix[a];
                 let was_zero = f[t].is_zero();
