@@ -811,14 +811,39 @@ impl DfsChooser<'_> {
     }
 }
 
+impl DfsChooser<'_> {
+    /// Whether `actor` is in [`DfsChooser::child_sleep`]`(i)`, without
+    /// building the set.
+    fn asleep(&self, i: usize, actor: ActorId) -> bool {
+        if self.mode == Mode::Naive || i == 0 {
+            return false;
+        }
+        if i == 1 {
+            return self.child_sleep(i).iter().any(|(a, _)| *a == actor);
+        }
+        let parent = &self.stack[i - 1];
+        let fp = match parent.sleep.iter().find(|(a, _)| *a == actor) {
+            Some((_, fp)) => fp,
+            None => match parent
+                .first_fp
+                .iter()
+                .find(|(a, _)| *a == actor && parent.done.contains(a) && *a != parent.chosen)
+            {
+                Some((_, fp)) => fp,
+                None => return false,
+            },
+        };
+        with_steps_since(parent.step_at, |since| {
+            !since.iter().any(|s| s.actor == actor || footprints_conflict(&s.accesses, fp))
+        })
+    }
+}
+
 impl Chooser for DfsChooser<'_> {
     fn forced(&mut self, actor: ActorId, decisions: usize) {
         // The only runnable actor is asleep: everything from here is
         // covered by a schedule already explored.
-        if decisions > 0
-            && decisions == self.stack.len()
-            && self.child_sleep(decisions).iter().any(|(a, _)| *a == actor)
-        {
+        if decisions > 0 && decisions == self.stack.len() && self.asleep(decisions, actor) {
             self.pruned = true;
             sim_kernel::sched::request_stop();
         }
