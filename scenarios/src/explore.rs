@@ -243,7 +243,7 @@ const MAX_CUTS: u64 = 1 << 22;
 impl NaiveCounter {
     /// `step_vc`: the vector clocks [`add_races`] computed for `ex` (the
     /// same order as [`trace_order`]'s, setup included), if at hand.
-    fn add(&mut self, ex: &Execution, nactors: usize, step_vc: Option<&[Vec<u32>]>) {
+    fn add(&mut self, ex: &Execution, nactors: usize, step_vc: Option<&[u32]>) {
         if self.unknown {
             return;
         }
@@ -256,8 +256,11 @@ impl NaiveCounter {
         }
         let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
         let (key, chains, vcs) = match step_vc {
-            Some(v) if v.len() == ex.steps.len() => order_from_clocks(&ex.steps, nactors, v),
-            _ => trace_order(&ex.steps, nactors, &runnable),
+            Some(v) if v.len() == ex.steps.len() * (nactors + 2) => order_from_clocks(&ex.steps, nactors, v),
+            _ => {
+                let (key, chains, vcs) = trace_order(&ex.steps, nactors, &runnable);
+                (key, chains, flatten(vcs))
+            }
         };
         if !order_explains_run(&ex.steps, nactors, &vcs, &runnable) {
             self.unknown = true;
@@ -280,30 +283,30 @@ impl NaiveCounter {
 /// [`trace_order`]'s result from clocks already computed over every step
 /// (setup's included: its component is dropped, it precedes everything).
 #[allow(clippy::type_complexity)]
-fn order_from_clocks(
-    steps: &[Step],
-    nactors: usize,
-    step_vc: &[Vec<u32>],
-) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
+fn order_from_clocks(steps: &[Step], nactors: usize, step_vc: &[u32]) -> (Vec<u32>, Vec<usize>, Vec<Vec<u32>>) {
     let ids = nactors + 2;
-    let mut per_actor: Vec<Vec<Vec<u32>>> = vec![Vec::new(); ids];
-    for (s, c) in steps.iter().zip(step_vc) {
+    let mut per_actor: Vec<Vec<u32>> = vec![Vec::new(); ids];
+    for (s, c) in steps.iter().zip(step_vc.chunks_exact(ids)) {
         if s.actor == 0 || s.actor >= ids {
             continue;
         }
-        let mut c = c.clone();
-        c[0] = 0;
-        per_actor[s.actor].push(c);
+        let v = &mut per_actor[s.actor];
+        v.push(0);
+        v.extend_from_slice(&c[1..]);
     }
-    let chains: Vec<usize> = per_actor.iter().map(Vec::len).collect();
-    let mut key = Vec::new();
+    let chains: Vec<usize> = per_actor.iter().map(|v| v.len() / ids).collect();
+    let mut key = Vec::with_capacity(ids + per_actor.iter().map(Vec::len).sum::<usize>());
     for (a, v) in per_actor.iter().enumerate() {
         key.push(u32::MAX - a as u32);
-        for c in v {
-            key.extend_from_slice(c);
-        }
+        key.extend_from_slice(v);
     }
     (key, chains, per_actor)
+}
+
+/// Per actor, its steps' clocks in one flat vector (stride: the number of
+/// actor ids).
+fn flatten(vcs: Vec<Vec<Vec<u32>>>) -> Vec<Vec<u32>> {
+    vcs.into_iter().map(|v| v.concat()).collect()
 }
 
 /// The happens-before order of an execution's steps (setup excluded: it
@@ -371,7 +374,7 @@ pub fn trace_order<'a>(
 pub fn order_explains_run<'a>(
     steps: &[Step],
     nactors: usize,
-    vcs: &[Vec<Vec<u32>>],
+    vcs: &[Vec<u32>],
     runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
 ) -> bool {
     let ids = nactors + 2;
@@ -383,7 +386,7 @@ pub fn order_explains_run<'a>(
         }
         predicted.clear();
         for b in 1..ids {
-            if let Some(vc) = vcs[b].get(cut[b]) {
+            if let Some(vc) = vcs[b].get(cut[b] * ids..(cut[b] + 1) * ids) {
                 if (1..ids).all(|x| x == b || vc[x] as usize <= cut[x]) {
                     predicted.push(b);
                 }
@@ -408,10 +411,11 @@ pub fn order_explains_run<'a>(
 /// a cut when every step before it is in). `None` when the lattice of
 /// cuts is too large.
 pub fn linear_extensions_string(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<String> {
-    linear_extensions(chains, vcs).map(|b| b.to_string())
+    linear_extensions(chains, &flatten(vcs.to_vec())).map(|b| b.to_string())
 }
 
-fn linear_extensions(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<Big> {
+/// [`linear_extensions_string`]'s count, from per-actor flat clocks.
+fn linear_extensions(chains: &[usize], vcs: &[Vec<u32>]) -> Option<Big> {
     let mut size: u64 = 1;
     for &l in chains {
         size = size.checked_mul(l as u64 + 1)?;
@@ -421,10 +425,24 @@ fn linear_extensions(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<Big> {
     }
     // u128 counts first (no allocation); exact big integers only if they
     // overflow.
-    match count_cuts::<u128>(chains, vcs, size as usize) {
+    let size = size as usize;
+    let small = CUTS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        count_cuts::<u128>(chains, vcs, &mut b[..size])
+    });
+    match small {
         Some(n) => Some(Big::from_u128(n)),
-        None => count_cuts::<Big>(chains, vcs, size as usize),
+        None => count_cuts::<Big>(chains, vcs, &mut vec![Big::zero(); size]),
     }
+}
+
+thread_local! {
+    /// [`count_cuts`]'s table for `u128` counts, kept all zero between
+    /// calls (so no execution allocates or clears one).
+    static CUTS: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A count for [`count_cuts`]: `u128` (fails on overflow) or [`Big`].
@@ -474,42 +492,53 @@ impl Count for Big {
 }
 
 /// Paths through the lattice of cuts, forward: `f[cut]` is the number of
-/// ways to run exactly the steps of `cut`.
-fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<Vec<u32>>], size: usize) -> Option<C> {
+/// ways to run exactly the steps of `cut`. `f` (one entry per cut of the
+/// product lattice, mixed radix) is all zero on entry and is left all zero.
+/// Only the cuts reachable from the empty one are visited, in increasing
+/// index order (a step added to a cut increases its index).
+fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<u32>], f: &mut [C]) -> Option<C> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let size = f.len();
     let mut radix = Vec::with_capacity(chains.len());
     let mut m = 1usize;
     for &l in chains {
         radix.push(m);
         m *= l + 1;
     }
-    let mut f: Vec<C> = vec![C::zero(); size];
+    let mut pending: BinaryHeap<Reverse<usize>> = BinaryHeap::new();
     f[0] = C::one();
+    pending.push(Reverse(0));
     let mut cut = vec![0usize; chains.len()];
-    for idx in 0..size {
-        if idx > 0 {
-            // Next cut in mixed-radix order.
-            for (a, &l) in chains.iter().enumerate() {
-                if cut[a] < l {
-                    cut[a] += 1;
-                    break;
-                }
-                cut[a] = 0;
-            }
-        }
-        if f[idx].is_zero() {
-            continue;
-        }
-        if idx == size - 1 {
-            return Some(f[idx].clone());
-        }
+    while let Some(Reverse(idx)) = pending.pop() {
         let here = std::mem::replace(&mut f[idx], C::zero());
+        if idx == size - 1 {
+            debug_assert!(pending.is_empty());
+            return Some(here);
+        }
+        for (a, c) in cut.iter_mut().enumerate() {
+            *c = (idx / radix[a]) % (chains[a] + 1);
+        }
         for a in 0..chains.len() {
             if cut[a] >= chains[a] {
                 continue;
             }
-            let vc = &vcs[a][cut[a]];
-            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) && !f[idx + radix[a]].add_to(&here) {
-                return None;
+            let ids = chains.len();
+            let vc = &vcs[a][cut[a] * ids..(cut[a] + 1) * ids];
+            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) {
+                let t = idx + radix[a];
+                let was_zero = f[t].is_zero();
+                if !f[t].add_to(&here) {
+                    // Overflow: leave the table clean for the next call.
+                    f[t] = C::zero();
+                    for Reverse(i) in pending.drain() {
+                        f[i] = C::zero();
+                    }
+                    return None;
+                }
+                if was_zero {
+                    pending.push(Reverse(t));
+                }
             }
         }
     }
@@ -782,14 +811,39 @@ impl DfsChooser<'_> {
     }
 }
 
+impl DfsChooser<'_> {
+    /// Whether `actor` is in [`DfsChooser::child_sleep`]`(i)`, without
+    /// building the set.
+    fn asleep(&self, i: usize, actor: ActorId) -> bool {
+        if self.mode == Mode::Naive || i == 0 {
+            return false;
+        }
+        if i == 1 {
+            return self.child_sleep(i).iter().any(|(a, _)| *a == actor);
+        }
+        let parent = &self.stack[i - 1];
+        let fp = match parent.sleep.iter().find(|(a, _)| *a == actor) {
+            Some((_, fp)) => fp,
+            None => match parent
+                .first_fp
+                .iter()
+                .find(|(a, _)| *a == actor && parent.done.contains(a) && *a != parent.chosen)
+            {
+                Some((_, fp)) => fp,
+                None => return false,
+            },
+        };
+        with_steps_since(parent.step_at, |since| {
+            !since.iter().any(|s| s.actor == actor || footprints_conflict(&s.accesses, fp))
+        })
+    }
+}
+
 impl Chooser for DfsChooser<'_> {
     fn forced(&mut self, actor: ActorId, decisions: usize) {
         // The only runnable actor is asleep: everything from here is
         // covered by a schedule already explored.
-        if decisions > 0
-            && decisions == self.stack.len()
-            && self.child_sleep(decisions).iter().any(|(a, _)| *a == actor)
-        {
+        if decisions > 0 && decisions == self.stack.len() && self.asleep(decisions, actor) {
             self.pruned = true;
             sim_kernel::sched::request_stop();
         }
@@ -870,44 +924,44 @@ impl Chooser for DfsChooser<'_> {
 /// [`add_stop_races`]).
 /// Returns every step's vector clock (the happens-before order the naive
 /// count reuses).
-fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId, stopped: bool) -> Vec<Vec<u32>> {
+fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId, stopped: bool) -> Vec<u32> {
     let m = steps.len();
+    let n = nactors;
     let woke = wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()));
-    let mut vc_actor: Vec<Vec<u32>> = vec![vec![0; nactors]; nactors];
-    let mut step_vc: Vec<Vec<u32>> = Vec::with_capacity(m);
+    // Every step's clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
+    let mut vc_actor: Vec<u32> = vec![0; n * n];
+    let mut step_vc: Vec<u32> = vec![0; m * n];
     let mut pos: Vec<u32> = Vec::with_capacity(m);
-    let mut count = vec![0u32; nactors];
+    let mut count = vec![0u32; n];
+    let mut c: Vec<u32> = vec![0; n];
     let mut finally_started = false;
     for k in 0..m {
         let a = steps[k].actor;
-        if a >= nactors {
-            step_vc.push(vec![0; nactors]);
+        if a >= n {
             pos.push(0);
             continue;
         }
         if a == finally_id && !finally_started {
             // `finally` starts after every actor has stopped: a barrier.
             finally_started = true;
-            let mut j = vec![0; nactors];
-            for v in &vc_actor {
+            let mut j = vec![0; n];
+            for v in vc_actor.chunks_exact(n) {
                 for (x, y) in j.iter_mut().zip(v) {
                     *x = (*x).max(*y);
                 }
             }
-            vc_actor[a] = j;
+            vc_actor[a * n..(a + 1) * n].copy_from_slice(&j);
         }
-        let mut c = vc_actor[a].clone();
+        c.copy_from_slice(&vc_actor[a * n..(a + 1) * n]);
         for j in (0..k).rev() {
             let b = steps[j].actor;
-            if b < nactors && woke[k] == Some(j) {
+            if b < n && woke[k] == Some(j) {
                 // The step that woke a's actor enabled this one: they were
                 // never both runnable, so no race; it happens before.
-                for (x, y) in c.iter_mut().zip(&step_vc[j]) {
-                    *x = (*x).max(*y);
-                }
+                join(&mut c, &step_vc[j * n..(j + 1) * n]);
                 continue;
             }
-            if b == a || b >= nactors || !steps[j].dependent(&steps[k]) {
+            if b == a || b >= n || !steps[j].dependent(&steps[k]) {
                 continue;
             }
             if c[b] > pos[j] {
@@ -925,23 +979,38 @@ fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: Act
             }
             break;
         }
-        for j in 0..k {
-            if steps[j].actor < nactors && (steps[j].dependent(&steps[k]) || woke[k] == Some(j)) {
-                for (x, y) in c.iter_mut().zip(&step_vc[j]) {
-                    *x = (*x).max(*y);
-                }
+        // Join the clocks of every earlier dependent step (and the waker).
+        // Latest first: a step whose actor's position the clock already
+        // covers happens before it, and its clock is already included
+        // (every clock is a join of step clocks plus program order), so
+        // the dependence test is skipped for it.
+        for j in (0..k).rev() {
+            let b = steps[j].actor;
+            if b >= n || c[b] > pos[j] {
+                continue;
+            }
+            if steps[j].dependent(&steps[k]) || woke[k] == Some(j) {
+                join(&mut c, &step_vc[j * n..(j + 1) * n]);
             }
         }
         count[a] += 1;
         c[a] = count[a];
         pos.push(count[a] - 1);
-        step_vc.push(c.clone());
-        vc_actor[a] = c;
+        step_vc[k * n..(k + 1) * n].copy_from_slice(&c);
+        vc_actor[a * n..(a + 1) * n].copy_from_slice(&c);
     }
     if stopped {
         add_stop_races(stack, steps);
     }
     step_vc
+}
+
+/// `c = max(c, v)`, component-wise.
+#[inline]
+fn join(c: &mut [u32], v: &[u32]) {
+    for (x, y) in c.iter_mut().zip(v) {
+        *x = (*x).max(*y);
+    }
 }
 
 /// An execution stopped by a violation ends at the failing step: every
