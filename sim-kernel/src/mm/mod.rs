@@ -25,6 +25,22 @@
 //! Lock order: `inner` before a userfaultfd context's locks (the fault path
 //! drops `inner` before it queues on the context).
 //!
+//! The per-VMA lock (`vma_start_read`/`vma_start_write`,
+//! `include/linux/mmap_lock.h`), per mm here (a simplification: one
+//! [`VmaLock`] stands for the locks of all the mm's VMAs): a fault that will
+//! be handed to userfaultfd holds it for reading
+//! (`lock_vma_under_rcu`) from its registration check until it has queued
+//! and re-checked the page table (`release_fault_lock` in
+//! `handle_userfault`), across yield points. Operations that write-lock
+//! VMAs before changing anything visible (munmap, mprotect, REGISTER,
+//! UNREGISTER's clearing, the release's unregistering) wait until no fault
+//! holds it ([`MmStruct::vma_write_wait`]); UNREGISTER does its wake-up
+//! first, then marks the lock write-held (`writer`) while it waits, as
+//! `vma_start_write` does after `mmap_write_lock`: new faults and fills
+//! then wait for it to finish (they fall back to `mmap_read_lock`). The
+//! lock's state is the footprint key [`vma_lock_key`]; it is taken before
+//! `inner` and never held with it.
+//!
 //! Footprints: the VMA tree is one key (the mm's object id; lookups read,
 //! changes write), each page table entry its own key
 //! ([`crate::footprint::pte_key`]), so accesses to different pages commute.
@@ -35,7 +51,9 @@ pub mod mprotect;
 pub mod userfaultfd;
 
 use crate::kernel::Kernel;
+use crate::errno::KResult;
 use crate::objtrack::ObjHeader;
+use crate::sched::WaitQueueHead;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::userfaultfd::UserfaultfdCtx;
@@ -154,6 +172,21 @@ impl Pte {
     }
 }
 
+/// Footprint key of an mm's [`VmaLock`].
+pub fn vma_lock_key(mm_id: u64) -> u64 {
+    (1 << 59) | mm_id
+}
+
+/// The state of the (per-mm) VMA lock.
+#[derive(Default)]
+pub struct VmaLock {
+    /// Faults between their registration check and their queueing.
+    pub readers: usize,
+    /// An UNREGISTER holds `mmap_lock` for writing and waits in
+    /// `vma_start_write`.
+    pub writer: bool,
+}
+
 /// What `mmap_lock` and the page table locks protect.
 #[derive(Default)]
 pub struct MmInner {
@@ -173,16 +206,86 @@ pub struct MmStruct {
     /// `mm_count` (`mmgrab`/`mmdrop`): the process holds one, every
     /// userfaultfd context one. The last drop frees the structure.
     mm_count: AtomicUsize,
+    /// The VMA lock; writers and faults that must wait sleep here.
+    vma_lock: WaitQueueHead<VmaLock>,
 }
 
 impl MmStruct {
     pub fn new(kernel: &Arc<Kernel>) -> Arc<MmStruct> {
+        let hdr = kernel.objs.register("mm_struct");
+        let id = hdr.id();
         Arc::new(MmStruct {
-            hdr: kernel.objs.register("mm_struct"),
+            hdr,
             kernel: kernel.clone(),
             inner: Mutex::new(MmInner::default()),
             mm_count: AtomicUsize::new(1),
+            vma_lock: WaitQueueHead::new("mm_struct.vma_lock", id, VmaLock::default()),
         })
+    }
+
+    fn vma_lock_state(&self) -> crate::sched::WqGuard<'_, VmaLock> {
+        crate::footprint::access(vma_lock_key(self.hdr.id()), true);
+        self.vma_lock.lock()
+    }
+
+    /// `lock_vma_under_rcu` for a fault about to be handed to userfaultfd:
+    /// false if an UNREGISTER has the VMAs write-locked (the fault must
+    /// wait with [`MmStruct::vma_wait_writer`] and start over).
+    pub fn vma_read_trylock(&self) -> bool {
+        let mut g = self.vma_lock_state();
+        if g.writer {
+            return false;
+        }
+        g.readers += 1;
+        true
+    }
+
+    /// `vma_end_read` (`release_fault_lock`): wakes a waiting writer.
+    pub fn vma_read_unlock(&self) {
+        let mut g = self.vma_lock_state();
+        g.readers -= 1;
+        if g.readers == 0 {
+            g.wake_up_locked(0);
+        }
+    }
+
+    /// The `mmap_read_lock` fallback: sleep until no UNREGISTER holds the
+    /// VMAs write-locked. EINTR if killed (teardown).
+    pub fn vma_wait_writer(&self) -> KResult<()> {
+        let g = self.vma_lock_state();
+        self.vma_lock.wait_locked(g, |g| if g.writer { None } else { Some(()) }).map(|_| ())
+    }
+
+    /// `mmap_write_lock` + `vma_start_write` of an operation that changes
+    /// VMAs at once: sleep until no UNREGISTER holds the lock and no fault
+    /// is in its window. The caller then takes [`MmStruct::lock`] without
+    /// a scheduling point in between. EINTR if killed (teardown).
+    pub fn vma_write_wait(&self) -> KResult<()> {
+        let g = self.vma_lock_state();
+        self.vma_lock.wait_locked(g, |g| if g.writer || g.readers != 0 { None } else { Some(()) }).map(|_| ())
+    }
+
+    /// UNREGISTER's `vma_start_write` after its wake-up: mark the lock
+    /// write-held and sleep until no fault is in its window. Undone by
+    /// [`MmStruct::vma_write_unlock`].
+    pub fn vma_write_lock_wait(&self) -> KResult<()> {
+        let mut g = self.vma_lock_state();
+        g.writer = true;
+        match self.vma_lock.wait_locked(g, |g| if g.readers != 0 { None } else { Some(()) }) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.vma_write_unlock();
+                Err(e)
+            }
+        }
+    }
+
+    /// `mmap_write_unlock` after [`MmStruct::vma_write_lock_wait`]: wakes
+    /// the faults and writers that waited.
+    pub fn vma_write_unlock(&self) {
+        let mut g = self.vma_lock_state();
+        g.writer = false;
+        g.wake_up_locked(0);
     }
 
     pub fn id(&self) -> u64 {
