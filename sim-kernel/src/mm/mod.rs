@@ -229,8 +229,8 @@ impl MmStruct {
     }
 
     /// `lock_vma_under_rcu` for a fault about to be handed to userfaultfd:
-    /// false if an UNREGISTER has the VMAs write-locked (the fault must
-    /// wait with [`MmStruct::vma_wait_writer`] and start over).
+    /// false if a writer has the VMAs write-locked (the fault must wait
+    /// with [`MmStruct::vma_wait_writer`] and start over).
     pub fn vma_read_trylock(&self) -> bool {
         let mut g = self.vma_lock_state();
         if g.writer {
@@ -249,43 +249,44 @@ impl MmStruct {
         }
     }
 
-    /// The `mmap_read_lock` fallback: sleep until no UNREGISTER holds the
-    /// VMAs write-locked. EINTR if killed (teardown).
+    /// The `mmap_read_lock` fallback (and `mmap_write_lock` of a writer):
+    /// sleep until no writer holds the VMAs write-locked. Only a look at
+    /// the lock when nobody does. EINTR if killed (teardown).
     pub fn vma_wait_writer(&self) -> KResult<()> {
-        let g = self.vma_lock_state();
+        let key = vma_lock_key(self.hdr.id());
+        crate::footprint::access(key, false);
+        let g = self.vma_lock.lock();
+        if !g.writer {
+            return Ok(());
+        }
+        crate::footprint::access(key, true);
         self.vma_lock.wait_locked(g, |g| if g.writer { None } else { Some(()) }).map(|_| ())
     }
 
     /// `mmap_write_lock` + `vma_start_write` of an operation that changes
-    /// VMAs at once: sleep until no UNREGISTER holds the lock and no fault
-    /// is in its window. The caller then takes [`MmStruct::lock`] without
-    /// a scheduling point in between. EINTR if killed (teardown).
+    /// VMAs: wait for another writer, then mark the lock write-held (new
+    /// faults fall back and wait) and sleep until no fault is in its
+    /// window. The caller then takes [`MmStruct::lock`] and does its
+    /// whole change without a scheduling point in between, so the mark is
+    /// dropped (and the waiters woken) here. EINTR if killed (teardown).
     pub fn vma_write_wait(&self) -> KResult<()> {
-        let g = self.vma_lock_state();
-        self.vma_lock.wait_locked(g, |g| if g.writer || g.readers != 0 { None } else { Some(()) }).map(|_| ())
-    }
-
-    /// UNREGISTER's `vma_start_write` after its wake-up: mark the lock
-    /// write-held and sleep until no fault is in its window. Undone by
-    /// [`MmStruct::vma_write_unlock`].
-    pub fn vma_write_lock_wait(&self) -> KResult<()> {
-        let mut g = self.vma_lock_state();
-        g.writer = true;
-        match self.vma_lock.wait_locked(g, |g| if g.readers != 0 { None } else { Some(()) }) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                self.vma_write_unlock();
-                Err(e)
-            }
+        self.vma_wait_writer()?;
+        let key = vma_lock_key(self.hdr.id());
+        crate::footprint::access(key, false);
+        let mut g = self.vma_lock.lock();
+        if g.readers == 0 {
+            return Ok(());
         }
-    }
-
-    /// `mmap_write_unlock` after [`MmStruct::vma_write_lock_wait`]: wakes
-    /// the faults and writers that waited.
-    pub fn vma_write_unlock(&self) {
-        let mut g = self.vma_lock_state();
+        crate::footprint::access(key, true);
+        g.writer = true;
+        let r = self.vma_lock.wait_locked(g, |g| if g.readers != 0 { None } else { Some(()) });
+        let (mut g, res) = match r {
+            Ok((_, g)) => (g, Ok(())),
+            Err(e) => (self.vma_lock_state(), Err(e)),
+        };
         g.writer = false;
         g.wake_up_locked(0);
+        res
     }
 
     pub fn id(&self) -> u64 {

@@ -170,18 +170,15 @@ pub fn userfaultfd_unregister(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64) -
     // vma_start_write: wait for the faults that hold the VMA lock. While
     // this sleeps no other VMA writer, fault or fill can get in (the lock is
     // marked write-held), so the VMAs seen above are still there.
-    if mm.vma_write_lock_wait().is_err() {
+    if mm.vma_write_wait().is_err() {
         return Err(Errno::EINTR);
     }
-    {
-        let mut g = mm.lock();
-        mm.touch_vmas(true);
-        g.split_at(start);
-        g.split_at(end);
-        clear_range(mm, &mut g, start, end);
-        g.merge_all();
-    }
-    mm.vma_write_unlock();
+    let mut g = mm.lock();
+    mm.touch_vmas(true);
+    g.split_at(start);
+    g.split_at(end);
+    clear_range(mm, &mut g, start, end);
+    g.merge_all();
     Ok(())
 }
 
