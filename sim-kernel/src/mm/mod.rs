@@ -260,7 +260,17 @@ impl MmStruct {
             return Ok(());
         }
         crate::footprint::access(key, true);
-        self.vma_lock.wait_locked(g, |g| if g.writer { None } else { Some(()) }).map(|_| ())
+        // Every re-check after a wake-up looks at (and queues on) the lock.
+        self.vma_lock
+            .wait_locked(g, |g| {
+                crate::footprint::access(key, true);
+                if g.writer {
+                    None
+                } else {
+                    Some(())
+                }
+            })
+            .map(|_| ())
     }
 
     /// `mmap_write_lock` + `vma_start_write` of an operation that changes
@@ -279,7 +289,14 @@ impl MmStruct {
         }
         crate::footprint::access(key, true);
         g.writer = true;
-        let r = self.vma_lock.wait_locked(g, |g| if g.readers != 0 { None } else { Some(()) });
+        let r = self.vma_lock.wait_locked(g, |g| {
+            crate::footprint::access(key, true);
+            if g.readers != 0 {
+                None
+            } else {
+                Some(())
+            }
+        });
         let (mut g, res) = match r {
             Ok((_, g)) => (g, Ok(())),
             Err(e) => (self.vma_lock_state(), Err(e)),
