@@ -50,8 +50,8 @@ pub mod mmap;
 pub mod mprotect;
 pub mod userfaultfd;
 
-use crate::kernel::Kernel;
 use crate::errno::KResult;
+use crate::kernel::Kernel;
 use crate::objtrack::ObjHeader;
 use crate::sched::WaitQueueHead;
 use crate::sync::atomic::{AtomicUsize, Ordering};
