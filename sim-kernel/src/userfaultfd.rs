@@ -27,9 +27,12 @@
 //!
 //! Lock order (as Linux's): `fd_wqh` before the context's state lock
 //! (`fault_pending_wqh.lock`); an mm's lock is never held while either is
-//! taken by the fault path. Race windows named as yield points:
-//! `uffd:fault:queued` (the message is queued, the page table not yet
-//! re-checked), `uffd:fault:before_schedule` (the fault decided to sleep),
+//! taken by the fault path; the fault holds the mm's VMA read lock
+//! ([`crate::mm::MmStruct::vma_read_trylock`]) from its registration check
+//! until it has queued and re-checked. Race windows named as yield points:
+//! `uffd:fault:before_queue` (the registration is seen, the message not
+//! yet queued: a wake-up now finds nothing), `uffd:fault:queued` (the
+//! message is queued, the page table not yet re-checked), `uffd:fault:before_schedule` (the fault decided to sleep),
 //! `uffd:copy:before_install` / `uffd:zeropage:before_install` (the
 //! source is copied, the entry not yet installed),
 //! `uffd:release:before_wake` (the ranges are unregistered, the waiters not
@@ -286,29 +289,47 @@ fn userfault_msg(addr: u64, write: bool, reason: u32, features: u64) -> UffdMsg 
     UffdMsg { event: UFFD_EVENT_PAGEFAULT, flags, address, ptid }
 }
 
-/// `handle_userfault(vmf, reason)`, entered without the mm lock: SIGBUS
+/// `handle_userfault(vmf, reason)`, entered without the mm lock but with
+/// the (per-mm) VMA read lock the fault took when it saw the registration
+/// (`lock_vma_under_rcu`), which it drops (`release_fault_lock`): SIGBUS
 /// with UFFD_FEATURE_SIGBUS; retry at once if the context is released;
-/// else queue the message, re-check the page table, wake readers and sleep
-/// until woken.
+/// else queue the message, re-check the page table, drop the VMA lock,
+/// re-check `released`, wake readers and sleep until woken.
+///
+/// Between the registration check and the queueing (yield point
+/// `uffd:fault:before_queue`) a lockless UFFDIO_WAKE, or the wake-up
+/// UNREGISTER does before it write-locks the VMAs, finds nothing to wake;
+/// the fault then queues and sleeps until a later wake-up, COPY or release
+/// (as on Linux 6.18, see the book's "UNREGISTER can miss a fault").
 pub fn handle_userfault(ctx: &Arc<UserfaultfdCtx>, mm: &MmStruct, addr: u64, write: bool, reason: u32) -> FaultOutcome {
     ctx.check("handle_userfault");
-    let mut g = ctx.lock();
+    let g = ctx.lock();
     let features = g.features;
     if features & UFFD_FEATURE_SIGBUS != 0 {
+        drop(g);
+        mm.vma_read_unlock();
         return FaultOutcome::Sigbus;
     }
     if g.released {
         // "Don't return VM_FAULT_SIGBUS in this case": VM_FAULT_NOPAGE.
+        drop(g);
+        mm.vma_read_unlock();
         return FaultOutcome::Retry;
     }
-    // Take the reference before dropping the mmap_lock.
+    // "take the reference before dropping the mmap_lock": the VMA lock
+    // held since the registration check pins the context until here.
     ctx.get();
+    drop(g);
+    sched::yield_point("uffd:fault:before_queue");
+    let mut g = ctx.lock();
     let id = g.next_id;
     g.next_id += 1;
     g.pending.push_back(Uwq { id, msg: userfault_msg(addr, write, reason, features) });
     drop(g);
     sched::yield_point("uffd:fault:queued");
     let must_wait = mm::memory::userfaultfd_must_wait(mm, addr, reason);
+    // release_fault_lock: VMA writers may go on from here.
+    mm.vma_read_unlock();
     let released = ctx.lock_look().released;
     let mut outcome = FaultOutcome::Retry;
     if must_wait && !released {

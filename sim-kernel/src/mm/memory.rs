@@ -171,7 +171,19 @@ pub fn fault_page<R>(
             Step::Segv => return Err(Fault::Signal(Signal::SIGSEGV)),
             Step::Bus => return Err(Fault::Signal(Signal::SIGBUS)),
             Step::Userfault(ctx, reason) => {
+                // lock_vma_under_rcu: the VMA lock is taken for reading
+                // with the registration seen; if an UNREGISTER holds it
+                // for writing, the fault falls back to mmap_read_lock,
+                // which waits for it, and starts over.
+                if !mm.vma_read_trylock() {
+                    drop(g);
+                    if mm.vma_wait_writer().is_err() {
+                        return Err(Fault::Killed);
+                    }
+                    continue;
+                }
                 drop(g);
+                // handle_userfault drops the VMA lock (release_fault_lock).
                 match handle_userfault(&ctx, mm, addr, write, reason) {
                     FaultOutcome::Sigbus => return Err(Fault::Signal(Signal::SIGBUS)),
                     FaultOutcome::Retry => continue,

@@ -24,6 +24,10 @@ pub fn do_mmap(mm: &MmStruct, len: u64, prot: u32) -> KResult<u64> {
     if len == 0 || len > TASK_SIZE {
         return Err(Errno::ENOMEM);
     }
+    // mmap_write_lock: an UNREGISTER holding it goes first.
+    if mm.vma_wait_writer().is_err() {
+        return Err(Errno::EINTR);
+    }
     let mut g = mm.lock();
     if g.exited {
         return Err(Errno::ENOMEM);
@@ -61,6 +65,10 @@ pub fn do_munmap(mm: &MmStruct, addr: u64, len: u64) -> KResult<()> {
         return Err(Errno::EINVAL);
     }
     let end = addr + len;
+    // mmap_write_lock + vma_start_write: wait for faults in their window.
+    if mm.vma_write_wait().is_err() {
+        return Err(Errno::EINTR);
+    }
     let mut g = mm.lock();
     mm.touch_vmas(true);
     if g.vmas_in(addr, end).is_empty() {

@@ -25,6 +25,22 @@
 //! Lock order: `inner` before a userfaultfd context's locks (the fault path
 //! drops `inner` before it queues on the context).
 //!
+//! The per-VMA lock (`vma_start_read`/`vma_start_write`,
+//! `include/linux/mmap_lock.h`), per mm here (a simplification: one
+//! [`VmaLock`] stands for the locks of all the mm's VMAs): a fault that will
+//! be handed to userfaultfd holds it for reading
+//! (`lock_vma_under_rcu`) from its registration check until it has queued
+//! and re-checked the page table (`release_fault_lock` in
+//! `handle_userfault`), across yield points. Operations that write-lock
+//! VMAs before changing anything visible (munmap, mprotect, REGISTER,
+//! UNREGISTER's clearing, the release's unregistering) wait until no fault
+//! holds it ([`MmStruct::vma_write_wait`]); UNREGISTER does its wake-up
+//! first, then marks the lock write-held (`writer`) while it waits, as
+//! `vma_start_write` does after `mmap_write_lock`: new faults and fills
+//! then wait for it to finish (they fall back to `mmap_read_lock`). The
+//! lock's state is the footprint key [`vma_lock_key`]; it is taken before
+//! `inner` and never held with it.
+//!
 //! Footprints: the VMA tree is one key (the mm's object id; lookups read,
 //! changes write), each page table entry its own key
 //! ([`crate::footprint::pte_key`]), so accesses to different pages commute.
@@ -34,8 +50,10 @@ pub mod mmap;
 pub mod mprotect;
 pub mod userfaultfd;
 
+use crate::errno::KResult;
 use crate::kernel::Kernel;
 use crate::objtrack::ObjHeader;
+use crate::sched::WaitQueueHead;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::userfaultfd::UserfaultfdCtx;
@@ -154,6 +172,21 @@ impl Pte {
     }
 }
 
+/// Footprint key of an mm's [`VmaLock`].
+pub fn vma_lock_key(mm_id: u64) -> u64 {
+    (1 << 59) | mm_id
+}
+
+/// The state of the (per-mm) VMA lock.
+#[derive(Default)]
+pub struct VmaLock {
+    /// Faults between their registration check and their queueing.
+    pub readers: usize,
+    /// An UNREGISTER holds `mmap_lock` for writing and waits in
+    /// `vma_start_write`.
+    pub writer: bool,
+}
+
 /// What `mmap_lock` and the page table locks protect.
 #[derive(Default)]
 pub struct MmInner {
@@ -173,16 +206,104 @@ pub struct MmStruct {
     /// `mm_count` (`mmgrab`/`mmdrop`): the process holds one, every
     /// userfaultfd context one. The last drop frees the structure.
     mm_count: AtomicUsize,
+    /// The VMA lock; writers and faults that must wait sleep here.
+    vma_lock: WaitQueueHead<VmaLock>,
 }
 
 impl MmStruct {
     pub fn new(kernel: &Arc<Kernel>) -> Arc<MmStruct> {
+        let hdr = kernel.objs.register("mm_struct");
+        let id = hdr.id();
         Arc::new(MmStruct {
-            hdr: kernel.objs.register("mm_struct"),
+            hdr,
             kernel: kernel.clone(),
             inner: Mutex::new(MmInner::default()),
             mm_count: AtomicUsize::new(1),
+            vma_lock: WaitQueueHead::new("mm_struct.vma_lock", id, VmaLock::default()),
         })
+    }
+
+    fn vma_lock_state(&self) -> crate::sched::WqGuard<'_, VmaLock> {
+        crate::footprint::access(vma_lock_key(self.hdr.id()), true);
+        self.vma_lock.lock()
+    }
+
+    /// `lock_vma_under_rcu` for a fault about to be handed to userfaultfd:
+    /// false if a writer has the VMAs write-locked (the fault must wait
+    /// with [`MmStruct::vma_wait_writer`] and start over).
+    pub fn vma_read_trylock(&self) -> bool {
+        let mut g = self.vma_lock_state();
+        if g.writer {
+            return false;
+        }
+        g.readers += 1;
+        true
+    }
+
+    /// `vma_end_read` (`release_fault_lock`): wakes a waiting writer.
+    pub fn vma_read_unlock(&self) {
+        let mut g = self.vma_lock_state();
+        g.readers -= 1;
+        if g.readers == 0 {
+            g.wake_up_locked(0);
+        }
+    }
+
+    /// The `mmap_read_lock` fallback (and `mmap_write_lock` of a writer):
+    /// sleep until no writer holds the VMAs write-locked. Only a look at
+    /// the lock when nobody does. EINTR if killed (teardown).
+    pub fn vma_wait_writer(&self) -> KResult<()> {
+        let key = vma_lock_key(self.hdr.id());
+        crate::footprint::access(key, false);
+        let g = self.vma_lock.lock();
+        if !g.writer {
+            return Ok(());
+        }
+        crate::footprint::access(key, true);
+        // Every re-check after a wake-up looks at (and queues on) the lock.
+        self.vma_lock
+            .wait_locked(g, |g| {
+                crate::footprint::access(key, true);
+                if g.writer {
+                    None
+                } else {
+                    Some(())
+                }
+            })
+            .map(|_| ())
+    }
+
+    /// `mmap_write_lock` + `vma_start_write` of an operation that changes
+    /// VMAs: wait for another writer, then mark the lock write-held (new
+    /// faults fall back and wait) and sleep until no fault is in its
+    /// window. The caller then takes [`MmStruct::lock`] and does its
+    /// whole change without a scheduling point in between, so the mark is
+    /// dropped (and the waiters woken) here. EINTR if killed (teardown).
+    pub fn vma_write_wait(&self) -> KResult<()> {
+        self.vma_wait_writer()?;
+        let key = vma_lock_key(self.hdr.id());
+        crate::footprint::access(key, false);
+        let mut g = self.vma_lock.lock();
+        if g.readers == 0 {
+            return Ok(());
+        }
+        crate::footprint::access(key, true);
+        g.writer = true;
+        let r = self.vma_lock.wait_locked(g, |g| {
+            crate::footprint::access(key, true);
+            if g.readers != 0 {
+                None
+            } else {
+                Some(())
+            }
+        });
+        let (mut g, res) = match r {
+            Ok((_, g)) => (g, Ok(())),
+            Err(e) => (self.vma_lock_state(), Err(e)),
+        };
+        g.writer = false;
+        g.wake_up_locked(0);
+        res
     }
 
     pub fn id(&self) -> u64 {

@@ -36,6 +36,10 @@ pub fn do_mprotect(mm: &MmStruct, start: u64, len: u64, prot: u32) -> KResult<()
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
         return Err(Errno::EINVAL);
     }
+    // mmap_write_lock + vma_start_write: wait for faults in their window.
+    if mm.vma_write_wait().is_err() {
+        return Err(Errno::EINTR);
+    }
     let mut g = mm.lock();
     mm.touch_vmas(true);
     let first = match g.vma_at(start) {

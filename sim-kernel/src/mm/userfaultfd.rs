@@ -47,6 +47,10 @@ pub fn userfaultfd_register(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, mod
     validate_range(start, len)?;
     let end = start + len;
     let mm = &ctx.mm;
+    // mmap_write_lock + vma_start_write: wait for faults in their window.
+    if mm.vma_write_wait().is_err() {
+        return Err(Errno::EINTR);
+    }
     let mut g = mm.lock();
     if g.exited {
         return Err(Errno::ENOMEM);
@@ -120,37 +124,57 @@ fn clear_range(mm: &MmStruct, g: &mut MmInner, start: u64, end: u64) {
 /// VMA in the range, or a VMA registered to another context: EINVAL.
 /// Unregistered VMAs are skipped; faults waiting in MISSING ranges are
 /// woken first "so they will not hang permanently".
+///
+/// As in Linux, the wake-up comes before `userfaultfd_clear_vma`
+/// write-locks the VMAs (`vma_start_write`, which waits for the faults
+/// holding them for reading): a fault that has seen the registration but
+/// not queued yet is not woken, queues after the wake-up and sleeps (the
+/// entry is still empty) until a later wake-up, fill or release.
 pub fn userfaultfd_unregister(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64) -> KResult<()> {
     validate_range(start, len)?;
     let end = start + len;
     let mm = &ctx.mm;
-    let mut g = mm.lock();
-    if g.exited {
-        return Err(Errno::ENOMEM);
-    }
-    mm.touch_vmas(true);
-    let vmas = g.vmas_in(start, end);
-    if vmas.is_empty() {
-        return Err(Errno::EINVAL);
-    }
-    for s in &vmas {
-        let cur = &g.vmas[s];
-        if cur.uffd.is_some() && !same_ctx(&cur.uffd, ctx) {
-            return Err(Errno::EINVAL);
-        }
+    // mmap_write_lock: another UNREGISTER holding it goes first.
+    if mm.vma_wait_writer().is_err() {
+        return Err(Errno::EINTR);
     }
     let mut wakes = Vec::new();
-    for s in vmas {
-        let v = &g.vmas[&s];
-        let Some(u) = &v.uffd else { continue };
-        let (a, b) = (start.max(v.start), end.min(v.end));
-        if u.flags & VM_UFFD_MISSING != 0 {
-            wakes.push((a, b - a));
+    {
+        let g = mm.lock();
+        if g.exited {
+            return Err(Errno::ENOMEM);
+        }
+        mm.touch_vmas(true);
+        let vmas = g.vmas_in(start, end);
+        if vmas.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        for s in &vmas {
+            let cur = &g.vmas[s];
+            if cur.uffd.is_some() && !same_ctx(&cur.uffd, ctx) {
+                return Err(Errno::EINVAL);
+            }
+        }
+        for s in vmas {
+            let v = &g.vmas[&s];
+            let Some(u) = &v.uffd else { continue };
+            let (a, b) = (start.max(v.start), end.min(v.end));
+            if u.flags & VM_UFFD_MISSING != 0 {
+                wakes.push((a, b - a));
+            }
         }
     }
     for (a, l) in wakes {
         wake_userfault(ctx, a, l);
     }
+    // vma_start_write: wait for the faults that hold the VMA lock. While
+    // this sleeps no other VMA writer, fault or fill can get in (the lock is
+    // marked write-held), so the VMAs seen above are still there.
+    if mm.vma_write_wait().is_err() {
+        return Err(Errno::EINTR);
+    }
+    let mut g = mm.lock();
+    mm.touch_vmas(true);
     g.split_at(start);
     g.split_at(end);
     clear_range(mm, &mut g, start, end);
@@ -162,6 +186,12 @@ pub fn userfaultfd_unregister(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64) -
 /// address space still exists).
 pub fn userfaultfd_release_all(ctx: &Arc<UserfaultfdCtx>) {
     let mm = &ctx.mm;
+    // mmap_write_lock + vma_start_write of each VMA (userfaultfd_clear_vma):
+    // wait for faults in their window. Killed (teardown): nothing to clear
+    // that the exit will not drop.
+    if mm.vma_write_wait().is_err() {
+        return;
+    }
     let mut g = mm.lock();
     if g.exited {
         return;
@@ -232,6 +262,11 @@ fn mfill_dst_vma(g: &MmInner, dst: u64, len: u64, fill: Fill) -> KResult<()> {
 /// filled if any, else the errno (as `copied ? copied : err`).
 fn mfill_atomic(ctx: &UserfaultfdCtx, dst: u64, len: u64, fill: Fill) -> Result<u64, Errno> {
     let mm = &ctx.mm;
+    // uffd_mfill_lock: the VMA is read-locked; while an UNREGISTER holds it
+    // write-locked the fill falls back to mmap_read_lock and waits.
+    if mm.vma_wait_writer().is_err() {
+        return Err(Errno::EINTR);
+    }
     {
         let g = mm.lock();
         if g.exited {
@@ -263,6 +298,10 @@ fn mfill_atomic(ctx: &UserfaultfdCtx, dst: u64, len: u64, fill: Fill) -> Result<
             Fill::Copy { .. } => sched::yield_point("uffd:copy:before_install"),
             Fill::Zeropage => sched::yield_point("uffd:zeropage:before_install"),
             _ => {}
+        }
+        if mm.vma_wait_writer().is_err() {
+            err = Some(Errno::EINTR);
+            break;
         }
         let mut g = mm.lock();
         mm.touch_vmas(false);
@@ -388,6 +427,10 @@ pub fn userfaultfd_writeprotect(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64,
 fn mwriteprotect_range(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, enable: bool) -> KResult<()> {
     let markers = ctx.wp_use_markers();
     let mm = &ctx.mm;
+    // mmap_read_lock: an UNREGISTER holding it for writing goes first.
+    if mm.vma_wait_writer().is_err() {
+        return Err(Errno::EINTR);
+    }
     let mut g = mm.lock();
     if g.exited {
         return Err(Errno::ESRCH);
@@ -437,6 +480,10 @@ pub fn userfaultfd_move(ctx: &Arc<UserfaultfdCtx>, dst: u64, src: u64, len: u64,
     }
     let mm = &ctx.mm;
     let r = (|| {
+        // uffd_move_lock: as for the fills.
+        if mm.vma_wait_writer().is_err() {
+            return Err(Errno::EINTR);
+        }
         let mut g = mm.lock();
         if g.exited {
             return Err(Errno::ESRCH);
