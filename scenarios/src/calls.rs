@@ -432,6 +432,9 @@ pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
             let mut out = Vec::new();
             for (i, a) in args.iter().enumerate() {
                 match a {
+                    Value::Bytes(x) if (out.len() + x.len()) as u64 > MAX_BYTES => {
+                        return Err(format!("cat(...): longer than the {MAX_BYTES}-byte limit"));
+                    }
                     Value::Bytes(x) => out.extend_from_slice(x),
                     v => return Err(format!("argument {} of cat must be bytes, got {} ({v})", i + 1, v.kind())),
                 }

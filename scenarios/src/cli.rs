@@ -218,7 +218,7 @@ pub fn cmd_replay_with(out: &mut String, path: &str, schedule: &str, verbose: bo
     };
     let nactors = prog.actors.len() + usize::from(!prog.finally.is_empty());
     if let Some(bad) = choices.iter().find(|&&c| c >= nactors) {
-        let _ = writeln!(out, "error: the schedule names actor {bad}, but {path} has actors 0..{} (its threads and kthreads in file order, then finally)", nactors - 1);
+        let _ = writeln!(out, "error: the schedule names actor {bad}, but {path} has actors 0..{} (its threads and kthreads in file order, then finally)", nactors.saturating_sub(1));
         return EXIT_USAGE;
     }
     // Scenario actor numbers to executor ids (setup is executor actor 0).

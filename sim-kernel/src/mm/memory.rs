@@ -106,6 +106,10 @@ fn resolve(mm: &MmStruct, g: &mut MmInner, addr: u64, write: bool) -> Step {
             // (pte_marker_handle_uffd_wp); inside one the new entry keeps
             // the uffd-wp bit.
             let keep_wp = marker && wp.is_some();
+            if !marker && g.ptes.len() >= super::MAX_PTES {
+                // VM_FAULT_OOM (a simulator limit: see MAX_PTES).
+                return Step::Bus;
+            }
             mm.touch_pte(page, true);
             let pte = if write {
                 Pte::Page { data: vec![0u8; PAGE_SIZE as usize].into_boxed_slice(), uffd_wp: keep_wp }

@@ -67,6 +67,13 @@ pub const PAGE_SIZE: u64 = crate::abi::PAGE_SIZE;
 pub const PAGE_MASK: u64 = !(PAGE_SIZE - 1);
 /// `TASK_SIZE` on x86_64 with 4-level paging: `(1 << 47) - PAGE_SIZE`.
 pub const TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
+/// A simulator limit, not Linux's: an address space holds at most this
+/// many page-table entries (256 MiB of pages). Past it a fault that needs
+/// a new page is VM_FAULT_OOM, answered with SIGBUS, and the UFFDIO fills
+/// return ENOMEM (as mfill_atomic does when an allocation fails); ranges
+/// longer than this many pages are walked by their populated entries.
+/// Recorded in the book's divergences chapter.
+pub const MAX_PTES: usize = 1 << 16;
 /// `vm.mmap_min_addr` (`CONFIG_DEFAULT_MMAP_MIN_ADDR`): 4096, as on the
 /// host oracle (Debian's kernels; the x86 Kconfig suggests 65536).
 pub const MMAP_MIN_ADDR: u64 = 4096;
@@ -436,6 +443,20 @@ mod tests {
 
     fn vmas(mm: &MmStruct) -> Vec<(u64, u64, u32, bool)> {
         mm.lock().vmas.values().map(|v| (v.start, v.end, v.prot, v.uffd.is_some())).collect()
+    }
+
+    /// A memset far beyond the simulator's page limit ends in SIGBUS (the
+    /// VM_FAULT_OOM stand-in) after MAX_PTES pages instead of exhausting
+    /// the host's memory; the pages written so far stay written.
+    #[test]
+    fn page_limit_is_sigbus_not_host_oom() {
+        let (_k, t) = setup();
+        let mm = &t.proc().unwrap().mm;
+        let len = 1u64 << 44;
+        let a = mmap::do_mmap(mm, len, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(memory::memset_user(mm, a, 1, len), Err(memory::Fault::Signal(Signal::SIGBUS)));
+        assert_eq!(mm.lock().ptes.len(), MAX_PTES);
+        assert_eq!(memory::memset_user(mm, a, 2, 8), Ok(()), "a populated page is still writable");
     }
 
     #[test]

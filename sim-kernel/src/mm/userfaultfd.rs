@@ -324,6 +324,11 @@ fn mfill_atomic(ctx: &UserfaultfdCtx, dst: u64, len: u64, fill: Fill) -> Result<
             err = Some(Errno::EEXIST);
             break;
         }
+        if !g.ptes.contains_key(&d) && g.ptes.len() >= super::MAX_PTES {
+            // The page allocation fails (a simulator limit: see MAX_PTES).
+            err = Some(Errno::ENOMEM);
+            break;
+        }
         let pte = match fill {
             Fill::Copy { wp, .. } => Pte::Page { data: data.unwrap_or_default().into_boxed_slice(), uffd_wp: wp },
             Fill::Zeropage => Pte::Zero { uffd_wp: false },
@@ -447,6 +452,28 @@ fn mwriteprotect_range(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, enable: 
             return Err(Errno::ENOENT);
         }
         let (a, b) = (start.max(v.start), end.min(v.end));
+        if (b - a) / PAGE_SIZE > super::MAX_PTES as u64 {
+            // A range too long to walk page by page (a simulator limit:
+            // see MAX_PTES): markers cannot fit; otherwise only populated
+            // entries change, and the whole address space is touched (a
+            // superset of the pages' keys) so that the explorer orders it
+            // against every fault.
+            if enable && markers {
+                return Err(Errno::ENOMEM);
+            }
+            mm.touch_vmas(true);
+            let pages: Vec<u64> = g.ptes.range(a..b).map(|(&p, _)| p).collect();
+            for p in pages {
+                match g.ptes.get_mut(&p) {
+                    Some(Pte::WpMarker) if !enable => {
+                        g.ptes.remove(&p);
+                    }
+                    Some(pte) => pte.set_uffd_wp(enable),
+                    None => {}
+                }
+            }
+            continue;
+        }
         let mut p = a;
         while p < b {
             mm.touch_pte(p, true);
@@ -498,7 +525,26 @@ pub fn userfaultfd_move(ctx: &Arc<UserfaultfdCtx>, dst: u64, src: u64, len: u64,
             return Err(Errno::EINVAL);
         }
         let mut moved = 0;
+        let long = len / PAGE_SIZE > super::MAX_PTES as u64 && mode & UFFDIO_MOVE_MODE_ALLOW_SRC_HOLES != 0;
+        if long {
+            // Too long to walk page by page (a simulator limit: see
+            // MAX_PTES): visit only offsets where either side has an entry
+            // (a hole on both sides moves nothing), touching the whole
+            // address space so that the explorer orders it against every
+            // fault.
+            mm.touch_vmas(true);
+        }
         while moved < len {
+            if long {
+                let next = |base: u64| g.ptes.range(base + moved..base + len).next().map(|(&p, _)| p - base);
+                match (next(dst), next(src)) {
+                    (None, None) => {
+                        moved = len;
+                        break;
+                    }
+                    (x, y) => moved = x.unwrap_or(u64::MAX).min(y.unwrap_or(u64::MAX)),
+                }
+            }
             let (d, s) = (dst + moved, src + moved);
             mm.touch_pte(d, true);
             mm.touch_pte(s, true);
