@@ -10,7 +10,7 @@ pub mod cli;
 pub mod eval;
 pub mod explore;
 pub mod lang;
-pub mod progress;
 pub mod native;
+pub mod progress;
 pub mod runner;
 pub mod value;

@@ -32,7 +32,18 @@ pub const UFFDIO_POISON: u32 = 0xc020_aa08;
 fn userfaultfd(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
     let flags = int("userfaultfd", a, 0)? as u32 as libc::c_int;
     // SAFETY: one integer argument.
-    ret_int(unsafe { libc::syscall(libc::SYS_userfaultfd, flags) })
+    let r = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) };
+    let e = super::sys::last_errno();
+    // A host that forbids userfaultfd to this caller (no CAP_SYS_PTRACE with
+    // vm.unprivileged_userfaultfd=0) or lacks it cannot check the scenario:
+    // a skip, not a disagreement. ksim models a privileged caller.
+    if r < 0 && (e == libc::EPERM || e == libc::ENOSYS) {
+        return Err(NErr::Skip(format!(
+            "userfaultfd: the host refuses it here ({})",
+            if e == libc::EPERM { "EPERM" } else { "ENOSYS" }
+        )));
+    }
+    ret_int(r)
 }
 
 fn uffd_read(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
