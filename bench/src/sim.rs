@@ -8,15 +8,13 @@ use sim_kernel::bugs::BugSet;
 use sim_kernel::sched::exec::{ChoicePoint, Chooser, Executor, RunEnd, Step};
 use sim_kernel::sched::ActorId;
 use sim_kernel::syscall::{sys_close, sys_eventfd2, sys_read_into, sys_write};
-use sim_kernel::{Kernel, Process, Task};
+use sim_kernel::Task;
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 fn task() -> Task {
-    let k = Kernel::new(BugSet::NONE);
-    let p = Process::new(&k, "main");
-    Task::new(&k, Some(p), "t")
+    Task::single(BugSet::NONE).1
 }
 
 fn pairs_loop(t: &Task, n: u64) -> f64 {

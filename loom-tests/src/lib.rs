@@ -48,16 +48,13 @@
 
 use sim_kernel::bugs::BugSet;
 use sim_kernel::sync::Arc;
-use sim_kernel::{Kernel, Process, Task};
+use sim_kernel::{Kernel, Task};
 
 /// A kernel with `bugs` enabled, one process (fds 0-2 open, so the first
 /// new fd is 3) and one task of it. Clone the task to give each thread its
 /// own caller.
 pub fn setup(bugs: BugSet) -> (Arc<Kernel>, Task) {
-    let k = Kernel::new(bugs);
-    let p = Process::new(&k, "main");
-    let t = Task::new(&k, Some(p), "t");
-    (k, t)
+    Task::single(bugs)
 }
 
 /// Decode what a successful eventfd read returned.

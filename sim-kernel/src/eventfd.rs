@@ -355,14 +355,10 @@ pub fn eventfd_ctx_remove_wait_queue(ctx: &EventfdCtx, w: &Arc<EventfdWait>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::Process;
     use crate::vfs::read_write::{vfs_read, vfs_write};
 
     fn setup() -> (Arc<Kernel>, Task) {
-        let k = Kernel::new(Default::default());
-        let p = Process::new(&k, "main");
-        let t = Task::new(&k, Some(p), "t");
-        (k, t)
+        Task::single(Default::default())
     }
 
     #[test]
@@ -403,13 +399,11 @@ mod tests {
     #[test]
     fn semaphore_remove_wait_queue_does_not_underflow() {
         for bug in [false, true] {
-            let k = Kernel::new(if bug {
+            let (_k, t) = Task::single(if bug {
                 crate::bugs::BugSet::NONE.with(Bug::EventfdSemaphoreUnderflow)
             } else {
                 Default::default()
             });
-            let p = Process::new(&k, "main");
-            let t = Task::new(&k, Some(p), "t");
             let fd = do_eventfd(&t, 0, EFD_SEMAPHORE).unwrap();
             let ctx = eventfd_ctx_fdget(&t, fd as i64).unwrap();
             let w = eventfd_wait_add(&ctx);

@@ -714,14 +714,10 @@ pub fn do_pipe2(task: &Task, flags: u32) -> KResult<(i32, i32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::Process;
     use crate::vfs::read_write::{vfs_read, vfs_write};
 
     fn setup() -> (Arc<Kernel>, Task) {
-        let k = Kernel::new(Default::default());
-        let p = Process::new(&k, "main");
-        let t = Task::new(&k, Some(p), "t");
-        (k, t)
+        Task::single(Default::default())
     }
 
     fn files(t: &Task, flags: u32) -> (FileRef, FileRef) {

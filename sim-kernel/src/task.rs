@@ -95,6 +95,16 @@ impl Task {
         Task { kernel: kernel.clone(), process, name: name.to_string() }
     }
 
+    /// A new kernel with `bugs` enabled, one process `main` (fds 0-2 open,
+    /// so the first new fd is 3) and one task of it: for unit tests,
+    /// benchmarks and loom models that call the kernel without a scenario.
+    pub fn single(bugs: crate::bugs::BugSet) -> (Arc<Kernel>, Task) {
+        let k = Kernel::new(bugs);
+        let p = Process::new(&k, "main");
+        let t = Task::new(&k, Some(p), "t");
+        (k, t)
+    }
+
     /// The process whose fd table a call uses; kthreads have none (EBADF,
     /// as for a task with no `files`).
     pub fn proc(&self) -> KResult<&Arc<Process>> {

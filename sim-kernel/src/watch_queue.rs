@@ -630,14 +630,10 @@ mod tests {
     use super::*;
     use crate::abi::{O_NONBLOCK, O_NOTIFICATION_PIPE};
     use crate::pipe::do_pipe2;
-    use crate::task::Process;
     use crate::vfs::read_write::{vfs_read, vfs_write};
 
     fn setup(bugs: crate::bugs::BugSet) -> (Arc<Kernel>, Task) {
-        let k = Kernel::new(bugs);
-        let p = Process::new(&k, "main");
-        let t = Task::new(&k, Some(p), "t");
-        (k, t)
+        Task::single(bugs)
     }
 
     #[test]

@@ -431,14 +431,11 @@ impl MmInner {
 mod tests {
     use super::*;
     use crate::abi::{PROT_READ, PROT_WRITE, UFFDIO_API, UFFDIO_REGISTER};
-    use crate::task::{Process, Task};
+    use crate::task::Task;
     use crate::vfs::file::IoctlArg;
 
     fn setup() -> (Arc<Kernel>, Task) {
-        let k = Kernel::new(Default::default());
-        let p = Process::new(&k, "main");
-        let t = Task::new(&k, Some(p), "t");
-        (k, t)
+        Task::single(Default::default())
     }
 
     fn vmas(mm: &MmStruct) -> Vec<(u64, u64, u32, bool)> {

@@ -50,18 +50,15 @@ pub fn open_std_fds(kernel: &Arc<Kernel>, p: &Process) {
 
 #[cfg(test)]
 mod tests {
-    use crate::kernel::Kernel;
     use crate::syscall::{sys_lseek, sys_pread64, sys_pwrite64, sys_read};
-    use crate::task::{Process, Task};
+    use crate::task::Task;
 
     /// The null console behaves as `/dev/null` opened O_RDWR does on the
     /// host: reads and preads give end of file, pwrite the count, lseek 0.
     /// (Not a library scenario: natively, fds 0-2 are the harness's.)
     #[test]
     fn null_console_is_dev_null() {
-        let k = Kernel::new(Default::default());
-        let p = Process::new(&k, "main");
-        let t = Task::new(&k, Some(p), "t");
+        let (_k, t) = Task::single(Default::default());
         for fd in 0..3 {
             assert_eq!(sys_read(&t, fd, 8).unwrap(), b"");
             assert_eq!(sys_pread64(&t, fd, 8, 0).unwrap(), b"");
