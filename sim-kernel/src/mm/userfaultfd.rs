@@ -359,50 +359,53 @@ fn finish(ctx: &UserfaultfdCtx, dst: u64, len: u64, r: Result<u64, Errno>, dontw
     }
 }
 
+/// The common shape of the fill ioctls (`userfaultfd_copy`,
+/// `_zeropage`, `_continue`, `_poison` in fs/userfaultfd.c): the range,
+/// then mode bits outside `allowed`: EINVAL; then `mfill_atomic` and the
+/// wake-up unless the `dontwake` bit is set.
+fn fill_ioctl(
+    ctx: &UserfaultfdCtx,
+    start: u64,
+    len: u64,
+    mode: u64,
+    allowed: u64,
+    dontwake: u64,
+    fill: Fill,
+) -> KResult<u64> {
+    validate_range(start, len)?;
+    if mode & !allowed != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let r = mfill_atomic(ctx, start, len, fill);
+    finish(ctx, start, len, r, mode & dontwake != 0)
+}
+
 /// UFFDIO_COPY: source range, destination range, mode bits other than
 /// DONTWAKE|WP: EINVAL; the mm gone: ESRCH; then `mfill_atomic`.
 pub fn userfaultfd_copy(ctx: &Arc<UserfaultfdCtx>, dst: u64, src: u64, len: u64, mode: u64) -> KResult<u64> {
     validate_unaligned_range(src, len)?;
-    validate_range(dst, len)?;
-    if mode & !(UFFDIO_COPY_MODE_DONTWAKE | UFFDIO_COPY_MODE_WP) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let r = mfill_atomic(ctx, dst, len, Fill::Copy { src, wp: mode & UFFDIO_COPY_MODE_WP != 0 });
-    finish(ctx, dst, len, r, mode & UFFDIO_COPY_MODE_DONTWAKE != 0)
+    let fill = Fill::Copy { src, wp: mode & UFFDIO_COPY_MODE_WP != 0 };
+    fill_ioctl(ctx, dst, len, mode, UFFDIO_COPY_MODE_DONTWAKE | UFFDIO_COPY_MODE_WP, UFFDIO_COPY_MODE_DONTWAKE, fill)
 }
 
 /// UFFDIO_ZEROPAGE: range, then mode bits other than DONTWAKE: EINVAL.
 pub fn userfaultfd_zeropage(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, mode: u64) -> KResult<u64> {
-    validate_range(start, len)?;
-    if mode & !UFFDIO_ZEROPAGE_MODE_DONTWAKE != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let r = mfill_atomic(ctx, start, len, Fill::Zeropage);
-    finish(ctx, start, len, r, mode & UFFDIO_ZEROPAGE_MODE_DONTWAKE != 0)
+    let dw = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
+    fill_ioctl(ctx, start, len, mode, dw, dw, Fill::Zeropage)
 }
 
 /// UFFDIO_CONTINUE: range, mode bits other than DONTWAKE|WP: EINVAL; on
 /// anonymous memory the destination checks give ENOENT or EINVAL.
 pub fn userfaultfd_continue(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, mode: u64) -> KResult<u64> {
-    use crate::abi::{UFFDIO_CONTINUE_MODE_DONTWAKE, UFFDIO_CONTINUE_MODE_WP};
-    validate_range(start, len)?;
-    if mode & !(UFFDIO_CONTINUE_MODE_DONTWAKE | UFFDIO_CONTINUE_MODE_WP) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let r = mfill_atomic(ctx, start, len, Fill::Continue { wp: mode & UFFDIO_CONTINUE_MODE_WP != 0 });
-    finish(ctx, start, len, r, mode & UFFDIO_CONTINUE_MODE_DONTWAKE != 0)
+    use crate::abi::{UFFDIO_CONTINUE_MODE_DONTWAKE as DW, UFFDIO_CONTINUE_MODE_WP as WP};
+    fill_ioctl(ctx, start, len, mode, DW | WP, DW, Fill::Continue { wp: mode & WP != 0 })
 }
 
 /// UFFDIO_POISON: range, mode bits other than DONTWAKE: EINVAL; installs
 /// poison markers (later accesses: SIGBUS).
 pub fn userfaultfd_poison(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, mode: u64) -> KResult<u64> {
-    use crate::abi::UFFDIO_POISON_MODE_DONTWAKE;
-    validate_range(start, len)?;
-    if mode & !UFFDIO_POISON_MODE_DONTWAKE != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let r = mfill_atomic(ctx, start, len, Fill::Poison);
-    finish(ctx, start, len, r, mode & UFFDIO_POISON_MODE_DONTWAKE != 0)
+    let dw = crate::abi::UFFDIO_POISON_MODE_DONTWAKE;
+    fill_ioctl(ctx, start, len, mode, dw, dw, Fill::Poison)
 }
 
 /// UFFDIO_WRITEPROTECT: range; mode bits other than WP|DONTWAKE, or both:
