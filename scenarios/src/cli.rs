@@ -100,11 +100,13 @@ pub fn cmd_run(out: &mut String, files: &[String], seed: Option<u64>, verbose: b
 
 /// `--trace OUT.json` and `--check-determinism` of `ksim run` and `ksim
 /// replay`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct TraceArgs {
-    /// Write the execution as Chrome trace-event JSON to this file.
+    /// Write the execution as Chrome trace-event JSON (Perfetto).
+    #[arg(long, value_name = "OUT.json")]
     pub trace: Option<String>,
-    /// Run twice and compare the hashes of the two step traces.
+    /// Run twice and compare the hashes of the two traces.
+    #[arg(long)]
     pub check_determinism: bool,
 }
 

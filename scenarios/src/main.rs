@@ -28,12 +28,8 @@ enum Cmd {
         /// Print every step: actor, call, result, virtual time.
         #[arg(short, long)]
         verbose: bool,
-        /// Write the execution as Chrome trace-event JSON (Perfetto).
-        #[arg(long, value_name = "OUT.json")]
-        trace: Option<String>,
-        /// Run twice and compare the hashes of the two traces.
-        #[arg(long)]
-        check_determinism: bool,
+        #[command(flatten)]
+        tracing: cli::TraceArgs,
         /// Run against the host kernel instead, in a fresh child process.
         #[arg(long)]
         native: bool,
@@ -96,12 +92,8 @@ enum Cmd {
         schedule: String,
         #[arg(short, long)]
         verbose: bool,
-        /// Write the execution as Chrome trace-event JSON (Perfetto).
-        #[arg(long, value_name = "OUT.json")]
-        trace: Option<String>,
-        /// Run twice and compare the hashes of the two traces.
-        #[arg(long)]
-        check_determinism: bool,
+        #[command(flatten)]
+        tracing: cli::TraceArgs,
     },
     /// Parse and resolve only; report every error with FILE:LINE:COLUMN.
     Check {
@@ -152,11 +144,9 @@ fn main() {
         Cmd::Run { files, verbose, native: true, require_native, .. } => {
             native::conformance::cmd_run_native(&mut out, &native::own_exe(), &files, require_native, verbose)
         }
-        Cmd::Run { files, seed, verbose, trace, check_determinism, .. } => {
-            cli::cmd_run_with(&mut out, &files, seed, verbose, &cli::TraceArgs { trace, check_determinism })
-        }
-        Cmd::Replay { file, schedule, verbose, trace, check_determinism } => {
-            cli::cmd_replay_with(&mut out, &file, &schedule, verbose, &cli::TraceArgs { trace, check_determinism })
+        Cmd::Run { files, seed, verbose, tracing, .. } => cli::cmd_run_with(&mut out, &files, seed, verbose, &tracing),
+        Cmd::Replay { file, schedule, verbose, tracing } => {
+            cli::cmd_replay_with(&mut out, &file, &schedule, verbose, &tracing)
         }
         Cmd::Check { files } => cli::cmd_check(&mut out, &files),
         Cmd::Explore {
