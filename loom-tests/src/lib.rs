@@ -62,6 +62,19 @@ pub fn read_u64(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes.try_into().expect("an eventfd read returns 8 bytes"))
 }
 
+/// The end of a writers-and-readers model: every increment of eventfd `fd`
+/// was consumed (count 0), and closing it frees the context with nothing
+/// reported (no leak, use-after-free or double free).
+pub fn assert_drained_and_freed(k: &Kernel, t: &Task, fd: i64) {
+    use sim_kernel::eventfd::{eventfd_ctx_fdget, eventfd_ctx_put};
+    let ctx = eventfd_ctx_fdget(t, fd).unwrap();
+    assert_eq!(ctx.count(), 0);
+    eventfd_ctx_put(&ctx);
+    sim_kernel::syscall::sys_close(t, fd).unwrap();
+    assert!(ctx.hdr.is_released());
+    assert!(k.objs.reports().is_empty(), "{:?}", k.objs.reports());
+}
+
 /// The model builder: `LOOM_MAX_PREEMPTIONS` (default 3) bounds the
 /// preemptions per execution; the other `LOOM_*` variables keep loom's
 /// meaning.

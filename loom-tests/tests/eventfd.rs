@@ -5,7 +5,7 @@
 #![cfg(loom)]
 
 use loom::thread;
-use loom_tests::{model, read_u64, setup};
+use loom_tests::{assert_drained_and_freed, model, read_u64, setup};
 use sim_kernel::abi::{EFD_NONBLOCK, EFD_SEMAPHORE};
 use sim_kernel::bugs::{Bug, BugSet};
 use sim_kernel::eventfd::{
@@ -42,12 +42,7 @@ fn two_writers_one_blocking_reader() {
         for w in writers {
             w.join().unwrap();
         }
-        let ctx = eventfd_ctx_fdget(&t, fd).unwrap();
-        assert_eq!(ctx.count(), 0);
-        eventfd_ctx_put(&ctx);
-        sys_close(&t, fd).unwrap();
-        assert!(ctx.hdr.is_released());
-        assert!(k.objs.reports().is_empty(), "{:?}", k.objs.reports());
+        assert_drained_and_freed(&k, &t, fd);
     });
 }
 
