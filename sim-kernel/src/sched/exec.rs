@@ -387,14 +387,6 @@ pub fn take_events() -> Vec<ExecEvent> {
     with_core(|c| c.events.as_mut().map(std::mem::take)).flatten().unwrap_or_default()
 }
 
-/// The steps recorded since step `from` (for a chooser that tracks
-/// footprints while the run goes on).
-pub fn steps_since(from: usize) -> Vec<Step> {
-    with_core(|c| c.steps.as_ref().map(|s| s.get(from..).map(|x| x.to_vec()).unwrap_or_default()))
-        .flatten()
-        .unwrap_or_default()
-}
-
 /// Call `f` with the steps recorded since step `from`, borrowed (no copy;
 /// `f` must not re-enter the executor).
 pub fn with_steps_since<R>(from: usize, f: impl FnOnce(&[Step]) -> R) -> R {

@@ -112,7 +112,7 @@ mod imp {
                     // so the retry repeats the whole footprint of the step
                     // that found the lock taken: a superset, which is sound.
                     let cur = sched::exec::step_count().saturating_sub(1);
-                    let parked_fp = sched::exec::steps_since(cur).pop().map(|s| s.accesses);
+                    let parked_fp = sched::exec::with_steps_since(cur, |s| s.last().map(|s| s.accesses.clone()));
                     self.state.store(PARKED, Ordering::Relaxed);
                     sched::park_on_lock(self as *const Self as usize);
                     for (key, write) in parked_fp.into_iter().flatten() {
