@@ -1,14 +1,17 @@
 //! A counting global allocator: live bytes requested (not what malloc
-//! rounds them up to), for the memory-per-eventfd row.
+//! rounds them up to), for the memory-per-eventfd row. It forwards to
+//! mimalloc, the allocator the `ksim` binary uses, so that the in-process
+//! rows measure what `ksim` runs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use mimalloc::MiMalloc as System;
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
-// SAFETY: every call is forwarded to the system allocator unchanged; only
+// SAFETY: every call is forwarded to mimalloc unchanged; only
 // a counter is updated beside it.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {

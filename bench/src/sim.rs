@@ -149,7 +149,7 @@ pub fn distinct_traces(path: &str, limit: u64) -> Option<(u64, u64)> {
             }
         }
         seen.insert(c);
-        stack.truncate(ex.decisions.len());
+        stack.truncate(ex.schedule.len());
         loop {
             match stack.last_mut() {
                 None => return Some((runs, seen.len() as u64)),

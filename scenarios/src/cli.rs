@@ -182,11 +182,8 @@ pub fn cmd_run_with(out: &mut String, files: &[String], seed: Option<u64>, verbo
             ..Default::default()
         };
         let ex = execute(&prog, path, &mut SeededChooser::new(seed), opts);
-        let mut ex_printed = ex.clone();
-        if !verbose {
-            ex_printed.trace.clear();
-        }
-        if !print_execution(out, path, &prog, &ex_printed, &format!("seed {seed}"), verbose) && code == EXIT_OK {
+        // The trace (recorded for --check-determinism) shows only with -v.
+        if !print_execution(out, path, &prog, &ex, &format!("seed {seed}"), verbose) && code == EXIT_OK {
             code = EXIT_VIOLATION;
         }
         let mut rerun = || execute(&prog, path, &mut SeededChooser::new(seed), opts);

@@ -42,7 +42,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-type Footprint = Vec<(u64, bool)>;
+type Footprint = sim_kernel::sched::exec::Footprint;
 /// Which root children a search (shard) takes: `(child, all children)`.
 type RootAllowed<'a> = &'a dyn Fn(usize, &[ActorId]) -> bool;
 /// The sleep set of a root child: `(child, all children)`.
@@ -1214,8 +1214,8 @@ pub fn explore_visit(
             }
         }
         // Nodes past the decisions this execution made are stale.
-        debug_assert!(stack.len() >= ex.decisions.len(), "a replayed prefix made different decisions");
-        stack.truncate(ex.decisions.len());
+        debug_assert!(stack.len() >= ex.schedule.len(), "a replayed prefix made different decisions");
+        stack.truncate(ex.schedule.len());
         // Backtrack to the deepest node with an alternative left.
         while let Some(top) = stack.last_mut() {
             let next = top.backtrack.iter().copied().find(|a| {

@@ -5,6 +5,12 @@ use clap::{Parser, Subcommand};
 use scenarios::{cli, native};
 use std::io::{IsTerminal, Write};
 
+/// mimalloc rather than glibc's malloc: an exploration runs thousands of
+/// short executions, each building and dropping a small kernel, and the
+/// allocator was a third of its instructions (BENCHMARKS.md, issue 7).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ksim",

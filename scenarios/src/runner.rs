@@ -81,7 +81,9 @@ pub struct CheckResult {
 #[derive(Clone, Debug, Default)]
 pub struct Execution {
     pub violations: Vec<Violation>,
-    /// The decisions with a real choice.
+    /// The decisions with a real choice, in full when
+    /// [`RunOptions::record_steps`] is on (empty otherwise: `schedule` and
+    /// `preemptions` say what a run needs).
     pub decisions: Vec<Decision>,
     /// Choices in scenario actor numbers (the schedule).
     pub schedule: Vec<usize>,
@@ -92,6 +94,8 @@ pub struct Execution {
     pub trace: Vec<String>,
     pub calls: u64,
     pub virtual_ns: u64,
+    /// Decisions that switched away from an actor that could have gone on.
+    pub preemption_count: usize,
     /// Whether the execution was stopped early (a failure, or a chooser
     /// that pruned it).
     pub stopped: bool,
@@ -110,7 +114,7 @@ impl Execution {
     /// Number of preemptions: switches away from an actor that could have
     /// gone on.
     pub fn preemptions(&self) -> usize {
-        self.decisions.iter().filter(|d| d.prev_runnable && Some(d.chosen) != d.prev).count()
+        self.preemption_count
     }
 }
 
@@ -535,8 +539,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     let setup_ok = phase(&mut ex, chooser, &|_| false);
     // Executor ids 1..=n are the scenario's actors; only they may end blocked.
     let may_block = |id: usize| id >= 1 && id <= n && prog.actors[id - 1].may_block;
-    let decisions_before = ex.decisions().len();
-    debug_assert_eq!(decisions_before, 0);
+    debug_assert!(ex.schedule().is_empty());
 
     // Phase 2: every actor.
     let mut ok = setup_ok;
@@ -588,6 +591,8 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     }
     // Moved out, not copied (a long run makes millions).
     let all_decisions: Vec<Decision> = ex.take_decisions();
+    let mut schedule = ex.take_schedule();
+    let preemption_count = ex.preemptions();
 
     // Check.
     let mut checks = Vec::new();
@@ -662,7 +667,10 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         }
     }
 
-    let schedule = all_decisions.iter().map(|d| d.chosen - 1).collect();
+    // Executor ids to scenario actor numbers, in place.
+    for c in &mut schedule {
+        *c -= 1;
+    }
     let violations = sh.violations.borrow().clone();
     let trace = sh.trace.as_ref().map(|t| t.borrow().clone()).unwrap_or_default();
     // Values hold kernel objects; drop them before the kernel.
@@ -679,6 +687,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         trace,
         calls: sh.calls.get(),
         virtual_ns,
+        preemption_count,
         stopped,
         steps,
         trace_events: sh.tevents.as_ref().map(|t| t.take()).unwrap_or_default(),

@@ -2,9 +2,14 @@
 //! thread, a [`Chooser`] deciding at every scheduling point, a virtual clock
 //! that advances only when every actor is idle (discrete-event time).
 //!
-//! The executor's state lives in a thread-local ([`Core`]) so that kernel
-//! code deep inside an actor can reach it without a context argument; it is
-//! borrowed only inside one function call and never across a switch.
+//! The executor's state ([`Core`]) is reached through a thread-local
+//! pointer so that kernel code deep inside an actor can reach it without a
+//! context argument; it is borrowed only inside one function call and never
+//! across a switch. The pointer is a plain `Cell` (no lazy initialisation,
+//! no destructor, no borrow flag): the hottest path in the simulator reads
+//! it at every scheduling point. A finished executor's `Core` is kept for
+//! the next one on the thread with its buffers' capacity, so an explorer
+//! running thousands of executions does not reallocate them each time.
 
 use super::ActorId;
 use corosensei::stack::DefaultStack;
@@ -16,8 +21,13 @@ use std::cell::{Cell, RefCell};
 const STACK_BYTES: usize = 256 * 1024;
 /// Stacks kept for reuse across executions (creating one costs an mmap).
 const STACK_POOL_MAX: usize = 64;
-/// Keys a step's footprint has room for before it grows.
+/// Keys a step's footprint holds inline before it spills to the heap.
 const STEP_KEYS: usize = 6;
+
+/// A step's footprint: the keys it touched, with whether any touch wrote.
+/// Inline up to [`STEP_KEYS`] keys (most steps touch a handful), so
+/// recording a step allocates nothing. Derefs to `[(u64, bool)]`.
+pub type Footprint = smallvec::SmallVec<[(u64, bool); STEP_KEYS]>;
 
 type Co = Coroutine<(), (), (), DefaultStack>;
 
@@ -179,6 +189,8 @@ struct Core {
     events: Option<Vec<ExecEvent>>,
     /// Recorded when [`Executor::record_steps`] is on.
     steps: Option<Vec<Step>>,
+    /// Name buffers of a previous execution's actors, reused by `spawn`.
+    spare_names: Vec<String>,
 }
 
 /// One step: what an actor did between two scheduling points.
@@ -190,7 +202,7 @@ pub struct Step {
     pub decision: Option<usize>,
     /// Keys touched, with whether any touch wrote (see
     /// [`crate::footprint`]).
-    pub accesses: Vec<(u64, bool)>,
+    pub accesses: Footprint,
 }
 
 impl Step {
@@ -246,7 +258,15 @@ pub enum ExecEvent {
 }
 
 thread_local! {
-    static CORE: RefCell<Option<Core>> = const { RefCell::new(None) };
+    /// The installed executor's state (null when none is installed).
+    static CORE: Cell<*mut Core> = const { Cell::new(std::ptr::null_mut()) };
+    /// A finished executor's state, kept for the next one (its buffers keep
+    /// their capacity).
+    static SPARE: RefCell<Option<Box<Core>>> = const { RefCell::new(None) };
+    /// Set while a `with_core` closure runs (the borrow check a `RefCell`
+    /// would make, in builds with debug assertions).
+    #[cfg(debug_assertions)]
+    static CORE_BORROWED: Cell<bool> = const { Cell::new(false) };
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
     static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
     /// Whether steps are being recorded (the footprint hook's fast exit).
@@ -274,8 +294,23 @@ impl Core {
     }
 }
 
+#[inline]
 fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> Option<R> {
-    CORE.with(|c| c.borrow_mut().as_mut().map(f))
+    let p = CORE.with(|c| c.get());
+    if p.is_null() {
+        return None;
+    }
+    #[cfg(debug_assertions)]
+    CORE_BORROWED.with(|b| assert!(!b.replace(true), "executor state borrowed twice"));
+    // SAFETY: `p` points to the `Core` boxed by the live `Executor` on this
+    // thread (set in `Executor::new`, cleared in its `Drop` before the box
+    // is released). Only this thread reaches it, and no closure passed here
+    // calls back into `with_core` or switches coroutines, so this is the
+    // only reference while `f` runs (checked with debug assertions).
+    let r = f(unsafe { &mut *p });
+    #[cfg(debug_assertions)]
+    CORE_BORROWED.with(|b| b.set(false));
+    Some(r)
 }
 
 /// Whether the calling code runs inside an actor of the deterministic
@@ -390,11 +425,15 @@ pub fn take_events() -> Vec<ExecEvent> {
 /// Call `f` with the steps recorded since step `from`, borrowed (no copy;
 /// `f` must not re-enter the executor).
 pub fn with_steps_since<R>(from: usize, f: impl FnOnce(&[Step]) -> R) -> R {
-    CORE.with(|c| {
-        let c = c.borrow();
-        let steps = c.as_ref().and_then(|c| c.steps.as_deref()).unwrap_or(&[]);
-        f(steps.get(from..).unwrap_or(&[]))
-    })
+    let p = CORE.with(|c| c.get());
+    if p.is_null() {
+        return f(&[]);
+    }
+    // SAFETY: as in `with_core` (a shared borrow for the duration of `f`,
+    // which must not re-enter the executor).
+    let c = unsafe { &*p };
+    let steps = c.steps.as_deref().unwrap_or(&[]);
+    f(steps.get(from..).unwrap_or(&[]))
 }
 
 /// Number of steps recorded so far.
@@ -562,8 +601,18 @@ pub enum RunEnd {
 /// Runs actors as coroutines on the calling OS thread. One executor per
 /// thread at a time.
 pub struct Executor {
+    /// The state installed in [`CORE`], owned here (a leaked `Box`, taken
+    /// back in `Drop`).
+    core: *mut Core,
     cos: Vec<Option<Co>>,
+    /// Every decision in full, when [`Executor::record_steps`] is on (the
+    /// explorer reads the runnable sets); otherwise only `schedule`.
     decisions: Vec<Decision>,
+    full_decisions: bool,
+    /// The actor chosen at each decision (8 bytes a decision: a long run
+    /// makes millions).
+    schedule: Vec<ActorId>,
+    preemptions: usize,
     choices: usize,
     prev: Option<ActorId>,
 }
@@ -571,10 +620,9 @@ pub struct Executor {
 impl Executor {
     /// Create the executor and install its state on this thread.
     pub fn new() -> Executor {
-        CORE.with(|c| {
-            let mut c = c.borrow_mut();
-            assert!(c.is_none(), "one executor per thread at a time");
-            *c = Some(Core {
+        assert!(CORE.with(|c| c.get()).is_null(), "one executor per thread at a time");
+        let core = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_else(|| {
+            Box::new(Core {
                 actors: Vec::new(),
                 runq: Vec::new(),
                 pass_forced: false,
@@ -584,11 +632,23 @@ impl Executor {
                 stop: false,
                 events: None,
                 steps: None,
-            });
+                spare_names: Vec::new(),
+            })
         });
+        let core = Box::into_raw(core);
+        CORE.with(|c| c.set(core));
         RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
-        Executor { cos: Vec::with_capacity(8), decisions: Vec::with_capacity(32), choices: 0, prev: None }
+        Executor {
+            core,
+            cos: Vec::with_capacity(8),
+            decisions: Vec::new(),
+            full_decisions: false,
+            schedule: Vec::with_capacity(32),
+            preemptions: 0,
+            choices: 0,
+            prev: None,
+        }
     }
 
     /// Add an actor; it starts runnable and runs when chosen.
@@ -601,8 +661,11 @@ impl Executor {
             body();
         });
         let id = with_core(|c| {
+            let mut buf = c.spare_names.pop().unwrap_or_default();
+            buf.clear();
+            buf.push_str(name);
             c.actors.push(ActorRec {
-                name: name.to_string(),
+                name: buf,
                 state: ActorState::Runnable,
                 token: 0,
                 deadline: None,
@@ -683,15 +746,21 @@ impl Executor {
                 let p = ChoicePoint { runnable: &runnable, prev: self.prev, prev_runnable, label, index: self.choices };
                 let c = chooser.choose(&p);
                 assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
+                decision = Some(self.choices);
                 self.choices += 1;
-                self.decisions.push(Decision {
-                    runnable: Runnable::from_slice(&runnable),
-                    chosen: c,
-                    prev: self.prev,
-                    prev_runnable,
-                    label,
-                });
-                decision = Some(self.decisions.len() - 1);
+                self.schedule.push(c);
+                if prev_runnable && Some(c) != self.prev {
+                    self.preemptions += 1;
+                }
+                if self.full_decisions {
+                    self.decisions.push(Decision {
+                        runnable: Runnable::from_slice(&runnable),
+                        chosen: c,
+                        prev: self.prev,
+                        prev_runnable,
+                        label,
+                    });
+                }
                 // A chooser may end the run here (the explorer prunes a
                 // schedule its sleep set proves redundant).
                 if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
@@ -707,8 +776,8 @@ impl Executor {
         with_core(|c| {
             c.current = Some(a);
             if let Some(steps) = c.steps.as_mut() {
-                // Most steps touch a handful of keys: one allocation.
-                steps.push(Step { actor: a, decision, accesses: Vec::with_capacity(STEP_KEYS) });
+                // Most steps touch a handful of keys: kept inline.
+                steps.push(Step { actor: a, decision, accesses: Footprint::new() });
             }
         });
         self.prev = Some(a);
@@ -740,10 +809,12 @@ impl Executor {
     }
 
     /// Record [`Step`]s (footprints for partial-order reduction) from now
-    /// on.
+    /// on, and every [`Decision`] in full (the explorer's analysis reads
+    /// the runnable sets).
     pub fn record_steps(&mut self) {
         with_core(|c| c.steps = Some(Vec::with_capacity(64)));
         RECORDING.with(|r| r.set(true));
+        self.full_decisions = true;
     }
 
     /// The steps recorded so far.
@@ -807,7 +878,8 @@ impl Executor {
         self.cos.len()
     }
 
-    /// The decisions with a real choice, in order.
+    /// The decisions with a real choice, in order (recorded in full only
+    /// with [`Executor::record_steps`]; see [`Executor::schedule`]).
     pub fn decisions(&self) -> &[Decision] {
         &self.decisions
     }
@@ -815,6 +887,22 @@ impl Executor {
     /// Take the decisions (the count of choices made goes on).
     pub fn take_decisions(&mut self) -> Vec<Decision> {
         std::mem::take(&mut self.decisions)
+    }
+
+    /// The actor chosen at every decision so far, in order.
+    pub fn schedule(&self) -> &[ActorId] {
+        &self.schedule
+    }
+
+    /// Take the schedule (the count of choices made goes on).
+    pub fn take_schedule(&mut self) -> Vec<ActorId> {
+        std::mem::take(&mut self.schedule)
+    }
+
+    /// Decisions so far that switched away from an actor that could have
+    /// gone on.
+    pub fn preemptions(&self) -> usize {
+        self.preemptions
     }
 
     pub fn clock_ns(&self) -> u64 {
@@ -848,9 +936,30 @@ impl Drop for Executor {
                 }
             }
         }
-        CORE.with(|c| *c.borrow_mut() = None);
+        CORE.with(|c| c.set(std::ptr::null_mut()));
+        // SAFETY: `self.core` came from `Box::into_raw` in `new` and is
+        // released only here; the thread-local no longer points to it.
+        let mut core = unsafe { Box::from_raw(self.core) };
+        core.reset();
+        SPARE.with(|s| *s.borrow_mut() = Some(core));
         RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
+    }
+}
+
+impl Core {
+    /// Empty, keeping the buffers' capacity for the next executor.
+    fn reset(&mut self) {
+        let Core { actors, runq, pass_forced, current, clock_ns, lock_waiters, stop, events, steps, spare_names } = self;
+        spare_names.extend(actors.drain(..).map(|r| r.name));
+        runq.clear();
+        *pass_forced = false;
+        *current = None;
+        *clock_ns = 0;
+        lock_waiters.clear();
+        *stop = false;
+        *events = None;
+        *steps = None;
     }
 }
 
