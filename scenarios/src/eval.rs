@@ -35,8 +35,19 @@ pub fn const_value(c: &Const) -> Value {
     }
 }
 
-/// Evaluate an expression.
+/// Evaluate an expression. The common arguments (an integer constant, a
+/// bound name) are handled inline; the rest by [`eval_full`].
+#[inline]
 pub fn eval<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
+    match e {
+        IrExpr::Const(Const::Int(n)) => Ok(Value::Int(*n)),
+        IrExpr::Slot(Slot::Global(i)) => Ok(s.global(*i)),
+        _ => eval_full(s, e),
+    }
+}
+
+/// Evaluate any expression.
+fn eval_full<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
     Ok(match e {
         IrExpr::Const(c) => const_value(c),
         IrExpr::Slot(Slot::Global(i)) => s.global(*i),

@@ -185,6 +185,11 @@ struct Shared {
     calls: Cell<u64>,
     /// `--trace` events (chrome_trace.rs), when on.
     tevents: Option<RefCell<Vec<crate::chrome_trace::TraceEvent>>>,
+    /// Whether any per-call hook is on (`-v`, `--trace`, the call log of
+    /// [`execute_logged`]): the common case tests one flag per call.
+    hooks: bool,
+    /// Whether [`execute_logged`] asked for the calls.
+    log_calls: bool,
 }
 
 /// Call sites are `(executor actor id << 20) | line`.
@@ -222,8 +227,9 @@ struct Cx {
     actor: Option<usize>,
     task: Task,
     started: bool,
-    /// Argument buffer reused from call to call (no allocation per step).
+    /// Argument buffers reused from call to call (no allocation per step).
     args: Vec<Value>,
+    named: Vec<(String, Value)>,
 }
 
 enum Flow {
@@ -300,7 +306,8 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
             Err(e) => return eval_failure(sh, cx, c, e),
         }
     }
-    let mut named = Vec::new();
+    let mut named = std::mem::take(&mut cx.named);
+    named.clear();
     for (n, a) in &c.named {
         match env.eval(a) {
             Ok(v) => named.push((n.clone(), v)),
@@ -315,8 +322,11 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     }
     let result = calls::dispatch(c.call, &cx.task, &args, &named);
     sh.in_call[cx.exec_id].set(None);
+    // The buffers go back for the next call (their values dropped now).
     args.clear();
     cx.args = args;
+    named.clear();
+    cx.named = named;
     if sched::current_killed() {
         // Killed while blocked (teardown): the call never returned.
         return Flow::Stop;
@@ -326,23 +336,9 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
         Ok(v) => v,
         Err(e) => return eval_failure(sh, cx, c, e),
     };
-    drain_events(sh);
-    // --trace hook (chrome_trace.rs): the call's span ends.
-    crate::chrome_trace::call_end(sh.tevents.as_ref(), cx.exec_id, &result);
-    CALL_LOG.with(|l| {
-        if let Some(log) = l.borrow_mut().as_mut() {
-            log.push(CallRecord {
-                actor: actor_name(sh, cx),
-                line,
-                call: calls::call_sig(c.call).name,
-                text: c.text.clone(),
-                result: result.to_string(),
-            });
-        }
-    });
-    sh.log(|| {
-        format!("[{:>6} ns] {:<10} {}:{}  {} = {}", sched::now_ns(), actor_name(sh, cx), sh.path, line, c.text, result)
-    });
+    if sh.hooks {
+        call_hooks(sh, cx, c, &result);
+    }
     // Bind.
     let store = |slot: &Slot, v: Value| match slot {
         Slot::Global(i) => sh.globals.borrow_mut()[*i as usize] = v,
@@ -431,6 +427,32 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     Flow::Go
 }
 
+/// The per-call hooks after a call returned: `-v` and `--trace` events,
+/// the call log of [`execute_logged`].
+#[cold]
+fn call_hooks(sh: &Shared, cx: &Cx, c: &CallOp, result: &Value) {
+    let line = c.span.line;
+    drain_events(sh);
+    // --trace hook (chrome_trace.rs): the call's span ends.
+    crate::chrome_trace::call_end(sh.tevents.as_ref(), cx.exec_id, result);
+    if sh.log_calls {
+        CALL_LOG.with(|l| {
+            if let Some(log) = l.borrow_mut().as_mut() {
+                log.push(CallRecord {
+                    actor: actor_name(sh, cx),
+                    line,
+                    call: calls::call_sig(c.call).name,
+                    text: c.text.clone(),
+                    result: result.to_string(),
+                });
+            }
+        });
+    }
+    sh.log(|| {
+        format!("[{:>6} ns] {:<10} {}:{}  {} = {}", sched::now_ns(), actor_name(sh, cx), sh.path, line, c.text, result)
+    });
+}
+
 fn actor_kind_name(sh: &Shared, cx: &Cx) -> &'static str {
     match cx.actor {
         Some(a) => match sh.prog.actors[a].kind {
@@ -480,6 +502,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         bugs.enable(b);
     }
     let kernel = Kernel::new(bugs);
+    let log_calls = CALL_LOG.with(|l| l.borrow().is_some());
     let procs: Vec<Arc<Process>> = prog.processes.iter().map(|n| Process::new(&kernel, n)).collect();
     let n = prog.actors.len();
     let mut names = vec!["setup".to_string()];
@@ -498,6 +521,8 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         trace: opts.verbose.then(|| RefCell::new(Vec::new())),
         calls: Cell::new(0),
         tevents: opts.trace_events.then(|| RefCell::new(Vec::new())),
+        hooks: opts.verbose || opts.trace_events || log_calls,
+        log_calls,
     });
     let main_task = |name: &str| Task::new(&kernel, Some(procs[0].clone()), name);
 
@@ -515,7 +540,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         let sh2 = sh.clone();
         let task = main_task("setup");
         ex.spawn("setup", move || {
-            let mut cx = Cx { exec_id: 0, actor: None, task, started: false, args: Vec::new() };
+            let mut cx = Cx { exec_id: 0, actor: None, task, started: false, args: Vec::new(), named: Vec::new() };
             let ops = &sh2.prog.clone().setup;
             run_ops(&sh2, &mut cx, ops);
         });
@@ -554,7 +579,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
             };
             let id = ex.spawn(&a.name, move || {
                 let mut cx =
-                    Cx { exec_id: exec_id_of_actor(i), actor: Some(i), task, started: false, args: Vec::new() };
+                    Cx { exec_id: exec_id_of_actor(i), actor: Some(i), task, started: false, args: Vec::new(), named: Vec::new() };
                 let prog = sh2.prog.clone();
                 run_ops(&sh2, &mut cx, &prog.actors[i].body);
             });
@@ -577,7 +602,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         let sh2 = sh.clone();
         let task = main_task("finally");
         ex.spawn("finally", move || {
-            let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false, args: Vec::new() };
+            let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false, args: Vec::new(), named: Vec::new() };
             let prog = sh2.prog.clone();
             run_ops(&sh2, &mut cx, &prog.finally);
         });

@@ -203,11 +203,28 @@ pub struct Step {
     /// Keys touched, with whether any touch wrote (see
     /// [`crate::footprint`]).
     pub accesses: Footprint,
+    /// One bit per touched key's [`key_bit`] (`sig`), and per written
+    /// key's (`wsig`): two steps whose signatures do not meet touch no
+    /// common key with a write, so most independent pairs are told apart
+    /// without comparing footprints.
+    pub sig: u64,
+    pub wsig: u64,
+}
+
+/// A key's bit in a step signature (a multiplicative hash's top six bits).
+#[inline]
+pub fn key_bit(key: u64) -> u64 {
+    1u64 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 impl Step {
     /// Whether the two steps' order can matter.
+    #[inline]
     pub fn dependent(&self, other: &Step) -> bool {
+        // A conflict needs a common key that one of them wrote.
+        if (self.wsig & other.sig) | (self.sig & other.wsig) == 0 {
+            return false;
+        }
         footprints_conflict(&self.accesses, &other.accesses)
     }
 }
@@ -236,6 +253,11 @@ fn record_access(key: u64, write: bool) {
         }
         if let Some(steps) = c.steps.as_mut() {
             if let Some(st) = steps.last_mut() {
+                let bit = key_bit(key);
+                st.sig |= bit;
+                if write {
+                    st.wsig |= bit;
+                }
                 if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
                     e.1 |= write;
                 } else {
@@ -381,16 +403,28 @@ pub fn enter_call(switch: bool, site: u32) -> bool {
     if !in_sim() {
         return false;
     }
-    if switch && mark_point("syscall") {
+    // Record the point and, when the actor runs on without a switch (the
+    // common case), the site too: one pass over the state.
+    let Some(a) = with_core(|c| c.current).flatten() else { return false };
+    let ran_on = with_core(|c| {
+        if switch {
+            c.actors[a].at = "syscall";
+            if !(c.pass_forced && c.runq.len() == 1 && !c.stop) {
+                return false;
+            }
+        }
+        let r = &mut c.actors[a];
+        r.site = site;
+        true
+    })
+    .unwrap_or(false);
+    if !ran_on {
         suspend();
     }
-    with_core(|c| match c.current {
-        Some(a) if c.actors[a].killed => true,
-        Some(a) => {
-            c.actors[a].site = site;
-            false
-        }
-        None => false,
+    with_core(|c| {
+        let r = &mut c.actors[a];
+        r.site = site;
+        r.killed
     })
     .unwrap_or(false)
 }
@@ -777,7 +811,7 @@ impl Executor {
             c.current = Some(a);
             if let Some(steps) = c.steps.as_mut() {
                 // Most steps touch a handful of keys: kept inline.
-                steps.push(Step { actor: a, decision, accesses: Footprint::new() });
+                steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
             }
         });
         self.prev = Some(a);
