@@ -440,7 +440,6 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, src: &str) -> 
 
 /// `ksim explore FILE... [options]`.
 pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
-    use crate::explore::{explore_parallel, ExploreOptions, Mode};
     let shard = match a.shard.as_deref().map(parse_shard).transpose() {
         Ok(s) => s,
         Err(e) => {
@@ -464,76 +463,125 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
         let _ = writeln!(out, "error: --depth must be at least 1");
         return EXIT_USAGE;
     }
+    let jobs = a.jobs.unwrap_or(1).max(1) as usize;
+    if files.len() > 1 && jobs > 1 && !a.progress {
+        // Several files: explore them side by side, one search per thread
+        // (each alone: it would only split a small search further), and
+        // print the reports in the order given, exactly as one at a time.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<Option<(String, i32)>> = vec![None; files.len()];
+        let slots: Vec<std::sync::Mutex<Option<(String, i32)>>> =
+            files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let one = ExploreArgs { jobs: Some(1), ..a.clone() };
+        let ran = crossbeam::thread::scope(|s| {
+            for _ in 0..jobs.min(files.len()) {
+                s.spawn(|_| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let mut o = String::new();
+                    let c = explore_file(&mut o, path, &one, shard);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some((o, c));
+                    }
+                });
+            }
+        });
+        for (d, slot) in done.iter_mut().zip(slots) {
+            *d = slot.into_inner().ok().flatten();
+        }
+        let mut code = EXIT_OK;
+        for (path, d) in files.iter().zip(done) {
+            match d {
+                Some((o, c)) => {
+                    out.push_str(&o);
+                    code = code.max(c);
+                }
+                None => {
+                    let _ = writeln!(out, "error: exploring {path}: the search thread panicked");
+                    code = code.max(EXIT_USAGE);
+                }
+            }
+        }
+        if ran.is_err() && code == EXIT_OK {
+            code = EXIT_USAGE;
+        }
+        return code;
+    }
     let mut code = EXIT_OK;
     for path in files {
-        let src = match std::fs::read_to_string(path) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = writeln!(out, "error: cannot read {path}: {e}");
-                code = EXIT_USAGE;
-                continue;
-            }
-        };
-        let prog = match load_source(path, &src) {
-            Ok(p) => p,
-            Err(e) => {
-                out.push_str(&e);
-                code = EXIT_USAGE;
-                continue;
-            }
-        };
-        let o = ExploreOptions {
-            mode: if a.naive { Mode::Naive } else { Mode::Dpor },
-            preemptions: a.preemptions.or(prog.config.preemptions.map(|p| p.min(u32::MAX as u64) as u32)),
-            max_executions: a.max_executions.or(prog.config.max_executions),
-            time_limit: a.time_limit_s.map(Duration::from_secs_f64),
-            random: a.random.map(|n| (n, a.seed.or(prog.config.seed).unwrap_or(0))),
-            pct: a.pct.map(|count| crate::explore::PctOptions {
-                count,
-                depth: a.depth.unwrap_or(3),
-                seed: a.seed.or(prog.config.seed).unwrap_or(0),
-            }),
-            shard,
-            ..Default::default()
-        };
-        let jobs = a.jobs.unwrap_or(1);
-        let mut o_shown = o.clone();
-        let bar = a.progress.then(|| crate::progress::bar(path, &o));
-        if let Some(b) = &bar {
-            o_shown.progress = b.sink();
+        code = code.max(explore_file(out, path, a, shard));
+    }
+    code
+}
+
+/// Explore one file (the body of [`cmd_explore`]); returns its exit code.
+fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u32, u32)>) -> i32 {
+    use crate::explore::{explore_parallel, ExploreOptions, Mode};
+    let mut code = EXIT_OK;
+    let src = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(out, "error: cannot read {path}: {e}");
+            return EXIT_USAGE;
         }
-        let r = explore_parallel(path, &src, &o_shown, jobs);
-        drop(bar);
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                out.push_str(&e);
-                code = EXIT_USAGE;
-                continue;
+    };
+    let prog = match load_source(path, &src) {
+        Ok(p) => p,
+        Err(e) => {
+            out.push_str(&e);
+            return EXIT_USAGE;
+        }
+    };
+    let o = ExploreOptions {
+        mode: if a.naive { Mode::Naive } else { Mode::Dpor },
+        preemptions: a.preemptions.or(prog.config.preemptions.map(|p| p.min(u32::MAX as u64) as u32)),
+        max_executions: a.max_executions.or(prog.config.max_executions),
+        time_limit: a.time_limit_s.map(Duration::from_secs_f64),
+        random: a.random.map(|n| (n, a.seed.or(prog.config.seed).unwrap_or(0))),
+        pct: a.pct.map(|count| crate::explore::PctOptions {
+            count,
+            depth: a.depth.unwrap_or(3),
+            seed: a.seed.or(prog.config.seed).unwrap_or(0),
+        }),
+        shard,
+        ..Default::default()
+    };
+    let jobs = a.jobs.unwrap_or(1);
+    let mut o_shown = o.clone();
+    let bar = a.progress.then(|| crate::progress::bar(path, &o));
+    if let Some(b) = &bar {
+        o_shown.progress = b.sink();
+    }
+    let r = explore_parallel(path, &src, &o_shown, jobs);
+    drop(bar);
+    let r = match r {
+        Ok(r) => r,
+        Err(e) => {
+            out.push_str(&e);
+            return EXIT_USAGE;
+        }
+    };
+    if a.check_determinism {
+        let again = explore_parallel(path, &src, &o, jobs);
+        let h = |r: &crate::explore::Report| fnv1a(serde_json::to_string(r).unwrap_or_default().as_bytes());
+        match again {
+            Ok(r2) if h(&r2) == h(&r) => {
+                let _ = writeln!(out, "determinism: two searches gave the same report (hash {:016x})", h(&r));
             }
-        };
-        if a.check_determinism {
-            let again = explore_parallel(path, &src, &o, jobs);
-            let h = |r: &crate::explore::Report| fnv1a(serde_json::to_string(r).unwrap_or_default().as_bytes());
-            match again {
-                Ok(r2) if h(&r2) == h(&r) => {
-                    let _ = writeln!(out, "determinism: two searches gave the same report (hash {:016x})", h(&r));
-                }
-                _ => {
-                    let _ = writeln!(out, "determinism: FAILED: two searches of {path} gave different reports");
-                    code = EXIT_VIOLATION;
-                }
+            _ => {
+                let _ = writeln!(out, "determinism: FAILED: two searches of {path} gave different reports");
+                code = EXIT_VIOLATION;
             }
         }
-        let ok = if a.json {
-            let _ = writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default());
-            !r.failed()
-        } else {
-            print_report(out, &r, &src)
-        };
-        if !ok && code == EXIT_OK {
-            code = EXIT_VIOLATION;
-        }
+    }
+    let ok = if a.json {
+        let _ = writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default());
+        !r.failed()
+    } else {
+        print_report(out, &r, &src)
+    };
+    if !ok && code == EXIT_OK {
+        code = EXIT_VIOLATION;
     }
     code
 }

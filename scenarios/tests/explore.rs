@@ -646,3 +646,28 @@ fn a_failing_schedule_hides_no_trace() {
     assert!(dr.exists[0].seen, "b.v == 1 is reachable (naive: {:?})", nr.exists);
     assert_eq!(outcome_set(&dr), outcome_set(&nr));
 }
+
+/// `ksim explore A B C ...` searches several files side by side (one per
+/// thread); what it prints and its exit code are those of one file at a
+/// time, in the order given, including a file that cannot be read and a
+/// failing one.
+#[test]
+fn several_files_explored_in_parallel_print_as_one_at_a_time() {
+    use scenarios::cli::{cmd_explore, ExploreArgs};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = ["close_vs_signal.scn", "race_pipe_read_vs_close.scn", "race_uffd_api.scn"]
+        .iter()
+        .map(|f| root.join("library").join(f).to_string_lossy().into_owned())
+        .collect();
+    files.insert(1, "/nonexistent/file.scn".into());
+    files.push(root.join("tests/fail/bug_ctx_freed_with_file.scn").to_string_lossy().into_owned());
+    for json in [false, true] {
+        let (mut one, mut two) = (String::new(), String::new());
+        let c1 = cmd_explore(&mut one, &files, &ExploreArgs { jobs: Some(1), json, ..Default::default() });
+        let c2 = cmd_explore(&mut two, &files, &ExploreArgs { jobs: Some(2), json, ..Default::default() });
+        assert_eq!(one, two);
+        assert_eq!(c1, c2);
+        assert_eq!(c1, 2, "the unreadable file is a usage error, which outranks the failing search");
+        assert!(one.contains("/nonexistent/file.scn"));
+    }
+}
