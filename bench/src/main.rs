@@ -483,6 +483,19 @@ fn main() {
         }
     }
     let eps = rate(execs as f64, t_all);
+    // The same files as one `ksim explore` command runs them: several files
+    // are searched side by side, one thread each (--jobs defaults to the
+    // number of cores). The whole process: parsing, startup, output.
+    let race_args: Vec<&str> = std::iter::once("explore").chain(races.iter().map(String::as_str)).collect();
+    let (_, json) = ksim_out(&o, &[race_args.as_slice(), &["--json"]].concat());
+    let cmd_execs: u64 = json
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| v["executions"].as_u64().unwrap_or(0) + v["pruned"].as_u64().unwrap_or(0))
+        .sum();
+    let t_cmd = best(reps, || ksim(&o, &race_args, 0));
+    let eps_cmd = rate(cmd_execs as f64, t_cmd);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let pp = library("eventfd2_03_semaphore_pingpong.scn");
     let (rn, sn) = sim::explore_in_process(&pp, Mode::Naive, None);
     let eps_naive = rate((rn.executions + rn.pruned) as f64, sn);
@@ -497,11 +510,17 @@ fn main() {
         "`ksim explore` executions per second, shipped race scenarios",
         "loom ~9,000/s, shuttle 52,000-82,000/s (the issue's figures)".into(),
         format!(
-            "{}/s (DPOR over the {} race scenarios, in process); {}/s (naive, semaphore ping-pong, {} executions)",
+            "{}/s (DPOR over the {} race scenarios, in process, one thread); {}/s (naive, semaphore ping-pong, \
+             {} executions, one thread); {}/s as one `ksim explore` command runs the {} files ({} executions, \
+             whole process, {} cores)",
             human(eps),
             races.len(),
             human(eps_naive),
-            rn.executions
+            rn.executions,
+            human(eps_cmd),
+            races.len(),
+            cmd_execs,
+            cores
         ),
         eps,
         200_000.0,
