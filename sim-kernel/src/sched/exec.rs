@@ -403,29 +403,34 @@ pub fn enter_call(switch: bool, site: u32) -> bool {
     if !in_sim() {
         return false;
     }
-    // Record the point and, when the actor runs on without a switch (the
-    // common case), the site too: one pass over the state.
-    let Some(a) = with_core(|c| c.current).flatten() else { return false };
-    let ran_on = with_core(|c| {
+    // One pass over the state when the actor runs on without a switch (the
+    // common case): the point, the site, whether it was killed.
+    let Some((switched, killed)) = with_core(|c| {
+        let a = c.current?;
         if switch {
             c.actors[a].at = "syscall";
             if !(c.pass_forced && c.runq.len() == 1 && !c.stop) {
-                return false;
+                return Some((true, false));
             }
         }
         let r = &mut c.actors[a];
         r.site = site;
-        true
+        Some((false, r.killed))
     })
-    .unwrap_or(false);
-    if !ran_on {
-        suspend();
+    .flatten() else {
+        return false;
+    };
+    if !switched {
+        return killed;
     }
+    suspend();
     with_core(|c| {
+        let a = c.current?;
         let r = &mut c.actors[a];
         r.site = site;
-        r.killed
+        Some(r.killed)
     })
+    .flatten()
     .unwrap_or(false)
 }
 
