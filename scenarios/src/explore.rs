@@ -321,7 +321,8 @@ pub fn trace_order<'a>(
     runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
 ) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
     let ids = nactors + 2;
-    let woke = wakers(steps, ids, runnable);
+    let mut woke = Vec::new();
+    wakers(steps, ids, runnable, &mut woke, &mut Vec::new());
     let finally_id = nactors + 1;
     let mut actor_vc: Vec<Vec<u32>> = vec![vec![0; ids]; ids];
     let mut step_vc: Vec<Option<Vec<u32>>> = Vec::with_capacity(steps.len());
@@ -916,93 +917,248 @@ impl Chooser for DfsChooser<'_> {
     }
 }
 
+/// Buffers the per-execution race analysis reuses: one set per search, so
+/// that once they have grown an execution's analysis allocates nothing.
+#[derive(Default)]
+struct RaceScratch {
+    /// Per step, what the analysis looks at (see [`StepInfo`]).
+    info: Vec<StepInfo>,
+    /// Numbers the keys of the execution's footprints.
+    keys: KeyIndex,
+    /// Per step, the step that woke its actor (see [`wakers`]).
+    woke: Vec<Option<usize>>,
+    /// [`wakers`]' per-actor state.
+    absent: Vec<Option<usize>>,
+    /// Per actor, its clock after its latest step (flat, stride `n`).
+    vc_actor: Vec<u32>,
+    /// Every step's vector clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
+    step_vc: Vec<u32>,
+    /// Per actor, its steps so far.
+    count: Vec<u32>,
+    /// The clock being built for the current step.
+    c: Vec<u32>,
+    /// `c` joined with the clock of the step that woke the actor.
+    c_woken: Vec<u32>,
+    /// Per actor, its latest step so far.
+    last: Vec<Option<usize>>,
+}
+
+/// One step as the race analysis's inner loops see it, packed together.
+#[derive(Clone, Copy, Debug, Default)]
+struct StepInfo {
+    actor: ActorId,
+    /// Its index among its actor's steps (0 for a step outside the analysis).
+    pos: u32,
+    /// Its actor's previous step.
+    prev: Option<usize>,
+    keys: KeyMask,
+}
+
+/// A footprint as two sets of key numbers (see [`KeyIndex`]) modulo 64:
+/// the keys touched, and those written. Two footprints whose masks do not
+/// overlap on a write cannot conflict; when the execution has at most 64
+/// distinct keys the masks are exact and overlapping masks do conflict.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyMask {
+    touched: u64,
+    written: u64,
+}
+
+impl KeyMask {
+    fn of(accesses: &[(u64, bool)], keys: &mut KeyIndex) -> KeyMask {
+        let mut m = KeyMask::default();
+        for &(key, write) in accesses {
+            let bit = 1u64 << (keys.number(key) % 64);
+            m.touched |= bit;
+            if write {
+                m.written |= bit;
+            }
+        }
+        m
+    }
+
+    /// False only if the footprints summarized cannot conflict.
+    #[inline]
+    fn may_conflict(self, o: KeyMask) -> bool {
+        (self.written & o.touched) | (self.touched & o.written) != 0
+    }
+}
+
+/// Numbers distinct footprint keys 0, 1, 2, ... in order of first sight:
+/// an open-addressing hash table, emptied per execution by moving to a new
+/// generation (a slot of an older one is empty) rather than by clearing.
+#[derive(Default)]
+struct KeyIndex {
+    /// `(key, generation, number)`.
+    slots: Vec<(u64, u32, u32)>,
+    generation: u32,
+    len: u32,
+}
+
+impl KeyIndex {
+    /// Empty, with room for `n` keys at most half full.
+    fn reset(&mut self, n: usize) {
+        let size = (2 * n).next_power_of_two().max(16);
+        self.generation = self.generation.wrapping_add(1);
+        if self.slots.len() < size || self.generation == 0 {
+            self.slots.clear();
+            self.slots.resize(size, (0, 0, 0));
+            self.generation = 1;
+        }
+        self.len = 0;
+    }
+
+    fn number(&mut self, key: u64) -> u32 {
+        let mask = self.slots.len() - 1;
+        // Fibonacci hashing: the high bits of key * 2^64/phi.
+        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
+        loop {
+            let (k, g, v) = self.slots[i];
+            if g != self.generation {
+                self.slots[i] = (key, self.generation, self.len);
+                self.len += 1;
+                return self.len - 1;
+            }
+            if k == key {
+                return v;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
 /// DPOR's race analysis over one execution: for each step, the latest
 /// earlier dependent step of another actor not ordered before it by
 /// happens-before gets that actor (or, if it could not run there, every
 /// actor that could) as an alternative at its decision. A `stopped`
 /// execution's failing step also races every actor it cut off (see
 /// [`add_stop_races`]).
-/// Returns every step's vector clock (the happens-before order the naive
-/// count reuses).
-fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId, stopped: bool) -> Vec<u32> {
+/// Leaves every step's vector clock in `sc.step_vc` (the happens-before
+/// order the naive count reuses).
+fn add_races(
+    stack: &mut [Node],
+    steps: &[Step],
+    nactors: usize,
+    finally_id: ActorId,
+    stopped: bool,
+    sc: &mut RaceScratch,
+) {
     let m = steps.len();
     let n = nactors;
-    let woke = wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()));
-    // Every step's clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
-    let mut vc_actor: Vec<u32> = vec![0; n * n];
-    let mut step_vc: Vec<u32> = vec![0; m * n];
-    let mut pos: Vec<u32> = Vec::with_capacity(m);
-    let mut count = vec![0u32; n];
-    let mut c: Vec<u32> = vec![0; n];
+    wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()), &mut sc.woke, &mut sc.absent);
+    sc.keys.reset(steps.iter().map(|s| s.accesses.len()).sum());
+    sc.info.clear();
+    for s in steps {
+        let keys = KeyMask::of(&s.accesses[..], &mut sc.keys);
+        sc.info.push(StepInfo { actor: s.actor, pos: 0, prev: None, keys });
+    }
+    let exact = sc.keys.len <= 64;
+    let RaceScratch { info, woke, vc_actor, step_vc, count, c, c_woken, last, .. } = sc;
+    // Whether steps j and k are dependent: the masks, which are enough
+    // unless the execution has more than 64 keys.
+    let dependent = |j: usize, k: usize, info: &[StepInfo]| {
+        info[j].keys.may_conflict(info[k].keys) && (exact || steps[j].dependent(&steps[k]))
+    };
+    vc_actor.clear();
+    vc_actor.resize(n * n, 0);
+    step_vc.clear();
+    step_vc.resize(m * n, 0);
+    count.clear();
+    count.resize(n, 0);
+    c.clear();
+    c.resize(n, 0);
+    last.clear();
+    last.resize(n, None);
     let mut finally_started = false;
     for k in 0..m {
         let a = steps[k].actor;
         if a >= n {
-            pos.push(0);
             continue;
         }
         if a == finally_id && !finally_started {
             // `finally` starts after every actor has stopped: a barrier.
             finally_started = true;
-            let mut j = vec![0; n];
+            c.fill(0);
             for v in vc_actor.chunks_exact(n) {
-                for (x, y) in j.iter_mut().zip(v) {
-                    *x = (*x).max(*y);
-                }
+                join(c, v);
             }
-            vc_actor[a * n..(a + 1) * n].copy_from_slice(&j);
+            vc_actor[a * n..(a + 1) * n].copy_from_slice(c);
         }
         c.copy_from_slice(&vc_actor[a * n..(a + 1) * n]);
-        for j in (0..k).rev() {
-            let b = steps[j].actor;
-            if b < n && woke[k] == Some(j) {
-                // The step that woke a's actor enabled this one: they were
-                // never both runnable, so no race; it happens before.
-                join(&mut c, &step_vc[j * n..(j + 1) * n]);
-                continue;
-            }
-            if b == a || b >= n || !steps[j].dependent(&steps[k]) {
-                continue;
-            }
-            if c[b] > pos[j] {
-                continue; // j happens before a's state
-            }
-            if let Some(d) = steps[j].decision {
-                if let Some(node) = stack.get_mut(d) {
-                    let add: Vec<ActorId> = if node.enabled.contains(&a) { vec![a] } else { node.enabled.clone() };
-                    for x in add {
-                        if !node.backtrack.contains(&x) && d != 0 {
-                            node.backtrack.push(x);
-                        }
-                    }
+        // The step that woke a's actor enabled this one: they were never
+        // both runnable, so no race; it happens before. `c_woken` is the
+        // clock with it, which is what the steps before it are seen from.
+        let waker = woke[k].filter(|&w| info[w].actor < n);
+        c_woken.clone_from(c);
+        if let Some(w) = waker {
+            join(c_woken, &step_vc[w * n..(w + 1) * n]);
+        }
+        // The race: the latest earlier step of another actor, dependent,
+        // not happening before a's state. An actor's steps are walked from
+        // its latest back: once one happens before, so do all earlier.
+        let mut race: Option<usize> = None;
+        for (b, &latest) in last.iter().enumerate() {
+            let mut at = latest;
+            while let Some(j) = at.filter(|&j| b != a && race.is_none_or(|r| j > r)) {
+                at = info[j].prev;
+                if Some(j) == waker {
+                    continue;
+                }
+                let seen_from: &[u32] = if waker.is_some_and(|w| j < w) { c_woken } else { c };
+                if seen_from[b] > info[j].pos {
+                    break;
+                }
+                if dependent(j, k, info) {
+                    race = Some(j);
+                    break;
                 }
             }
-            break;
         }
-        // Join the clocks of every earlier dependent step (and the waker).
-        // Latest first: a step whose actor's position the clock already
-        // covers happens before it, and its clock is already included
-        // (every clock is a join of step clocks plus program order), so
-        // the dependence test is skipped for it.
-        for j in (0..k).rev() {
-            let b = steps[j].actor;
-            if b >= n || c[b] > pos[j] {
-                continue;
+        if let Some(node) = race.and_then(|j| steps[j].decision).filter(|d| *d != 0).and_then(|d| stack.get_mut(d)) {
+            let Node { enabled, backtrack, .. } = node;
+            if enabled.contains(&a) {
+                push_new(backtrack, a);
+            } else {
+                for &x in enabled.iter() {
+                    push_new(backtrack, x);
+                }
             }
-            if steps[j].dependent(&steps[k]) || woke[k] == Some(j) {
-                join(&mut c, &step_vc[j * n..(j + 1) * n]);
+        }
+        // The clock: the join of every earlier dependent step's (and the
+        // waker's). Per actor, the latest dependent step not already
+        // covered suffices: its clock covers the actor's earlier steps.
+        // (The order the actors are visited in only changes how many
+        // steps are found covered without a dependence test.)
+        std::mem::swap(c, c_woken);
+        for (b, &latest) in last.iter().enumerate() {
+            let mut at = latest;
+            while let Some(j) = at.filter(|&j| c[b] <= info[j].pos) {
+                at = info[j].prev;
+                if dependent(j, k, info) {
+                    join(c, &step_vc[j * n..(j + 1) * n]);
+                    break;
+                }
             }
         }
         count[a] += 1;
         c[a] = count[a];
-        pos.push(count[a] - 1);
-        step_vc[k * n..(k + 1) * n].copy_from_slice(&c);
-        vc_actor[a * n..(a + 1) * n].copy_from_slice(&c);
+        info[k].pos = count[a] - 1;
+        info[k].prev = last[a];
+        last[a] = Some(k);
+        step_vc[k * n..(k + 1) * n].copy_from_slice(c);
+        vc_actor[a * n..(a + 1) * n].copy_from_slice(c);
     }
     if stopped {
         add_stop_races(stack, steps);
     }
-    step_vc
+}
+
+/// Append `x` to `v` unless it is there already.
+#[inline]
+fn push_new(v: &mut Vec<ActorId>, x: ActorId) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
 }
 
 /// `c = max(c, v)`, component-wise.
@@ -1039,9 +1195,17 @@ fn add_stop_races(stack: &mut [Node], steps: &[Step]) {
 /// run (after that step it could). `runnable(d)` is the runnable set at
 /// decision `d`; a step without a decision ran alone. Setup's steps (actor
 /// 0, alone before anyone else exists) wake no one.
-fn wakers<'a>(steps: &[Step], ids: usize, runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>) -> Vec<Option<usize>> {
-    let mut out = Vec::with_capacity(steps.len());
-    let mut absent: Vec<Option<usize>> = vec![None; ids];
+fn wakers<'a>(
+    steps: &[Step],
+    ids: usize,
+    runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
+    out: &mut Vec<Option<usize>>,
+    absent: &mut Vec<Option<usize>>,
+) {
+    out.clear();
+    out.reserve(steps.len());
+    absent.clear();
+    absent.resize(ids, None);
     for (j, s) in steps.iter().enumerate() {
         let a = s.actor;
         out.push(absent.get_mut(a).and_then(Option::take));
@@ -1058,7 +1222,6 @@ fn wakers<'a>(steps: &[Step], ids: usize, runnable: &dyn Fn(usize) -> Option<&'a
             }
         }
     }
-    out
 }
 
 /// Run one execution along the current path; returns it unless pruned.
@@ -1189,6 +1352,7 @@ pub fn explore_visit(
         all.iter().take_while(|x| **x != chosen).map(|x| (*x, probes.get(x).cloned().unwrap_or_default())).collect()
     };
     let mut stack: Vec<Node> = Vec::new();
+    let mut races = RaceScratch::default();
     let mut complete = true;
     loop {
         if out_of_budget(&acc) {
@@ -1208,9 +1372,9 @@ pub fn explore_visit(
             ticker.tick();
         }
         if mode == Mode::Dpor && !pruned {
-            let clocks = add_races(&mut stack, &ex.steps, nactors, finally_id, ex.stopped);
+            add_races(&mut stack, &ex.steps, nactors, finally_id, ex.stopped, &mut races);
             if shard_i == 0 || !no_root {
-                acc.naive.add(&ex, prog.actors.len(), Some(&clocks));
+                acc.naive.add(&ex, prog.actors.len(), Some(&races.step_vc));
             }
         }
         // Nodes past the decisions this execution made are stale.
