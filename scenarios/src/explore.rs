@@ -229,11 +229,28 @@ struct Acc {
 /// exact when the search is complete (every trace explored) and no
 /// execution stopped early; it is "unknown" otherwise, or when a trace is
 /// too large to count.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 struct NaiveCounter {
     seen: std::collections::BTreeSet<Vec<u32>>,
     total: Big,
     unknown: bool,
+    /// Buffers reused across executions.
+    scratch: CountScratch,
+}
+
+/// [`NaiveCounter`]'s buffers, reused across executions.
+#[derive(Default)]
+struct CountScratch {
+    /// The trace's key (see [`trace_order`]), which holds its clocks.
+    key: Vec<u32>,
+    /// Where each actor's clocks are in `key` (see [`ActorClocks`]).
+    at: Vec<(usize, usize)>,
+    /// The order, as the counting reads it.
+    lattice: Lattice,
+    /// [`explains_run`]'s cut.
+    cut: Vec<usize>,
+    /// [`linear_extensions`]' buffers.
+    cuts: CutScratch,
 }
 
 /// Largest lattice of cuts (product of per-actor step counts plus one)
@@ -254,22 +271,28 @@ impl NaiveCounter {
             self.unknown = true;
             return;
         }
+        let ids = nactors + 2;
         let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
-        let (key, chains, vcs) = match step_vc {
-            Some(v) if v.len() == ex.steps.len() * (nactors + 2) => order_from_clocks(&ex.steps, nactors, v),
+        let CountScratch { key, at, lattice, cut, cuts } = &mut self.scratch;
+        match step_vc {
+            Some(v) if v.len() == ex.steps.len() * ids => key_from_clocks(&ex.steps, ids, v, key, at),
             _ => {
-                let (key, chains, vcs) = trace_order(&ex.steps, nactors, &runnable);
-                (key, chains, flatten(vcs))
+                let (k, chains, _) = trace_order(&ex.steps, nactors, &runnable);
+                *key = k;
+                key_ranges(&chains, ids, at);
             }
-        };
-        if !order_explains_run(&ex.steps, nactors, &vcs, &runnable) {
+        }
+        lattice.build(&ActorClocks { ids, flat: key, at });
+        if !explains_run(&ex.steps, lattice, &runnable, cut) {
             self.unknown = true;
             return;
         }
-        if !self.seen.insert(key) {
+        // A trace explored twice is rare (the reduction explores each once
+        // but for sleep-set misses), so the key is copied for one lookup.
+        if !self.seen.insert(key.clone()) {
             return;
         }
-        match linear_extensions(&chains, &vcs) {
+        match linear_extensions(lattice, cuts) {
             Some(n) => self.total.add(&n),
             None => self.unknown = true,
         }
@@ -280,33 +303,122 @@ impl NaiveCounter {
     }
 }
 
-/// [`trace_order`]'s result from clocks already computed over every step
-/// (setup's included: its component is dropped, it precedes everything).
-#[allow(clippy::type_complexity)]
-fn order_from_clocks(steps: &[Step], nactors: usize, step_vc: &[u32]) -> (Vec<u32>, Vec<usize>, Vec<Vec<u32>>) {
-    let ids = nactors + 2;
-    let mut per_actor: Vec<Vec<u32>> = vec![Vec::new(); ids];
+/// Per actor, the vector clocks of its steps in program order, all in one
+/// buffer: actor `a`'s are `flat[at[a].0..at[a].1]`, `ids` numbers each
+/// (`vc[b]` = how many of actor `b`'s steps happen before the step; its
+/// own actor: its index + 1).
+#[derive(Clone, Copy)]
+struct ActorClocks<'a> {
+    ids: usize,
+    flat: &'a [u32],
+    at: &'a [(usize, usize)],
+}
+
+impl<'a> ActorClocks<'a> {
+    /// Actor `a`'s number of steps.
+    fn steps(&self, a: usize) -> usize {
+        (self.at[a].1 - self.at[a].0) / self.ids
+    }
+
+    /// The clock of actor `a`'s step `i`, if it has one.
+    #[inline]
+    fn clock(&self, a: usize, i: usize) -> Option<&'a [u32]> {
+        let (start, end) = self.at[a];
+        let s = start + i * self.ids;
+        self.flat.get(s..s + self.ids).filter(|_| s < end)
+    }
+}
+
+/// An order over the steps as [`explains_run`] and [`count_cuts`] read it:
+/// the actors with steps (`active`; the others add nothing to a cut), and
+/// for each one's each step, how many steps of every active actor must be
+/// done before it (its own: zero).
+#[derive(Default)]
+struct Lattice {
+    active: Vec<usize>,
+    /// Per active actor: where its steps' rows start in `need` (in rows),
+    /// and how many it has.
+    rows: Vec<(usize, usize)>,
+    /// One row of `active.len()` numbers per step.
+    need: Vec<u32>,
+}
+
+impl Lattice {
+    fn build(&mut self, clocks: &ActorClocks<'_>) {
+        self.active.clear();
+        self.active.extend((0..clocks.at.len()).filter(|a| clocks.steps(*a) > 0));
+        self.rows.clear();
+        self.need.clear();
+        let mut row = 0;
+        for &a in &self.active {
+            let n = clocks.steps(a);
+            self.rows.push((row, n));
+            row += n;
+            for p in 0..n {
+                let vc = clocks.clock(a, p).unwrap_or_default();
+                self.need.extend(self.active.iter().map(|&b| if b == a { 0 } else { vc[b] }));
+            }
+        }
+    }
+
+    /// What step `p` of the `i`th active actor needs done, if it has one.
+    #[inline]
+    fn need(&self, i: usize, p: usize) -> Option<&[u32]> {
+        let (start, n) = self.rows[i];
+        let w = self.active.len();
+        (p < n).then(|| &self.need[(start + p) * w..(start + p + 1) * w])
+    }
+}
+
+/// Whether every position of `cut` reaches what `need` asks.
+#[inline]
+fn reached(need: &[u32], cut: &[usize]) -> bool {
+    need.iter().zip(cut).all(|(n, c)| *n as usize <= *c)
+}
+
+/// [`trace_order`]'s key from clocks already computed over every step
+/// (setup's included: its component is dropped, it precedes everything),
+/// and where each actor's clocks are in it (see [`ActorClocks`]).
+fn key_from_clocks(steps: &[Step], ids: usize, step_vc: &[u32], key: &mut Vec<u32>, at: &mut Vec<(usize, usize)>) {
+    // Per actor, its number of steps; then where its clocks go: after a
+    // marker naming the actor.
+    at.clear();
+    at.resize(ids, (0, 0));
+    for s in steps.iter().filter(|s| s.actor != 0 && s.actor < ids) {
+        at[s.actor].1 += 1;
+    }
+    let mut p = 0;
+    for r in at.iter_mut() {
+        let n = r.1;
+        *r = (p + 1, p + 1);
+        p += 1 + n * ids;
+    }
+    key.clear();
+    key.resize(p, 0);
+    for (a, r) in at.iter().enumerate() {
+        key[r.0 - 1] = u32::MAX - a as u32;
+    }
+    // Each step's clock with the setup component zeroed; `at[a].1` is the
+    // end of actor a's clocks so far.
     for (s, c) in steps.iter().zip(step_vc.chunks_exact(ids)) {
         if s.actor == 0 || s.actor >= ids {
             continue;
         }
-        let v = &mut per_actor[s.actor];
-        v.push(0);
-        v.extend_from_slice(&c[1..]);
+        let end = &mut at[s.actor].1;
+        key[*end + 1..*end + ids].copy_from_slice(&c[1..]);
+        *end += ids;
     }
-    let chains: Vec<usize> = per_actor.iter().map(|v| v.len() / ids).collect();
-    let mut key = Vec::with_capacity(ids + per_actor.iter().map(Vec::len).sum::<usize>());
-    for (a, v) in per_actor.iter().enumerate() {
-        key.push(u32::MAX - a as u32);
-        key.extend_from_slice(v);
-    }
-    (key, chains, per_actor)
 }
 
-/// Per actor, its steps' clocks in one flat vector (stride: the number of
-/// actor ids).
-fn flatten(vcs: Vec<Vec<Vec<u32>>>) -> Vec<Vec<u32>> {
-    vcs.into_iter().map(|v| v.concat()).collect()
+/// Where each actor's clocks are in a key laid out by [`trace_order`],
+/// from the actors' numbers of steps.
+fn key_ranges(chains: &[usize], ids: usize, at: &mut Vec<(usize, usize)>) {
+    at.clear();
+    let mut p = 0;
+    for &n in chains {
+        at.push((p + 1, p + 1 + n * ids));
+        p += 1 + n * ids;
+    }
 }
 
 /// The happens-before order of an execution's steps (setup excluded: it
@@ -379,30 +491,47 @@ pub fn order_explains_run<'a>(
     runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
 ) -> bool {
     let ids = nactors + 2;
-    let mut cut = vec![0usize; ids];
-    let mut predicted: Vec<ActorId> = Vec::with_capacity(ids);
+    let (flat, at) = concat_clocks(vcs);
+    let mut order = Lattice::default();
+    order.build(&ActorClocks { ids, flat: &flat, at: &at });
+    explains_run(steps, &order, runnable, &mut Vec::new())
+}
+
+/// Per-actor flat clocks in one buffer (see [`ActorClocks`]).
+fn concat_clocks(vcs: &[Vec<u32>]) -> (Vec<u32>, Vec<(usize, usize)>) {
+    let mut at = Vec::with_capacity(vcs.len());
+    for v in vcs {
+        let start = at.last().map_or(0, |r: &(usize, usize)| r.1);
+        at.push((start, start + v.len()));
+    }
+    (vcs.concat(), at)
+}
+
+/// [`order_explains_run`] over a [`Lattice`]; `cut` is a buffer.
+fn explains_run<'a>(
+    steps: &[Step],
+    order: &Lattice,
+    runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
+    cut: &mut Vec<usize>,
+) -> bool {
+    cut.clear();
+    cut.resize(order.active.len(), 0);
     for s in steps {
-        if s.actor == 0 || s.actor >= ids {
-            continue;
-        }
-        predicted.clear();
-        for b in 1..ids {
-            if let Some(vc) = vcs[b].get(cut[b] * ids..(cut[b] + 1) * ids) {
-                if (1..ids).all(|x| x == b || vc[x] as usize <= cut[x]) {
-                    predicted.push(b);
-                }
-            }
-        }
+        // Setup's steps (and any of an actor the order does not know) are
+        // not in the order.
+        let Some(i) = order.active.iter().position(|&a| a == s.actor).filter(|_| s.actor != 0) else { continue };
         let r: &[ActorId] = match s.decision.and_then(runnable) {
             Some(r) => r,
             None => std::slice::from_ref(&s.actor),
         };
         // Every step the order allows next must be one that could run
         // (an actor the order leaves out may run, making another trace).
-        if !predicted.iter().all(|b| r.contains(b)) {
-            return false;
+        for (j, &b) in order.active.iter().enumerate() {
+            if order.need(j, cut[j]).is_some_and(|need| reached(need, cut)) && !r.contains(&b) {
+                return false;
+            }
         }
-        cut[s.actor] += 1;
+        cut[i] += 1;
     }
     true
 }
@@ -412,14 +541,35 @@ pub fn order_explains_run<'a>(
 /// a cut when every step before it is in). `None` when the lattice of
 /// cuts is too large.
 pub fn linear_extensions_string(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<String> {
-    linear_extensions(chains, &flatten(vcs.to_vec())).map(|b| b.to_string())
+    debug_assert!(chains.iter().zip(vcs).all(|(n, v)| *n == v.len()));
+    let flat: Vec<Vec<u32>> = vcs.iter().map(|v| v.concat()).collect();
+    let (flat, at) = concat_clocks(&flat);
+    let ids = vcs.len();
+    let mut order = Lattice::default();
+    order.build(&ActorClocks { ids, flat: &flat, at: &at });
+    linear_extensions(&order, &mut CutScratch::default()).map(|b| b.to_string())
 }
 
-/// [`linear_extensions_string`]'s count, from per-actor flat clocks.
-fn linear_extensions(chains: &[usize], vcs: &[Vec<u32>]) -> Option<Big> {
+/// [`linear_extensions`]' buffers.
+#[derive(Default)]
+struct CutScratch {
+    /// Per active actor, the weight of its position in a cut's index.
+    radix: Vec<usize>,
+    /// The cuts of one level and of the next (see [`count_cuts`]).
+    level: Vec<usize>,
+    next: Vec<usize>,
+    /// [`count_cuts`]' table of `u128` counts, kept all zero between
+    /// calls (so no execution allocates or clears one).
+    table: Vec<u128>,
+}
+
+/// [`linear_extensions_string`]'s count.
+fn linear_extensions(order: &Lattice, sc: &mut CutScratch) -> Option<Big> {
+    sc.radix.clear();
     let mut size: u64 = 1;
-    for &l in chains {
-        size = size.checked_mul(l as u64 + 1)?;
+    for &(_, n) in &order.rows {
+        sc.radix.push(size as usize);
+        size = size.checked_mul(n as u64 + 1)?;
     }
     if size > MAX_CUTS {
         return None;
@@ -427,23 +577,14 @@ fn linear_extensions(chains: &[usize], vcs: &[Vec<u32>]) -> Option<Big> {
     // u128 counts first (no allocation); exact big integers only if they
     // overflow.
     let size = size as usize;
-    let small = CUTS.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < size {
-            b.resize(size, 0);
-        }
-        count_cuts::<u128>(chains, vcs, &mut b[..size])
-    });
-    match small {
-        Some(n) => Some(Big::from_u128(n)),
-        None => count_cuts::<Big>(chains, vcs, &mut vec![Big::zero(); size]),
+    if sc.table.len() < size {
+        sc.table.resize(size, 0);
     }
-}
-
-thread_local! {
-    /// [`count_cuts`]'s table for `u128` counts, kept all zero between
-    /// calls (so no execution allocates or clears one).
-    static CUTS: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
+    let CutScratch { radix, level, next, table } = sc;
+    match count_cuts::<u128>(order, radix, &mut table[..size], level, next) {
+        Some(n) => Some(Big::from_u128(n)),
+        None => count_cuts::<Big>(order, radix, &mut vec![Big::zero(); size], level, next),
+    }
 }
 
 /// A count for [`count_cuts`]: `u128` (fails on overflow) or [`Big`].
@@ -493,57 +634,65 @@ impl Count for Big {
 }
 
 /// Paths through the lattice of cuts, forward: `f[cut]` is the number of
-/// ways to run exactly the steps of `cut`. `f` (one entry per cut of the
-/// product lattice, mixed radix) is all zero on entry and is left all zero.
-/// Only the cuts reachable from the empty one are visited, in increasing
-/// index order (a step added to a cut increases its index).
-fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<u32>], f: &mut [C]) -> Option<C> {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let size = f.len();
-    let mut radix = Vec::with_capacity(chains.len());
-    let mut m = 1usize;
-    for &l in chains {
-        radix.push(m);
-        m *= l + 1;
-    }
-    let mut pending: BinaryHeap<Reverse<usize>> = BinaryHeap::new();
+/// ways to run exactly the steps of `cut`. A cut is a position per actor
+/// of the order; its index in `f` is its positions in mixed radix
+/// (`radix`). `f` is all zero on entry and is left all zero. Only the cuts
+/// reachable from the empty one are visited, a level (number of steps in
+/// the cut) at a time: a cut's successors are on the next level, so a
+/// level is complete before it is read. `level` and `next` are buffers:
+/// each holds records `[index, positions...]`.
+fn count_cuts<C: Count>(
+    order: &Lattice,
+    radix: &[usize],
+    f: &mut [C],
+    level: &mut Vec<usize>,
+    next: &mut Vec<usize>,
+) -> Option<C> {
+    let width = order.active.len() + 1;
+    let full = f.len() - 1;
+    level.clear();
+    level.resize(width, 0);
     f[0] = C::one();
-    pending.push(Reverse(0));
-    let mut cut = vec![0usize; chains.len()];
-    while let Some(Reverse(idx)) = pending.pop() {
-        let here = std::mem::replace(&mut f[idx], C::zero());
-        if idx == size - 1 {
-            debug_assert!(pending.is_empty());
-            return Some(here);
-        }
-        for (a, c) in cut.iter_mut().enumerate() {
-            *c = (idx / radix[a]) % (chains[a] + 1);
-        }
-        for a in 0..chains.len() {
-            if cut[a] >= chains[a] {
-                continue;
+    loop {
+        next.clear();
+        let mut overflow = false;
+        'level: for rec in level.chunks_exact(width) {
+            let (idx, cut) = (rec[0], &rec[1..]);
+            let here = std::mem::replace(&mut f[idx], C::zero());
+            if idx == full {
+                debug_assert!(level.len() == width);
+                return Some(here);
             }
-            let ids = chains.len();
-            let vc = &vcs[a][cut[a] * ids..(cut[a] + 1) * ids];
-            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) {
-                let t = idx + radix[a];
+            for (i, &r) in radix.iter().enumerate() {
+                if !order.need(i, cut[i]).is_some_and(|need| reached(need, cut)) {
+                    continue;
+                }
+                let t = idx + r;
                 let was_zero = f[t].is_zero();
                 if !f[t].add_to(&here) {
-                    // Overflow: leave the table clean for the next call.
-                    f[t] = C::zero();
-                    for Reverse(i) in pending.drain() {
-                        f[i] = C::zero();
-                    }
-                    return None;
+                    overflow = true;
+                    break 'level;
                 }
                 if was_zero {
-                    pending.push(Reverse(t));
+                    next.push(t);
+                    next.extend_from_slice(cut);
+                    let l = next.len();
+                    next[l - width + 1 + i] += 1;
                 }
             }
         }
+        if overflow {
+            // Leave the table clean for the next call.
+            for rec in level.chunks_exact(width).chain(next.chunks_exact(width)) {
+                f[rec[0]] = C::zero();
+            }
+            return None;
+        }
+        if next.is_empty() {
+            return None;
+        }
+        std::mem::swap(level, next);
     }
-    None
 }
 
 /// A small unsigned big integer (base 10^9 limbs, least significant
