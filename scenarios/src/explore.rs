@@ -45,8 +45,8 @@ use std::time::{Duration, Instant};
 type Footprint = Vec<(u64, bool)>;
 /// Which root children a search (shard) takes: `(child, all children)`.
 type RootAllowed<'a> = &'a dyn Fn(usize, &[ActorId]) -> bool;
-/// The sleep set of a root child: `(child, all children)`.
-type RootSleep<'a> = &'a dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>;
+/// The sleep set of the root's chosen child (given the root).
+type RootSleep<'a> = &'a dyn Fn(&Node) -> Vec<(ActorId, Footprint)>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -944,7 +944,7 @@ impl DfsChooser<'_> {
         }
         let parent = &self.stack[i - 1];
         let mut sleep: Vec<(ActorId, Footprint)> = if i == 1 {
-            (self.root_sleep)(parent.chosen, &parent.enabled)
+            (self.root_sleep)(parent)
         } else {
             let mut sl = parent.sleep.clone();
             for (a, fp) in &parent.first_fp {
@@ -1478,27 +1478,48 @@ pub fn explore_visit(
         let pos = all.iter().position(|x| *x == a).unwrap_or(0) as u32;
         pos % shard_n == shard_i
     };
-    // Root children's first-step footprints, probed before the search so
-    // that every shard computes the same sleep sets as the whole search:
-    // one execution per root child, not counted.
+    // Root children's first-step footprints, for the sleep sets of the
+    // later root children. A search of every root child has them at hand:
+    // child x's subtree is explored before any later child's, and its
+    // first execution records the footprint in the root node (`first_fp`,
+    // see `run_one`). A shard probes them before the search, so that every
+    // shard computes the same sleep sets as the whole search: one
+    // execution per root child but the last (whose footprint no sleep set
+    // holds), not counted; the first also finds the root's children.
     let mut probes: BTreeMap<ActorId, Footprint> = BTreeMap::new();
-    if mode == Mode::Dpor {
+    if mode == Mode::Dpor && shard_n > 1 {
+        let first_step = |ex: &Execution| -> Footprint {
+            ex.steps.iter().find(|s| s.decision == Some(0)).map(|s| s.accesses.to_vec()).unwrap_or_default()
+        };
         let mut st: Vec<Node> = Vec::new();
-        let (_, _) = run_one(&prog, path, &mut st, o, Mode::Naive, &|_, _| true, &|_, _| Vec::new());
-        let root: Vec<ActorId> = st.first().map(|n| n.enabled.clone()).unwrap_or_default();
-        for &a in &root {
-            let mut st: Vec<Node> = Vec::new();
-            let allow_a = move |x: usize, _: &[ActorId]| x == a;
-            let (ex, _) = run_one(&prog, path, &mut st, o, Mode::Dpor, &allow_a, &|_, _| Vec::new());
-            let fp = ex.steps.iter().find(|s| s.decision == Some(0)).map(|s| s.accesses.clone()).unwrap_or_default();
+        let (first, _) = run_one(&prog, path, &mut st, o, Mode::Dpor, &|_, _| true, &|_| Vec::new());
+        let (root, first_child) = st.first().map(|n| (n.enabled.clone(), n.chosen)).unwrap_or_default();
+        for &a in root.iter().take(root.len().saturating_sub(1)) {
+            let fp = if a == first_child {
+                first_step(&first)
+            } else {
+                let mut st: Vec<Node> = Vec::new();
+                let allow_a = move |x: usize, _: &[ActorId]| x == a;
+                first_step(&run_one(&prog, path, &mut st, o, Mode::Dpor, &allow_a, &|_| Vec::new()).0)
+            };
             probes.insert(a, fp);
         }
     }
-    let root_sleep = |chosen: ActorId, all: &[ActorId]| -> Vec<(ActorId, Footprint)> {
+    let root_sleep = |root: &Node| -> Vec<(ActorId, Footprint)> {
         if mode == Mode::Naive {
             return Vec::new();
         }
-        all.iter().take_while(|x| **x != chosen).map(|x| (*x, probes.get(x).cloned().unwrap_or_default())).collect()
+        let earlier = root.enabled.iter().take_while(|x| **x != root.chosen);
+        earlier
+            .map(|x| {
+                let fp = if shard_n > 1 {
+                    probes.get(x).cloned()
+                } else {
+                    root.first_fp.iter().find(|(a, _)| a == x).map(|(_, fp)| fp.clone())
+                };
+                (*x, fp.unwrap_or_default())
+            })
+            .collect()
     };
     let mut stack: Vec<Node> = Vec::new();
     let mut races = RaceScratch::default();
