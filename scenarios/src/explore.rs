@@ -45,8 +45,8 @@ use std::time::{Duration, Instant};
 type Footprint = sim_kernel::sched::exec::Footprint;
 /// Which root children a search (shard) takes: `(child, all children)`.
 type RootAllowed<'a> = &'a dyn Fn(usize, &[ActorId]) -> bool;
-/// The sleep set of a root child: `(child, all children)`.
-type RootSleep<'a> = &'a dyn Fn(ActorId, &[ActorId]) -> Vec<(ActorId, Footprint)>;
+/// The sleep set of the root's chosen child (given the root).
+type RootSleep<'a> = &'a dyn Fn(&Node) -> Vec<(ActorId, Footprint)>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -229,11 +229,28 @@ struct Acc {
 /// exact when the search is complete (every trace explored) and no
 /// execution stopped early; it is "unknown" otherwise, or when a trace is
 /// too large to count.
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 struct NaiveCounter {
     seen: std::collections::BTreeSet<Vec<u32>>,
     total: Big,
     unknown: bool,
+    /// Buffers reused across executions.
+    scratch: CountScratch,
+}
+
+/// [`NaiveCounter`]'s buffers, reused across executions.
+#[derive(Default)]
+struct CountScratch {
+    /// The trace's key (see [`trace_order`]), which holds its clocks.
+    key: Vec<u32>,
+    /// Where each actor's clocks are in `key` (see [`ActorClocks`]).
+    at: Vec<(usize, usize)>,
+    /// The order, as the counting reads it.
+    lattice: Lattice,
+    /// [`explains_run`]'s cut.
+    cut: Vec<usize>,
+    /// [`linear_extensions`]' buffers.
+    cuts: CutScratch,
 }
 
 /// Largest lattice of cuts (product of per-actor step counts plus one)
@@ -254,22 +271,28 @@ impl NaiveCounter {
             self.unknown = true;
             return;
         }
+        let ids = nactors + 2;
         let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
-        let (key, chains, vcs) = match step_vc {
-            Some(v) if v.len() == ex.steps.len() * (nactors + 2) => order_from_clocks(&ex.steps, nactors, v),
+        let CountScratch { key, at, lattice, cut, cuts } = &mut self.scratch;
+        match step_vc {
+            Some(v) if v.len() == ex.steps.len() * ids => key_from_clocks(&ex.steps, ids, v, key, at),
             _ => {
-                let (key, chains, vcs) = trace_order(&ex.steps, nactors, &runnable);
-                (key, chains, flatten(vcs))
+                let (k, chains, _) = trace_order(&ex.steps, nactors, &runnable);
+                *key = k;
+                key_ranges(&chains, ids, at);
             }
-        };
-        if !order_explains_run(&ex.steps, nactors, &vcs, &runnable) {
+        }
+        lattice.build(&ActorClocks { ids, flat: key, at });
+        if !explains_run(&ex.steps, lattice, &runnable, cut) {
             self.unknown = true;
             return;
         }
-        if !self.seen.insert(key) {
+        // A trace explored twice is rare (the reduction explores each once
+        // but for sleep-set misses), so the key is copied for one lookup.
+        if !self.seen.insert(key.clone()) {
             return;
         }
-        match linear_extensions(&chains, &vcs) {
+        match linear_extensions(lattice, cuts) {
             Some(n) => self.total.add(&n),
             None => self.unknown = true,
         }
@@ -280,33 +303,122 @@ impl NaiveCounter {
     }
 }
 
-/// [`trace_order`]'s result from clocks already computed over every step
-/// (setup's included: its component is dropped, it precedes everything).
-#[allow(clippy::type_complexity)]
-fn order_from_clocks(steps: &[Step], nactors: usize, step_vc: &[u32]) -> (Vec<u32>, Vec<usize>, Vec<Vec<u32>>) {
-    let ids = nactors + 2;
-    let mut per_actor: Vec<Vec<u32>> = vec![Vec::new(); ids];
+/// Per actor, the vector clocks of its steps in program order, all in one
+/// buffer: actor `a`'s are `flat[at[a].0..at[a].1]`, `ids` numbers each
+/// (`vc[b]` = how many of actor `b`'s steps happen before the step; its
+/// own actor: its index + 1).
+#[derive(Clone, Copy)]
+struct ActorClocks<'a> {
+    ids: usize,
+    flat: &'a [u32],
+    at: &'a [(usize, usize)],
+}
+
+impl<'a> ActorClocks<'a> {
+    /// Actor `a`'s number of steps.
+    fn steps(&self, a: usize) -> usize {
+        (self.at[a].1 - self.at[a].0) / self.ids
+    }
+
+    /// The clock of actor `a`'s step `i`, if it has one.
+    #[inline]
+    fn clock(&self, a: usize, i: usize) -> Option<&'a [u32]> {
+        let (start, end) = self.at[a];
+        let s = start + i * self.ids;
+        self.flat.get(s..s + self.ids).filter(|_| s < end)
+    }
+}
+
+/// An order over the steps as [`explains_run`] and [`count_cuts`] read it:
+/// the actors with steps (`active`; the others add nothing to a cut), and
+/// for each one's each step, how many steps of every active actor must be
+/// done before it (its own: zero).
+#[derive(Default)]
+struct Lattice {
+    active: Vec<usize>,
+    /// Per active actor: where its steps' rows start in `need` (in rows),
+    /// and how many it has.
+    rows: Vec<(usize, usize)>,
+    /// One row of `active.len()` numbers per step.
+    need: Vec<u32>,
+}
+
+impl Lattice {
+    fn build(&mut self, clocks: &ActorClocks<'_>) {
+        self.active.clear();
+        self.active.extend((0..clocks.at.len()).filter(|a| clocks.steps(*a) > 0));
+        self.rows.clear();
+        self.need.clear();
+        let mut row = 0;
+        for &a in &self.active {
+            let n = clocks.steps(a);
+            self.rows.push((row, n));
+            row += n;
+            for p in 0..n {
+                let vc = clocks.clock(a, p).unwrap_or_default();
+                self.need.extend(self.active.iter().map(|&b| if b == a { 0 } else { vc[b] }));
+            }
+        }
+    }
+
+    /// What step `p` of the `i`th active actor needs done, if it has one.
+    #[inline]
+    fn need(&self, i: usize, p: usize) -> Option<&[u32]> {
+        let (start, n) = self.rows[i];
+        let w = self.active.len();
+        (p < n).then(|| &self.need[(start + p) * w..(start + p + 1) * w])
+    }
+}
+
+/// Whether every position of `cut` reaches what `need` asks.
+#[inline]
+fn reached(need: &[u32], cut: &[usize]) -> bool {
+    need.iter().zip(cut).all(|(n, c)| *n as usize <= *c)
+}
+
+/// [`trace_order`]'s key from clocks already computed over every step
+/// (setup's included: its component is dropped, it precedes everything),
+/// and where each actor's clocks are in it (see [`ActorClocks`]).
+fn key_from_clocks(steps: &[Step], ids: usize, step_vc: &[u32], key: &mut Vec<u32>, at: &mut Vec<(usize, usize)>) {
+    // Per actor, its number of steps; then where its clocks go: after a
+    // marker naming the actor.
+    at.clear();
+    at.resize(ids, (0, 0));
+    for s in steps.iter().filter(|s| s.actor != 0 && s.actor < ids) {
+        at[s.actor].1 += 1;
+    }
+    let mut p = 0;
+    for r in at.iter_mut() {
+        let n = r.1;
+        *r = (p + 1, p + 1);
+        p += 1 + n * ids;
+    }
+    key.clear();
+    key.resize(p, 0);
+    for (a, r) in at.iter().enumerate() {
+        key[r.0 - 1] = u32::MAX - a as u32;
+    }
+    // Each step's clock with the setup component zeroed; `at[a].1` is the
+    // end of actor a's clocks so far.
     for (s, c) in steps.iter().zip(step_vc.chunks_exact(ids)) {
         if s.actor == 0 || s.actor >= ids {
             continue;
         }
-        let v = &mut per_actor[s.actor];
-        v.push(0);
-        v.extend_from_slice(&c[1..]);
+        let end = &mut at[s.actor].1;
+        key[*end + 1..*end + ids].copy_from_slice(&c[1..]);
+        *end += ids;
     }
-    let chains: Vec<usize> = per_actor.iter().map(|v| v.len() / ids).collect();
-    let mut key = Vec::with_capacity(ids + per_actor.iter().map(Vec::len).sum::<usize>());
-    for (a, v) in per_actor.iter().enumerate() {
-        key.push(u32::MAX - a as u32);
-        key.extend_from_slice(v);
-    }
-    (key, chains, per_actor)
 }
 
-/// Per actor, its steps' clocks in one flat vector (stride: the number of
-/// actor ids).
-fn flatten(vcs: Vec<Vec<Vec<u32>>>) -> Vec<Vec<u32>> {
-    vcs.into_iter().map(|v| v.concat()).collect()
+/// Where each actor's clocks are in a key laid out by [`trace_order`],
+/// from the actors' numbers of steps.
+fn key_ranges(chains: &[usize], ids: usize, at: &mut Vec<(usize, usize)>) {
+    at.clear();
+    let mut p = 0;
+    for &n in chains {
+        at.push((p + 1, p + 1 + n * ids));
+        p += 1 + n * ids;
+    }
 }
 
 /// The happens-before order of an execution's steps (setup excluded: it
@@ -321,7 +433,8 @@ pub fn trace_order<'a>(
     runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
 ) -> (Vec<u32>, Vec<usize>, Vec<Vec<Vec<u32>>>) {
     let ids = nactors + 2;
-    let woke = wakers(steps, ids, runnable);
+    let mut woke = Vec::new();
+    wakers(steps, ids, runnable, &mut woke, &mut Vec::new());
     let finally_id = nactors + 1;
     let mut actor_vc: Vec<Vec<u32>> = vec![vec![0; ids]; ids];
     let mut step_vc: Vec<Option<Vec<u32>>> = Vec::with_capacity(steps.len());
@@ -378,30 +491,47 @@ pub fn order_explains_run<'a>(
     runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
 ) -> bool {
     let ids = nactors + 2;
-    let mut cut = vec![0usize; ids];
-    let mut predicted: Vec<ActorId> = Vec::with_capacity(ids);
+    let (flat, at) = concat_clocks(vcs);
+    let mut order = Lattice::default();
+    order.build(&ActorClocks { ids, flat: &flat, at: &at });
+    explains_run(steps, &order, runnable, &mut Vec::new())
+}
+
+/// Per-actor flat clocks in one buffer (see [`ActorClocks`]).
+fn concat_clocks(vcs: &[Vec<u32>]) -> (Vec<u32>, Vec<(usize, usize)>) {
+    let mut at = Vec::with_capacity(vcs.len());
+    for v in vcs {
+        let start = at.last().map_or(0, |r: &(usize, usize)| r.1);
+        at.push((start, start + v.len()));
+    }
+    (vcs.concat(), at)
+}
+
+/// [`order_explains_run`] over a [`Lattice`]; `cut` is a buffer.
+fn explains_run<'a>(
+    steps: &[Step],
+    order: &Lattice,
+    runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
+    cut: &mut Vec<usize>,
+) -> bool {
+    cut.clear();
+    cut.resize(order.active.len(), 0);
     for s in steps {
-        if s.actor == 0 || s.actor >= ids {
-            continue;
-        }
-        predicted.clear();
-        for b in 1..ids {
-            if let Some(vc) = vcs[b].get(cut[b] * ids..(cut[b] + 1) * ids) {
-                if (1..ids).all(|x| x == b || vc[x] as usize <= cut[x]) {
-                    predicted.push(b);
-                }
-            }
-        }
+        // Setup's steps (and any of an actor the order does not know) are
+        // not in the order.
+        let Some(i) = order.active.iter().position(|&a| a == s.actor).filter(|_| s.actor != 0) else { continue };
         let r: &[ActorId] = match s.decision.and_then(runnable) {
             Some(r) => r,
             None => std::slice::from_ref(&s.actor),
         };
         // Every step the order allows next must be one that could run
         // (an actor the order leaves out may run, making another trace).
-        if !predicted.iter().all(|b| r.contains(b)) {
-            return false;
+        for (j, &b) in order.active.iter().enumerate() {
+            if order.need(j, cut[j]).is_some_and(|need| reached(need, cut)) && !r.contains(&b) {
+                return false;
+            }
         }
-        cut[s.actor] += 1;
+        cut[i] += 1;
     }
     true
 }
@@ -411,14 +541,35 @@ pub fn order_explains_run<'a>(
 /// a cut when every step before it is in). `None` when the lattice of
 /// cuts is too large.
 pub fn linear_extensions_string(chains: &[usize], vcs: &[Vec<Vec<u32>>]) -> Option<String> {
-    linear_extensions(chains, &flatten(vcs.to_vec())).map(|b| b.to_string())
+    debug_assert!(chains.iter().zip(vcs).all(|(n, v)| *n == v.len()));
+    let flat: Vec<Vec<u32>> = vcs.iter().map(|v| v.concat()).collect();
+    let (flat, at) = concat_clocks(&flat);
+    let ids = vcs.len();
+    let mut order = Lattice::default();
+    order.build(&ActorClocks { ids, flat: &flat, at: &at });
+    linear_extensions(&order, &mut CutScratch::default()).map(|b| b.to_string())
 }
 
-/// [`linear_extensions_string`]'s count, from per-actor flat clocks.
-fn linear_extensions(chains: &[usize], vcs: &[Vec<u32>]) -> Option<Big> {
+/// [`linear_extensions`]' buffers.
+#[derive(Default)]
+struct CutScratch {
+    /// Per active actor, the weight of its position in a cut's index.
+    radix: Vec<usize>,
+    /// The cuts of one level and of the next (see [`count_cuts`]).
+    level: Vec<usize>,
+    next: Vec<usize>,
+    /// [`count_cuts`]' table of `u128` counts, kept all zero between
+    /// calls (so no execution allocates or clears one).
+    table: Vec<u128>,
+}
+
+/// [`linear_extensions_string`]'s count.
+fn linear_extensions(order: &Lattice, sc: &mut CutScratch) -> Option<Big> {
+    sc.radix.clear();
     let mut size: u64 = 1;
-    for &l in chains {
-        size = size.checked_mul(l as u64 + 1)?;
+    for &(_, n) in &order.rows {
+        sc.radix.push(size as usize);
+        size = size.checked_mul(n as u64 + 1)?;
     }
     if size > MAX_CUTS {
         return None;
@@ -426,23 +577,14 @@ fn linear_extensions(chains: &[usize], vcs: &[Vec<u32>]) -> Option<Big> {
     // u128 counts first (no allocation); exact big integers only if they
     // overflow.
     let size = size as usize;
-    let small = CUTS.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.len() < size {
-            b.resize(size, 0);
-        }
-        count_cuts::<u128>(chains, vcs, &mut b[..size])
-    });
-    match small {
-        Some(n) => Some(Big::from_u128(n)),
-        None => count_cuts::<Big>(chains, vcs, &mut vec![Big::zero(); size]),
+    if sc.table.len() < size {
+        sc.table.resize(size, 0);
     }
-}
-
-thread_local! {
-    /// [`count_cuts`]'s table for `u128` counts, kept all zero between
-    /// calls (so no execution allocates or clears one).
-    static CUTS: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
+    let CutScratch { radix, level, next, table } = sc;
+    match count_cuts::<u128>(order, radix, &mut table[..size], level, next) {
+        Some(n) => Some(Big::from_u128(n)),
+        None => count_cuts::<Big>(order, radix, &mut vec![Big::zero(); size], level, next),
+    }
 }
 
 /// A count for [`count_cuts`]: `u128` (fails on overflow) or [`Big`].
@@ -492,57 +634,65 @@ impl Count for Big {
 }
 
 /// Paths through the lattice of cuts, forward: `f[cut]` is the number of
-/// ways to run exactly the steps of `cut`. `f` (one entry per cut of the
-/// product lattice, mixed radix) is all zero on entry and is left all zero.
-/// Only the cuts reachable from the empty one are visited, in increasing
-/// index order (a step added to a cut increases its index).
-fn count_cuts<C: Count>(chains: &[usize], vcs: &[Vec<u32>], f: &mut [C]) -> Option<C> {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let size = f.len();
-    let mut radix = Vec::with_capacity(chains.len());
-    let mut m = 1usize;
-    for &l in chains {
-        radix.push(m);
-        m *= l + 1;
-    }
-    let mut pending: BinaryHeap<Reverse<usize>> = BinaryHeap::new();
+/// ways to run exactly the steps of `cut`. A cut is a position per actor
+/// of the order; its index in `f` is its positions in mixed radix
+/// (`radix`). `f` is all zero on entry and is left all zero. Only the cuts
+/// reachable from the empty one are visited, a level (number of steps in
+/// the cut) at a time: a cut's successors are on the next level, so a
+/// level is complete before it is read. `level` and `next` are buffers:
+/// each holds records `[index, positions...]`.
+fn count_cuts<C: Count>(
+    order: &Lattice,
+    radix: &[usize],
+    f: &mut [C],
+    level: &mut Vec<usize>,
+    next: &mut Vec<usize>,
+) -> Option<C> {
+    let width = order.active.len() + 1;
+    let full = f.len() - 1;
+    level.clear();
+    level.resize(width, 0);
     f[0] = C::one();
-    pending.push(Reverse(0));
-    let mut cut = vec![0usize; chains.len()];
-    while let Some(Reverse(idx)) = pending.pop() {
-        let here = std::mem::replace(&mut f[idx], C::zero());
-        if idx == size - 1 {
-            debug_assert!(pending.is_empty());
-            return Some(here);
-        }
-        for (a, c) in cut.iter_mut().enumerate() {
-            *c = (idx / radix[a]) % (chains[a] + 1);
-        }
-        for a in 0..chains.len() {
-            if cut[a] >= chains[a] {
-                continue;
+    loop {
+        next.clear();
+        let mut overflow = false;
+        'level: for rec in level.chunks_exact(width) {
+            let (idx, cut) = (rec[0], &rec[1..]);
+            let here = std::mem::replace(&mut f[idx], C::zero());
+            if idx == full {
+                debug_assert!(level.len() == width);
+                return Some(here);
             }
-            let ids = chains.len();
-            let vc = &vcs[a][cut[a] * ids..(cut[a] + 1) * ids];
-            if (0..chains.len()).all(|b| b == a || vc[b] as usize <= cut[b]) {
-                let t = idx + radix[a];
+            for (i, &r) in radix.iter().enumerate() {
+                if !order.need(i, cut[i]).is_some_and(|need| reached(need, cut)) {
+                    continue;
+                }
+                let t = idx + r;
                 let was_zero = f[t].is_zero();
                 if !f[t].add_to(&here) {
-                    // Overflow: leave the table clean for the next call.
-                    f[t] = C::zero();
-                    for Reverse(i) in pending.drain() {
-                        f[i] = C::zero();
-                    }
-                    return None;
+                    overflow = true;
+                    break 'level;
                 }
                 if was_zero {
-                    pending.push(Reverse(t));
+                    next.push(t);
+                    next.extend_from_slice(cut);
+                    let l = next.len();
+                    next[l - width + 1 + i] += 1;
                 }
             }
         }
+        if overflow {
+            // Leave the table clean for the next call.
+            for rec in level.chunks_exact(width).chain(next.chunks_exact(width)) {
+                f[rec[0]] = C::zero();
+            }
+            return None;
+        }
+        if next.is_empty() {
+            return None;
+        }
+        std::mem::swap(level, next);
     }
-    None
 }
 
 /// A small unsigned big integer (base 10^9 limbs, least significant
@@ -794,7 +944,7 @@ impl DfsChooser<'_> {
         }
         let parent = &self.stack[i - 1];
         let mut sleep: Vec<(ActorId, Footprint)> = if i == 1 {
-            (self.root_sleep)(parent.chosen, &parent.enabled)
+            (self.root_sleep)(parent)
         } else {
             let mut sl = parent.sleep.clone();
             for (a, fp) in &parent.first_fp {
@@ -916,93 +1066,248 @@ impl Chooser for DfsChooser<'_> {
     }
 }
 
+/// Buffers the per-execution race analysis reuses: one set per search, so
+/// that once they have grown an execution's analysis allocates nothing.
+#[derive(Default)]
+struct RaceScratch {
+    /// Per step, what the analysis looks at (see [`StepInfo`]).
+    info: Vec<StepInfo>,
+    /// Numbers the keys of the execution's footprints.
+    keys: KeyIndex,
+    /// Per step, the step that woke its actor (see [`wakers`]).
+    woke: Vec<Option<usize>>,
+    /// [`wakers`]' per-actor state.
+    absent: Vec<Option<usize>>,
+    /// Per actor, its clock after its latest step (flat, stride `n`).
+    vc_actor: Vec<u32>,
+    /// Every step's vector clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
+    step_vc: Vec<u32>,
+    /// Per actor, its steps so far.
+    count: Vec<u32>,
+    /// The clock being built for the current step.
+    c: Vec<u32>,
+    /// `c` joined with the clock of the step that woke the actor.
+    c_woken: Vec<u32>,
+    /// Per actor, its latest step so far.
+    last: Vec<Option<usize>>,
+}
+
+/// One step as the race analysis's inner loops see it, packed together.
+#[derive(Clone, Copy, Debug, Default)]
+struct StepInfo {
+    actor: ActorId,
+    /// Its index among its actor's steps (0 for a step outside the analysis).
+    pos: u32,
+    /// Its actor's previous step.
+    prev: Option<usize>,
+    keys: KeyMask,
+}
+
+/// A footprint as two sets of key numbers (see [`KeyIndex`]) modulo 64:
+/// the keys touched, and those written. Two footprints whose masks do not
+/// overlap on a write cannot conflict; when the execution has at most 64
+/// distinct keys the masks are exact and overlapping masks do conflict.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyMask {
+    touched: u64,
+    written: u64,
+}
+
+impl KeyMask {
+    fn of(accesses: &[(u64, bool)], keys: &mut KeyIndex) -> KeyMask {
+        let mut m = KeyMask::default();
+        for &(key, write) in accesses {
+            let bit = 1u64 << (keys.number(key) % 64);
+            m.touched |= bit;
+            if write {
+                m.written |= bit;
+            }
+        }
+        m
+    }
+
+    /// False only if the footprints summarized cannot conflict.
+    #[inline]
+    fn may_conflict(self, o: KeyMask) -> bool {
+        (self.written & o.touched) | (self.touched & o.written) != 0
+    }
+}
+
+/// Numbers distinct footprint keys 0, 1, 2, ... in order of first sight:
+/// an open-addressing hash table, emptied per execution by moving to a new
+/// generation (a slot of an older one is empty) rather than by clearing.
+#[derive(Default)]
+struct KeyIndex {
+    /// `(key, generation, number)`.
+    slots: Vec<(u64, u32, u32)>,
+    generation: u32,
+    len: u32,
+}
+
+impl KeyIndex {
+    /// Empty, with room for `n` keys at most half full.
+    fn reset(&mut self, n: usize) {
+        let size = (2 * n).next_power_of_two().max(16);
+        self.generation = self.generation.wrapping_add(1);
+        if self.slots.len() < size || self.generation == 0 {
+            self.slots.clear();
+            self.slots.resize(size, (0, 0, 0));
+            self.generation = 1;
+        }
+        self.len = 0;
+    }
+
+    fn number(&mut self, key: u64) -> u32 {
+        let mask = self.slots.len() - 1;
+        // Fibonacci hashing: the high bits of key * 2^64/phi.
+        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
+        loop {
+            let (k, g, v) = self.slots[i];
+            if g != self.generation {
+                self.slots[i] = (key, self.generation, self.len);
+                self.len += 1;
+                return self.len - 1;
+            }
+            if k == key {
+                return v;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
 /// DPOR's race analysis over one execution: for each step, the latest
 /// earlier dependent step of another actor not ordered before it by
 /// happens-before gets that actor (or, if it could not run there, every
 /// actor that could) as an alternative at its decision. A `stopped`
 /// execution's failing step also races every actor it cut off (see
 /// [`add_stop_races`]).
-/// Returns every step's vector clock (the happens-before order the naive
-/// count reuses).
-fn add_races(stack: &mut [Node], steps: &[Step], nactors: usize, finally_id: ActorId, stopped: bool) -> Vec<u32> {
+/// Leaves every step's vector clock in `sc.step_vc` (the happens-before
+/// order the naive count reuses).
+fn add_races(
+    stack: &mut [Node],
+    steps: &[Step],
+    nactors: usize,
+    finally_id: ActorId,
+    stopped: bool,
+    sc: &mut RaceScratch,
+) {
     let m = steps.len();
     let n = nactors;
-    let woke = wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()));
-    // Every step's clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
-    let mut vc_actor: Vec<u32> = vec![0; n * n];
-    let mut step_vc: Vec<u32> = vec![0; m * n];
-    let mut pos: Vec<u32> = Vec::with_capacity(m);
-    let mut count = vec![0u32; n];
-    let mut c: Vec<u32> = vec![0; n];
+    wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()), &mut sc.woke, &mut sc.absent);
+    sc.keys.reset(steps.iter().map(|s| s.accesses.len()).sum());
+    sc.info.clear();
+    for s in steps {
+        let keys = KeyMask::of(&s.accesses[..], &mut sc.keys);
+        sc.info.push(StepInfo { actor: s.actor, pos: 0, prev: None, keys });
+    }
+    let exact = sc.keys.len <= 64;
+    let RaceScratch { info, woke, vc_actor, step_vc, count, c, c_woken, last, .. } = sc;
+    // Whether steps j and k are dependent: the masks, which are enough
+    // unless the execution has more than 64 keys.
+    let dependent = |j: usize, k: usize, info: &[StepInfo]| {
+        info[j].keys.may_conflict(info[k].keys) && (exact || steps[j].dependent(&steps[k]))
+    };
+    vc_actor.clear();
+    vc_actor.resize(n * n, 0);
+    step_vc.clear();
+    step_vc.resize(m * n, 0);
+    count.clear();
+    count.resize(n, 0);
+    c.clear();
+    c.resize(n, 0);
+    last.clear();
+    last.resize(n, None);
     let mut finally_started = false;
     for k in 0..m {
         let a = steps[k].actor;
         if a >= n {
-            pos.push(0);
             continue;
         }
         if a == finally_id && !finally_started {
             // `finally` starts after every actor has stopped: a barrier.
             finally_started = true;
-            let mut j = vec![0; n];
+            c.fill(0);
             for v in vc_actor.chunks_exact(n) {
-                for (x, y) in j.iter_mut().zip(v) {
-                    *x = (*x).max(*y);
-                }
+                join(c, v);
             }
-            vc_actor[a * n..(a + 1) * n].copy_from_slice(&j);
+            vc_actor[a * n..(a + 1) * n].copy_from_slice(c);
         }
         c.copy_from_slice(&vc_actor[a * n..(a + 1) * n]);
-        for j in (0..k).rev() {
-            let b = steps[j].actor;
-            if b < n && woke[k] == Some(j) {
-                // The step that woke a's actor enabled this one: they were
-                // never both runnable, so no race; it happens before.
-                join(&mut c, &step_vc[j * n..(j + 1) * n]);
-                continue;
-            }
-            if b == a || b >= n || !steps[j].dependent(&steps[k]) {
-                continue;
-            }
-            if c[b] > pos[j] {
-                continue; // j happens before a's state
-            }
-            if let Some(d) = steps[j].decision {
-                if let Some(node) = stack.get_mut(d) {
-                    let add: Vec<ActorId> = if node.enabled.contains(&a) { vec![a] } else { node.enabled.clone() };
-                    for x in add {
-                        if !node.backtrack.contains(&x) && d != 0 {
-                            node.backtrack.push(x);
-                        }
-                    }
+        // The step that woke a's actor enabled this one: they were never
+        // both runnable, so no race; it happens before. `c_woken` is the
+        // clock with it, which is what the steps before it are seen from.
+        let waker = woke[k].filter(|&w| info[w].actor < n);
+        c_woken.clone_from(c);
+        if let Some(w) = waker {
+            join(c_woken, &step_vc[w * n..(w + 1) * n]);
+        }
+        // The race: the latest earlier step of another actor, dependent,
+        // not happening before a's state. An actor's steps are walked from
+        // its latest back: once one happens before, so do all earlier.
+        let mut race: Option<usize> = None;
+        for (b, &latest) in last.iter().enumerate() {
+            let mut at = latest;
+            while let Some(j) = at.filter(|&j| b != a && race.is_none_or(|r| j > r)) {
+                at = info[j].prev;
+                if Some(j) == waker {
+                    continue;
+                }
+                let seen_from: &[u32] = if waker.is_some_and(|w| j < w) { c_woken } else { c };
+                if seen_from[b] > info[j].pos {
+                    break;
+                }
+                if dependent(j, k, info) {
+                    race = Some(j);
+                    break;
                 }
             }
-            break;
         }
-        // Join the clocks of every earlier dependent step (and the waker).
-        // Latest first: a step whose actor's position the clock already
-        // covers happens before it, and its clock is already included
-        // (every clock is a join of step clocks plus program order), so
-        // the dependence test is skipped for it.
-        for j in (0..k).rev() {
-            let b = steps[j].actor;
-            if b >= n || c[b] > pos[j] {
-                continue;
+        if let Some(node) = race.and_then(|j| steps[j].decision).filter(|d| *d != 0).and_then(|d| stack.get_mut(d)) {
+            let Node { enabled, backtrack, .. } = node;
+            if enabled.contains(&a) {
+                push_new(backtrack, a);
+            } else {
+                for &x in enabled.iter() {
+                    push_new(backtrack, x);
+                }
             }
-            if steps[j].dependent(&steps[k]) || woke[k] == Some(j) {
-                join(&mut c, &step_vc[j * n..(j + 1) * n]);
+        }
+        // The clock: the join of every earlier dependent step's (and the
+        // waker's). Per actor, the latest dependent step not already
+        // covered suffices: its clock covers the actor's earlier steps.
+        // (The order the actors are visited in only changes how many
+        // steps are found covered without a dependence test.)
+        std::mem::swap(c, c_woken);
+        for (b, &latest) in last.iter().enumerate() {
+            let mut at = latest;
+            while let Some(j) = at.filter(|&j| c[b] <= info[j].pos) {
+                at = info[j].prev;
+                if dependent(j, k, info) {
+                    join(c, &step_vc[j * n..(j + 1) * n]);
+                    break;
+                }
             }
         }
         count[a] += 1;
         c[a] = count[a];
-        pos.push(count[a] - 1);
-        step_vc[k * n..(k + 1) * n].copy_from_slice(&c);
-        vc_actor[a * n..(a + 1) * n].copy_from_slice(&c);
+        info[k].pos = count[a] - 1;
+        info[k].prev = last[a];
+        last[a] = Some(k);
+        step_vc[k * n..(k + 1) * n].copy_from_slice(c);
+        vc_actor[a * n..(a + 1) * n].copy_from_slice(c);
     }
     if stopped {
         add_stop_races(stack, steps);
     }
-    step_vc
+}
+
+/// Append `x` to `v` unless it is there already.
+#[inline]
+fn push_new(v: &mut Vec<ActorId>, x: ActorId) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
 }
 
 /// `c = max(c, v)`, component-wise.
@@ -1039,9 +1344,17 @@ fn add_stop_races(stack: &mut [Node], steps: &[Step]) {
 /// run (after that step it could). `runnable(d)` is the runnable set at
 /// decision `d`; a step without a decision ran alone. Setup's steps (actor
 /// 0, alone before anyone else exists) wake no one.
-fn wakers<'a>(steps: &[Step], ids: usize, runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>) -> Vec<Option<usize>> {
-    let mut out = Vec::with_capacity(steps.len());
-    let mut absent: Vec<Option<usize>> = vec![None; ids];
+fn wakers<'a>(
+    steps: &[Step],
+    ids: usize,
+    runnable: &dyn Fn(usize) -> Option<&'a [ActorId]>,
+    out: &mut Vec<Option<usize>>,
+    absent: &mut Vec<Option<usize>>,
+) {
+    out.clear();
+    out.reserve(steps.len());
+    absent.clear();
+    absent.resize(ids, None);
     for (j, s) in steps.iter().enumerate() {
         let a = s.actor;
         out.push(absent.get_mut(a).and_then(Option::take));
@@ -1058,7 +1371,6 @@ fn wakers<'a>(steps: &[Step], ids: usize, runnable: &dyn Fn(usize) -> Option<&'a
             }
         }
     }
-    out
 }
 
 /// Run one execution along the current path; returns it unless pruned.
@@ -1166,29 +1478,51 @@ pub fn explore_visit(
         let pos = all.iter().position(|x| *x == a).unwrap_or(0) as u32;
         pos % shard_n == shard_i
     };
-    // Root children's first-step footprints, probed before the search so
-    // that every shard computes the same sleep sets as the whole search:
-    // one execution per root child, not counted.
+    // Root children's first-step footprints, for the sleep sets of the
+    // later root children. A search of every root child has them at hand:
+    // child x's subtree is explored before any later child's, and its
+    // first execution records the footprint in the root node (`first_fp`,
+    // see `run_one`). A shard probes them before the search, so that every
+    // shard computes the same sleep sets as the whole search: one
+    // execution per root child but the last (whose footprint no sleep set
+    // holds), not counted; the first also finds the root's children.
     let mut probes: BTreeMap<ActorId, Footprint> = BTreeMap::new();
-    if mode == Mode::Dpor {
+    if mode == Mode::Dpor && shard_n > 1 {
+        let first_step = |ex: &Execution| -> Footprint {
+            ex.steps.iter().find(|s| s.decision == Some(0)).map(|s| s.accesses.clone()).unwrap_or_default()
+        };
         let mut st: Vec<Node> = Vec::new();
-        let (_, _) = run_one(&prog, path, &mut st, o, Mode::Naive, &|_, _| true, &|_, _| Vec::new());
-        let root: Vec<ActorId> = st.first().map(|n| n.enabled.clone()).unwrap_or_default();
-        for &a in &root {
-            let mut st: Vec<Node> = Vec::new();
-            let allow_a = move |x: usize, _: &[ActorId]| x == a;
-            let (ex, _) = run_one(&prog, path, &mut st, o, Mode::Dpor, &allow_a, &|_, _| Vec::new());
-            let fp = ex.steps.iter().find(|s| s.decision == Some(0)).map(|s| s.accesses.clone()).unwrap_or_default();
+        let (first, _) = run_one(&prog, path, &mut st, o, Mode::Dpor, &|_, _| true, &|_| Vec::new());
+        let (root, first_child) = st.first().map(|n| (n.enabled.clone(), n.chosen)).unwrap_or_default();
+        for &a in root.iter().take(root.len().saturating_sub(1)) {
+            let fp = if a == first_child {
+                first_step(&first)
+            } else {
+                let mut st: Vec<Node> = Vec::new();
+                let allow_a = move |x: usize, _: &[ActorId]| x == a;
+                first_step(&run_one(&prog, path, &mut st, o, Mode::Dpor, &allow_a, &|_| Vec::new()).0)
+            };
             probes.insert(a, fp);
         }
     }
-    let root_sleep = |chosen: ActorId, all: &[ActorId]| -> Vec<(ActorId, Footprint)> {
+    let root_sleep = |root: &Node| -> Vec<(ActorId, Footprint)> {
         if mode == Mode::Naive {
             return Vec::new();
         }
-        all.iter().take_while(|x| **x != chosen).map(|x| (*x, probes.get(x).cloned().unwrap_or_default())).collect()
+        let earlier = root.enabled.iter().take_while(|x| **x != root.chosen);
+        earlier
+            .map(|x| {
+                let fp = if shard_n > 1 {
+                    probes.get(x).cloned()
+                } else {
+                    root.first_fp.iter().find(|(a, _)| a == x).map(|(_, fp)| fp.clone())
+                };
+                (*x, fp.unwrap_or_default())
+            })
+            .collect()
     };
     let mut stack: Vec<Node> = Vec::new();
+    let mut races = RaceScratch::default();
     let mut complete = true;
     loop {
         if out_of_budget(&acc) {
@@ -1208,9 +1542,9 @@ pub fn explore_visit(
             ticker.tick();
         }
         if mode == Mode::Dpor && !pruned {
-            let clocks = add_races(&mut stack, &ex.steps, nactors, finally_id, ex.stopped);
+            add_races(&mut stack, &ex.steps, nactors, finally_id, ex.stopped, &mut races);
             if shard_i == 0 || !no_root {
-                acc.naive.add(&ex, prog.actors.len(), Some(&clocks));
+                acc.naive.add(&ex, prog.actors.len(), Some(&races.step_vc));
             }
         }
         // Nodes past the decisions this execution made are stale.
