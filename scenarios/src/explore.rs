@@ -955,7 +955,7 @@ impl DfsChooser<'_> {
             sl
         };
         with_steps_since(parent.step_at, |since| {
-            sleep.retain(|(a, fp)| !since.iter().any(|s| s.actor == *a || footprints_conflict(&s.accesses, fp)))
+            sleep.retain(|(a, fp)| !since.iter().any(|s| s.actor == *a || footprints_conflict(&s.accesses[..], fp)))
         });
         sleep
     }
@@ -984,7 +984,7 @@ impl DfsChooser<'_> {
             },
         };
         with_steps_since(parent.step_at, |since| {
-            !since.iter().any(|s| s.actor == actor || footprints_conflict(&s.accesses, fp))
+            !since.iter().any(|s| s.actor == actor || footprints_conflict(&s.accesses[..], fp))
         })
     }
 }
@@ -1465,7 +1465,7 @@ fn run_one(
             if let Some(n) = stack.get_mut(d) {
                 let chosen = n.chosen;
                 if !n.first_fp.iter().any(|(a, _)| *a == chosen) {
-                    n.first_fp.push((chosen, s.accesses.clone()));
+                    n.first_fp.push((chosen, s.accesses.to_vec()));
                 }
             }
         }
