@@ -955,7 +955,7 @@ impl DfsChooser<'_> {
             sl
         };
         with_steps_since(parent.step_at, |since| {
-            sleep.retain(|(a, fp)| !since.iter().any(|s| s.actor == *a || footprints_conflict(&s.accesses, fp)))
+            sleep.retain(|(a, fp)| !since.iter().any(|s| s.actor == *a || footprints_conflict(&s.accesses[..], fp)))
         });
         sleep
     }
@@ -984,7 +984,7 @@ impl DfsChooser<'_> {
             },
         };
         with_steps_since(parent.step_at, |since| {
-            !since.iter().any(|s| s.actor == actor || footprints_conflict(&s.accesses, fp))
+            !since.iter().any(|s| s.actor == actor || footprints_conflict(&s.accesses[..], fp))
         })
     }
 }
@@ -1090,6 +1090,40 @@ struct RaceScratch {
     c_woken: Vec<u32>,
     /// Per actor, its latest step so far.
     last: Vec<Option<usize>>,
+    /// The steps of the execution the buffers hold the analysis of.
+    done: StepsSeen,
+}
+
+/// A record of an execution's steps (actor, decision, footprint), to find
+/// how many steps the next execution begins with identically.
+#[derive(Default)]
+struct StepsSeen {
+    /// Per step: actor, decision, end of its footprint in `accesses`.
+    steps: Vec<(ActorId, Option<usize>, usize)>,
+    accesses: Vec<(u64, bool)>,
+}
+
+impl StepsSeen {
+    /// The number of steps `steps` shares with the record, which then
+    /// records `steps`.
+    fn common_prefix(&mut self, steps: &[Step]) -> usize {
+        let mut p = 0;
+        let mut start = 0;
+        for (s, &(actor, decision, end)) in steps.iter().zip(&self.steps) {
+            if s.actor != actor || s.decision != decision || s.accesses[..] != self.accesses[start..end] {
+                break;
+            }
+            p += 1;
+            start = end;
+        }
+        self.steps.truncate(p);
+        self.accesses.truncate(start);
+        for s in &steps[p..] {
+            self.accesses.extend_from_slice(&s.accesses[..]);
+            self.steps.push((s.actor, s.decision, self.accesses.len()));
+        }
+        p
+    }
 }
 
 /// One step as the race analysis's inner loops see it, packed together.
@@ -1100,6 +1134,8 @@ struct StepInfo {
     pos: u32,
     /// Its actor's previous step.
     prev: Option<usize>,
+    /// The number of keys numbered up to this step (see [`KeyIndex`]).
+    known_keys: usize,
     keys: KeyMask,
 }
 
@@ -1134,27 +1170,40 @@ impl KeyMask {
 }
 
 /// Numbers distinct footprint keys 0, 1, 2, ... in order of first sight:
-/// an open-addressing hash table, emptied per execution by moving to a new
-/// generation (a slot of an older one is empty) rather than by clearing.
+/// an open-addressing hash table with linear probing. Undoing insertions
+/// newest first restores the table exactly, so the keys of an execution's
+/// prefix keep their numbers while the rest are forgotten.
 #[derive(Default)]
 struct KeyIndex {
-    /// `(key, generation, number)`.
-    slots: Vec<(u64, u32, u32)>,
-    generation: u32,
-    len: u32,
+    /// `(key, number + 1)`; a zero number is an empty slot.
+    slots: Vec<(u64, u32)>,
+    /// The slot of each number's key.
+    order: Vec<usize>,
 }
 
 impl KeyIndex {
-    /// Empty, with room for `n` keys at most half full.
-    fn reset(&mut self, n: usize) {
-        let size = (2 * n).next_power_of_two().max(16);
-        self.generation = self.generation.wrapping_add(1);
-        if self.slots.len() < size || self.generation == 0 {
-            self.slots.clear();
-            self.slots.resize(size, (0, 0, 0));
-            self.generation = 1;
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Forget every key but the first `n` numbered.
+    fn truncate(&mut self, n: usize) {
+        while self.order.len() > n {
+            let slot = self.order.pop().unwrap_or_default();
+            self.slots[slot] = (0, 0);
         }
-        self.len = 0;
+    }
+
+    /// Room for `n` keys in all, keeping the table at most half full.
+    fn reserve(&mut self, n: usize) {
+        let size = (2 * n).next_power_of_two().max(16);
+        if self.slots.len() >= size {
+            return;
+        }
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
+        for slot in std::mem::take(&mut self.order) {
+            self.number(old[slot].0);
+        }
     }
 
     fn number(&mut self, key: u64) -> u32 {
@@ -1162,16 +1211,15 @@ impl KeyIndex {
         // Fibonacci hashing: the high bits of key * 2^64/phi.
         let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
         loop {
-            let (k, g, v) = self.slots[i];
-            if g != self.generation {
-                self.slots[i] = (key, self.generation, self.len);
-                self.len += 1;
-                return self.len - 1;
+            match self.slots[i] {
+                (_, 0) => {
+                    self.order.push(i);
+                    self.slots[i] = (key, self.order.len() as u32);
+                    return self.order.len() as u32 - 1;
+                }
+                (k, v) if k == key => return v - 1,
+                _ => i = (i + 1) & mask,
             }
-            if k == key {
-                return v;
-            }
-            i = (i + 1) & mask;
         }
     }
 }
@@ -1194,14 +1242,21 @@ fn add_races(
 ) {
     let m = steps.len();
     let n = nactors;
+    // Steps the last analysed execution also began with are analysed
+    // already: their clocks and races depend on earlier steps only, and
+    // the races were added to nodes still on the stack (their decisions
+    // come before the first one this execution changed).
+    let p = sc.done.common_prefix(steps);
     wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()), &mut sc.woke, &mut sc.absent);
-    sc.keys.reset(steps.iter().map(|s| s.accesses.len()).sum());
-    sc.info.clear();
-    for s in steps {
+    // The prefix's keys keep their numbers; the rest are numbered anew.
+    sc.info.truncate(p);
+    sc.keys.truncate(sc.info.last().map_or(0, |s| s.known_keys));
+    sc.keys.reserve(sc.keys.len() + steps[p..].iter().map(|s| s.accesses.len()).sum::<usize>());
+    for s in &steps[p..] {
         let keys = KeyMask::of(&s.accesses[..], &mut sc.keys);
-        sc.info.push(StepInfo { actor: s.actor, pos: 0, prev: None, keys });
+        sc.info.push(StepInfo { actor: s.actor, pos: 0, prev: None, keys, known_keys: sc.keys.len() });
     }
-    let exact = sc.keys.len <= 64;
+    let exact = sc.keys.len() <= 64;
     let RaceScratch { info, woke, vc_actor, step_vc, count, c, c_woken, last, .. } = sc;
     // Whether steps j and k are dependent: the masks, which are enough
     // unless the execution has more than 64 keys.
@@ -1210,7 +1265,7 @@ fn add_races(
     };
     vc_actor.clear();
     vc_actor.resize(n * n, 0);
-    step_vc.clear();
+    step_vc.truncate(p * n);
     step_vc.resize(m * n, 0);
     count.clear();
     count.resize(n, 0);
@@ -1218,8 +1273,17 @@ fn add_races(
     c.resize(n, 0);
     last.clear();
     last.resize(n, None);
+    // The state after the prefix: each actor's latest step, its clock,
+    // and its number of steps.
     let mut finally_started = false;
-    for k in 0..m {
+    for (j, sj) in info[..p].iter().enumerate().filter(|(_, sj)| sj.actor < n) {
+        let b = sj.actor;
+        last[b] = Some(j);
+        count[b] = sj.pos + 1;
+        vc_actor[b * n..(b + 1) * n].copy_from_slice(&step_vc[j * n..(j + 1) * n]);
+        finally_started |= b == finally_id;
+    }
+    for k in p..m {
         let a = steps[k].actor;
         if a >= n {
             continue;
@@ -1401,7 +1465,7 @@ fn run_one(
             if let Some(n) = stack.get_mut(d) {
                 let chosen = n.chosen;
                 if !n.first_fp.iter().any(|(a, _)| *a == chosen) {
-                    n.first_fp.push((chosen, s.accesses.clone()));
+                    n.first_fp.push((chosen, s.accesses.to_vec()));
                 }
             }
         }
