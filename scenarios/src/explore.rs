@@ -1465,7 +1465,7 @@ fn run_one(
             if let Some(n) = stack.get_mut(d) {
                 let chosen = n.chosen;
                 if !n.first_fp.iter().any(|(a, _)| *a == chosen) {
-                    n.first_fp.push((chosen, s.accesses.to_vec()));
+                    n.first_fp.push((chosen, s.accesses.clone()));
                 }
             }
         }
