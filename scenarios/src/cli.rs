@@ -470,24 +470,30 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
         // print the reports in the order given, exactly as one at a time.
         let next = std::sync::atomic::AtomicUsize::new(0);
         let mut done: Vec<Option<(String, i32)>> = vec![None; files.len()];
-        let slots: Vec<std::sync::Mutex<Option<(String, i32)>>> =
-            files.iter().map(|_| std::sync::Mutex::new(None)).collect();
         let one = ExploreArgs { jobs: Some(1), ..a.clone() };
+        // Each thread takes the next file and hands back what it searched.
         let ran = crossbeam::thread::scope(|s| {
-            for _ in 0..jobs.min(files.len()) {
-                s.spawn(|_| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    let mut o = String::new();
-                    let c = explore_file(&mut o, path, &one, shard);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some((o, c));
-                    }
-                });
-            }
+            let handles: Vec<_> = (0..jobs.min(files.len()))
+                .map(|_| {
+                    s.spawn(|_| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(path) = files.get(i) else { break };
+                            let mut o = String::new();
+                            let c = explore_file(&mut o, path, &one, shard);
+                            mine.push((i, o, c));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).flatten().collect::<Vec<_>>()
         });
-        for (d, slot) in done.iter_mut().zip(slots) {
-            *d = slot.into_inner().ok().flatten();
+        if let Ok(results) = &ran {
+            for (i, o, c) in results {
+                done[*i] = Some((o.clone(), *c));
+            }
         }
         let mut code = EXIT_OK;
         for (path, d) in files.iter().zip(done) {
