@@ -578,8 +578,14 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
                 ActorKindIr::Kthread => Task::new(&kernel, Some(procs[0].clone()), &a.name),
             };
             let id = ex.spawn(&a.name, move || {
-                let mut cx =
-                    Cx { exec_id: exec_id_of_actor(i), actor: Some(i), task, started: false, args: Vec::new(), named: Vec::new() };
+                let mut cx = Cx {
+                    exec_id: exec_id_of_actor(i),
+                    actor: Some(i),
+                    task,
+                    started: false,
+                    args: Vec::new(),
+                    named: Vec::new(),
+                };
                 let prog = sh2.prog.clone();
                 run_ops(&sh2, &mut cx, &prog.actors[i].body);
             });

@@ -989,7 +989,8 @@ impl Drop for Executor {
 impl Core {
     /// Empty, keeping the buffers' capacity for the next executor.
     fn reset(&mut self) {
-        let Core { actors, runq, pass_forced, current, clock_ns, lock_waiters, stop, events, steps, spare_names } = self;
+        let Core { actors, runq, pass_forced, current, clock_ns, lock_waiters, stop, events, steps, spare_names } =
+            self;
         spare_names.extend(actors.drain(..).map(|r| r.name));
         runq.clear();
         *pass_forced = false;
