@@ -469,10 +469,11 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
         // (each alone: it would only split a small search further), and
         // print the reports in the order given, exactly as one at a time.
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<Option<(String, i32)>> = vec![None; files.len()];
         let one = ExploreArgs { jobs: Some(1), ..a.clone() };
-        // Each thread takes the next file and hands back what it searched.
-        let ran = crossbeam::thread::scope(|s| {
+        // Each thread takes the next file and hands back what it searched;
+        // a file whose thread panicked stays `None`.
+        let mut done: Vec<Option<(String, i32)>> = vec![None; files.len()];
+        let results = crossbeam::thread::scope(|s| {
             let handles: Vec<_> = (0..jobs.min(files.len()))
                 .map(|_| {
                     s.spawn(|_| {
@@ -490,10 +491,8 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).flatten().collect::<Vec<_>>()
         });
-        if let Ok(results) = &ran {
-            for (i, o, c) in results {
-                done[*i] = Some((o.clone(), *c));
-            }
+        for (i, o, c) in results.into_iter().flatten() {
+            done[i] = Some((o, c));
         }
         let mut code = EXIT_OK;
         for (path, d) in files.iter().zip(done) {
@@ -507,9 +506,6 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
                     code = code.max(EXIT_USAGE);
                 }
             }
-        }
-        if ran.is_err() && code == EXIT_OK {
-            code = EXIT_USAGE;
         }
         return code;
     }

@@ -298,6 +298,15 @@ thread_local! {
 }
 
 impl Core {
+    /// Whether the current actor goes on through a scheduling point without
+    /// a switch: the point is no decision (it is the only runnable actor and
+    /// the chooser need not see such points), the clock cannot move, and
+    /// nobody asked to stop.
+    #[inline]
+    fn runs_on(&self) -> bool {
+        self.pass_forced && self.runq.len() == 1 && !self.stop
+    }
+
     /// Change an actor's state, keeping `runq` in step.
     fn set_state(&mut self, a: ActorId, st: ActorState) {
         let old = std::mem::replace(&mut self.actors[a].state, st);
@@ -378,7 +387,7 @@ fn mark_point(label: &'static str) -> bool {
             // Running on is what the executor would do here: the point is
             // no decision, the clock cannot move (this actor can run), and
             // nobody asked to stop.
-            !(c.pass_forced && c.runq.len() == 1 && !c.stop)
+            !c.runs_on()
         } else {
             false
         }
@@ -409,7 +418,7 @@ pub fn enter_call(switch: bool, site: u32) -> bool {
         let a = c.current?;
         if switch {
             c.actors[a].at = "syscall";
-            if !(c.pass_forced && c.runq.len() == 1 && !c.stop) {
+            if !c.runs_on() {
                 return Some((true, false));
             }
         }
