@@ -277,17 +277,34 @@ fn main() {
     }
     // KSIM_BENCH_EXPLORE=SECS: the explore-rate row alone (for profiling).
     if let Some(t) = std::env::var("KSIM_BENCH_EXPLORE").ok().and_then(|s| s.parse::<f64>().ok()) {
-        let races = race_scenarios();
+        let mut races = race_scenarios();
+        // KSIM_BENCH_ONLY=SUBSTRING: only the race scenarios whose path has it.
+        if let Ok(only) = std::env::var("KSIM_BENCH_ONLY") {
+            races.retain(|p| p.contains(&only));
+        }
         let (mut execs, mut t_all) = (0u64, 0.0);
+        let mut each = vec![(0u64, 0.0f64); races.len()];
         let start = Instant::now();
         loop {
-            for p in &races {
+            for (p, e) in races.iter().zip(&mut each) {
                 let (r, s) = sim::explore_in_process(p, Mode::Dpor, None);
                 execs += r.executions + r.pruned;
                 t_all += s;
+                e.0 += r.executions + r.pruned;
+                e.1 += s;
             }
             if start.elapsed() >= Duration::from_secs_f64(t) {
                 break;
+            }
+        }
+        // KSIM_BENCH_EACH=1: where the time goes, scenario by scenario.
+        if std::env::var_os("KSIM_BENCH_EACH").is_some() {
+            for (p, (n, s)) in races.iter().zip(&each) {
+                println!(
+                    "{:>8.2} us/execution {n:>7} executions {:>6.1}% of the time  {p}",
+                    s * 1e6 / *n as f64,
+                    100.0 * s / t_all
+                );
             }
         }
         println!(
