@@ -211,7 +211,10 @@ impl Report {
 
 /// Accumulates executions into a report.
 struct Acc {
-    outcomes: BTreeMap<Vec<(String, String)>, u64>,
+    /// Counts by [`crate::runner::Outcome::key`] (the values alone) ...
+    outcomes: BTreeMap<String, u64>,
+    /// ... and the names they go with (from the first execution).
+    outcome_names: crate::runner::Outcome,
     cex: BTreeMap<String, Counterexample>,
     exists: Vec<ExistsResult>,
     executions: u64,
@@ -778,6 +781,7 @@ impl Acc {
     fn new(prog: &Program) -> Acc {
         Acc {
             outcomes: BTreeMap::new(),
+            outcome_names: Default::default(),
             cex: BTreeMap::new(),
             exists: prog
                 .checks
@@ -793,10 +797,13 @@ impl Acc {
 
     fn add(&mut self, ex: &Execution) {
         self.executions += 1;
-        match self.outcomes.get_mut(&ex.outcome) {
+        match self.outcomes.get_mut(ex.outcome.key()) {
             Some(n) => *n += 1,
             None => {
-                self.outcomes.insert(ex.outcome.clone(), 1);
+                self.outcomes.insert(ex.outcome.key().to_string(), 1);
+                if self.outcome_names.is_empty() {
+                    self.outcome_names = ex.outcome.clone();
+                }
             }
         }
         // The schedule string only when something needs it.
@@ -862,7 +869,10 @@ impl Acc {
             outcomes: self
                 .outcomes
                 .into_iter()
-                .map(|(k, count)| (k.into_iter().collect::<BTreeMap<_, _>>(), count))
+                .map(|(k, count)| {
+                    let o = self.outcome_names.with_key(&k);
+                    (o.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(), count)
+                })
                 .collect::<BTreeMap<_, _>>()
                 .into_iter()
                 .map(|(values, count)| Outcome { values, count })

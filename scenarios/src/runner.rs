@@ -19,7 +19,7 @@ use sim_kernel::sched::{self};
 use sim_kernel::sync::Arc;
 use sim_kernel::{Kernel, Process, Task};
 use std::cell::{Cell, RefCell};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::rc::Rc;
 
 /// What kind of thing went wrong, for grouping in reports.
@@ -71,10 +71,63 @@ pub struct Violation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckResult {
     pub kind: CheckKind,
-    pub text: String,
+    pub text: Rc<str>,
     pub line: u32,
     /// `Ok(truth)`, or why it could not be evaluated.
     pub value: Result<bool, String>,
+}
+
+/// The values an execution ended with: every actor-bound name, then the
+/// names bound in `finally`, each with its value as the language prints it.
+///
+/// The names are the program's and shared by all its executions; the
+/// values are one string, each value ended by a newline (a printed value
+/// never holds a raw newline: strings and bytes print escaped), so that
+/// the explorer counts outcomes by [`Outcome::key`] with no allocation per
+/// execution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    names: Rc<[String]>,
+    values: String,
+}
+
+impl Outcome {
+    /// An outcome of `names` with `values` (in the same order).
+    pub fn new<'a>(names: Rc<[String]>, values: impl IntoIterator<Item = &'a str>) -> Outcome {
+        let mut o = Outcome { names, values: String::new() };
+        for v in values {
+            o.push_value(format_args!("{v}"));
+        }
+        o
+    }
+
+    fn push_value(&mut self, v: fmt::Arguments<'_>) {
+        let start = self.values.len();
+        let _ = self.values.write_fmt(v);
+        debug_assert!(!self.values[start..].contains('\n'), "a printed value holds a newline");
+        self.values.push('\n');
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// `(name, value)` pairs, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.names.iter().map(String::as_str).zip(self.values.split_terminator('\n'))
+    }
+
+    /// The values alone: equal for two executions of one program iff their
+    /// outcomes are equal.
+    pub fn key(&self) -> &str {
+        &self.values
+    }
+
+    /// The outcome whose values are `key` (an earlier outcome's
+    /// [`Outcome::key`]), with this outcome's names.
+    pub fn with_key(&self, key: &str) -> Outcome {
+        Outcome { names: self.names.clone(), values: key.to_string() }
+    }
 }
 
 /// Everything one execution produced.
@@ -88,7 +141,7 @@ pub struct Execution {
     /// Choices in scenario actor numbers (the schedule).
     pub schedule: Vec<usize>,
     /// `name = value` for every actor-bound and finally-bound name.
-    pub outcome: Vec<(String, String)>,
+    pub outcome: Outcome,
     pub checks: Vec<CheckResult>,
     /// Step trace lines (`-v`).
     pub trace: Vec<String>,
@@ -180,7 +233,7 @@ struct Shared {
     /// Per scenario actor: blocked at the end of its phase (`blocked(A)`).
     blocked: RefCell<Vec<bool>>,
     /// Executor actor names, by executor id.
-    names: Vec<String>,
+    names: Rc<[String]>,
     trace: Option<RefCell<Vec<String>>>,
     calls: Cell<u64>,
     /// `--trace` events (chrome_trace.rs), when on.
@@ -493,38 +546,99 @@ pub(crate) fn setup_globals(ops: &[Op], out: &mut Vec<u32>) {
     }
 }
 
+/// What every execution of one program shares, computed once: the
+/// explorer runs a program thousands of times, and these names and lists
+/// were a good part of an execution's allocations.
+struct Prepared {
+    prog: Rc<Program>,
+    path: Rc<str>,
+    bugs: BugSet,
+    /// Executor actor names, by executor id: setup, the actors, finally.
+    names: Rc<[String]>,
+    /// Task names, by executor id.
+    task_names: Vec<Arc<str>>,
+    /// The outcome's names ...
+    outcome_names: Rc<[String]>,
+    /// ... and the global slots among them (the names bound in finally;
+    /// those bound in setup are the same in every execution).
+    outcome_globals: Vec<u32>,
+    check_texts: Vec<Rc<str>>,
+}
+
+thread_local! {
+    /// The last program prepared on this thread. It holds the program, so
+    /// a pointer-equal `Rc<Program>` is that program.
+    static PREPARED: RefCell<Option<Rc<Prepared>>> = const { RefCell::new(None) };
+}
+
+impl Prepared {
+    fn of(prog: &Rc<Program>, path: &str) -> Rc<Prepared> {
+        PREPARED.with(|c| {
+            let mut c = c.borrow_mut();
+            if let Some(p) = c.as_ref().filter(|p| Rc::ptr_eq(&p.prog, prog) && &*p.path == path) {
+                return p.clone();
+            }
+            let p = Rc::new(Prepared::new(prog, path));
+            *c = Some(p.clone());
+            p
+        })
+    }
+
+    fn new(prog: &Rc<Program>, path: &str) -> Prepared {
+        let mut bugs = BugSet::NONE;
+        for b in &prog.config.bugs {
+            bugs.enable(b);
+        }
+        let mut names = vec!["setup".to_string()];
+        names.extend(prog.actors.iter().map(|a| a.name.clone()));
+        names.push("finally".to_string());
+        let mut outcome_names = Vec::new();
+        for a in &prog.actors {
+            outcome_names.extend(a.locals.iter().map(|name| format!("{}.{}", a.name, name)));
+        }
+        let mut from_setup = Vec::new();
+        setup_globals(&prog.setup, &mut from_setup);
+        let outcome_globals: Vec<u32> = (0..prog.globals.len() as u32).filter(|i| !from_setup.contains(i)).collect();
+        outcome_names.extend(outcome_globals.iter().map(|&i| prog.globals[i as usize].clone()));
+        Prepared {
+            prog: prog.clone(),
+            path: Rc::from(path),
+            bugs,
+            task_names: names.iter().map(|n| Arc::from(n.as_str())).collect(),
+            names: names.into(),
+            outcome_names: outcome_names.into(),
+            outcome_globals,
+            check_texts: prog.checks.iter().map(|c| Rc::from(c.text.as_str())).collect(),
+        }
+    }
+}
+
 /// Run one execution of `prog` with `chooser` deciding every scheduling
 /// point. Never panics on user input; a kernel assertion (a simulator bug)
 /// propagates as a panic to the caller.
 pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: RunOptions) -> Execution {
-    let mut bugs = BugSet::NONE;
-    for b in &prog.config.bugs {
-        bugs.enable(b);
-    }
-    let kernel = Kernel::new(bugs);
+    let pre = Prepared::of(prog, path);
+    let kernel = Kernel::new(pre.bugs);
     let log_calls = CALL_LOG.with(|l| l.borrow().is_some());
     let procs: Vec<Arc<Process>> = prog.processes.iter().map(|n| Process::new(&kernel, n)).collect();
     let n = prog.actors.len();
-    let mut names = vec!["setup".to_string()];
-    names.extend(prog.actors.iter().map(|a| a.name.clone()));
-    names.push("finally".to_string());
     let sh = Rc::new(Shared {
         prog: prog.clone(),
-        path: Rc::from(path),
+        path: pre.path.clone(),
         kernel: kernel.clone(),
         globals: RefCell::new(vec![Value::Unset; prog.globals.len()]),
         locals: prog.actors.iter().map(|a| RefCell::new(vec![Value::Unset; a.locals.len()])).collect(),
         violations: RefCell::new(Vec::new()),
         in_call: (0..n + 2).map(|_| Cell::new(None)).collect(),
         blocked: RefCell::new(vec![false; n]),
-        names,
+        names: pre.names.clone(),
         trace: opts.verbose.then(|| RefCell::new(Vec::new())),
         calls: Cell::new(0),
         tevents: opts.trace_events.then(|| RefCell::new(Vec::new())),
         hooks: opts.verbose || opts.trace_events || log_calls,
         log_calls,
     });
-    let main_task = |name: &str| Task::new(&kernel, Some(procs[0].clone()), name);
+    let main_task = |id: usize| Task::new(&kernel, Some(procs[0].clone()), pre.task_names[id].clone());
 
     let mut ex = Executor::new();
     if opts.verbose || opts.trace_events {
@@ -538,7 +652,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     // Phase 1: setup, alone.
     {
         let sh2 = sh.clone();
-        let task = main_task("setup");
+        let task = main_task(0);
         ex.spawn("setup", move || {
             let mut cx = Cx { exec_id: 0, actor: None, task, started: false, args: Vec::new(), named: Vec::new() };
             let ops = &sh2.prog.clone().setup;
@@ -572,10 +686,14 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         for (i, a) in prog.actors.iter().enumerate() {
             let sh2 = sh.clone();
             let task = match a.kind {
-                ActorKindIr::Thread => Task::new(&kernel, Some(procs[a.process as usize].clone()), &a.name),
+                ActorKindIr::Thread => Task::new(
+                    &kernel,
+                    Some(procs[a.process as usize].clone()),
+                    pre.task_names[exec_id_of_actor(i)].clone(),
+                ),
                 // A kthread runs kernel-internal calls in the context of
                 // `main` (as KVM's irqfd code runs in the VMM's ioctl).
-                ActorKindIr::Kthread => Task::new(&kernel, Some(procs[0].clone()), &a.name),
+                ActorKindIr::Kthread => main_task(exec_id_of_actor(i)),
             };
             let id = ex.spawn(&a.name, move || {
                 let mut cx = Cx {
@@ -606,7 +724,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     // Phase 3: finally (blocked actors stay blocked, and may be woken).
     if ok && !prog.finally.is_empty() {
         let sh2 = sh.clone();
-        let task = main_task("finally");
+        let task = main_task(n + 1);
         ex.spawn("finally", move || {
             let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false, args: Vec::new(), named: Vec::new() };
             let prog = sh2.prog.clone();
@@ -629,7 +747,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     let mut checks = Vec::new();
     if ok {
         let env = Env { sh: &sh, actor: None };
-        for c in &prog.checks {
+        for (c, text) in prog.checks.iter().zip(&pre.check_texts) {
             let value = env.eval(&c.expr).and_then(|v| {
                 v.truthy().ok_or_else(|| format!("the expression is {} ({v}), not a truth value", v.kind()))
             });
@@ -651,26 +769,21 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
                 }),
                 _ => {}
             }
-            checks.push(CheckResult { kind: c.kind, text: c.text.clone(), line: c.span.line, value });
+            checks.push(CheckResult { kind: c.kind, text: text.clone(), line: c.span.line, value });
         }
     }
 
     // Outcome: every actor's names, then names bound in finally.
-    let mut outcome = Vec::new();
-    for (i, a) in prog.actors.iter().enumerate() {
-        let l = sh.locals[i].borrow();
-        for (j, name) in a.locals.iter().enumerate() {
-            outcome.push((format!("{}.{}", a.name, name), l[j].outcome()));
+    let mut outcome = Outcome { names: pre.outcome_names.clone(), values: String::new() };
+    for l in &sh.locals {
+        for v in l.borrow().iter() {
+            outcome.push_value(format_args!("{v}"));
         }
     }
-    let mut from_setup = Vec::new();
-    setup_globals(&prog.setup, &mut from_setup);
     {
         let g = sh.globals.borrow();
-        for (i, name) in prog.globals.iter().enumerate() {
-            if !from_setup.contains(&(i as u32)) {
-                outcome.push((name.clone(), g[i].outcome()));
-            }
+        for &i in &pre.outcome_globals {
+            outcome.push_value(format_args!("{}", g[i as usize]));
         }
     }
 

@@ -87,12 +87,14 @@ pub struct Task {
     pub kernel: Arc<Kernel>,
     /// The task's process (kthreads: `None`).
     pub process: Option<Arc<Process>>,
-    pub name: String,
+    /// Shared, so that a runner starting the same actors again and again
+    /// hands out one name rather than copying it.
+    pub name: Arc<str>,
 }
 
 impl Task {
-    pub fn new(kernel: &Arc<Kernel>, process: Option<Arc<Process>>, name: &str) -> Task {
-        Task { kernel: kernel.clone(), process, name: name.to_string() }
+    pub fn new(kernel: &Arc<Kernel>, process: Option<Arc<Process>>, name: impl Into<Arc<str>>) -> Task {
+        Task { kernel: kernel.clone(), process, name: name.into() }
     }
 
     /// A new kernel with `bugs` enabled, one process `main` (fds 0-2 open,
