@@ -312,6 +312,23 @@ fn main() {
             rate(execs as f64, t_all),
             races.len()
         );
+        // KSIM_BENCH_JOBS=N: also as `ksim explore --jobs N FILE...` runs them, in process.
+        if let Some(jobs) = std::env::var("KSIM_BENCH_JOBS").ok().and_then(|s| s.parse::<u32>().ok()) {
+            let per_sweep: u64 = races
+                .iter()
+                .map(|p| {
+                    let (r, _) = sim::explore_in_process(p, Mode::Dpor, None);
+                    r.executions + r.pruned
+                })
+                .sum();
+            let sweeps = (t / t_all * (execs / per_sweep) as f64).ceil().max(1.0) as u32;
+            let tp = sim::explore_files_in_process(&races, jobs, sweeps, 3);
+            println!(
+                "explore --jobs {jobs}: {:.0} executions/s ({} in {tp:.3} s)",
+                rate((per_sweep * sweeps as u64) as f64, tp),
+                per_sweep * sweeps as u64
+            );
+        }
         return;
     }
     let o = parse_args();
@@ -500,6 +517,20 @@ fn main() {
         }
     }
     let eps = rate(execs as f64, t_all);
+    // The same search on every core, as `ksim explore FILE...` runs it
+    // (the files side by side, one thread each), in process: what a long
+    // run of many scenario files gets, with no process start per command.
+    let per_sweep: u64 = races
+        .iter()
+        .map(|p| {
+            let (r, _) = sim::explore_in_process(p, Mode::Dpor, None);
+            r.executions + r.pruned
+        })
+        .sum();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let sweeps = ((execs as f64 / t_all) / per_sweep as f64 * if o.quick { 0.3 } else { 1.0 }).ceil().max(1.0) as u32;
+    let t_par = sim::explore_files_in_process(&races, cores as u32, sweeps, reps);
+    let eps_par = rate((per_sweep * sweeps as u64) as f64, t_par);
     // The same files as one `ksim explore` command runs them: several files
     // are searched side by side, one thread each (--jobs defaults to the
     // number of cores). The whole process: parsing, startup, output.
@@ -512,14 +543,14 @@ fn main() {
         .sum();
     let t_cmd = best(reps, || ksim(&o, &race_args, 0));
     let eps_cmd = rate(cmd_execs as f64, t_cmd);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let pp = library("eventfd2_03_semaphore_pingpong.scn");
     let (rn, sn) = sim::explore_in_process(&pp, Mode::Naive, None);
     let eps_naive = rate((rn.executions + rn.pruned) as f64, sn);
     say(format!(
-        "explore: {}/s (dpor, {} race scenarios), {}/s (naive pingpong, {} executions)",
+        "explore: {}/s (dpor, {} race scenarios, one thread), {}/s on {cores} cores, {}/s (naive pingpong, {} executions)",
         human(eps),
         races.len(),
+        human(eps_par),
         human(eps_naive),
         rn.executions
     ));

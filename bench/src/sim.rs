@@ -76,6 +76,26 @@ pub fn explore_in_process(path: &str, mode: Mode, time_limit: Option<Duration>) 
     (r, t.elapsed().as_secs_f64())
 }
 
+/// Seconds for `ksim explore --jobs JOBS FILES...` run in this process
+/// (reading, parsing and searching every file, the files side by side on
+/// JOBS threads, the reports formatted), the best of `reps` runs of
+/// `sweeps` commands each.
+pub fn explore_files_in_process(files: &[String], jobs: u32, sweeps: u32, reps: u32) -> f64 {
+    let a = scenarios::cli::ExploreArgs { jobs: Some(jobs), ..Default::default() };
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        for _ in 0..sweeps {
+            let mut out = String::new();
+            let code = scenarios::cli::cmd_explore(&mut out, files, &a);
+            assert!(code <= 1, "ksim explore failed:\n{out}");
+            std::hint::black_box(&out);
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
 /// Depth-first over every schedule (no reduction): replays `path` with the
 /// first choice not yet taken at the deepest decision.
 struct Dfs<'a> {
