@@ -162,6 +162,12 @@ pub fn lex(src: &str) -> (Vec<Line>, Vec<Diag>) {
     let mut diags = Vec::new();
     for (i, raw) in src.split('\n').enumerate() {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        // Blank and comment-only lines (indented with spaces only: a tab
+        // is an error the line lexer reports) hold nothing to keep.
+        let rest = raw.trim_start_matches(' ');
+        if rest.is_empty() || rest.starts_with('#') {
+            continue;
+        }
         let line_no = clamp32(i + 1);
         let chars: Vec<char> = raw.chars().collect();
         let mut lx = LineLexer { chars: &chars, pos: 0, line: line_no, toks: Vec::new(), err: None };
