@@ -822,7 +822,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     for l in &sh.locals {
         l.borrow_mut().clear();
     }
-    Execution {
+    let ex = Execution {
         violations,
         decisions: all_decisions,
         schedule,
@@ -835,7 +835,12 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         stopped,
         steps,
         trace_events: sh.tevents.as_ref().map(|t| t.take()).unwrap_or_default(),
-    }
+    };
+    // The kernel's memory serves the next execution, if nothing holds it.
+    drop(sh);
+    drop(procs);
+    Kernel::recycle(kernel);
+    ex
 }
 
 fn drain_events(sh: &Shared) {

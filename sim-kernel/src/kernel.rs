@@ -15,8 +15,23 @@ pub struct Kernel {
     next_pid: AtomicU64,
 }
 
+thread_local! {
+    /// A kernel given back by [`Kernel::recycle`], for the next
+    /// [`Kernel::new`] on this thread (the explorer builds one per
+    /// execution, thousands a second).
+    static SPARE: std::cell::Cell<Option<Arc<Kernel>>> = const { std::cell::Cell::new(None) };
+}
+
 impl Kernel {
     pub fn new(bugs: BugSet) -> Arc<Kernel> {
+        if let Some(mut k) = SPARE.take() {
+            if let Some(m) = Arc::get_mut(&mut k) {
+                m.bugs = bugs;
+                m.next_ino.store(ANON_INODE_INO + 1, Ordering::Relaxed);
+                m.next_pid.store(1, Ordering::Relaxed);
+                return k;
+            }
+        }
         Arc::new(Kernel {
             objs: ObjTable::new(),
             bugs,
@@ -25,6 +40,16 @@ impl Kernel {
             next_ino: AtomicU64::new(ANON_INODE_INO + 1),
             next_pid: AtomicU64::new(1),
         })
+    }
+
+    /// Done with `k`: if nothing else holds it, empty its object table
+    /// (keeping the memory) for the next [`Kernel::new`] on this thread; a
+    /// kernel something still holds is simply dropped.
+    pub fn recycle(mut k: Arc<Kernel>) {
+        if let Some(m) = Arc::get_mut(&mut k) {
+            m.objs.clear();
+            SPARE.set(Some(k));
+        }
     }
 
     #[inline]

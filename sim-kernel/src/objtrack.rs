@@ -213,6 +213,15 @@ impl ObjTable {
             .collect()
     }
 
+    /// Forget every object and report (for a kernel used again).
+    pub(crate) fn clear(&mut self) {
+        let r = self.records.get_mut();
+        r.sites.clear();
+        r.tys.clear();
+        r.types.clear();
+        self.reports.get_mut().clear();
+    }
+
     pub fn count(&self) -> usize {
         self.records.lock().sites.len()
     }
