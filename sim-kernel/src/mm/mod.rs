@@ -405,24 +405,18 @@ impl MmInner {
     /// Merge neighbouring VMAs with the same protection and registration
     /// (`vma_merge`).
     pub fn merge_all(&mut self) {
-        let keys: Vec<u64> = self.vmas.keys().copied().collect();
-        let mut cur: Option<u64> = None;
-        for k in keys {
-            if let Some(c) = cur {
-                let merge = {
-                    let a = &self.vmas[&c];
-                    let b = &self.vmas[&k];
-                    a.mergeable(b)
-                };
-                if merge {
-                    let b = self.vmas.remove(&k).expect("vma");
-                    if let Some(a) = self.vmas.get_mut(&c) {
-                        a.end = b.end;
-                    }
-                    continue;
-                }
+        let Some(mut cur) = self.vmas.keys().next().copied() else { return };
+        // Walk the neighbours in address order: absorb the next VMA into
+        // the current one while they merge, else move on to it.
+        while let Some((&k, b)) = self.vmas.range(cur + 1..).next() {
+            if !self.vmas[&cur].mergeable(b) {
+                cur = k;
+                continue;
             }
-            cur = Some(k);
+            let b = self.vmas.remove(&k).expect("vma");
+            if let Some(a) = self.vmas.get_mut(&cur) {
+                a.end = b.end;
+            }
         }
     }
 }
