@@ -1334,44 +1334,23 @@ struct RaceScratch {
     c: Vec<u32>,
     /// `c` joined with the clock of the step that woke the actor.
     c_woken: Vec<u32>,
-    /// The steps of the execution the buffers hold the analysis of.
-    done: StepsSeen,
+    /// How many steps the next execution to analyse begins with that the
+    /// last one analysed also began with (see [`RaceScratch::replay_from`]).
+    shared: usize,
+}
+
+impl RaceScratch {
+    /// The search goes on with decision `d`, taken at step `step_at`,
+    /// changed: every execution from now on begins with the steps before
+    /// it as the last analysed one did (the run is deterministic: the same
+    /// decisions make the same steps).
+    fn replay_from(&mut self, step_at: usize) {
+        self.shared = self.shared.min(step_at);
+    }
 }
 
 /// No step (in [`RaceScratch::last`] and `lasts`).
 const NONE: u32 = u32::MAX;
-
-/// A record of an execution's steps (actor, decision, footprint), to find
-/// how many steps the next execution begins with identically.
-#[derive(Default)]
-struct StepsSeen {
-    /// Per step: actor, decision, end of its footprint in `accesses`.
-    steps: Vec<(ActorId, Option<usize>, usize)>,
-    accesses: Vec<(u64, bool)>,
-}
-
-impl StepsSeen {
-    /// The number of steps `steps` shares with the record, which then
-    /// records `steps`.
-    fn common_prefix(&mut self, steps: &[Step]) -> usize {
-        let mut p = 0;
-        let mut start = 0;
-        for (s, &(actor, decision, end)) in steps.iter().zip(&self.steps) {
-            if s.actor != actor || s.decision != decision || s.accesses[..] != self.accesses[start..end] {
-                break;
-            }
-            p += 1;
-            start = end;
-        }
-        self.steps.truncate(p);
-        self.accesses.truncate(start);
-        for s in &steps[p..] {
-            self.accesses.extend_from_slice(&s.accesses[..]);
-            self.steps.push((s.actor, s.decision, self.accesses.len()));
-        }
-        p
-    }
-}
 
 /// One step as the race analysis's inner loops see it, packed together.
 #[derive(Clone, Copy, Debug, Default)]
@@ -1427,7 +1406,9 @@ fn add_races(
     // already: their clocks and races depend on earlier steps only, and
     // the races were added to nodes still on the stack (their decisions
     // come before the first one this execution changed).
-    let p = sc.done.common_prefix(steps);
+    let p = sc.shared.min(m).min(sc.info.len());
+    sc.shared = usize::MAX;
+    debug_assert!(sc.info[..p].iter().zip(steps).all(|(i, s)| i.actor == s.actor), "a replay made other steps");
     sc.info.truncate(p);
     for s in &steps[p..] {
         let keys = KeyMask { touched: s.sig, written: s.wsig };
@@ -1839,6 +1820,7 @@ pub fn explore_visit(
                 Some(a) => {
                     top.done.push(a);
                     top.chosen = a;
+                    races.replay_from(top.step_at);
                     break;
                 }
                 None => {
