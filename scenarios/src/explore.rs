@@ -296,7 +296,7 @@ impl NaiveCounter {
                 if !self.seen.insert(wide.clone()) {
                     return;
                 }
-                match packed.count(&mut cuts.level_packed, &mut cuts.next_packed, &mut cuts.table) {
+                match packed.count(&mut cuts.level_packed, &mut cuts.next_packed, &mut cuts.table_packed) {
                     Packed::Count(n) => {
                         self.add_count(n);
                         return;
@@ -341,7 +341,8 @@ impl NaiveCounter {
         }
     }
 
-    fn add_count(&mut self, n: u128) {
+    fn add_count(&mut self, n: u64) {
+        let n = n as u128;
         match self.small.checked_add(n) {
             Some(x) => self.small = x,
             None => {
@@ -369,19 +370,16 @@ fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> Vec<u64> {
     wide.clone()
 }
 
-/// The order over the steps packed for counting: with at most 8 actors
-/// with steps, each with at most 127, a cut (a position per actor) fits a
-/// `u64`, a byte per actor, and so does what a step needs done before it
-/// (per actor, how many of its steps; its own actor: zero). Whether a cut
-/// reaches a need is then a few word operations.
+/// The order over the steps packed for counting: with at most 8 actors,
+/// each with at most 127 steps, a cut (a position per actor) fits a `u64`,
+/// a byte per actor, and so does what a step needs done before it (per
+/// actor, how many of its steps; its own actor and setup: zero). Whether
+/// a cut reaches a need is then a few word operations.
 #[derive(Default)]
 struct PackedOrder {
-    /// Per actor (of all `ids`): its byte in a cut, if it has steps.
-    col: Vec<Option<usize>>,
-    /// Per actor with steps (in actor order): its number of steps.
-    chains: Vec<usize>,
-    /// Per actor with steps: where its steps' needs start in `rows`.
-    starts: Vec<usize>,
+    /// Per actor with steps: `(actor, its number of steps, where its
+    /// steps' needs start in `rows`)`.
+    active: Vec<(usize, usize, usize)>,
     /// The needs, per actor with steps in program order, each actor's
     /// followed by one no cut reaches (its step past the last).
     rows: Vec<u64>,
@@ -392,30 +390,52 @@ struct PackedOrder {
 /// crosses a byte).
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
+/// Whether [`PackedOrder`] can hold an order over `ids` actors.
+fn packs(ids: usize) -> bool {
+    ids <= 8
+}
+
+/// A step's need in [`PackedOrder`]'s form, from its clock `c` (actor `a`'s).
+#[inline]
+fn pack_need(a: usize, c: &[u32]) -> u64 {
+    let mut need = 0;
+    for (b, &x) in c.iter().enumerate().skip(1) {
+        if b != a {
+            need |= (x as u64 & 0xff) << (8 * b);
+        }
+    }
+    need
+}
+
 /// What [`PackedOrder::count`] found.
 enum Packed {
-    Count(u128),
-    /// The count does not fit a `u128`.
+    Count(u64),
+    /// The count does not fit a `u64`.
     Overflow,
     /// Too many cuts, or an order no run can follow.
     Unknown,
 }
 
 impl PackedOrder {
-    /// Pack the order of the steps the race analysis `r` saw; false if it
-    /// does not fit. The trace's key goes to `key`: the actors' numbers of
-    /// steps, then the needs (which together identify the trace: every
-    /// step's clock).
+    /// Pack the order of the steps the race analysis `r` saw (their needs
+    /// are in `r.info`); false if it does not fit. The trace's key goes to
+    /// `key`: the actors' numbers of steps, then the needs (which together
+    /// identify the trace: every step's clock).
     fn build(&mut self, r: &RaceScratch, ids: usize, key: &mut Vec<u64>) -> bool {
         let count = |b: usize| (r.last[b] != NONE).then(|| r.info[r.last[b] as usize].pos as usize + 1).unwrap_or(0);
         if !self.layout(ids, count) {
             return false;
         }
-        for (info, vc) in r.info.iter().zip(r.step_vc.chunks_exact(ids)) {
-            let Some(i) = self.col.get(info.actor).copied().flatten() else { continue };
-            self.rows[self.starts[i] + info.pos as usize] = self.pack(i, |b| vc[b] as u64);
+        let mut start = [0usize; 8];
+        for &(b, _, s) in &self.active {
+            start[b] = s;
         }
-        self.key(key);
+        for info in &r.info {
+            if info.actor != 0 && info.actor < ids {
+                self.rows[start[info.actor] + info.pos as usize] = info.need;
+            }
+        }
+        self.key(ids, key);
         true
     }
 
@@ -425,73 +445,62 @@ impl PackedOrder {
         if !self.layout(ids, count) {
             return false;
         }
-        for i in 0..l.active.len() {
-            for p in 0..l.rows[i].1 {
+        for (i, &(_, n, start)) in self.active.iter().enumerate() {
+            for p in 0..n {
                 let need = l.need(i, p).unwrap_or_default();
-                self.rows[self.starts[i] + p] = self.pack(i, |b| self.col[b].map_or(0, |j| need[j] as u64));
+                self.rows[start + p] = need.iter().zip(&l.active).map(|(&x, &b)| (x as u64) << (8 * b)).sum();
             }
         }
-        self.key(key);
+        self.key(ids, key);
         true
     }
 
     /// Lay out the rows for actors `1..ids` with `count(b)` steps each.
     fn layout(&mut self, ids: usize, count: impl Fn(usize) -> usize) -> bool {
-        self.col.clear();
-        self.chains.clear();
-        self.starts.clear();
+        if !packs(ids) {
+            return false;
+        }
+        self.active.clear();
         let mut rows = 0;
-        for b in 0..ids {
-            let n = if b == 0 { 0 } else { count(b) };
-            if n == 0 {
-                self.col.push(None);
-                continue;
-            }
-            if n > 127 || self.chains.len() == 8 {
+        for b in 1..ids {
+            let n = count(b);
+            if n > 127 {
                 return false;
             }
-            self.col.push(Some(self.chains.len()));
-            self.chains.push(n);
-            self.starts.push(rows);
-            rows += n + 1;
+            if n > 0 {
+                self.active.push((b, n, rows));
+                rows += n + 1;
+            }
         }
         self.rows.clear();
         self.rows.resize(rows, 0);
-        for (i, (&start, &n)) in self.starts.iter().zip(&self.chains).enumerate() {
-            self.rows[start + n] = 0x80 << (8 * i);
+        for &(b, n, start) in &self.active {
+            self.rows[start + n] = 0x80 << (8 * b);
         }
         true
     }
 
-    /// The need of a step of the `i`th actor with steps: `vc(b)` of every
-    /// other actor `b` with steps, in its byte.
-    #[inline]
-    fn pack(&self, i: usize, vc: impl Fn(usize) -> u64) -> u64 {
-        let mut need = 0;
-        for (b, col) in self.col.iter().enumerate() {
-            if let Some(j) = *col {
-                if j != i {
-                    need |= vc(b) << (8 * j);
-                }
-            }
-        }
-        need
-    }
-
-    fn key(&self, key: &mut Vec<u64>) {
+    fn key(&self, ids: usize, key: &mut Vec<u64>) {
         key.clear();
         key.push(0);
-        key.extend(self.col.iter().map(|c| c.map_or(0, |j| self.chains[j] as u64)));
+        let mut chains = [0u64; 8];
+        for &(b, n, _) in &self.active {
+            chains[b] = n as u64;
+        }
+        key.extend_from_slice(&chains[..ids]);
         key.extend_from_slice(&self.rows);
     }
 
     /// [`count_cuts`] over the packed order; `f` is all zero on entry and
     /// is left all zero.
-    fn count(&self, level: &mut Vec<(usize, u64)>, next: &mut Vec<(usize, u64)>, f: &mut Vec<u128>) -> Packed {
-        let mut radix = [0usize; 8];
+    fn count(&self, level: &mut Vec<(usize, u64)>, next: &mut Vec<(usize, u64)>, f: &mut Vec<u64>) -> Packed {
+        // Per actor with steps: its byte's shift, where its needs start,
+        // and its weight in a cut's index.
+        let mut act = [(0u32, 0usize, 0usize); 8];
+        let w = self.active.len();
         let mut size: u64 = 1;
-        for (r, &n) in radix.iter_mut().zip(&self.chains) {
-            *r = size as usize;
+        for (x, &(b, n, start)) in act.iter_mut().zip(&self.active) {
+            *x = (8 * b as u32, start, size as usize);
             size = match size.checked_mul(n as u64 + 1) {
                 Some(s) => s,
                 None => return Packed::Unknown,
@@ -505,26 +514,24 @@ impl PackedOrder {
             f.resize(size, 0);
         }
         let full = size - 1;
-        let w = self.chains.len();
+        let act = &act[..w];
         level.clear();
         level.push((0, 0));
         f[0] = 1;
         loop {
             next.clear();
-            for li in 0..level.len() {
-                let (idx, cut) = level[li];
+            for &(idx, cut) in level.iter() {
                 let here = std::mem::take(&mut f[idx]);
                 if idx == full {
                     debug_assert!(level.len() == 1);
                     return Packed::Count(here);
                 }
-                for i in 0..w {
-                    let pos = (cut >> (8 * i)) as usize & 0xff;
-                    let need = self.rows[self.starts[i] + pos];
+                for &(shift, start, radix) in act {
+                    let need = self.rows[start + ((cut >> shift) & 0xff) as usize];
                     if ((cut | HIGH) - need) & HIGH != HIGH {
                         continue;
                     }
-                    let t = idx + radix[i];
+                    let t = idx + radix;
                     let was_zero = f[t] == 0;
                     match f[t].checked_add(here) {
                         Some(x) => f[t] = x,
@@ -537,7 +544,7 @@ impl PackedOrder {
                         }
                     }
                     if was_zero {
-                        next.push((t, cut + (1 << (8 * i))));
+                        next.push((t, cut + (1 << shift)));
                     }
                 }
             }
@@ -810,6 +817,8 @@ struct CutScratch {
     /// [`PackedOrder::count`]'s levels: `(index, cut)`.
     level_packed: Vec<(usize, u64)>,
     next_packed: Vec<(usize, u64)>,
+    /// [`PackedOrder::count`]'s table, kept all zero like `table`.
+    table_packed: Vec<u64>,
 }
 
 /// [`linear_extensions_string`]'s count.
@@ -1364,6 +1373,9 @@ struct StepInfo {
     /// How many steps up to this one the happens-before order does not
     /// explain (see [`explained`]).
     unexplained: u32,
+    /// What must be done before it, packed (see [`PackedOrder`]), when
+    /// the actors are few enough.
+    need: u64,
 }
 
 /// A step's footprint summarized as two key signatures (see
@@ -1535,6 +1547,9 @@ fn add_races(
         lasts.extend_from_slice(last);
         if a != 0 && !explained(info, k, woke, c) {
             unexplained += 1;
+        }
+        if packs(n) {
+            info[k].need = pack_need(a, c);
         }
         info[k].unexplained = unexplained;
     }
