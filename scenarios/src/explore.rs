@@ -1152,16 +1152,19 @@ fn better(a: &Counterexample, b: &Counterexample) -> bool {
     (a.preemptions, a.schedule.len(), &a.schedule) < (b.preemptions, b.schedule.len(), &b.schedule)
 }
 
+/// A few actors, inline (no allocation for most decisions).
+type Actors = smallvec::SmallVec<[ActorId; 6]>;
+
 /// One decision on the current search path.
 #[derive(Clone, Debug)]
 struct Node {
-    enabled: Vec<ActorId>,
+    enabled: Actors,
     prev: Option<ActorId>,
     prev_runnable: bool,
     chosen: ActorId,
     /// Alternatives to explore here, in order.
-    backtrack: Vec<ActorId>,
-    done: Vec<ActorId>,
+    backtrack: Actors,
+    done: Actors,
     /// Actors asleep here: their next step is covered elsewhere.
     sleep: Vec<(ActorId, Footprint)>,
     /// Footprint of the first step after each explored choice.
@@ -1276,12 +1279,12 @@ impl Chooser for DfsChooser<'_> {
             sleep.clear();
         }
         let mut node = Node {
-            enabled: p.runnable.to_vec(),
+            enabled: Actors::from_slice(p.runnable),
             prev: p.prev,
             prev_runnable: p.prev_runnable,
             chosen: 0,
-            backtrack: Vec::new(),
-            done: Vec::new(),
+            backtrack: Actors::new(),
+            done: Actors::new(),
             sleep,
             first_fp: Vec::new(),
             preemptions,
@@ -1289,7 +1292,7 @@ impl Chooser for DfsChooser<'_> {
         };
         // Candidates: awake, within the bound, allowed at the root; the
         // previous actor first (fewest preemptions first).
-        let mut cands: Vec<ActorId> = Vec::new();
+        let mut cands = Actors::new();
         if let Some(pr) = p.prev.filter(|_| p.prev_runnable) {
             cands.push(pr);
         }
@@ -1300,8 +1303,8 @@ impl Chooser for DfsChooser<'_> {
         }
         if i == 0 {
             // The root: every child, in actor order, split by shard.
-            let all: Vec<ActorId> = p.runnable.to_vec();
-            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a, &all)).collect();
+            let all = p.runnable;
+            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a, all)).collect();
             node.backtrack = cands.clone();
         } else if self.mode == Mode::Naive {
             node.backtrack = cands.clone();
@@ -1578,7 +1581,7 @@ fn explained(info: &[StepInfo], k: usize, woke: Option<usize>, c: &[u32]) -> boo
 
 /// Append `x` to `v` unless it is there already.
 #[inline]
-fn push_new(v: &mut Vec<ActorId>, x: ActorId) {
+fn push_new(v: &mut Actors, x: ActorId) {
     if !v.contains(&x) {
         v.push(x);
     }
