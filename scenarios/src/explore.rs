@@ -422,7 +422,7 @@ impl PackedOrder {
     /// `key`: the actors' numbers of steps, then the needs (which together
     /// identify the trace: every step's clock).
     fn build(&mut self, r: &RaceScratch, ids: usize, key: &mut Vec<u64>) -> bool {
-        let count = |b: usize| (r.last[b] != NONE).then(|| r.info[r.last[b] as usize].pos as usize + 1).unwrap_or(0);
+        let count = |b: usize| if r.last[b] != NONE { r.info[r.last[b] as usize].pos as usize + 1 } else { 0 };
         if !self.layout(ids, count) {
             return false;
         }
