@@ -234,8 +234,13 @@ struct Acc {
 /// too large to count.
 #[derive(Default)]
 struct NaiveCounter {
-    seen: std::collections::BTreeSet<Vec<u32>>,
+    /// The keys of the traces counted (see [`PackedOrder`] and
+    /// [`NaiveCounter::add`]).
+    seen: std::collections::BTreeSet<Vec<u64>>,
+    /// The count is `total + small`; `small` spills into `total` when it
+    /// would overflow.
     total: Big,
+    small: u128,
     unknown: bool,
     /// Buffers reused across executions.
     scratch: CountScratch,
@@ -246,10 +251,14 @@ struct NaiveCounter {
 struct CountScratch {
     /// The trace's key (see [`trace_order`]), which holds its clocks.
     key: Vec<u32>,
+    /// The key as the seen set holds it.
+    wide: Vec<u64>,
     /// Where each actor's clocks are in `key` (see [`ActorClocks`]).
     at: Vec<(usize, usize)>,
     /// The order, as the counting reads it.
     lattice: Lattice,
+    /// The order packed, when it fits (see [`PackedOrder`]).
+    packed: PackedOrder,
     /// [`explains_run`]'s cut.
     cut: Vec<usize>,
     /// [`linear_extensions`]' buffers.
@@ -261,9 +270,9 @@ struct CountScratch {
 const MAX_CUTS: u64 = 1 << 22;
 
 impl NaiveCounter {
-    /// `step_vc`: the vector clocks [`add_races`] computed for `ex` (the
-    /// same order as [`trace_order`]'s, setup included), if at hand.
-    fn add(&mut self, ex: &Execution, nactors: usize, step_vc: Option<&[u32]>) {
+    /// `races`: the race analysis of `ex` (its vector clocks, in the same
+    /// order as [`trace_order`]'s, setup included), if at hand.
+    fn add(&mut self, ex: &Execution, nactors: usize, races: Option<&RaceScratch>) {
         if self.unknown {
             return;
         }
@@ -275,25 +284,59 @@ impl NaiveCounter {
             return;
         }
         let ids = nactors + 2;
-        let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
-        let CountScratch { key, at, lattice, cut, cuts } = &mut self.scratch;
-        match step_vc {
-            Some(v) if v.len() == ex.steps.len() * ids => key_from_clocks(&ex.steps, ids, v, key, at),
-            _ => {
-                let (k, chains, _) = trace_order(&ex.steps, nactors, &runnable);
-                *key = k;
-                key_ranges(&chains, ids, at);
+        let m = ex.steps.len();
+        let races = races.filter(|r| r.info.len() == m && r.step_vc.len() == m * ids && r.last.len() == ids);
+        let CountScratch { key, wide, at, lattice, packed, cut, cuts } = &mut self.scratch;
+        if let Some(r) = races {
+            if r.info.last().is_some_and(|s| s.unexplained > 0) {
+                self.unknown = true;
+                return;
             }
-        }
-        lattice.build(&ActorClocks { ids, flat: key, at });
-        if !explains_run(&ex.steps, lattice, &runnable, cut) {
-            self.unknown = true;
-            return;
-        }
-        // A trace explored twice is rare (the reduction explores each once
-        // but for sleep-set misses), so the key is copied for one lookup.
-        if !self.seen.insert(key.clone()) {
-            return;
+            if packed.build(r, ids, wide) {
+                // A trace explored twice is rare (the reduction explores each
+                // once but for sleep-set misses), so the key is copied for
+                // one lookup.
+                if !self.seen.insert(wide.clone()) {
+                    return;
+                }
+                match packed.count(&mut cuts.level_packed, &mut cuts.next_packed, &mut cuts.table_packed) {
+                    Packed::Count(n) => {
+                        self.add_count(n);
+                        return;
+                    }
+                    Packed::Unknown => {
+                        self.unknown = true;
+                        return;
+                    }
+                    // Exact big integers below.
+                    Packed::Overflow => {}
+                }
+                key_from_clocks(&ex.steps, ids, &r.step_vc, key, at);
+                lattice.build(&ActorClocks { ids, flat: key, at });
+            } else {
+                key_from_clocks(&ex.steps, ids, &r.step_vc, key, at);
+                lattice.build(&ActorClocks { ids, flat: key, at });
+                if !self.seen.insert(generic_key(key, wide)) {
+                    return;
+                }
+            }
+        } else {
+            let runnable = |d: usize| ex.decisions.get(d).map(|x| x.runnable.as_slice());
+            let (k, chains, _) = trace_order(&ex.steps, nactors, &runnable);
+            *key = k;
+            key_ranges(&chains, ids, at);
+            lattice.build(&ActorClocks { ids, flat: key, at });
+            if !explains_run(&ex.steps, lattice, &runnable, cut) {
+                self.unknown = true;
+                return;
+            }
+            if packed.build_from(lattice, ids, wide) {
+                if !self.seen.insert(wide.clone()) {
+                    return;
+                }
+            } else if !self.seen.insert(generic_key(key, wide)) {
+                return;
+            }
         }
         match linear_extensions(lattice, cuts) {
             Some(n) => self.total.add(&n),
@@ -301,8 +344,218 @@ impl NaiveCounter {
         }
     }
 
+    fn add_count(&mut self, n: u64) {
+        let n = n as u128;
+        match self.small.checked_add(n) {
+            Some(x) => self.small = x,
+            None => {
+                self.total.add(&Big::from_u128(self.small));
+                self.small = n;
+            }
+        }
+    }
+
     fn result(&self) -> Option<String> {
-        (!self.unknown).then(|| self.total.to_string())
+        (!self.unknown).then(|| {
+            let mut t = self.total.clone();
+            t.add(&Big::from_u128(self.small));
+            t.to_string()
+        })
+    }
+}
+
+/// The seen-set key of an order too large to pack: [`trace_order`]'s key,
+/// tagged apart from [`PackedOrder`]'s.
+fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> Vec<u64> {
+    wide.clear();
+    wide.push(1);
+    wide.extend(key.iter().map(|&x| x as u64));
+    wide.clone()
+}
+
+/// The order over the steps packed for counting: with at most 8 actors,
+/// each with at most 127 steps, a cut (a position per actor) fits a `u64`,
+/// a byte per actor, and so does what a step needs done before it (per
+/// actor, how many of its steps; its own actor and setup: zero). Whether
+/// a cut reaches a need is then a few word operations.
+#[derive(Default)]
+struct PackedOrder {
+    /// Per actor with steps: `(actor, its number of steps, where its
+    /// steps' needs start in `rows`)`.
+    active: Vec<(usize, usize, usize)>,
+    /// The needs, per actor with steps in program order, each actor's
+    /// followed by one no cut reaches (its step past the last).
+    rows: Vec<u64>,
+}
+
+/// Every byte's high bit: `((cut | HIGH) - need) & HIGH == HIGH` when
+/// every byte of `cut` is at least `need`'s (bytes below 128: no borrow
+/// crosses a byte).
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Whether [`PackedOrder`] can hold an order over `ids` actors.
+fn packs(ids: usize) -> bool {
+    ids <= 8
+}
+
+/// A step's need in [`PackedOrder`]'s form, from its clock `c` (actor `a`'s).
+#[inline]
+fn pack_need(a: usize, c: &[u32]) -> u64 {
+    let mut need = 0;
+    for (b, &x) in c.iter().enumerate().skip(1) {
+        if b != a {
+            need |= (x as u64 & 0xff) << (8 * b);
+        }
+    }
+    need
+}
+
+/// What [`PackedOrder::count`] found.
+enum Packed {
+    Count(u64),
+    /// The count does not fit a `u64`.
+    Overflow,
+    /// Too many cuts, or an order no run can follow.
+    Unknown,
+}
+
+impl PackedOrder {
+    /// Pack the order of the steps the race analysis `r` saw (their needs
+    /// are in `r.info`); false if it does not fit. The trace's key goes to
+    /// `key`: the actors' numbers of steps, then the needs (which together
+    /// identify the trace: every step's clock).
+    fn build(&mut self, r: &RaceScratch, ids: usize, key: &mut Vec<u64>) -> bool {
+        let count = |b: usize| if r.last[b] != NONE { r.info[r.last[b] as usize].pos as usize + 1 } else { 0 };
+        if !self.layout(ids, count) {
+            return false;
+        }
+        let mut start = [0usize; 8];
+        for &(b, _, s) in &self.active {
+            start[b] = s;
+        }
+        for info in &r.info {
+            if info.actor != 0 && info.actor < ids {
+                self.rows[start[info.actor] + info.pos as usize] = info.need;
+            }
+        }
+        self.key(ids, key);
+        true
+    }
+
+    /// [`PackedOrder::build`] from a [`Lattice`] over `ids` actors.
+    fn build_from(&mut self, l: &Lattice, ids: usize, key: &mut Vec<u64>) -> bool {
+        let count = |b: usize| l.active.iter().position(|&a| a == b).map_or(0, |i| l.rows[i].1);
+        if !self.layout(ids, count) {
+            return false;
+        }
+        for (i, &(_, n, start)) in self.active.iter().enumerate() {
+            for p in 0..n {
+                let need = l.need(i, p).unwrap_or_default();
+                self.rows[start + p] = need.iter().zip(&l.active).map(|(&x, &b)| (x as u64) << (8 * b)).sum();
+            }
+        }
+        self.key(ids, key);
+        true
+    }
+
+    /// Lay out the rows for actors `1..ids` with `count(b)` steps each.
+    fn layout(&mut self, ids: usize, count: impl Fn(usize) -> usize) -> bool {
+        if !packs(ids) {
+            return false;
+        }
+        self.active.clear();
+        let mut rows = 0;
+        for b in 1..ids {
+            let n = count(b);
+            if n > 127 {
+                return false;
+            }
+            if n > 0 {
+                self.active.push((b, n, rows));
+                rows += n + 1;
+            }
+        }
+        self.rows.clear();
+        self.rows.resize(rows, 0);
+        for &(b, n, start) in &self.active {
+            self.rows[start + n] = 0x80 << (8 * b);
+        }
+        true
+    }
+
+    fn key(&self, ids: usize, key: &mut Vec<u64>) {
+        key.clear();
+        key.push(0);
+        let mut chains = [0u64; 8];
+        for &(b, n, _) in &self.active {
+            chains[b] = n as u64;
+        }
+        key.extend_from_slice(&chains[..ids]);
+        key.extend_from_slice(&self.rows);
+    }
+
+    /// [`count_cuts`] over the packed order; `f` is all zero on entry and
+    /// is left all zero.
+    fn count(&self, level: &mut Vec<(usize, u64)>, next: &mut Vec<(usize, u64)>, f: &mut Vec<u64>) -> Packed {
+        // Per actor with steps: its byte's shift, where its needs start,
+        // and its weight in a cut's index.
+        let mut act = [(0u32, 0usize, 0usize); 8];
+        let w = self.active.len();
+        let mut size: u64 = 1;
+        for (x, &(b, n, start)) in act.iter_mut().zip(&self.active) {
+            *x = (8 * b as u32, start, size as usize);
+            size = match size.checked_mul(n as u64 + 1) {
+                Some(s) => s,
+                None => return Packed::Unknown,
+            };
+        }
+        if size > MAX_CUTS {
+            return Packed::Unknown;
+        }
+        let size = size as usize;
+        if f.len() < size {
+            f.resize(size, 0);
+        }
+        let full = size - 1;
+        let act = &act[..w];
+        level.clear();
+        level.push((0, 0));
+        f[0] = 1;
+        loop {
+            next.clear();
+            for &(idx, cut) in level.iter() {
+                let here = std::mem::take(&mut f[idx]);
+                if idx == full {
+                    debug_assert!(level.len() == 1);
+                    return Packed::Count(here);
+                }
+                for &(shift, start, radix) in act {
+                    let need = self.rows[start + ((cut >> shift) & 0xff) as usize];
+                    if ((cut | HIGH) - need) & HIGH != HIGH {
+                        continue;
+                    }
+                    let t = idx + radix;
+                    let was_zero = f[t] == 0;
+                    match f[t].checked_add(here) {
+                        Some(x) => f[t] = x,
+                        None => {
+                            // Leave the table clean for the next call.
+                            for &(x, _) in level.iter().chain(next.iter()) {
+                                f[x] = 0;
+                            }
+                            return Packed::Overflow;
+                        }
+                    }
+                    if was_zero {
+                        next.push((t, cut + (1 << shift)));
+                    }
+                }
+            }
+            if next.is_empty() {
+                return Packed::Unknown;
+            }
+            std::mem::swap(level, next);
+        }
     }
 }
 
@@ -564,6 +817,11 @@ struct CutScratch {
     /// [`count_cuts`]' table of `u128` counts, kept all zero between
     /// calls (so no execution allocates or clears one).
     table: Vec<u128>,
+    /// [`PackedOrder::count`]'s levels: `(index, cut)`.
+    level_packed: Vec<(usize, u64)>,
+    next_packed: Vec<(usize, u64)>,
+    /// [`PackedOrder::count`]'s table, kept all zero like `table`.
+    table_packed: Vec<u64>,
 }
 
 /// [`linear_extensions_string`]'s count.
@@ -583,7 +841,7 @@ fn linear_extensions(order: &Lattice, sc: &mut CutScratch) -> Option<Big> {
     if sc.table.len() < size {
         sc.table.resize(size, 0);
     }
-    let CutScratch { radix, level, next, table } = sc;
+    let CutScratch { radix, level, next, table, .. } = sc;
     match count_cuts::<u128>(order, radix, &mut table[..size], level, next) {
         Some(n) => Some(Big::from_u128(n)),
         None => count_cuts::<Big>(order, radix, &mut vec![Big::zero(); size], level, next),
@@ -904,16 +1162,19 @@ fn better(a: &Counterexample, b: &Counterexample) -> bool {
     (a.preemptions, a.schedule.len(), &a.schedule) < (b.preemptions, b.schedule.len(), &b.schedule)
 }
 
+/// A few actors, inline (no allocation for most decisions).
+type Actors = smallvec::SmallVec<[ActorId; 6]>;
+
 /// One decision on the current search path.
 #[derive(Clone, Debug)]
 struct Node {
-    enabled: Vec<ActorId>,
+    enabled: Actors,
     prev: Option<ActorId>,
     prev_runnable: bool,
     chosen: ActorId,
     /// Alternatives to explore here, in order.
-    backtrack: Vec<ActorId>,
-    done: Vec<ActorId>,
+    backtrack: Actors,
+    done: Actors,
     /// Actors asleep here: their next step is covered elsewhere.
     sleep: Vec<(ActorId, Footprint)>,
     /// Footprint of the first step after each explored choice.
@@ -1028,12 +1289,12 @@ impl Chooser for DfsChooser<'_> {
             sleep.clear();
         }
         let mut node = Node {
-            enabled: p.runnable.to_vec(),
+            enabled: Actors::from_slice(p.runnable),
             prev: p.prev,
             prev_runnable: p.prev_runnable,
             chosen: 0,
-            backtrack: Vec::new(),
-            done: Vec::new(),
+            backtrack: Actors::new(),
+            done: Actors::new(),
             sleep,
             first_fp: Vec::new(),
             preemptions,
@@ -1041,7 +1302,7 @@ impl Chooser for DfsChooser<'_> {
         };
         // Candidates: awake, within the bound, allowed at the root; the
         // previous actor first (fewest preemptions first).
-        let mut cands: Vec<ActorId> = Vec::new();
+        let mut cands = Actors::new();
         if let Some(pr) = p.prev.filter(|_| p.prev_runnable) {
             cands.push(pr);
         }
@@ -1052,8 +1313,8 @@ impl Chooser for DfsChooser<'_> {
         }
         if i == 0 {
             // The root: every child, in actor order, split by shard.
-            let all: Vec<ActorId> = p.runnable.to_vec();
-            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a, &all)).collect();
+            let all = p.runnable;
+            cands = all.iter().copied().filter(|a| (self.root_allowed)(*a, all)).collect();
             node.backtrack = cands.clone();
         } else if self.mode == Mode::Naive {
             node.backtrack = cands.clone();
@@ -1078,63 +1339,40 @@ impl Chooser for DfsChooser<'_> {
 
 /// Buffers the per-execution race analysis reuses: one set per search, so
 /// that once they have grown an execution's analysis allocates nothing.
+/// Everything per step depends on earlier steps only, so the analysis of
+/// the steps an execution shares with the previous one is kept.
 #[derive(Default)]
 struct RaceScratch {
     /// Per step, what the analysis looks at (see [`StepInfo`]).
     info: Vec<StepInfo>,
-    /// Numbers the keys of the execution's footprints.
-    keys: KeyIndex,
-    /// Per step, the step that woke its actor (see [`wakers`]).
-    woke: Vec<Option<usize>>,
-    /// [`wakers`]' per-actor state.
-    absent: Vec<Option<usize>>,
-    /// Per actor, its clock after its latest step (flat, stride `n`).
-    vc_actor: Vec<u32>,
     /// Every step's vector clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
     step_vc: Vec<u32>,
-    /// Per actor, its steps so far.
-    count: Vec<u32>,
+    /// After each step, each actor's latest step ([`NONE`]: none yet),
+    /// flat like `step_vc`: the state to resume from after a shared prefix.
+    lasts: Vec<u32>,
+    /// Per actor, its latest step so far ([`NONE`]: none).
+    last: Vec<u32>,
     /// The clock being built for the current step.
     c: Vec<u32>,
     /// `c` joined with the clock of the step that woke the actor.
     c_woken: Vec<u32>,
-    /// Per actor, its latest step so far.
-    last: Vec<Option<usize>>,
-    /// The steps of the execution the buffers hold the analysis of.
-    done: StepsSeen,
+    /// How many steps the next execution to analyse begins with that the
+    /// last one analysed also began with (see [`RaceScratch::replay_from`]).
+    shared: usize,
 }
 
-/// A record of an execution's steps (actor, decision, footprint), to find
-/// how many steps the next execution begins with identically.
-#[derive(Default)]
-struct StepsSeen {
-    /// Per step: actor, decision, end of its footprint in `accesses`.
-    steps: Vec<(ActorId, Option<usize>, usize)>,
-    accesses: Vec<(u64, bool)>,
-}
-
-impl StepsSeen {
-    /// The number of steps `steps` shares with the record, which then
-    /// records `steps`.
-    fn common_prefix(&mut self, steps: &[Step]) -> usize {
-        let mut p = 0;
-        let mut start = 0;
-        for (s, &(actor, decision, end)) in steps.iter().zip(&self.steps) {
-            if s.actor != actor || s.decision != decision || s.accesses[..] != self.accesses[start..end] {
-                break;
-            }
-            p += 1;
-            start = end;
-        }
-        self.steps.truncate(p);
-        self.accesses.truncate(start);
-        for s in &steps[p..] {
-            self.accesses.extend_from_slice(&s.accesses[..]);
-            self.steps.push((s.actor, s.decision, self.accesses.len()));
-        }
-        p
+impl RaceScratch {
+    /// The search goes on with decision `d`, taken at step `step_at`,
+    /// changed: every execution from now on begins with the steps before
+    /// it as the last analysed one did (the run is deterministic: the same
+    /// decisions make the same steps).
+    fn replay_from(&mut self, step_at: usize) {
+        self.shared = self.shared.min(step_at);
     }
 }
+
+/// No step (in [`RaceScratch::last`] and `lasts`).
+const NONE: u32 = u32::MAX;
 
 /// One step as the race analysis's inner loops see it, packed together.
 #[derive(Clone, Copy, Debug, Default)]
@@ -1144,15 +1382,18 @@ struct StepInfo {
     pos: u32,
     /// Its actor's previous step.
     prev: Option<usize>,
-    /// The number of keys numbered up to this step (see [`KeyIndex`]).
-    known_keys: usize,
     keys: KeyMask,
+    /// How many steps up to this one the happens-before order does not
+    /// explain (see [`explained`]).
+    unexplained: u32,
+    /// What must be done before it, packed (see [`PackedOrder`]), when
+    /// the actors are few enough.
+    need: u64,
 }
 
-/// A footprint as two sets of key numbers (see [`KeyIndex`]) modulo 64:
-/// the keys touched, and those written. Two footprints whose masks do not
-/// overlap on a write cannot conflict; when the execution has at most 64
-/// distinct keys the masks are exact and overlapping masks do conflict.
+/// A step's footprint summarized as two key signatures (see
+/// [`Step::sig`]): the keys touched, and those written. Two footprints
+/// whose signatures do not overlap on a write cannot conflict.
 #[derive(Clone, Copy, Debug, Default)]
 struct KeyMask {
     touched: u64,
@@ -1160,77 +1401,10 @@ struct KeyMask {
 }
 
 impl KeyMask {
-    fn of(accesses: &[(u64, bool)], keys: &mut KeyIndex) -> KeyMask {
-        let mut m = KeyMask::default();
-        for &(key, write) in accesses {
-            let bit = 1u64 << (keys.number(key) % 64);
-            m.touched |= bit;
-            if write {
-                m.written |= bit;
-            }
-        }
-        m
-    }
-
     /// False only if the footprints summarized cannot conflict.
     #[inline]
     fn may_conflict(self, o: KeyMask) -> bool {
         (self.written & o.touched) | (self.touched & o.written) != 0
-    }
-}
-
-/// Numbers distinct footprint keys 0, 1, 2, ... in order of first sight:
-/// an open-addressing hash table with linear probing. Undoing insertions
-/// newest first restores the table exactly, so the keys of an execution's
-/// prefix keep their numbers while the rest are forgotten.
-#[derive(Default)]
-struct KeyIndex {
-    /// `(key, number + 1)`; a zero number is an empty slot.
-    slots: Vec<(u64, u32)>,
-    /// The slot of each number's key.
-    order: Vec<usize>,
-}
-
-impl KeyIndex {
-    fn len(&self) -> usize {
-        self.order.len()
-    }
-
-    /// Forget every key but the first `n` numbered.
-    fn truncate(&mut self, n: usize) {
-        while self.order.len() > n {
-            let slot = self.order.pop().unwrap_or_default();
-            self.slots[slot] = (0, 0);
-        }
-    }
-
-    /// Room for `n` keys in all, keeping the table at most half full.
-    fn reserve(&mut self, n: usize) {
-        let size = (2 * n).next_power_of_two().max(16);
-        if self.slots.len() >= size {
-            return;
-        }
-        let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
-        for slot in std::mem::take(&mut self.order) {
-            self.number(old[slot].0);
-        }
-    }
-
-    fn number(&mut self, key: u64) -> u32 {
-        let mask = self.slots.len() - 1;
-        // Fibonacci hashing: the high bits of key * 2^64/phi.
-        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
-        loop {
-            match self.slots[i] {
-                (_, 0) => {
-                    self.order.push(i);
-                    self.slots[i] = (key, self.order.len() as u32);
-                    return self.order.len() as u32 - 1;
-                }
-                (k, v) if k == key => return v - 1,
-                _ => i = (i + 1) & mask,
-            }
-        }
     }
 }
 
@@ -1241,7 +1415,8 @@ impl KeyIndex {
 /// execution's failing step also races every actor it cut off (see
 /// [`add_stop_races`]).
 /// Leaves every step's vector clock in `sc.step_vc` (the happens-before
-/// order the naive count reuses).
+/// order the naive count reuses) and whether the order explains the run
+/// (see [`explained`]) in the last step's `unexplained`.
 fn add_races(
     stack: &mut [Node],
     steps: &[Step],
@@ -1256,62 +1431,75 @@ fn add_races(
     // already: their clocks and races depend on earlier steps only, and
     // the races were added to nodes still on the stack (their decisions
     // come before the first one this execution changed).
-    let p = sc.done.common_prefix(steps);
-    wakers(steps, nactors, &|d| stack.get(d).map(|n| n.enabled.as_slice()), &mut sc.woke, &mut sc.absent);
-    // The prefix's keys keep their numbers; the rest are numbered anew.
+    let p = sc.shared.min(m).min(sc.info.len());
+    sc.shared = usize::MAX;
+    debug_assert!(sc.info[..p].iter().zip(steps).all(|(i, s)| i.actor == s.actor), "a replay made other steps");
     sc.info.truncate(p);
-    sc.keys.truncate(sc.info.last().map_or(0, |s| s.known_keys));
-    sc.keys.reserve(sc.keys.len() + steps[p..].iter().map(|s| s.accesses.len()).sum::<usize>());
     for s in &steps[p..] {
-        let keys = KeyMask::of(&s.accesses[..], &mut sc.keys);
-        sc.info.push(StepInfo { actor: s.actor, pos: 0, prev: None, keys, known_keys: sc.keys.len() });
+        let keys = KeyMask { touched: s.sig, written: s.wsig };
+        sc.info.push(StepInfo { actor: s.actor, keys, ..Default::default() });
     }
-    let exact = sc.keys.len() <= 64;
-    let RaceScratch { info, woke, vc_actor, step_vc, count, c, c_woken, last, .. } = sc;
-    // Whether steps j and k are dependent: the masks, which are enough
-    // unless the execution has more than 64 keys.
+    let RaceScratch { info, step_vc, lasts, last, c, c_woken, .. } = sc;
+    // Whether steps j and k are dependent: the signatures tell most
+    // independent pairs apart without looking at the footprints.
     let dependent = |j: usize, k: usize, info: &[StepInfo]| {
-        info[j].keys.may_conflict(info[k].keys) && (exact || steps[j].dependent(&steps[k]))
+        info[j].keys.may_conflict(info[k].keys) && footprints_conflict(&steps[j].accesses, &steps[k].accesses)
     };
-    vc_actor.clear();
-    vc_actor.resize(n * n, 0);
+    // The actors that could run when step t was taken (one without a
+    // decision ran alone).
+    fn runnable<'a>(stack: &'a [Node], steps: &'a [Step], t: usize) -> &'a [ActorId] {
+        match steps[t].decision.and_then(|d| stack.get(d)) {
+            Some(node) => &node.enabled,
+            None => std::slice::from_ref(&steps[t].actor),
+        }
+    }
     step_vc.truncate(p * n);
     step_vc.resize(m * n, 0);
-    count.clear();
-    count.resize(n, 0);
+    lasts.truncate(p * n);
     c.clear();
     c.resize(n, 0);
+    // The state after the prefix: each actor's latest step.
     last.clear();
-    last.resize(n, None);
-    // The state after the prefix: each actor's latest step, its clock,
-    // and its number of steps.
-    let mut finally_started = false;
-    for (j, sj) in info[..p].iter().enumerate().filter(|(_, sj)| sj.actor < n) {
-        let b = sj.actor;
-        last[b] = Some(j);
-        count[b] = sj.pos + 1;
-        vc_actor[b * n..(b + 1) * n].copy_from_slice(&step_vc[j * n..(j + 1) * n]);
-        finally_started |= b == finally_id;
+    match p.checked_sub(1) {
+        Some(q) => last.extend_from_slice(&lasts[q * n..p * n]),
+        None => last.resize(n, NONE),
     }
+    let at = |x: u32| (x != NONE).then_some(x as usize);
+    let mut finally_started = last.get(finally_id).is_some_and(|&x| x != NONE);
+    let mut unexplained = p.checked_sub(1).map_or(0, |q| info[q].unexplained);
     for k in p..m {
         let a = steps[k].actor;
         if a >= n {
+            info[k].unexplained = unexplained;
+            lasts.extend_from_slice(last);
             continue;
         }
-        if a == finally_id && !finally_started {
-            // `finally` starts after every actor has stopped: a barrier.
-            finally_started = true;
-            c.fill(0);
-            for v in vc_actor.chunks_exact(n) {
-                join(c, v);
+        // The step that woke a's actor, if it waited since its previous
+        // step: the last step since then at which it could not run
+        // (setup's steps, alone before anyone else exists, wake no one).
+        let woke = match a {
+            0 => None,
+            _ => {
+                let since = at(last[a]).map_or(0, |q| q + 1);
+                (since..k).rev().find(|&t| steps[t].actor != 0 && !runnable(stack, steps, t).contains(&a))
             }
-            vc_actor[a * n..(a + 1) * n].copy_from_slice(c);
+        };
+        c.fill(0);
+        match at(last[a]) {
+            Some(q) => c.copy_from_slice(&step_vc[q * n..(q + 1) * n]),
+            None if a == finally_id && !finally_started => {
+                // `finally` starts after every actor has stopped: a barrier.
+                for &q in last.iter().filter(|&&q| q != NONE) {
+                    join(c, &step_vc[q as usize * n..(q as usize + 1) * n]);
+                }
+            }
+            None => {}
         }
-        c.copy_from_slice(&vc_actor[a * n..(a + 1) * n]);
+        finally_started |= a == finally_id;
         // The step that woke a's actor enabled this one: they were never
         // both runnable, so no race; it happens before. `c_woken` is the
         // clock with it, which is what the steps before it are seen from.
-        let waker = woke[k].filter(|&w| info[w].actor < n);
+        let waker = woke.filter(|&w| info[w].actor < n);
         c_woken.clone_from(c);
         if let Some(w) = waker {
             join(c_woken, &step_vc[w * n..(w + 1) * n]);
@@ -1321,7 +1509,7 @@ fn add_races(
         // its latest back: once one happens before, so do all earlier.
         let mut race: Option<usize> = None;
         for (b, &latest) in last.iter().enumerate() {
-            let mut at = latest;
+            let mut at = at(latest);
             while let Some(j) = at.filter(|&j| b != a && race.is_none_or(|r| j > r)) {
                 at = info[j].prev;
                 if Some(j) == waker {
@@ -1354,7 +1542,7 @@ fn add_races(
         // steps are found covered without a dependence test.)
         std::mem::swap(c, c_woken);
         for (b, &latest) in last.iter().enumerate() {
-            let mut at = latest;
+            let mut at = at(latest);
             while let Some(j) = at.filter(|&j| c[b] <= info[j].pos) {
                 at = info[j].prev;
                 if dependent(j, k, info) {
@@ -1363,22 +1551,47 @@ fn add_races(
                 }
             }
         }
-        count[a] += 1;
-        c[a] = count[a];
-        info[k].pos = count[a] - 1;
-        info[k].prev = last[a];
-        last[a] = Some(k);
+        let pos = at(last[a]).map_or(0, |q| info[q].pos + 1);
+        c[a] = pos + 1;
+        info[k].pos = pos;
+        info[k].prev = at(last[a]);
+        last[a] = k as u32;
         step_vc[k * n..(k + 1) * n].copy_from_slice(c);
-        vc_actor[a * n..(a + 1) * n].copy_from_slice(c);
+        lasts.extend_from_slice(last);
+        if a != 0 && !explained(info, k, woke, c) {
+            unexplained += 1;
+        }
+        if packs(n) {
+            info[k].need = pack_need(a, c);
+        }
+        info[k].unexplained = unexplained;
     }
     if stopped {
         add_stop_races(stack, steps);
     }
 }
 
+/// Whether the happens-before order explains when step `k` (clock `c`)
+/// ran: at every step from the one that completed its predecessors in the
+/// order to `k`, its actor could run. If not, the footprints miss an
+/// ordering (a wake-up they do not show) and counting the order's
+/// linearizations would be a guess. `woke` is the last step since the
+/// actor's previous one at which it could not run: the order explains
+/// the step if that one is not after all of its predecessors, that is if
+/// some step of another actor from `woke` on happens before `k`. (This is
+/// [`order_explains_run`], one step at a time: the check it makes at each
+/// step, for every actor whose next step the order allows, is this one
+/// made for each step over the steps it was allowed at.)
+fn explained(info: &[StepInfo], k: usize, woke: Option<usize>, c: &[u32]) -> bool {
+    let Some(w) = woke else { return true };
+    let a = info[k].actor;
+    // Usually the waker itself happens before (it is in the clock).
+    info[w..k].iter().any(|x| x.actor != 0 && x.actor != a && x.actor < c.len() && x.pos < c[x.actor])
+}
+
 /// Append `x` to `v` unless it is there already.
 #[inline]
-fn push_new(v: &mut Vec<ActorId>, x: ActorId) {
+fn push_new(v: &mut Actors, x: ActorId) {
     if !v.contains(&x) {
         v.push(x);
     }
@@ -1618,7 +1831,7 @@ pub fn explore_visit(
         if mode == Mode::Dpor && !pruned {
             add_races(&mut stack, &ex.steps, nactors, finally_id, ex.stopped, &mut races);
             if shard_i == 0 || !no_root {
-                acc.naive.add(&ex, prog.actors.len(), Some(&races.step_vc));
+                acc.naive.add(&ex, prog.actors.len(), Some(&races));
             }
         }
         // Nodes past the decisions this execution made are stale.
@@ -1635,6 +1848,7 @@ pub fn explore_visit(
                 Some(a) => {
                     top.done.push(a);
                     top.chosen = a;
+                    races.replay_from(top.step_at);
                     break;
                 }
                 None => {
