@@ -176,16 +176,20 @@ impl Chooser for ReplayChooser {
 
 /// Format choices (scenario actor numbers) as a schedule string.
 pub fn format_schedule(choices: &[usize]) -> String {
-    let mut s = String::with_capacity(SCHEDULE_VERSION.len() + 1 + 2 * choices.len());
-    s.push_str(SCHEDULE_VERSION);
-    s.push(':');
+    let mut s = Vec::with_capacity(SCHEDULE_VERSION.len() + 1 + 2 * choices.len());
+    s.extend_from_slice(SCHEDULE_VERSION.as_bytes());
+    s.push(b':');
     let mut digits = [0u8; 20];
     for (i, &c) in choices.iter().enumerate() {
         if i > 0 {
-            s.push('.');
+            s.push(b'.');
         }
         // Decimal digits without the formatting machinery (a long run's
-        // schedule has millions of choices).
+        // schedule has millions of choices, most of them one digit).
+        if c < 10 {
+            s.push(b'0' + c as u8);
+            continue;
+        }
         let (mut n, mut k) = (c, digits.len());
         loop {
             k -= 1;
@@ -195,11 +199,9 @@ pub fn format_schedule(choices: &[usize]) -> String {
                 break;
             }
         }
-        for &d in &digits[k..] {
-            s.push(d as char);
-        }
+        s.extend_from_slice(&digits[k..]);
     }
-    s
+    String::from_utf8(s).expect("a schedule string is ASCII")
 }
 
 /// Parse a schedule string; the error says what is wrong.
