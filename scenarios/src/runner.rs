@@ -320,10 +320,11 @@ fn int_args(sh: &Shared, actor: Option<usize>, c: &CallOp, out: &mut [u64; MAX_I
 }
 
 /// Evaluate the call's arguments as values and make it (the general path
-/// of [`exec_call`]): the call's result, or the flow when an argument
-/// could not be evaluated.
+/// of [`exec_call`]): the call's result, or how the actor goes on when an
+/// argument could not be evaluated or had the wrong type (the call is then
+/// over: counted, and the failure reported).
 #[inline(never)]
-fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Result<Value, calls::ArgError>, Flow> {
+fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Value, Flow> {
     let env = Env { sh, actor: cx.actor };
     let mut args = std::mem::take(&mut cx.args);
     args.clear();
@@ -353,7 +354,18 @@ fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Result<Value
     cx.args = args;
     named.clear();
     cx.named = named;
-    Ok(result)
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            sh.in_call[cx.exec_id].set(None);
+            if sched::current_killed() {
+                // Killed while blocked (teardown): the call never returned.
+                return Err(Flow::Stop);
+            }
+            sh.calls.set(sh.calls.get() + 1);
+            Err(eval_failure(sh, cx, c, e))
+        }
+    }
 }
 
 fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
@@ -375,9 +387,9 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
         _ => None,
     };
     let result = match fast {
-        Some(v) => Ok(v),
+        Some(v) => v,
         None => match call_with_values(sh, cx, c) {
-            Ok(r) => r,
+            Ok(v) => v,
             Err(flow) => return flow,
         },
     };
@@ -387,10 +399,6 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
         return Flow::Stop;
     }
     sh.calls.set(sh.calls.get() + 1);
-    let result = match result {
-        Ok(v) => v,
-        Err(e) => return eval_failure(sh, cx, c, e),
-    };
     if sh.hooks {
         call_hooks(sh, cx, c, &result);
     }
