@@ -174,7 +174,7 @@ struct Core {
     actors: Vec<ActorRec>,
     /// The runnable actors, in id order (kept up to date at every state
     /// change, so a scheduling point does not scan every actor).
-    runq: Vec<ActorId>,
+    runq: RunQueue,
     /// Set while [`Executor::run`] runs with a chooser that does not
     /// observe forced points and no step recording: a scheduling point
     /// where the current actor is the only runnable one then goes on
@@ -318,6 +318,82 @@ thread_local! {
     static KILLED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// The runnable actors as a set that lists them in id order: a bit per
+/// actor below 64 (an actor becomes runnable or stops being so with one
+/// bit operation, at every block and wake-up), a sorted list above.
+#[derive(Default)]
+struct RunQueue {
+    low: u64,
+    high: Vec<ActorId>,
+    len: usize,
+}
+
+impl RunQueue {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Add `a` (not in the set).
+    #[inline]
+    fn insert(&mut self, a: ActorId) {
+        if a < 64 {
+            debug_assert!(self.low & (1 << a) == 0);
+            self.low |= 1 << a;
+        } else if let Err(i) = self.high.binary_search(&a) {
+            self.high.insert(i, a);
+        } else {
+            return;
+        }
+        self.len += 1;
+    }
+
+    /// Remove `a` (in the set).
+    #[inline]
+    fn remove(&mut self, a: ActorId) {
+        if a < 64 {
+            debug_assert!(self.low & (1 << a) != 0);
+            self.low &= !(1 << a);
+        } else if let Ok(i) = self.high.binary_search(&a) {
+            self.high.remove(i);
+        } else {
+            return;
+        }
+        self.len -= 1;
+    }
+
+    /// The lowest id (the set is not empty).
+    #[inline]
+    fn first(&self) -> ActorId {
+        if self.low != 0 {
+            self.low.trailing_zeros() as ActorId
+        } else {
+            self.high[0]
+        }
+    }
+
+    /// The ids in increasing order.
+    #[inline]
+    fn iter(&self) -> impl Iterator<Item = ActorId> + '_ {
+        let mut m = self.low;
+        std::iter::from_fn(move || {
+            if m == 0 {
+                return None;
+            }
+            let a = m.trailing_zeros() as ActorId;
+            m &= m - 1;
+            Some(a)
+        })
+        .chain(self.high.iter().copied())
+    }
+
+    fn clear(&mut self) {
+        self.low = 0;
+        self.high.clear();
+        self.len = 0;
+    }
+}
+
 impl Core {
     /// Whether the current actor goes on through a scheduling point without
     /// a switch: the point is no decision (it is the only runnable actor and
@@ -335,13 +411,9 @@ impl Core {
             return;
         }
         if old == ActorState::Runnable {
-            if let Ok(i) = self.runq.binary_search(&a) {
-                self.runq.remove(i);
-            }
+            self.runq.remove(a);
         } else if st == ActorState::Runnable {
-            if let Err(i) = self.runq.binary_search(&a) {
-                self.runq.insert(i, a);
-            }
+            self.runq.insert(a);
         }
     }
 }
@@ -716,8 +788,8 @@ fn decide_here() -> bool {
             return None;
         }
         let a = c.current?;
-        for (d, s) in ids.iter_mut().zip(&c.runq) {
-            *d = *s;
+        for (d, s) in ids.iter_mut().zip(c.runq.iter()) {
+            *d = s;
         }
         Some((ch, a, c.actors[a].at, c.choices, n))
     })
@@ -786,7 +858,7 @@ impl Executor {
         let core = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_else(|| {
             Box::new(Core {
                 actors: Vec::new(),
-                runq: Vec::new(),
+                runq: RunQueue::default(),
                 pass_forced: false,
                 current: None,
                 clock_ns: 0,
@@ -842,7 +914,7 @@ impl Executor {
                 at: "start",
             });
             let id = c.actors.len() - 1;
-            c.runq.push(id);
+            c.runq.insert(id);
             id
         })
         .expect("executor installed");
@@ -892,10 +964,10 @@ impl Executor {
                 c.pass_forced = pass && c.steps.is_none();
                 match c.runq.len() {
                     0 => Next::Idle,
-                    1 => Next::Forced(c.runq[0], c.choices),
+                    1 => Next::Forced(c.runq.first(), c.choices),
                     _ => {
                         runnable.clear();
-                        runnable.extend_from_slice(&c.runq);
+                        runnable.extend(c.runq.iter());
                         let (prev_runnable, label) = match c.prev {
                             Some(p) => (c.actors[p].state == ActorState::Runnable, c.actors[p].at),
                             None => (false, "start"),
@@ -1197,4 +1269,30 @@ impl Core {
 /// `token`.
 pub fn poll_block(token: u64, obj: u64, deadline: Option<u64>) -> WakeReason {
     block(token, BlockedOn { what: "poll", obj }, deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_queue_lists_ids_in_order_across_the_bitmap_boundary() {
+        let mut q = RunQueue::default();
+        for a in [70, 3, 65, 0, 63, 64] {
+            q.insert(a);
+        }
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.iter().collect::<Vec<_>>(), [0, 3, 63, 64, 65, 70]);
+        q.remove(3);
+        q.remove(0);
+        q.remove(63);
+        assert_eq!(q.first(), 64);
+        assert_eq!(q.iter().collect::<Vec<_>>(), [64, 65, 70]);
+        q.remove(65);
+        q.insert(1);
+        assert_eq!((q.len(), q.first()), (3, 1));
+        assert_eq!(q.iter().collect::<Vec<_>>(), [1, 64, 70]);
+        q.clear();
+        assert_eq!((q.len(), q.iter().count()), (0, 0));
+    }
 }
