@@ -143,18 +143,37 @@ fn arg<'a>(args: &'a [Value], i: usize, sig: &CallSig) -> Result<&'a Value, ArgE
     args.get(i).ok_or_else(|| format!("{} needs argument {}: {}", sig.name, i + 1, sig.usage))
 }
 
+#[inline]
 fn int(args: &[Value], i: usize, sig: &CallSig) -> Result<u64, ArgError> {
-    match arg(args, i, sig)? {
-        Value::Int(n) => Ok(*n),
-        v => Err(format!("argument {} of {} must be an integer, got {} ({v})", i + 1, sig.name, v.kind())),
+    match args.get(i) {
+        Some(Value::Int(n)) => Ok(*n),
+        _ => Err(int_error(args, i, sig)),
+    }
+}
+
+/// Why argument `i` is not an integer (missing, or another kind).
+#[cold]
+#[inline(never)]
+fn int_error(args: &[Value], i: usize, sig: &CallSig) -> ArgError {
+    match arg(args, i, sig) {
+        Ok(v) => format!("argument {} of {} must be an integer, got {} ({v})", i + 1, sig.name, v.kind()),
+        Err(e) => e,
     }
 }
 
 /// An `int fd` argument: truncated to 32 bits and sign-extended.
+#[inline]
 fn fd(args: &[Value], i: usize, sig: &CallSig) -> Result<i64, ArgError> {
-    Ok(int(args, i, sig)? as u32 as i32 as i64)
+    Ok(fd_of(int(args, i, sig)?))
 }
 
+/// An `int fd` argument's value: truncated to 32 bits and sign-extended.
+#[inline]
+fn fd_of(n: u64) -> i64 {
+    n as u32 as i32 as i64
+}
+
+#[inline]
 fn u32_arg(args: &[Value], i: usize, sig: &CallSig) -> Result<u32, ArgError> {
     Ok(int(args, i, sig)? as u32)
 }
@@ -260,6 +279,67 @@ fn int_v(n: impl TryInto<u64>) -> Value {
     Value::Int(n.try_into().unwrap_or(u64::MAX))
 }
 
+// The calls that take only integers, shared by [`dispatch`] and
+// [`dispatch_ints`] (one implementation each).
+
+fn eventfd_read_call(t: &Task, fd: i64) -> Value {
+    // glibc's eventfd_read: read(fd, &value, 8).
+    let mut b = [0u8; 8];
+    v(sys_read_into(t, fd, &mut b), |_| Value::Int(u64::from_le_bytes(b)))
+}
+
+fn eventfd_write_call(t: &Task, fd: i64, val: u64) -> Value {
+    v(sys_write(t, fd, &val.to_le_bytes()), |_| Value::Int(0))
+}
+
+fn read_call(t: &Task, fd: i64, count: u64) -> Value {
+    v(sys_read(t, fd, count), |b| Value::bytes(&b))
+}
+
+fn close_call(t: &Task, fd: i64) -> Value {
+    v(sys_close(t, fd), |_| Value::Int(0))
+}
+
+fn dup_call(t: &Task, fd: i64) -> Value {
+    v(sys_dup(t, fd), |fd| Value::Int(fd as u64))
+}
+
+fn dup2_call(t: &Task, fd: i64, newfd: u32) -> Value {
+    v(sys_dup2(t, fd, newfd), |fd| Value::Int(fd as u64))
+}
+
+fn lseek_call(t: &Task, fd: i64, offset: i64, whence: u32) -> Value {
+    v(sys_lseek(t, fd, offset, whence), |o| Value::Int(o as u64))
+}
+
+/// Whether [`dispatch_ints`] makes call `id`: it takes only integers, all
+/// positional, and a fixed number of them (its `min` and `max` are equal,
+/// so a resolved call has exactly that many).
+#[inline]
+pub fn takes_ints(id: CallId) -> bool {
+    matches!(
+        SYS[id as usize],
+        Sys::EventfdRead | Sys::EventfdWrite | Sys::Read | Sys::Close | Sys::Dup | Sys::Dup2 | Sys::Lseek
+    )
+}
+
+/// [`dispatch`] for a resolved call that [`takes_ints`], given its
+/// arguments as integers: the same result without building argument
+/// values.
+#[inline]
+pub fn dispatch_ints(id: CallId, t: &Task, a: &[u64]) -> Value {
+    match SYS[id as usize] {
+        Sys::EventfdRead => eventfd_read_call(t, fd_of(a[0])),
+        Sys::EventfdWrite => eventfd_write_call(t, fd_of(a[0]), a[1]),
+        Sys::Read => read_call(t, fd_of(a[0]), a[1]),
+        Sys::Close => close_call(t, fd_of(a[0])),
+        Sys::Dup => dup_call(t, fd_of(a[0])),
+        Sys::Dup2 => dup2_call(t, fd_of(a[0]), a[1] as u32),
+        Sys::Lseek => lseek_call(t, fd_of(a[0]), a[1] as i64, a[2] as u32),
+        s => unreachable!("{s:?} does not take only integers"),
+    }
+}
+
 /// Make call `id` as task `t`. Errnos are values; argument type errors are
 /// `Err`.
 pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)]) -> Result<Value, ArgError> {
@@ -270,22 +350,18 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
             let flags = if a.len() > 1 { u32_arg(a, 1, sig)? } else { 0 };
             v(sys_eventfd2(t, u32_arg(a, 0, sig)?, flags), |fd| Value::Int(fd as u64))
         }
-        Sys::EventfdRead => {
-            // glibc's eventfd_read: read(fd, &value, 8).
-            let mut b = [0u8; 8];
-            v(sys_read_into(t, fd(a, 0, sig)?, &mut b), |_| Value::Int(u64::from_le_bytes(b)))
-        }
+        Sys::EventfdRead => eventfd_read_call(t, fd(a, 0, sig)?),
         Sys::EventfdWrite => {
             let val = int(a, 1, sig)?;
-            v(sys_write(t, fd(a, 0, sig)?, &val.to_le_bytes()), |_| Value::Int(0))
+            eventfd_write_call(t, fd(a, 0, sig)?, val)
         }
-        Sys::Read => v(sys_read(t, fd(a, 0, sig)?, int(a, 1, sig)?), |b| Value::bytes(&b)),
+        Sys::Read => read_call(t, fd(a, 0, sig)?, int(a, 1, sig)?),
         Sys::Write => v(sys_write(t, fd(a, 0, sig)?, &bytes(a, 1, sig)?), int_v),
         Sys::Pread => v(sys_pread64(t, fd(a, 0, sig)?, int(a, 1, sig)?, int(a, 2, sig)? as i64), |b| Value::bytes(&b)),
         Sys::Pwrite => v(sys_pwrite64(t, fd(a, 0, sig)?, &bytes(a, 1, sig)?, int(a, 2, sig)? as i64), int_v),
-        Sys::Close => v(sys_close(t, fd(a, 0, sig)?), |_| Value::Int(0)),
-        Sys::Dup => v(sys_dup(t, fd(a, 0, sig)?), |fd| Value::Int(fd as u64)),
-        Sys::Dup2 => v(sys_dup2(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?), |fd| Value::Int(fd as u64)),
+        Sys::Close => close_call(t, fd(a, 0, sig)?),
+        Sys::Dup => dup_call(t, fd(a, 0, sig)?),
+        Sys::Dup2 => dup2_call(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?),
         Sys::Dup3 => {
             v(sys_dup3(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?, u32_arg(a, 2, sig)?), |fd| Value::Int(fd as u64))
         }
@@ -293,9 +369,7 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
             let argv = if a.len() > 2 { int(a, 2, sig)? } else { 0 };
             v(sys_fcntl(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?, argv), Value::Int)
         }
-        Sys::Lseek => {
-            v(sys_lseek(t, fd(a, 0, sig)?, int(a, 1, sig)? as i64, u32_arg(a, 2, sig)?), |o| Value::Int(o as u64))
-        }
+        Sys::Lseek => lseek_call(t, fd(a, 0, sig)?, int(a, 1, sig)? as i64, u32_arg(a, 2, sig)?),
         Sys::Poll => {
             // struct pollfd.events is a short; the timeout an int.
             let events = int(a, 1, sig)? as u16 as u32;
@@ -513,5 +587,25 @@ pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
             ])))
         }
         other => Err(format!("builtin {other} has no evaluator")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_only_calls_have_a_fixed_arity() {
+        // `dispatch_ints` indexes its arguments: every call it makes must
+        // take a fixed number of them, which the resolver enforces.
+        let mut n = 0;
+        for (id, sig) in CALLS.iter().enumerate() {
+            if takes_ints(id as CallId) {
+                assert_eq!(sig.min, sig.max, "{}", sig.name);
+                assert!(matches!(sig.named, Named::None), "{}", sig.name);
+                n += 1;
+            }
+        }
+        assert!(n > 0);
     }
 }

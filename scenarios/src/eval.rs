@@ -35,6 +35,21 @@ pub fn const_value(c: &Const) -> Value {
     }
 }
 
+/// Whether `v` equals the constant `c` (`const_value(c) == *v`, without
+/// building the value).
+#[inline]
+pub fn const_eq(c: &Const, v: &Value) -> bool {
+    match (c, v) {
+        (Const::Int(a), Value::Int(b)) => a == b,
+        (Const::Errno(a), Value::Errno(b)) => a == b,
+        (Const::Signal(a), Value::Signal(b)) => a == b,
+        (Const::Str(a), Value::Str(b)) => a.as_str() == &**b,
+        (Const::Bytes(a), Value::Bytes(b)) => a[..] == b[..],
+        (Const::Unset, Value::Unset) | (Const::Null, Value::Null) => true,
+        _ => false,
+    }
+}
+
 /// Evaluate an expression. The common arguments (an integer constant, a
 /// bound name) are handled inline; the rest by [`eval_full`].
 #[inline]
@@ -207,6 +222,7 @@ pub fn pattern_matches<S: Scope + ?Sized>(s: &S, alts: &[IrPat], result: &Value)
         let ok = match alt {
             IrPat::Any => true,
             IrPat::Ok => !is_failure(result),
+            IrPat::Expr(IrExpr::Const(k)) => const_eq(k, result),
             IrPat::Expr(e) => eval(s, e)? == *result,
         };
         if ok {

@@ -10,7 +10,7 @@
 
 use crate::calls;
 use crate::lang::ast::CheckKind;
-use crate::lang::ir::{ActorKindIr, CallOp, IrBind, IrExpr, IrPat, Op, Program, Slot};
+use crate::lang::ir::{ActorKindIr, CallOp, Const, IrBind, IrExpr, IrPat, Op, Program, Slot};
 use crate::value::Value;
 use sim_kernel::bugs::BugSet;
 use sim_kernel::objtrack::{Report, Site};
@@ -342,6 +342,85 @@ fn actor_name(sh: &Shared, cx: &Cx) -> String {
     sh.names[cx.exec_id].clone()
 }
 
+/// Arguments an integer-only call takes at most on [`exec_call`]'s fast
+/// path.
+const MAX_INT_ARGS: usize = 4;
+
+/// The call's positional arguments as integers, into `out`, when each is an
+/// integer constant or a name bound to an integer and there are no named
+/// arguments (the fast path of [`exec_call`]); `None` otherwise. Reading a
+/// name has no effect, so the general path may evaluate them again.
+#[inline]
+fn int_args(sh: &Shared, actor: Option<usize>, c: &CallOp, out: &mut [u64; MAX_INT_ARGS]) -> Option<usize> {
+    if c.args.len() > MAX_INT_ARGS || !c.named.is_empty() {
+        return None;
+    }
+    for (o, a) in out.iter_mut().zip(&c.args) {
+        *o = match (a, actor) {
+            (IrExpr::Const(Const::Int(n)), _) => *n,
+            (IrExpr::Slot(Slot::Global(i)), _) => match sh.globals.borrow()[*i as usize] {
+                Value::Int(n) => n,
+                _ => return None,
+            },
+            (IrExpr::Slot(Slot::Local(i)), Some(a)) => match sh.locals[a].borrow()[*i as usize] {
+                Value::Int(n) => n,
+                _ => return None,
+            },
+            _ => return None,
+        };
+    }
+    Some(c.args.len())
+}
+
+/// Evaluate the call's arguments as values and make it (the general path
+/// of [`exec_call`]): the call's result, or how the actor goes on when an
+/// argument could not be evaluated or had the wrong type (the call is then
+/// over: counted, and the failure reported).
+#[inline(never)]
+fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Value, Flow> {
+    let env = Env { sh, actor: cx.actor };
+    let mut args = std::mem::take(&mut cx.args);
+    args.clear();
+    for a in &c.args {
+        match env.eval(a) {
+            Ok(v) => args.push(v),
+            Err(e) => return Err(eval_failure(sh, cx, c, e)),
+        }
+    }
+    let mut named = std::mem::take(&mut cx.named);
+    named.clear();
+    for (n, a) in &c.named {
+        match env.eval(a) {
+            Ok(v) => named.push((n.clone(), v)),
+            Err(e) => return Err(eval_failure(sh, cx, c, e)),
+        }
+    }
+    sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
+    if sh.tevents.is_some() {
+        // --trace hook (chrome_trace.rs): the call's span begins.
+        drain_events(sh);
+        crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, c.span.line, &c.text, &args, &named);
+    }
+    let result = calls::dispatch(c.call, &cx.task, &args, &named);
+    // The buffers go back for the next call (their values dropped now).
+    args.clear();
+    cx.args = args;
+    named.clear();
+    cx.named = named;
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            sh.in_call[cx.exec_id].set(None);
+            if sched::current_killed() {
+                // Killed while blocked (teardown): the call never returned.
+                return Err(Flow::Stop);
+            }
+            sh.calls.set(sh.calls.get() + 1);
+            Err(eval_failure(sh, cx, c, e))
+        }
+    }
+}
+
 fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     let line = c.span.line;
     // The scheduling point before every call but an actor's first, then
@@ -350,67 +429,56 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
         return Flow::Stop;
     }
     cx.started = true;
-    let env = Env { sh, actor: cx.actor };
-    let mut args = std::mem::take(&mut cx.args);
-    args.clear();
-    for a in &c.args {
-        match env.eval(a) {
-            Ok(v) => args.push(v),
-            Err(e) => return eval_failure(sh, cx, c, e),
+    // The fast path: integer arguments straight to an integer-only call
+    // (not with --trace, whose hook shows the argument values).
+    let mut ints = [0u64; MAX_INT_ARGS];
+    let fast =
+        if calls::takes_ints(c.call) && sh.tevents.is_none() { int_args(sh, cx.actor, c, &mut ints) } else { None };
+    let result = match fast {
+        Some(n) => {
+            sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
+            calls::dispatch_ints(c.call, &cx.task, &ints[..n])
         }
-    }
-    let mut named = std::mem::take(&mut cx.named);
-    named.clear();
-    for (n, a) in &c.named {
-        match env.eval(a) {
-            Ok(v) => named.push((n.clone(), v)),
-            Err(e) => return eval_failure(sh, cx, c, e),
-        }
-    }
-    sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
-    if sh.tevents.is_some() {
-        // --trace hook (chrome_trace.rs): the call's span begins.
-        drain_events(sh);
-        crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, line, &c.text, &args, &named);
-    }
-    let result = calls::dispatch(c.call, &cx.task, &args, &named);
+        None => match call_with_values(sh, cx, c) {
+            Ok(v) => v,
+            Err(flow) => return flow,
+        },
+    };
     sh.in_call[cx.exec_id].set(None);
-    // The buffers go back for the next call (their values dropped now).
-    args.clear();
-    cx.args = args;
-    named.clear();
-    cx.named = named;
     if sched::current_killed() {
         // Killed while blocked (teardown): the call never returned.
         return Flow::Stop;
     }
     sh.calls.set(sh.calls.get() + 1);
-    let result = match result {
-        Ok(v) => v,
-        Err(e) => return eval_failure(sh, cx, c, e),
-    };
     if sh.hooks {
         call_hooks(sh, cx, c, &result);
     }
     // Bind.
-    let store = |slot: &Slot, v: Value| match slot {
-        Slot::Global(i) => sh.globals.borrow_mut()[*i as usize] = v,
-        Slot::Local(i) => {
-            if let Some(a) = cx.actor {
-                sh.locals[a].borrow_mut()[*i as usize] = v;
+    if !matches!(c.bind, IrBind::None) {
+        let store = |slot: &Slot, v: Value| match slot {
+            Slot::Global(i) => sh.globals.borrow_mut()[*i as usize] = v,
+            Slot::Local(i) => {
+                if let Some(a) = cx.actor {
+                    sh.locals[a].borrow_mut()[*i as usize] = v;
+                }
             }
-        }
-    };
-    crate::eval::bind(&c.bind, &result, store);
+        };
+        crate::eval::bind(&c.bind, &result, store);
+    }
     // Check.
     match &c.pattern {
+        // The common pattern, one constant (`=> 0`).
+        Some(alts) if matches!(alts[..], [IrPat::Expr(IrExpr::Const(ref k))] if crate::eval::const_eq(k, &result)) => {}
         Some(alts) => {
             let mut matched = false;
             for alt in alts {
                 let ok = match alt {
                     IrPat::Any => true,
                     IrPat::Ok => !result.is_errno() && !result.is_signal(),
-                    IrPat::Expr(e) => match env.eval(e) {
+                    // A constant (`=> 0`, `=> EAGAIN`) compares without
+                    // building a value.
+                    IrPat::Expr(IrExpr::Const(k)) => crate::eval::const_eq(k, &result),
+                    IrPat::Expr(e) => match (Env { sh, actor: cx.actor }).eval(e) {
                         Ok(v) => v == result,
                         Err(e) => return eval_failure(sh, cx, c, e),
                     },

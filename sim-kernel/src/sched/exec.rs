@@ -174,7 +174,7 @@ struct Core {
     actors: Vec<ActorRec>,
     /// The runnable actors, in id order (kept up to date at every state
     /// change, so a scheduling point does not scan every actor).
-    runq: Vec<ActorId>,
+    runq: RunQueue,
     /// Set while [`Executor::run`] runs with a chooser that does not
     /// observe forced points and no step recording: a scheduling point
     /// where the current actor is the only runnable one then goes on
@@ -191,6 +191,24 @@ struct Core {
     steps: Option<Vec<Step>>,
     /// Name buffers of a previous execution's actors, reused by `spawn`.
     spare_names: Vec<String>,
+    /// The chooser of the running [`Executor::run`], when its decisions
+    /// may be made inside the running actor (see [`decide_here`]): set
+    /// only while `run` runs, with `pass_forced` and no full decision
+    /// recording. Its lifetime is erased; it is used only while `run` is
+    /// suspended in a resume, which borrows the chooser for longer.
+    chooser: Option<*mut (dyn Chooser + 'static)>,
+    /// A decision made inside an actor that chose another actor: the
+    /// executor resumes it next (with the decision's index).
+    next: Option<(ActorId, usize)>,
+    /// The actor that ran last (the `prev` of the next decision).
+    prev: Option<ActorId>,
+    /// Decisions with a real choice so far.
+    choices: usize,
+    /// Decisions that switched away from an actor that could have gone on.
+    preemptions: usize,
+    /// The actor chosen at each decision, while [`Executor::run`] runs
+    /// (moved back to the executor when it returns).
+    schedule: Vec<ActorId>,
 }
 
 /// One step: what an actor did between two scheduling points.
@@ -295,6 +313,85 @@ thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
     /// Actors parked on kernel locks (the unlock hook's fast exit).
     static LOCK_PARKED: Cell<usize> = const { Cell::new(0) };
+    /// Whether the installed executor has killed its actors
+    /// ([`Executor::kill_all`]): [`current_killed`]'s fast exit.
+    static KILLED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The runnable actors as a set that lists them in id order: a bit per
+/// actor below 64 (an actor becomes runnable or stops being so with one
+/// bit operation, at every block and wake-up), a sorted list above.
+#[derive(Default)]
+struct RunQueue {
+    low: u64,
+    high: Vec<ActorId>,
+    len: usize,
+}
+
+impl RunQueue {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Add `a` (not in the set).
+    #[inline]
+    fn insert(&mut self, a: ActorId) {
+        if a < 64 {
+            debug_assert!(self.low & (1 << a) == 0);
+            self.low |= 1 << a;
+        } else if let Err(i) = self.high.binary_search(&a) {
+            self.high.insert(i, a);
+        } else {
+            return;
+        }
+        self.len += 1;
+    }
+
+    /// Remove `a` (in the set).
+    #[inline]
+    fn remove(&mut self, a: ActorId) {
+        if a < 64 {
+            debug_assert!(self.low & (1 << a) != 0);
+            self.low &= !(1 << a);
+        } else if let Ok(i) = self.high.binary_search(&a) {
+            self.high.remove(i);
+        } else {
+            return;
+        }
+        self.len -= 1;
+    }
+
+    /// The lowest id (the set is not empty).
+    #[inline]
+    fn first(&self) -> ActorId {
+        if self.low != 0 {
+            self.low.trailing_zeros() as ActorId
+        } else {
+            self.high[0]
+        }
+    }
+
+    /// The ids in increasing order.
+    #[inline]
+    fn iter(&self) -> impl Iterator<Item = ActorId> + '_ {
+        let mut m = self.low;
+        std::iter::from_fn(move || {
+            if m == 0 {
+                return None;
+            }
+            let a = m.trailing_zeros() as ActorId;
+            m &= m - 1;
+            Some(a)
+        })
+        .chain(self.high.iter().copied())
+    }
+
+    fn clear(&mut self) {
+        self.low = 0;
+        self.high.clear();
+        self.len = 0;
+    }
 }
 
 impl Core {
@@ -314,13 +411,9 @@ impl Core {
             return;
         }
         if old == ActorState::Runnable {
-            if let Ok(i) = self.runq.binary_search(&a) {
-                self.runq.remove(i);
-            }
+            self.runq.remove(a);
         } else if st == ActorState::Runnable {
-            if let Err(i) = self.runq.binary_search(&a) {
-                self.runq.insert(i, a);
-            }
+            self.runq.insert(a);
         }
     }
 }
@@ -399,7 +492,7 @@ fn mark_point(label: &'static str) -> bool {
 /// preempted (or another CPU could run) between two steps that matter. The
 /// explorer interleaves here; outside the executor it is a no-op.
 pub fn yield_point(name: &'static str) {
-    if in_sim() && mark_point(name) {
+    if in_sim() && mark_point(name) && !decide_here() {
         suspend();
     }
 }
@@ -432,7 +525,9 @@ pub fn enter_call(switch: bool, site: u32) -> bool {
     if !switched {
         return killed;
     }
-    suspend();
+    if !decide_here() {
+        suspend();
+    }
     with_core(|c| {
         let a = c.current?;
         let r = &mut c.actors[a];
@@ -457,8 +552,9 @@ pub fn request_stop() {
 
 /// Whether the current actor has been killed (teardown or a stopped
 /// execution): the interpreter stops running its statements.
+#[inline]
 pub fn current_killed() -> bool {
-    if !in_sim() {
+    if !KILLED.with(|k| k.get()) || !in_sim() {
         return false;
     }
     with_core(|c| c.current.map(|a| c.actors[a].killed)).flatten().unwrap_or(false)
@@ -635,6 +731,99 @@ impl Core {
     }
 }
 
+/// What the executor does next (one pass over the core per switch).
+enum Next {
+    Stop,
+    /// Resume an actor chosen inside the actor that ran, at this decision.
+    Resume(ActorId, Option<usize>),
+    /// Nothing can run.
+    Idle,
+    /// Only this actor can run; the number of decisions so far.
+    Forced(ActorId, usize),
+    /// A decision: whether `prev` can run on, its label, `prev`, the
+    /// decision's index. The runnable set is in the loop's buffer.
+    Choose(bool, &'static str, Option<ActorId>, usize),
+}
+
+/// Clears the chooser pointer and any pending choice from the core when
+/// [`Executor::run`] ends, normally or by unwinding.
+struct RunGuard;
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        with_core(|c| {
+            c.chooser = None;
+            c.next = None;
+        });
+    }
+}
+
+impl Core {
+    /// Count a decision that chose `c`.
+    #[inline]
+    fn record_choice(&mut self, c: ActorId, prev_runnable: bool) {
+        self.choices += 1;
+        self.schedule.push(c);
+        if prev_runnable && Some(c) != self.prev {
+            self.preemptions += 1;
+        }
+    }
+}
+
+/// A decision at a scheduling point of the running actor (one where it is
+/// not the only runnable actor), made here when the executor lets actors
+/// decide ([`Core::chooser`]): exactly what the executor would decide
+/// after the switch, without the switch. Returns whether the running
+/// actor was chosen and goes on; otherwise it must suspend, and the
+/// executor resumes the actor chosen here (or, when nothing was decided
+/// here, decides itself).
+fn decide_here() -> bool {
+    // The runnable set, copied out of the core (the chooser may call back
+    // into the executor); a larger set is left to the executor.
+    let mut ids = [0 as ActorId; DECIDE_HERE_MAX];
+    let Some((chooser, a, label, index, n)) = with_core(|c| {
+        let ch = c.chooser?;
+        let n = c.runq.len();
+        if c.stop || n > DECIDE_HERE_MAX {
+            return None;
+        }
+        let a = c.current?;
+        for (d, s) in ids.iter_mut().zip(c.runq.iter()) {
+            *d = s;
+        }
+        Some((ch, a, c.actors[a].at, c.choices, n))
+    })
+    .flatten() else {
+        return false;
+    };
+    let runnable = &ids[..n];
+    // The running actor is runnable and was the last to run: the choice
+    // point the executor would build after the switch.
+    let p = ChoicePoint { runnable, prev: Some(a), prev_runnable: true, label, index };
+    // SAFETY: `Core::chooser` is set only while `Executor::run` runs and
+    // points to its chooser, which it does not touch while an actor runs
+    // (it is suspended in the resume of this one); no core borrow is held
+    // here, so the chooser may call back into the executor.
+    let c = unsafe { (*chooser).choose(&p) };
+    assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
+    with_core(|core| {
+        core.record_choice(c, true);
+        if core.stop {
+            // The executor ends the run at the switch.
+            return false;
+        }
+        if c == a {
+            return true;
+        }
+        core.next = Some((c, index));
+        false
+    })
+    .unwrap_or(false)
+}
+
+/// The largest runnable set a decision made inside an actor handles.
+const DECIDE_HERE_MAX: usize = 8;
+
 /// How a [`Executor::run`] ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunEnd {
@@ -658,11 +847,8 @@ pub struct Executor {
     decisions: Vec<Decision>,
     full_decisions: bool,
     /// The actor chosen at each decision (8 bytes a decision: a long run
-    /// makes millions).
+    /// makes millions). Kept in the core while [`Executor::run`] runs.
     schedule: Vec<ActorId>,
-    preemptions: usize,
-    choices: usize,
-    prev: Option<ActorId>,
 }
 
 impl Executor {
@@ -672,7 +858,7 @@ impl Executor {
         let core = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_else(|| {
             Box::new(Core {
                 actors: Vec::new(),
-                runq: Vec::new(),
+                runq: RunQueue::default(),
                 pass_forced: false,
                 current: None,
                 clock_ns: 0,
@@ -681,21 +867,25 @@ impl Executor {
                 events: None,
                 steps: None,
                 spare_names: Vec::new(),
+                chooser: None,
+                next: None,
+                prev: None,
+                choices: 0,
+                preemptions: 0,
+                schedule: Vec::new(),
             })
         });
         let core = Box::into_raw(core);
         CORE.with(|c| c.set(core));
         RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
+        KILLED.with(|k| k.set(false));
         Executor {
             core,
             cos: Vec::with_capacity(8),
             decisions: Vec::new(),
             full_decisions: false,
             schedule: Vec::with_capacity(32),
-            preemptions: 0,
-            choices: 0,
-            prev: None,
         }
     }
 
@@ -724,7 +914,7 @@ impl Executor {
                 at: "start",
             });
             let id = c.actors.len() - 1;
-            c.runq.push(id);
+            c.runq.insert(id);
             id
         })
         .expect("executor installed");
@@ -735,100 +925,139 @@ impl Executor {
     /// Run until every actor is done or nothing can run.
     pub fn run(&mut self, chooser: &mut dyn Chooser) -> RunEnd {
         let pass = !chooser.observes_forced();
+        // One raw pointer for every use of the chooser during the run, here
+        // and (through the core) inside actors.
+        let chooser: *mut (dyn Chooser + '_) = chooser;
+        // SAFETY: only the lifetime bound of the trait object changes (the
+        // layout is the same); the pointer stays in the core only until
+        // `_guard` drops, before this function returns or unwinds, while
+        // `chooser` is still borrowed.
+        let erased: *mut (dyn Chooser + 'static) = unsafe { std::mem::transmute(chooser) };
+        let in_actor = pass && !self.full_decisions;
+        let schedule = std::mem::take(&mut self.schedule);
+        with_core(|c| {
+            c.schedule = schedule;
+            c.next = None;
+            c.chooser = (in_actor && c.steps.is_none()).then_some(erased);
+        });
+        let _guard = RunGuard;
+        let end = self.run_loop(chooser, pass);
+        self.schedule = with_core(|c| std::mem::take(&mut c.schedule)).unwrap_or_default();
+        end
+    }
+
+    fn run_loop(&mut self, chooser: *mut (dyn Chooser + '_), pass: bool) -> RunEnd {
+        // SAFETY (every `(*chooser)` below): `chooser` comes from the `&mut`
+        // that `run` holds for this whole call; it is used here only
+        // between resumes, and inside an actor only while this function
+        // is suspended in a resume, so no two uses overlap.
         let mut runnable: Vec<ActorId> = Vec::new();
         loop {
             let step = with_core(|c| {
                 if std::mem::take(&mut c.stop) {
-                    return None;
+                    return Next::Stop;
+                }
+                if let Some((a, d)) = c.next.take() {
+                    // Decided inside the actor that ran.
+                    return Next::Resume(a, Some(d));
                 }
                 c.pass_forced = pass && c.steps.is_none();
-                runnable.clear();
-                runnable.extend_from_slice(&c.runq);
-                Some(match self.prev {
-                    Some(p) => (c.actors[p].state == ActorState::Runnable, c.actors[p].at),
-                    None => (false, "start"),
-                })
+                match c.runq.len() {
+                    0 => Next::Idle,
+                    1 => Next::Forced(c.runq.first(), c.choices),
+                    _ => {
+                        runnable.clear();
+                        runnable.extend(c.runq.iter());
+                        let (prev_runnable, label) = match c.prev {
+                            Some(p) => (c.actors[p].state == ActorState::Runnable, c.actors[p].at),
+                            None => (false, "start"),
+                        };
+                        Next::Choose(prev_runnable, label, c.prev, c.choices)
+                    }
+                }
             })
             .expect("executor installed");
-            let Some((prev_runnable, label)) = step else {
-                return RunEnd::Stopped;
-            };
-            if runnable.is_empty() {
-                // Advance the virtual clock to the earliest deadline, if any.
-                let advanced = with_core(|c| {
-                    let t = c.actors.iter().filter(|r| r.state == ActorState::Blocked).filter_map(|r| r.deadline).min();
-                    let Some(t) = t else { return false };
-                    c.clock_ns = c.clock_ns.max(t);
-                    for a in 0..c.actors.len() {
-                        let r = &c.actors[a];
-                        if r.state == ActorState::Blocked && r.deadline.is_some_and(|d| d <= t) {
-                            let tok = r.token;
-                            c.wake(a, tok, WakeReason::TimedOut);
+            match step {
+                Next::Stop => return RunEnd::Stopped,
+                Next::Resume(a, d) => self.resume(a, d),
+                Next::Idle => {
+                    // Advance the virtual clock to the earliest deadline, if any.
+                    let advanced = with_core(|c| {
+                        let t =
+                            c.actors.iter().filter(|r| r.state == ActorState::Blocked).filter_map(|r| r.deadline).min();
+                        let Some(t) = t else { return false };
+                        c.clock_ns = c.clock_ns.max(t);
+                        for a in 0..c.actors.len() {
+                            let r = &c.actors[a];
+                            if r.state == ActorState::Blocked && r.deadline.is_some_and(|d| d <= t) {
+                                let tok = r.token;
+                                c.wake(a, tok, WakeReason::TimedOut);
+                            }
                         }
+                        true
+                    })
+                    .unwrap_or(false);
+                    if advanced {
+                        continue;
                     }
-                    true
-                })
-                .unwrap_or(false);
-                if advanced {
-                    continue;
+                    let blocked: Vec<ActorId> = with_core(|c| {
+                        c.actors
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.state == ActorState::Blocked)
+                            .map(|(i, _)| i)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                    return if blocked.is_empty() { RunEnd::AllDone } else { RunEnd::Blocked(blocked) };
                 }
-                let blocked: Vec<ActorId> = with_core(|c| {
-                    c.actors
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.state == ActorState::Blocked)
-                        .map(|(i, _)| i)
-                        .collect()
-                })
-                .unwrap_or_default();
-                return if blocked.is_empty() { RunEnd::AllDone } else { RunEnd::Blocked(blocked) };
+                Next::Forced(a, choices) => {
+                    // SAFETY: see the top of this function.
+                    unsafe { (*chooser).forced(a, choices) };
+                    if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
+                        return RunEnd::Stopped;
+                    }
+                    self.resume(a, None);
+                }
+                Next::Choose(prev_runnable, label, prev, index) => {
+                    let p = ChoicePoint { runnable: &runnable, prev, prev_runnable, label, index };
+                    // SAFETY: see the top of this function.
+                    let c = unsafe { (*chooser).choose(&p) };
+                    assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
+                    if self.full_decisions {
+                        self.decisions.push(Decision {
+                            runnable: Runnable::from_slice(&runnable),
+                            chosen: c,
+                            prev,
+                            prev_runnable,
+                            label,
+                        });
+                    }
+                    // A chooser may end the run here (the explorer prunes a
+                    // schedule its sleep set proves redundant).
+                    let stop = with_core(|core| {
+                        core.record_choice(c, prev_runnable);
+                        std::mem::take(&mut core.stop)
+                    })
+                    .unwrap_or(false);
+                    if stop {
+                        return RunEnd::Stopped;
+                    }
+                    self.resume(c, Some(index));
+                }
             }
-            let mut decision = None;
-            let chosen = if runnable.len() == 1 {
-                chooser.forced(runnable[0], self.choices);
-                if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
-                    return RunEnd::Stopped;
-                }
-                runnable[0]
-            } else {
-                let p = ChoicePoint { runnable: &runnable, prev: self.prev, prev_runnable, label, index: self.choices };
-                let c = chooser.choose(&p);
-                assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
-                decision = Some(self.choices);
-                self.choices += 1;
-                self.schedule.push(c);
-                if prev_runnable && Some(c) != self.prev {
-                    self.preemptions += 1;
-                }
-                if self.full_decisions {
-                    self.decisions.push(Decision {
-                        runnable: Runnable::from_slice(&runnable),
-                        chosen: c,
-                        prev: self.prev,
-                        prev_runnable,
-                        label,
-                    });
-                }
-                // A chooser may end the run here (the explorer prunes a
-                // schedule its sleep set proves redundant).
-                if with_core(|c| std::mem::take(&mut c.stop)).unwrap_or(false) {
-                    return RunEnd::Stopped;
-                }
-                c
-            };
-            self.resume(chosen, decision);
         }
     }
 
     fn resume(&mut self, a: ActorId, decision: Option<usize>) {
         with_core(|c| {
             c.current = Some(a);
+            c.prev = Some(a);
             if let Some(steps) = c.steps.as_mut() {
                 // Most steps touch a handful of keys: kept inline.
                 steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
             }
         });
-        self.prev = Some(a);
         let co = self.cos[a].as_mut().expect("actor has a coroutine");
         let saved = YIELDER.with(|y| y.get());
         let res = co.resume(());
@@ -885,6 +1114,7 @@ impl Executor {
     /// statement) and run them all to completion without preemption. Used
     /// at teardown and when an execution stops early.
     pub fn kill_all(&mut self) {
+        KILLED.with(|k| k.set(true));
         with_core(|c| {
             for a in 0..c.actors.len() {
                 if c.actors[a].state != ActorState::Done {
@@ -950,7 +1180,7 @@ impl Executor {
     /// Decisions so far that switched away from an actor that could have
     /// gone on.
     pub fn preemptions(&self) -> usize {
-        self.preemptions
+        with_core(|c| c.preemptions).unwrap_or(0)
     }
 
     pub fn clock_ns(&self) -> u64 {
@@ -992,15 +1222,38 @@ impl Drop for Executor {
         SPARE.with(|s| *s.borrow_mut() = Some(core));
         RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
+        KILLED.with(|k| k.set(false));
     }
 }
 
 impl Core {
     /// Empty, keeping the buffers' capacity for the next executor.
     fn reset(&mut self) {
-        let Core { actors, runq, pass_forced, current, clock_ns, lock_waiters, stop, events, steps, spare_names } =
-            self;
+        let Core {
+            actors,
+            runq,
+            pass_forced,
+            current,
+            clock_ns,
+            lock_waiters,
+            stop,
+            events,
+            steps,
+            spare_names,
+            chooser,
+            next,
+            prev,
+            choices,
+            preemptions,
+            schedule,
+        } = self;
         spare_names.extend(actors.drain(..).map(|r| r.name));
+        *chooser = None;
+        *next = None;
+        *prev = None;
+        *choices = 0;
+        *preemptions = 0;
+        schedule.clear();
         runq.clear();
         *pass_forced = false;
         *current = None;
@@ -1016,4 +1269,30 @@ impl Core {
 /// `token`.
 pub fn poll_block(token: u64, obj: u64, deadline: Option<u64>) -> WakeReason {
     block(token, BlockedOn { what: "poll", obj }, deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_queue_lists_ids_in_order_across_the_bitmap_boundary() {
+        let mut q = RunQueue::default();
+        for a in [70, 3, 65, 0, 63, 64] {
+            q.insert(a);
+        }
+        assert_eq!(q.len(), 6);
+        assert_eq!(q.iter().collect::<Vec<_>>(), [0, 3, 63, 64, 65, 70]);
+        q.remove(3);
+        q.remove(0);
+        q.remove(63);
+        assert_eq!(q.first(), 64);
+        assert_eq!(q.iter().collect::<Vec<_>>(), [64, 65, 70]);
+        q.remove(65);
+        q.insert(1);
+        assert_eq!((q.len(), q.first()), (3, 1));
+        assert_eq!(q.iter().collect::<Vec<_>>(), [1, 64, 70]);
+        q.clear();
+        assert_eq!((q.len(), q.iter().count()), (0, 0));
+    }
 }
