@@ -275,6 +275,21 @@ fn main() {
         println!("{:.1} bytes per open eventfd", sim::bytes_per_eventfd(100_000));
         return;
     }
+    // KSIM_BENCH_EXEC=FILE: one execution of FILE, again and again (seeded
+    // schedules, steps recorded as the explorer records them): the cost of
+    // an execution without the search around it (for profiling).
+    if let Ok(path) = std::env::var("KSIM_BENCH_EXEC") {
+        let prog = scenarios::cli::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let n: u64 = std::env::var("KSIM_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000);
+        let opts = scenarios::runner::RunOptions { record_steps: true, ..Default::default() };
+        let t = Instant::now();
+        for seed in 0..n {
+            let mut ch = sim_kernel::sched::choose::SeededChooser::new(seed);
+            std::hint::black_box(scenarios::runner::execute(&prog, &path, &mut ch, opts));
+        }
+        println!("{:.0} ns per execution of {path}", t.elapsed().as_secs_f64() * 1e9 / n as f64);
+        return;
+    }
     // KSIM_BENCH_EXPLORE=SECS: the explore-rate row alone (for profiling).
     if let Some(t) = std::env::var("KSIM_BENCH_EXPLORE").ok().and_then(|s| s.parse::<f64>().ok()) {
         let mut races = race_scenarios();

@@ -223,7 +223,9 @@ fn exec_id_of_actor(i: usize) -> usize {
 struct Shared {
     prog: Rc<Program>,
     path: Rc<str>,
-    kernel: Arc<Kernel>,
+    /// The execution's kernel (taken out when the execution ends, so that
+    /// the kernel and this struct can each serve the next one).
+    kernel: Option<Arc<Kernel>>,
     globals: RefCell<Vec<Value>>,
     locals: Vec<RefCell<Vec<Value>>>,
     violations: RefCell<Vec<Violation>>,
@@ -251,6 +253,74 @@ fn site(exec_id: usize, line: u32) -> Site {
 }
 
 impl Shared {
+    fn kernel(&self) -> &Kernel {
+        self.kernel.as_ref().expect("the kernel of a running execution")
+    }
+
+    /// Ready for an execution of `pre`'s program with `kernel`: a spare
+    /// left by the last execution of that program on this thread (its
+    /// vectors keep their memory), or a new one.
+    fn new(pre: &Prepared, kernel: &Arc<Kernel>, opts: RunOptions, log_calls: bool) -> Rc<Shared> {
+        let prog = &pre.prog;
+        let n = prog.actors.len();
+        let spare =
+            pre.spare.take().filter(|s| s.trace.is_some() == opts.verbose && s.tevents.is_some() == opts.trace_events);
+        if let Some(mut rc) = spare {
+            if let Some(s) = Rc::get_mut(&mut rc) {
+                s.kernel = Some(kernel.clone());
+                s.globals.get_mut().resize(prog.globals.len(), Value::Unset);
+                for (l, a) in s.locals.iter_mut().zip(&prog.actors) {
+                    l.get_mut().resize(a.locals.len(), Value::Unset);
+                }
+                s.violations.get_mut().clear();
+                for c in &s.in_call {
+                    c.set(None);
+                }
+                s.blocked.get_mut().fill(false);
+                s.calls.set(0);
+                s.hooks = opts.verbose || opts.trace_events || log_calls;
+                s.log_calls = log_calls;
+                return rc;
+            }
+        }
+        Rc::new(Shared {
+            prog: prog.clone(),
+            path: pre.path.clone(),
+            kernel: Some(kernel.clone()),
+            globals: RefCell::new(vec![Value::Unset; prog.globals.len()]),
+            locals: prog.actors.iter().map(|a| RefCell::new(vec![Value::Unset; a.locals.len()])).collect(),
+            violations: RefCell::new(Vec::new()),
+            in_call: (0..n + 2).map(|_| Cell::new(None)).collect(),
+            blocked: RefCell::new(vec![false; n]),
+            names: pre.names.clone(),
+            trace: opts.verbose.then(|| RefCell::new(Vec::new())),
+            calls: Cell::new(0),
+            tevents: opts.trace_events.then(|| RefCell::new(Vec::new())),
+            hooks: opts.verbose || opts.trace_events || log_calls,
+            log_calls,
+        })
+    }
+
+    /// The execution is over: give back the kernel, and keep `sh` as
+    /// `pre`'s spare if nothing else holds it. Values hold kernel objects:
+    /// they are dropped here, before the kernel.
+    fn finish(mut sh: Rc<Shared>, pre: &Prepared) -> Option<Arc<Kernel>> {
+        sh.globals.borrow_mut().clear();
+        for l in &sh.locals {
+            l.borrow_mut().clear();
+        }
+        let s = Rc::get_mut(&mut sh)?;
+        if let Some(t) = &mut s.trace {
+            t.get_mut().clear();
+        }
+        if let Some(t) = &mut s.tevents {
+            t.get_mut().clear();
+        }
+        let k = s.kernel.take();
+        pre.spare.set(Some(sh));
+        k
+    }
+
     fn site_str(&self, s: Site) -> String {
         if s == 0 {
             return "process exit".to_string();
@@ -625,12 +695,15 @@ struct Prepared {
     names: Rc<[String]>,
     /// Task names, by executor id.
     task_names: Vec<Arc<str>>,
+    process_names: Vec<Arc<str>>,
     /// The outcome's names ...
     outcome_names: Rc<[String]>,
     /// ... and the global slots among them (the names bound in finally;
     /// those bound in setup are the same in every execution).
     outcome_globals: Vec<u32>,
     check_texts: Vec<Rc<str>>,
+    /// The last execution's interpreter state, for the next to reuse.
+    spare: Cell<Option<Rc<Shared>>>,
 }
 
 thread_local! {
@@ -673,10 +746,12 @@ impl Prepared {
             path: Rc::from(path),
             bugs,
             task_names: names.iter().map(|n| Arc::from(n.as_str())).collect(),
+            process_names: prog.processes.iter().map(|n| Arc::from(n.as_str())).collect(),
             names: names.into(),
             outcome_names: outcome_names.into(),
             outcome_globals,
             check_texts: prog.checks.iter().map(|c| Rc::from(c.text.as_str())).collect(),
+            spare: Cell::new(None),
         }
     }
 }
@@ -688,24 +763,10 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     let pre = Prepared::of(prog, path);
     let kernel = Kernel::new(pre.bugs);
     let log_calls = CALL_LOG.with(|l| l.borrow().is_some());
-    let procs: Vec<Arc<Process>> = prog.processes.iter().map(|n| Process::new(&kernel, n)).collect();
+    let procs: smallvec::SmallVec<[Arc<Process>; 2]> =
+        pre.process_names.iter().map(|n| Process::new(&kernel, n.clone())).collect();
     let n = prog.actors.len();
-    let sh = Rc::new(Shared {
-        prog: prog.clone(),
-        path: pre.path.clone(),
-        kernel: kernel.clone(),
-        globals: RefCell::new(vec![Value::Unset; prog.globals.len()]),
-        locals: prog.actors.iter().map(|a| RefCell::new(vec![Value::Unset; a.locals.len()])).collect(),
-        violations: RefCell::new(Vec::new()),
-        in_call: (0..n + 2).map(|_| Cell::new(None)).collect(),
-        blocked: RefCell::new(vec![false; n]),
-        names: pre.names.clone(),
-        trace: opts.verbose.then(|| RefCell::new(Vec::new())),
-        calls: Cell::new(0),
-        tevents: opts.trace_events.then(|| RefCell::new(Vec::new())),
-        hooks: opts.verbose || opts.trace_events || log_calls,
-        log_calls,
-    });
+    let sh = Shared::new(&pre, &kernel, opts, log_calls);
     let main_task = |id: usize| Task::new(&kernel, Some(procs[0].clone()), pre.task_names[id].clone());
 
     let mut ex = Executor::new();
@@ -883,13 +944,8 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     for c in &mut schedule {
         *c -= 1;
     }
-    let violations = sh.violations.borrow().clone();
-    let trace = sh.trace.as_ref().map(|t| t.borrow().clone()).unwrap_or_default();
-    // Values hold kernel objects; drop them before the kernel.
-    sh.globals.borrow_mut().clear();
-    for l in &sh.locals {
-        l.borrow_mut().clear();
-    }
+    let violations = std::mem::take(&mut *sh.violations.borrow_mut());
+    let trace = sh.trace.as_ref().map(|t| t.take()).unwrap_or_default();
     let ex = Execution {
         violations,
         decisions: all_decisions,
@@ -904,8 +960,9 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         steps,
         trace_events: sh.tevents.as_ref().map(|t| t.take()).unwrap_or_default(),
     };
-    // The kernel's memory serves the next execution, if nothing holds it.
-    drop(sh);
+    // The interpreter state and the kernel's memory serve the next
+    // execution, if nothing holds them.
+    drop(Shared::finish(sh, &pre));
     drop(procs);
     Kernel::recycle(kernel);
     ex
@@ -927,7 +984,7 @@ fn drain_events(sh: &Shared) {
         sh.log(|| match &e {
             ExecEvent::Blocked { actor, on, t } => {
                 let what = if on.obj != 0 && on.what != "lock" {
-                    format!("{} of {} #{}", on.what, sh.kernel.objs.record(on.obj).ty, on.obj)
+                    format!("{} of {} #{}", on.what, sh.kernel().objs.record(on.obj).ty, on.obj)
                 } else {
                     on.what.to_string()
                 };
@@ -955,7 +1012,7 @@ fn report_deadlock(sh: &Shared, ex: &Executor, ids: &[usize]) {
         let on = ex.blocked_on(id);
         let what = match &on {
             Some(b) if b.obj != 0 && b.what != "lock" => {
-                let rec = sh.kernel.objs.record(b.obj);
+                let rec = sh.kernel().objs.record(b.obj);
                 format!("{} ({} #{} created at {})", b.what, rec.ty, b.obj, sh.site_str(rec.created))
             }
             Some(b) => b.what.to_string(),

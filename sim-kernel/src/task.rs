@@ -17,7 +17,7 @@ pub const NSIG: usize = 65;
 
 pub struct Process {
     pub pid: u64,
-    pub name: String,
+    pub name: Arc<str>,
     pub files: FilesStruct,
     /// The address space (`mm_struct`).
     pub mm: Arc<crate::mm::MmStruct>,
@@ -31,11 +31,11 @@ pub struct Process {
 impl Process {
     /// A new process with fds 0, 1, 2 open on the null console, so the
     /// first new fd is 3 as in a Linux test.
-    pub fn new(kernel: &Arc<Kernel>, name: &str) -> Arc<Process> {
+    pub fn new(kernel: &Arc<Kernel>, name: impl Into<Arc<str>>) -> Arc<Process> {
         let pid = kernel.next_pid();
         let p = Arc::new(Process {
             pid,
-            name: name.to_string(),
+            name: name.into(),
             files: FilesStruct::with_key(crate::footprint::files_key(pid)),
             mm: crate::mm::MmStruct::new(kernel),
             rlimit_nofile: AtomicU64::new(abi::INR_OPEN_CUR),

@@ -42,10 +42,7 @@ impl FileOps for NullConsole {
 pub fn open_std_fds(kernel: &Arc<Kernel>, p: &Process) {
     let f = File::alloc(kernel, NULL_INO, O_RDWR, Box::new(NullConsole));
     f.add_mode(FMODE_PREAD | FMODE_PWRITE);
-    for _ in 0..3 {
-        let fd = p.files.alloc_fd(0, u64::MAX, false).expect("fresh table has room");
-        p.files.fd_install(fd, f.clone());
-    }
+    p.files.install_std(&f);
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 use super::file::FileRef;
 use crate::errno::{Errno, KResult};
 use crate::sync::Mutex;
+use smallvec::SmallVec;
 
 /// What a slot holds, as the accessors below see it.
 enum Slot {
@@ -27,11 +28,14 @@ enum Slot {
 /// and bitmaps of the taken fds (`open_fds`: reserved or installed) and of
 /// FD_CLOEXEC (`close_on_exec`). A reserved fd is taken with no file. Eight
 /// bytes per fd plus two bits.
+/// The first eight fds and one bitmap word are inline: a process that
+/// stays below them (every shipped scenario) allocates nothing for its
+/// table.
 #[derive(Default)]
 struct FdTable {
-    fd: Vec<Option<FileRef>>,
-    open_fds: Vec<u64>,
-    close_on_exec: Vec<u64>,
+    fd: SmallVec<[Option<FileRef>; 8]>,
+    open_fds: SmallVec<[u64; 1]>,
+    close_on_exec: SmallVec<[u64; 1]>,
     /// Lowest index that may be free (`next_fd`).
     next_fd: usize,
 }
@@ -40,7 +44,7 @@ fn bit(map: &[u64], i: usize) -> bool {
     map.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 != 0)
 }
 
-fn set_bit(map: &mut Vec<u64>, i: usize, on: bool) {
+fn set_bit(map: &mut SmallVec<[u64; 1]>, i: usize, on: bool) {
     if i / 64 >= map.len() {
         if !on {
             return;
@@ -96,10 +100,14 @@ impl FdTable {
                 set_bit(&mut self.close_on_exec, fd, cloexec);
             }
             Slot::Open { file, cloexec } => {
-                if fd >= self.fd.len() {
-                    self.fd.resize_with(fd + 1, || None);
+                if fd < self.fd.len() {
+                    self.fd[fd] = Some(file);
+                } else {
+                    while self.fd.len() < fd {
+                        self.fd.push(None);
+                    }
+                    self.fd.push(Some(file));
                 }
-                self.fd[fd] = Some(file);
                 set_bit(&mut self.open_fds, fd, true);
                 set_bit(&mut self.close_on_exec, fd, cloexec);
             }
@@ -146,6 +154,18 @@ impl FilesStruct {
     /// A table whose accesses are reported under footprint `key`.
     pub fn with_key(key: u64) -> Self {
         FilesStruct { t: Mutex::new(FdTable::default()), key }
+    }
+
+    /// A new process's fds 0, 1 and 2, all on `file` (`open_std_fds`).
+    /// Nothing else can see the table yet: no footprint.
+    pub fn install_std(&self, file: &FileRef) {
+        let mut t = self.t.lock();
+        assert!(t.fd.is_empty() && t.next_fd == 0, "install_std on a table in use");
+        for i in 0..3 {
+            t.fd.push(Some(file.clone()));
+            set_bit(&mut t.open_fds, i, true);
+        }
+        t.next_fd = 3;
     }
 
     /// Lock the table, recording a look (`write` false) or a change.
@@ -263,7 +283,7 @@ impl FilesStruct {
 
     /// Close every fd (process exit), in fd order.
     pub fn close_all(&self) {
-        let files: Vec<FileRef> = {
+        let files: SmallVec<[FileRef; 8]> = {
             let mut t = self.lock(true);
             let n = t.fd.len();
             (0..n).filter_map(|i| if let Slot::Open { file, .. } = t.free(i) { Some(file) } else { None }).collect()
