@@ -342,7 +342,7 @@ pub fn dispatch_ints(id: CallId, t: &Task, a: &[u64]) -> Value {
 
 /// Make call `id` as task `t`. Errnos are values; argument type errors are
 /// `Err`.
-pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)]) -> Result<Value, ArgError> {
+pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -> Result<Value, ArgError> {
     let sig = call_sig(id);
     let a = args;
     Ok(match SYS[id as usize] {
@@ -387,23 +387,25 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(String, Value)])
             }
             let cmd = u32_arg(a, 1, sig)?;
             if let Some(known) = sim_kernel::userfaultfd::ioctl_fields(cmd) {
-                if let Some((bad, _)) = named.iter().find(|(n, _)| !known.contains(&n.as_str())) {
+                if let Some((bad, _)) = named.iter().find(|(n, _)| !known.contains(n)) {
                     return Err(format!(
                         "this ioctl's struct has no input field `{bad}` (fields: {})",
                         known.join(", ")
                     ));
                 }
             }
+            ia.fields.reserve_exact(named.len());
             for (name, val) in named {
                 match val {
-                    Value::Int(n) => ia.fields.push((name.clone(), *n)),
+                    Value::Int(n) => ia.fields.push((name.to_string(), *n)),
                     v => return Err(format!("ioctl field {name} must be an integer, got {} ({v})", v.kind())),
                 }
             }
             v(sys_ioctl(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?, &ia), |o| match o {
                 IoctlOut::Int(n) => Value::Int(n),
+                // Collected straight into the record (one allocation).
                 IoctlOut::Record(fields) => {
-                    Value::Record(Rc::from(fields.into_iter().map(|(k, n)| (k, Value::Int(n))).collect::<Vec<_>>()))
+                    Value::Record(fields.into_iter().map(|(k, n)| (k, Value::Int(n))).collect())
                 }
             })
         }
