@@ -390,31 +390,32 @@ const INLINE_NAMED: usize = 4;
 #[inline(never)]
 fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Value, Flow> {
     let env = Env { sh, actor: cx.actor };
-    let mut args = smallvec::SmallVec::<[Value; INLINE_ARGS]>::new();
-    for a in &c.args {
-        match env.eval(a) {
-            Ok(v) => args.push(v),
-            Err(e) => return Err(eval_failure(sh, cx, c, e)),
+    // In a block: the argument values are dropped where they lie (not
+    // moved out to be dropped), when the call returns.
+    let result = {
+        let mut args = smallvec::SmallVec::<[Value; INLINE_ARGS]>::new();
+        for a in &c.args {
+            match env.eval(a) {
+                Ok(v) => args.push(v),
+                Err(e) => return Err(eval_failure(sh, cx, c, e)),
+            }
         }
-    }
-    // Named arguments by the names the program holds (no copy per call).
-    let mut named = smallvec::SmallVec::<[(&str, Value); INLINE_NAMED]>::new();
-    for (n, a) in &c.named {
-        match env.eval(a) {
-            Ok(v) => named.push((n.as_str(), v)),
-            Err(e) => return Err(eval_failure(sh, cx, c, e)),
+        // Named arguments by the names the program holds (no copy per call).
+        let mut named = smallvec::SmallVec::<[(&str, Value); INLINE_NAMED]>::new();
+        for (n, a) in &c.named {
+            match env.eval(a) {
+                Ok(v) => named.push((n.as_str(), v)),
+                Err(e) => return Err(eval_failure(sh, cx, c, e)),
+            }
         }
-    }
-    sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
-    if sh.tevents.is_some() {
-        // --trace hook (chrome_trace.rs): the call's span begins.
-        drain_events(sh);
-        crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, c.span.line, &c.text, &args, &named);
-    }
-    let result = calls::dispatch(c.call, &cx.task, &args, &named);
-    // The argument values are dropped now, not when the caller is done.
-    drop(args);
-    drop(named);
+        sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
+        if sh.tevents.is_some() {
+            // --trace hook (chrome_trace.rs): the call's span begins.
+            drain_events(sh);
+            crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, c.span.line, &c.text, &args, &named);
+        }
+        calls::dispatch(c.call, &cx.task, &args, &named)
+    };
     match result {
         Ok(v) => Ok(v),
         Err(e) => {
