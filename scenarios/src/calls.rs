@@ -6,7 +6,7 @@
 //! are `int`/`unsigned int` (truncated), counts `size_t`, offsets `off_t`.
 
 use crate::lang::catalog::{BuiltinId, BuiltinSig, CallCtx, CallId, CallSig, Catalog, Named, Ret};
-use crate::lang::ir::Const;
+use crate::lang::ir::{Const, IrExpr};
 use crate::value::{Handle, Value};
 use sim_kernel::abi;
 use sim_kernel::eventfd;
@@ -128,6 +128,9 @@ impl Catalog for KsimCatalog {
     }
     fn bug_names(&self) -> Vec<&'static str> {
         sim_kernel::bugs::BUGS.iter().map(|b| b.name).collect()
+    }
+    fn fold(&self, e: &IrExpr) -> Option<Const> {
+        crate::eval::fold(e)
     }
 }
 
@@ -526,7 +529,8 @@ pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
             if byte > 255 {
                 return Err(format!("fill(..., {byte}): a byte is 0..255"));
             }
-            Ok(Value::bytes(&vec![byte as u8; n as usize]))
+            // Written once, in place (no buffer to copy from).
+            Ok(Value::Bytes(std::iter::repeat_n(byte as u8, n as usize).collect()))
         }
         "len" => match args.first() {
             Some(Value::Bytes(x)) => Ok(Value::Int(x.len() as u64)),
@@ -609,5 +613,25 @@ mod tests {
             }
         }
         assert!(n > 0);
+    }
+
+    #[test]
+    fn constant_operands_are_folded_at_lowering() {
+        let src = "scenario \"fold\"\nsetup:\n  (r, w) = pipe()\n  write(w, fill(3, 1)) => 3\n  \
+                   write(w, fill(2, 300)) => 2\n  x = poll(r, POLLIN|POLLOUT, 0)\n\
+                   check:\n  assert x in {POLLIN, u32(7)}\n  assert x == 1 + 0\n";
+        let prog = crate::lang::compile("fold.scn", src, &KsimCatalog).expect("compiles");
+        let arg = |i: usize, j: usize| match &prog.setup[i] {
+            crate::lang::ir::Op::Call(c) => c.args[j].clone(),
+            _ => unreachable!(),
+        };
+        assert!(matches!(arg(1, 1), IrExpr::Const(Const::Bytes(b)) if b == [1, 1, 1]));
+        // An evaluation that fails is left to run time, to fail there.
+        assert!(matches!(arg(2, 1), IrExpr::Builtin { .. }));
+        assert!(matches!(arg(3, 1), IrExpr::Const(Const::Int(n)) if n == (abi::POLLIN | abi::POLLOUT) as u64));
+        let IrExpr::In(_, set, _) = &prog.checks[0].expr else { panic!("{:?}", prog.checks[0].expr) };
+        assert!(matches!(&set[1], IrExpr::Const(Const::Bytes(b)) if b == &7u32.to_le_bytes()));
+        let IrExpr::Binary(_, _, one, _) = &prog.checks[1].expr else { panic!() };
+        assert!(matches!(**one, IrExpr::Const(Const::Int(1))));
     }
 }
