@@ -105,13 +105,19 @@ impl Catalog for KsimCatalog {
         BUILTINS.iter().enumerate().find(|(_, b)| b.name == name).map(|(i, b)| (i as BuiltinId, b))
     }
     fn constant(&self, name: &str) -> Option<Const> {
-        if let Some(e) = Errno::from_name(name) {
-            return Some(Const::Errno(e));
+        thread_local! {
+            /// Names already looked up (the tables are searched in order,
+            /// one string compare per entry: a name is looked up once per
+            /// thread, not once per use in every file compiled).
+            static KNOWN: std::cell::RefCell<std::collections::HashMap<String, Option<Const>>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
         }
-        if let Some(sig) = sim_kernel::mm::Signal::from_name(name) {
-            return Some(Const::Signal(sig));
+        if let Some(c) = KNOWN.with(|k| k.borrow().get(name).cloned()) {
+            return c;
         }
-        sim_kernel::abi::constant(name).map(Const::Int)
+        let c = constant_uncached(name);
+        KNOWN.with(|k| k.borrow_mut().insert(name.to_string(), c.clone()));
+        c
     }
     fn is_bug(&self, name: &str) -> bool {
         sim_kernel::bugs::lookup(name).is_some()
@@ -132,6 +138,17 @@ impl Catalog for KsimCatalog {
     fn fold(&self, e: &IrExpr) -> Option<Const> {
         crate::eval::fold(e)
     }
+}
+
+/// The constant `name` names: an errno, a signal, or an ABI integer.
+fn constant_uncached(name: &str) -> Option<Const> {
+    if let Some(e) = Errno::from_name(name) {
+        return Some(Const::Errno(e));
+    }
+    if let Some(sig) = sim_kernel::mm::Signal::from_name(name) {
+        return Some(Const::Signal(sig));
+    }
+    sim_kernel::abi::constant(name).map(Const::Int)
 }
 
 pub fn call_sig(id: CallId) -> &'static CallSig {

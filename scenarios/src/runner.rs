@@ -400,21 +400,29 @@ fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Value, Flow>
                 Err(e) => return Err(eval_failure(sh, cx, c, e)),
             }
         }
-        // Named arguments by the names the program holds (no copy per call).
-        let mut named = smallvec::SmallVec::<[(&str, Value); INLINE_NAMED]>::new();
-        for (n, a) in &c.named {
-            match env.eval(a) {
-                Ok(v) => named.push((n.as_str(), v)),
-                Err(e) => return Err(eval_failure(sh, cx, c, e)),
+        let call = |named: &[(&str, Value)]| {
+            sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
+            if sh.tevents.is_some() {
+                // --trace hook (chrome_trace.rs): the call's span begins.
+                drain_events(sh);
+                crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, c.span.line, &c.text, &args, named);
             }
+            calls::dispatch(c.call, &cx.task, &args, named)
+        };
+        if c.named.is_empty() {
+            call(&[])
+        } else {
+            // Named arguments by the names the program holds (no copy per
+            // call).
+            let mut named = smallvec::SmallVec::<[(&str, Value); INLINE_NAMED]>::new();
+            for (n, a) in &c.named {
+                match env.eval(a) {
+                    Ok(v) => named.push((n.as_str(), v)),
+                    Err(e) => return Err(eval_failure(sh, cx, c, e)),
+                }
+            }
+            call(&named)
         }
-        sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
-        if sh.tevents.is_some() {
-            // --trace hook (chrome_trace.rs): the call's span begins.
-            drain_events(sh);
-            crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, c.span.line, &c.text, &args, &named);
-        }
-        calls::dispatch(c.call, &cx.task, &args, &named)
     };
     match result {
         Ok(v) => Ok(v),

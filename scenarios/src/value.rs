@@ -159,7 +159,8 @@ fn write_u64(f: &mut impl fmt::Write, mut n: u64) -> fmt::Result {
             break;
         }
     }
-    f.write_str(std::str::from_utf8(&buf[i..]).unwrap_or_default())
+    // SAFETY: `buf[i..]` holds only the ASCII digits written above.
+    f.write_str(unsafe { std::str::from_utf8_unchecked(&buf[i..]) })
 }
 
 /// Where [`Value`]'s `Display` gathers a value's text, to hand it to the
