@@ -424,18 +424,20 @@ fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Value, Flow>
             call(&named)
         }
     };
-    match result {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            sh.in_call[cx.exec_id].set(None);
-            if sched::current_killed() {
-                // Killed while blocked (teardown): the call never returned.
-                return Err(Flow::Stop);
-            }
-            sh.calls.set(sh.calls.get() + 1);
-            Err(eval_failure(sh, cx, c, e))
-        }
+    result.map_err(|e| call_failed(sh, cx, c, e))
+}
+
+/// A call that failed on its arguments' types: it is over (counted), and
+/// the failure reported.
+#[cold]
+fn call_failed(sh: &Shared, cx: &Cx, c: &CallOp, e: calls::ArgError) -> Flow {
+    sh.in_call[cx.exec_id].set(None);
+    if sched::current_killed() {
+        // Killed while blocked (teardown): the call never returned.
+        return Flow::Stop;
     }
+    sh.calls.set(sh.calls.get() + 1);
+    eval_failure(sh, cx, c, e)
 }
 
 fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
@@ -454,7 +456,10 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     let result = match fast {
         Some(n) => {
             sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
-            calls::dispatch_ints(c.call, &cx.task, &ints[..n])
+            match calls::dispatch_ints(c.call, &cx.task, &ints[..n]) {
+                Ok(v) => v,
+                Err(e) => return call_failed(sh, cx, c, e),
+            }
         }
         None => match call_with_values(sh, cx, c) {
             Ok(v) => v,
