@@ -63,7 +63,7 @@ pub fn call_begin(
     line: u32,
     text: &str,
     args: &[Value],
-    named: &[(String, Value)],
+    named: &[(&str, Value)],
 ) {
     if let Some(s) = sink {
         s.borrow_mut().push(TraceEvent::CallBegin {
@@ -72,7 +72,7 @@ pub fn call_begin(
             line,
             text: text.to_string(),
             args: args.iter().map(|v| v.to_string()).collect(),
-            named: named.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+            named: named.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         });
     }
 }

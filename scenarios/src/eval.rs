@@ -50,6 +50,49 @@ pub fn const_eq(c: &Const, v: &Value) -> bool {
     }
 }
 
+/// The value of `e` when its operands are constants and it evaluates to a
+/// constant (see [`crate::lang::catalog::Catalog::fold`]): evaluated as at
+/// run time, by [`eval`] itself, so folding changes no result.
+pub fn fold(e: &IrExpr) -> Option<Const> {
+    let is_const = |x: &IrExpr| matches!(x, IrExpr::Const(_));
+    let operands_const = match e {
+        IrExpr::Builtin { args, .. } => args.iter().all(is_const),
+        IrExpr::Binary(_, a, b, _) => is_const(a) && is_const(b),
+        IrExpr::Unary(_, a, _) => is_const(a),
+        IrExpr::In(a, set, _) => is_const(a) && set.iter().all(is_const),
+        _ => false,
+    };
+    if !operands_const {
+        return None;
+    }
+    /// Constants read no name.
+    struct NoNames;
+    impl Scope for NoNames {
+        fn global(&self, _: u32) -> Value {
+            Value::Unset
+        }
+        fn local(&self, _: u32) -> Result<Value, String> {
+            Err("a name in a constant".into())
+        }
+        fn actor_var(&self, _: u32, _: u32) -> Value {
+            Value::Unset
+        }
+        fn blocked(&self, _: u32) -> bool {
+            false
+        }
+    }
+    Some(match eval(&NoNames, e).ok()? {
+        Value::Int(n) => Const::Int(n),
+        Value::Errno(x) => Const::Errno(x),
+        Value::Signal(x) => Const::Signal(x),
+        Value::Str(s) => Const::Str(s.to_string()),
+        Value::Bytes(b) => Const::Bytes(b.to_vec()),
+        Value::Unset => Const::Unset,
+        Value::Null => Const::Null,
+        Value::Record(_) | Value::List(_) | Value::Handle(_) => return None,
+    })
+}
+
 /// Evaluate an expression. The common arguments (an integer constant, a
 /// bound name) are handled inline; the rest by [`eval_full`].
 #[inline]
@@ -57,8 +100,42 @@ pub fn eval<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
     match e {
         IrExpr::Const(Const::Int(n)) => Ok(Value::Int(*n)),
         IrExpr::Slot(Slot::Global(i)) => Ok(s.global(*i)),
+        IrExpr::ActorVar { actor, slot } => Ok(s.actor_var(*actor, *slot)),
         _ => eval_full(s, e),
     }
+}
+
+/// Whether `a == b`: with a constant on either side (`reader.x == EBADF`,
+/// `x in {0, 5}`), compared without building the constant's value.
+#[inline]
+fn equal<S: Scope + ?Sized>(s: &S, a: &IrExpr, b: &IrExpr) -> Result<bool, String> {
+    Ok(match (a, b) {
+        (x, IrExpr::Const(k)) | (IrExpr::Const(k), x) => const_eq(k, &eval(s, x)?),
+        _ => eval(s, a)? == eval(s, b)?,
+    })
+}
+
+/// The truth of an operand of `&&`, `||` (`!` has its own message).
+#[inline]
+fn operand_truth<S: Scope + ?Sized>(s: &S, op: BinOp, e: &IrExpr) -> Result<bool, String> {
+    // A comparison is a truth value: no integer made to be tested.
+    match e {
+        IrExpr::Binary(BinOp::Eq, l, r, _) => return equal(s, l, r),
+        IrExpr::Binary(BinOp::Ne, l, r, _) => return Ok(!equal(s, l, r)?),
+        _ => {}
+    }
+    let v = eval(s, e)?;
+    match v.truthy() {
+        Some(t) => Ok(t),
+        None => Err(needs(format_args!("`{}` needs truth values", opstr(op)), &v)),
+    }
+}
+
+/// "`what`, got KIND (VALUE)": an operand of the wrong kind.
+#[cold]
+#[inline(never)]
+fn needs(what: std::fmt::Arguments<'_>, v: &Value) -> String {
+    format!("{what}, got {} ({v})", v.kind())
 }
 
 /// Evaluate any expression.
@@ -74,109 +151,102 @@ fn eval_full<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
             calls::builtin(*id, &vals)?
         }
         IrExpr::List(items) => Value::List(Rc::from(items.iter().map(|a| eval(s, a)).collect::<Result<Vec<_>, _>>()?)),
-        IrExpr::Index(base, idx, _) => {
-            let b = eval(s, base)?;
-            let i = match eval(s, idx)? {
-                Value::Int(i) => i,
-                v => return Err(format!("an index must be an integer, got {} ({v})", v.kind())),
-            };
-            match &b {
-                Value::List(items) => items
-                    .get(i as usize)
-                    .cloned()
-                    .ok_or_else(|| format!("index {i} is out of range for a list of {}", items.len()))?,
-                Value::Bytes(bytes) => Value::Int(
-                    *bytes
-                        .get(i as usize)
-                        .ok_or_else(|| format!("index {i} is out of range for {} bytes", bytes.len()))?
-                        as u64,
-                ),
-                v => return Err(format!("cannot index {} ({v})", v.kind())),
-            }
-        }
-        IrExpr::Field(base, name, _) => match eval(s, base)? {
-            Value::Record(fields) => {
-                fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).ok_or_else(|| {
-                    let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-                    format!("the record has no field `{name}` (fields: {})", names.join(", "))
-                })?
-            }
-            Value::Handle(h) => {
-                h.field(name).ok_or_else(|| format!("a <{}> handle has no field `{name}`", h.type_name()))?
-            }
-            v => return Err(format!("`.{name}` needs a record, got {} ({v})", v.kind())),
-        },
+        IrExpr::Index(base, idx, _) => index(eval(s, base)?, eval(s, idx)?)?,
+        IrExpr::Field(base, name, _) => field(eval(s, base)?, name)?,
         IrExpr::Unary(op, x, _) => {
             let v = eval(s, x)?;
-            match op {
-                UnOp::Not => match v.truthy() {
-                    Some(t) => Value::Int((!t) as u64),
-                    None => return Err(format!("`!` needs an integer or comparison, got {} ({v})", v.kind())),
-                },
-                UnOp::Neg => match v {
-                    Value::Int(n) => Value::Int(n.wrapping_neg()),
-                    v => return Err(format!("`-` needs an integer, got {} ({v})", v.kind())),
-                },
+            match (op, &v) {
+                (UnOp::Neg, Value::Int(n)) => Value::Int(n.wrapping_neg()),
+                (UnOp::Not, Value::Int(n)) => Value::Int((*n == 0) as u64),
+                (UnOp::Not, _) => return Err(needs(format_args!("`!` needs an integer or comparison"), &v)),
+                (UnOp::Neg, _) => return Err(needs(format_args!("`-` needs an integer"), &v)),
             }
         }
-        IrExpr::Binary(op, l, r, _) => {
+        IrExpr::Binary(op, l, r, _) => match op {
             // && and || short-circuit.
-            if matches!(op, BinOp::And | BinOp::Or) {
-                let lv = eval(s, l)?;
-                let lt = lv
-                    .truthy()
-                    .ok_or_else(|| format!("`{}` needs truth values, got {} ({lv})", opstr(*op), lv.kind()))?;
-                if (*op == BinOp::And && !lt) || (*op == BinOp::Or && lt) {
+            BinOp::And | BinOp::Or => {
+                let lt = operand_truth(s, *op, l)?;
+                if (*op == BinOp::And) != lt {
                     return Ok(Value::Int(lt as u64));
                 }
-                let rv = eval(s, r)?;
-                let rt = rv
-                    .truthy()
-                    .ok_or_else(|| format!("`{}` needs truth values, got {} ({rv})", opstr(*op), rv.kind()))?;
-                return Ok(Value::Int(rt as u64));
+                Value::Int(operand_truth(s, *op, r)? as u64)
             }
-            let lv = eval(s, l)?;
-            let rv = eval(s, r)?;
-            match op {
-                BinOp::Eq => Value::Int((lv == rv) as u64),
-                BinOp::Ne => Value::Int((lv != rv) as u64),
-                _ => {
-                    let (a, b) = match (&lv, &rv) {
-                        (Value::Int(a), Value::Int(b)) => (*a, *b),
-                        _ => {
-                            return Err(format!(
-                                "`{}` needs integers, got {} ({lv}) and {} ({rv})",
-                                opstr(*op),
-                                lv.kind(),
-                                rv.kind()
-                            ))
-                        }
-                    };
-                    Value::Int(match op {
-                        BinOp::Lt => (a < b) as u64,
-                        BinOp::Le => (a <= b) as u64,
-                        BinOp::Gt => (a > b) as u64,
-                        BinOp::Ge => (a >= b) as u64,
-                        BinOp::Add => a.wrapping_add(b),
-                        BinOp::Sub => a.wrapping_sub(b),
-                        BinOp::Mul => a.wrapping_mul(b),
-                        BinOp::BitAnd => a & b,
-                        BinOp::BitOr => a | b,
-                        BinOp::Eq | BinOp::Ne | BinOp::And | BinOp::Or => unreachable!(),
-                    })
-                }
+            BinOp::Eq => Value::Int(equal(s, l, r)? as u64),
+            BinOp::Ne => Value::Int(!equal(s, l, r)? as u64),
+            _ => {
+                let (lv, rv) = (eval(s, l)?, eval(s, r)?);
+                let (Value::Int(a), Value::Int(b)) = (&lv, &rv) else {
+                    return Err(not_integers(*op, &lv, &rv));
+                };
+                let (a, b) = (*a, *b);
+                Value::Int(match op {
+                    BinOp::Lt => (a < b) as u64,
+                    BinOp::Le => (a <= b) as u64,
+                    BinOp::Gt => (a > b) as u64,
+                    BinOp::Ge => (a >= b) as u64,
+                    BinOp::Add => a.wrapping_add(b),
+                    BinOp::Sub => a.wrapping_sub(b),
+                    BinOp::Mul => a.wrapping_mul(b),
+                    BinOp::BitAnd => a & b,
+                    BinOp::BitOr => a | b,
+                    BinOp::Eq | BinOp::Ne | BinOp::And | BinOp::Or => unreachable!(),
+                })
             }
-        }
+        },
         IrExpr::In(x, set, _) => {
             let v = eval(s, x)?;
             for item in set {
-                if eval(s, item)? == v {
+                let hit = match item {
+                    IrExpr::Const(k) => const_eq(k, &v),
+                    _ => eval(s, item)? == v,
+                };
+                if hit {
                     return Ok(Value::Int(1));
                 }
             }
             Value::Int(0)
         }
     })
+}
+
+#[cold]
+#[inline(never)]
+fn not_integers(op: BinOp, lv: &Value, rv: &Value) -> String {
+    format!("`{}` needs integers, got {} ({lv}) and {} ({rv})", opstr(op), lv.kind(), rv.kind())
+}
+
+/// `BASE[INDEX]`.
+fn index(b: Value, i: Value) -> Result<Value, String> {
+    let i = match i {
+        Value::Int(i) => i,
+        v => return Err(needs(format_args!("an index must be an integer"), &v)),
+    };
+    match &b {
+        Value::List(items) => items
+            .get(i as usize)
+            .cloned()
+            .ok_or_else(|| format!("index {i} is out of range for a list of {}", items.len())),
+        Value::Bytes(bytes) => match bytes.get(i as usize) {
+            Some(&x) => Ok(Value::Int(x as u64)),
+            None => Err(format!("index {i} is out of range for {} bytes", bytes.len())),
+        },
+        v => Err(format!("cannot index {} ({v})", v.kind())),
+    }
+}
+
+/// `BASE.NAME`.
+fn field(b: Value, name: &str) -> Result<Value, String> {
+    match b {
+        Value::Record(fields) => match fields.iter().find(|(k, _)| *k == name) {
+            Some((_, v)) => Ok(v.clone()),
+            None => {
+                let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+                Err(format!("the record has no field `{name}` (fields: {})", names.join(", ")))
+            }
+        },
+        Value::Handle(h) => h.field(name).ok_or_else(|| format!("a <{}> handle has no field `{name}`", h.type_name())),
+        v => Err(format!("`.{name}` needs a record, got {} ({v})", v.kind())),
+    }
 }
 
 /// Whether a call's result is a failure (an errno, or any other result

@@ -350,9 +350,6 @@ struct Cx {
     actor: Option<usize>,
     task: Task,
     started: bool,
-    /// Argument buffers reused from call to call (no allocation per step).
-    args: Vec<Value>,
-    named: Vec<(String, Value)>,
 }
 
 enum Flow {
@@ -383,8 +380,16 @@ impl crate::eval::Scope for Env<'_> {
 }
 
 impl Env<'_> {
+    /// Evaluate an expression; a constant integer or a bound name (most
+    /// arguments) inline.
+    #[inline]
     fn eval(&self, e: &IrExpr) -> Result<Value, String> {
-        crate::eval::eval(self, e)
+        match (e, self.actor) {
+            (IrExpr::Const(Const::Int(n)), _) => Ok(Value::Int(*n)),
+            (IrExpr::Slot(Slot::Global(i)), _) => Ok(self.sh.globals.borrow()[*i as usize].clone()),
+            (IrExpr::Slot(Slot::Local(i)), Some(a)) => Ok(self.sh.locals[a].borrow()[*i as usize].clone()),
+            _ => crate::eval::eval(self, e),
+        }
     }
 }
 
@@ -442,6 +447,12 @@ fn int_args(sh: &Shared, actor: Option<usize>, c: &CallOp, out: &mut [u64; MAX_I
     Some(c.args.len())
 }
 
+/// Positional arguments a call takes at most without spilling its
+/// argument buffer to the heap.
+const INLINE_ARGS: usize = 5;
+/// Named arguments likewise (`ioctl(u, UFFDIO_COPY, dst=, src=, len=, mode=)`).
+const INLINE_NAMED: usize = 4;
+
 /// Evaluate the call's arguments as values and make it (the general path
 /// of [`exec_call`]): the call's result, or how the actor goes on when an
 /// argument could not be evaluated or had the wrong type (the call is then
@@ -449,46 +460,54 @@ fn int_args(sh: &Shared, actor: Option<usize>, c: &CallOp, out: &mut [u64; MAX_I
 #[inline(never)]
 fn call_with_values(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Result<Value, Flow> {
     let env = Env { sh, actor: cx.actor };
-    let mut args = std::mem::take(&mut cx.args);
-    args.clear();
-    for a in &c.args {
-        match env.eval(a) {
-            Ok(v) => args.push(v),
-            Err(e) => return Err(eval_failure(sh, cx, c, e)),
-        }
-    }
-    let mut named = std::mem::take(&mut cx.named);
-    named.clear();
-    for (n, a) in &c.named {
-        match env.eval(a) {
-            Ok(v) => named.push((n.clone(), v)),
-            Err(e) => return Err(eval_failure(sh, cx, c, e)),
-        }
-    }
-    sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
-    if sh.tevents.is_some() {
-        // --trace hook (chrome_trace.rs): the call's span begins.
-        drain_events(sh);
-        crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, c.span.line, &c.text, &args, &named);
-    }
-    let result = calls::dispatch(c.call, &cx.task, &args, &named);
-    // The buffers go back for the next call (their values dropped now).
-    args.clear();
-    cx.args = args;
-    named.clear();
-    cx.named = named;
-    match result {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            sh.in_call[cx.exec_id].set(None);
-            if sched::current_killed() {
-                // Killed while blocked (teardown): the call never returned.
-                return Err(Flow::Stop);
+    // In a block: the argument values are dropped where they lie (not
+    // moved out to be dropped), when the call returns.
+    let result = {
+        let mut args = smallvec::SmallVec::<[Value; INLINE_ARGS]>::new();
+        for a in &c.args {
+            match env.eval(a) {
+                Ok(v) => args.push(v),
+                Err(e) => return Err(eval_failure(sh, cx, c, e)),
             }
-            sh.calls.set(sh.calls.get() + 1);
-            Err(eval_failure(sh, cx, c, e))
         }
+        let call = |named: &[(&str, Value)]| {
+            sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
+            if sh.tevents.is_some() {
+                // --trace hook (chrome_trace.rs): the call's span begins.
+                drain_events(sh);
+                crate::chrome_trace::call_begin(sh.tevents.as_ref(), cx.exec_id, c.span.line, &c.text, &args, named);
+            }
+            calls::dispatch(c.call, &cx.task, &args, named)
+        };
+        if c.named.is_empty() {
+            call(&[])
+        } else {
+            // Named arguments by the names the program holds (no copy per
+            // call).
+            let mut named = smallvec::SmallVec::<[(&str, Value); INLINE_NAMED]>::new();
+            for (n, a) in &c.named {
+                match env.eval(a) {
+                    Ok(v) => named.push((n.as_str(), v)),
+                    Err(e) => return Err(eval_failure(sh, cx, c, e)),
+                }
+            }
+            call(&named)
+        }
+    };
+    result.map_err(|e| call_failed(sh, cx, c, e))
+}
+
+/// A call that failed on its arguments' types: it is over (counted), and
+/// the failure reported.
+#[cold]
+fn call_failed(sh: &Shared, cx: &Cx, c: &CallOp, e: calls::ArgError) -> Flow {
+    sh.in_call[cx.exec_id].set(None);
+    if sched::current_killed() {
+        // Killed while blocked (teardown): the call never returned.
+        return Flow::Stop;
     }
+    sh.calls.set(sh.calls.get() + 1);
+    eval_failure(sh, cx, c, e)
 }
 
 fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
@@ -507,7 +526,10 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     let result = match fast {
         Some(n) => {
             sh.in_call[cx.exec_id].set(Some(c as *const CallOp));
-            calls::dispatch_ints(c.call, &cx.task, &ints[..n])
+            match calls::dispatch_ints(c.call, &cx.task, &ints[..n]) {
+                Ok(v) => v,
+                Err(e) => return call_failed(sh, cx, c, e),
+            }
         }
         None => match call_with_values(sh, cx, c) {
             Ok(v) => v,
@@ -523,22 +545,40 @@ fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     if sh.hooks {
         call_hooks(sh, cx, c, &result);
     }
-    // Bind.
-    if !matches!(c.bind, IrBind::None) {
-        let store = |slot: &Slot, v: Value| match slot {
-            Slot::Global(i) => sh.globals.borrow_mut()[*i as usize] = v,
-            Slot::Local(i) => {
-                if let Some(a) = cx.actor {
-                    sh.locals[a].borrow_mut()[*i as usize] = v;
-                }
+    let store = |slot: &Slot, v: Value| match slot {
+        Slot::Global(i) => sh.globals.borrow_mut()[*i as usize] = v,
+        Slot::Local(i) => {
+            if let Some(a) = cx.actor {
+                sh.locals[a].borrow_mut()[*i as usize] = v;
             }
-        };
+        }
+    };
+    // The common cases: no pattern, or one constant that matches (`=> 0`).
+    // A name then takes the result itself (no copy); with no name, a
+    // call with no pattern must not fail (below).
+    let settled = match &c.pattern {
+        None => true,
+        Some(alts) => matches!(alts[..], [IrPat::Expr(IrExpr::Const(ref k))] if crate::eval::const_eq(k, &result)),
+    };
+    if settled {
+        match &c.bind {
+            IrBind::One(slot) => {
+                store(slot, result);
+                return Flow::Go;
+            }
+            IrBind::Pair(..) => {
+                crate::eval::bind(&c.bind, &result, store);
+                return Flow::Go;
+            }
+            IrBind::None if c.pattern.is_some() => return Flow::Go,
+            IrBind::None => {}
+        }
+    } else {
+        // Bound before the pattern is checked: a pattern may read the name.
         crate::eval::bind(&c.bind, &result, store);
     }
     // Check.
     match &c.pattern {
-        // The common pattern, one constant (`=> 0`).
-        Some(alts) if matches!(alts[..], [IrPat::Expr(IrExpr::Const(ref k))] if crate::eval::const_eq(k, &result)) => {}
         Some(alts) => {
             let mut matched = false;
             for alt in alts {
@@ -783,7 +823,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         let sh2 = sh.clone();
         let task = main_task(0);
         ex.spawn("setup", move || {
-            let mut cx = Cx { exec_id: 0, actor: None, task, started: false, args: Vec::new(), named: Vec::new() };
+            let mut cx = Cx { exec_id: 0, actor: None, task, started: false };
             let ops = &sh2.prog.clone().setup;
             run_ops(&sh2, &mut cx, ops);
         });
@@ -825,14 +865,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
                 ActorKindIr::Kthread => main_task(exec_id_of_actor(i)),
             };
             let id = ex.spawn(&a.name, move || {
-                let mut cx = Cx {
-                    exec_id: exec_id_of_actor(i),
-                    actor: Some(i),
-                    task,
-                    started: false,
-                    args: Vec::new(),
-                    named: Vec::new(),
-                };
+                let mut cx = Cx { exec_id: exec_id_of_actor(i), actor: Some(i), task, started: false };
                 let prog = sh2.prog.clone();
                 run_ops(&sh2, &mut cx, &prog.actors[i].body);
             });
@@ -855,7 +888,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         let sh2 = sh.clone();
         let task = main_task(n + 1);
         ex.spawn("finally", move || {
-            let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false, args: Vec::new(), named: Vec::new() };
+            let mut cx = Cx { exec_id: n + 1, actor: None, task, started: false };
             let prog = sh2.prog.clone();
             run_ops(&sh2, &mut cx, &prog.finally);
         });

@@ -136,43 +136,137 @@ pub fn fmt_bytes(f: &mut impl fmt::Write, b: &[u8]) -> fmt::Result {
             b'\n' => f.write_str("\\n")?,
             b'\t' => f.write_str("\\t")?,
             0x20..=0x7e => f.write_char(c as char)?,
-            _ => write!(f, "\\x{c:02x}")?,
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let esc = [b'\\', b'x', HEX[(c >> 4) as usize], HEX[(c & 15) as usize]];
+                f.write_str(std::str::from_utf8(&esc).unwrap_or_default())?
+            }
         }
     }
     f.write_str("\"")
 }
 
+/// `n` in decimal, as `write!(f, "{n}")` writes it, without the formatting
+/// machinery: an execution's outcome prints every bound value.
+fn write_u64(f: &mut impl fmt::Write, mut n: u64) -> fmt::Result {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // SAFETY: `buf[i..]` holds only the ASCII digits written above.
+    f.write_str(unsafe { std::str::from_utf8_unchecked(&buf[i..]) })
+}
+
+/// Where [`Value`]'s `Display` gathers a value's text, to hand it to the
+/// formatter in few `write_str` calls (each goes through `dyn Write` and
+/// appends to the destination separately: a record field or a byte was
+/// one call each).
+struct Staged<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    len: usize,
+    buf: [u8; 128],
+}
+
+impl Staged<'_, '_> {
+    fn flush(&mut self) -> fmt::Result {
+        // SAFETY: `buf[..len]` is a concatenation of whole `&str`s (see
+        // `write_str` and `write_char`, the only writers), so valid UTF-8.
+        let s = unsafe { std::str::from_utf8_unchecked(&self.buf[..self.len]) };
+        self.len = 0;
+        self.f.write_str(s)
+    }
+}
+
+impl fmt::Write for Staged<'_, '_> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.len() > self.buf.len() - self.len {
+            self.flush()?;
+            if s.len() > self.buf.len() {
+                return self.f.write_str(s);
+            }
+        }
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+        Ok(())
+    }
+
+    #[inline]
+    fn write_char(&mut self, c: char) -> fmt::Result {
+        if c.is_ascii() && self.len < self.buf.len() {
+            self.buf[self.len] = c as u8;
+            self.len += 1;
+            Ok(())
+        } else {
+            self.write_str(c.encode_utf8(&mut [0; 4]))
+        }
+    }
+}
+
+impl Value {
+    /// The text of [`fmt::Display`], into `w`.
+    fn render(&self, w: &mut impl fmt::Write) -> fmt::Result {
+        match self {
+            Value::Unset => w.write_str("unset"),
+            Value::Null => w.write_str("NULL"),
+            Value::Int(n) => write_u64(w, *n),
+            Value::Errno(e) => w.write_str(e.name()),
+            Value::Signal(s) => w.write_str(s.name()),
+            Value::Bytes(b) => fmt_bytes(w, b),
+            Value::Str(s) => write!(w, "{s:?}"),
+            Value::Record(fields) => {
+                w.write_str("{")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        w.write_str(", ")?;
+                    }
+                    w.write_str(k)?;
+                    w.write_str(": ")?;
+                    v.render(w)?;
+                }
+                w.write_str("}")
+            }
+            Value::List(items) => {
+                w.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        w.write_str(", ")?;
+                    }
+                    v.render(w)?;
+                }
+                w.write_str("]")
+            }
+            Value::Handle(h) => {
+                w.write_str("<")?;
+                w.write_str(h.type_name())?;
+                w.write_str(">")
+            }
+        }
+    }
+}
+
+/// Values print as the language writes them; width and fill options do not
+/// apply.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // One piece of text already.
             Value::Unset => f.write_str("unset"),
             Value::Null => f.write_str("NULL"),
-            Value::Int(n) => write!(f, "{n}"),
             Value::Errno(e) => f.write_str(e.name()),
             Value::Signal(s) => f.write_str(s.name()),
-            Value::Bytes(b) => fmt_bytes(f, b),
-            Value::Str(s) => write!(f, "{s:?}"),
-            Value::Record(fields) => {
-                f.write_str("{")?;
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{k}: {v}")?;
-                }
-                f.write_str("}")
+            Value::Int(n) => write_u64(f, *n),
+            _ => {
+                let mut s = Staged { f, len: 0, buf: [0; 128] };
+                self.render(&mut s)?;
+                s.flush()
             }
-            Value::List(items) => {
-                f.write_str("[")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("]")
-            }
-            Value::Handle(h) => write!(f, "<{}>", h.type_name()),
         }
     }
 }
@@ -190,6 +284,28 @@ mod tests {
     #[test]
     fn renders_as_the_language_writes_it() {
         assert_eq!(Value::Int(u64::MAX).to_string(), "18446744073709551615");
+        for n in [0, 7, 10, 4096, 1 << 63] {
+            assert_eq!(Value::Int(n).to_string(), n.to_string());
+        }
+        let l = Value::List(Rc::from(vec![Value::Int(3), Value::Errno(Errno::EBADF), Value::Null]));
+        assert_eq!(l.to_string(), "[3, EBADF, NULL]");
+        // Longer than the staging buffer, with escapes across its end.
+        let long: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        let mut want = String::from("b\"");
+        for &c in &long {
+            match c {
+                b'"' => want.push_str("\\\""),
+                b'\\' => want.push_str("\\\\"),
+                b'\n' => want.push_str("\\n"),
+                b'\t' => want.push_str("\\t"),
+                0x20..=0x7e => want.push(c as char),
+                _ => want.push_str(&format!("\\x{c:02x}")),
+            }
+        }
+        want.push('"');
+        assert_eq!(Value::bytes(&long).to_string(), want);
+        let nested = Value::List(Rc::from(vec![Value::bytes(&long), Value::Str(Rc::from("q\"é"))]));
+        assert_eq!(nested.to_string(), format!("[{want}, \"q\\\"é\"]"));
         assert_eq!(Value::Errno(Errno::EAGAIN).to_string(), "EAGAIN");
         assert_eq!(Value::bytes(b"a\"\\\x00\x7f\n").to_string(), r#"b"a\"\\\x00\x7f\n""#);
         assert_eq!(Value::Str(Rc::from("anon_inode:[eventfd]")).to_string(), "\"anon_inode:[eventfd]\"");

@@ -2,7 +2,7 @@
 //! and bug names. The concrete table lives in `crate::calls`; tests may pass
 //! their own.
 
-use super::ir::Const;
+use super::ir::{Const, IrExpr};
 
 pub type CallId = u16;
 pub type BuiltinId = u16;
@@ -69,4 +69,12 @@ pub trait Catalog {
     fn constant_names(&self) -> Vec<&'static str>;
     /// Every bug name, for suggestions and the error text.
     fn bug_names(&self) -> Vec<&'static str>;
+    /// The value of `e` (a builtin, an operator or an `in`), when its
+    /// operands are all constants and it evaluates to a constant: the
+    /// resolver puts it in the program in place of `e`, so that it is not
+    /// computed again in every execution. `None` leaves `e` to run time
+    /// (a failing evaluation is reported then, as it would have been).
+    fn fold(&self, _e: &IrExpr) -> Option<Const> {
+        None
+    }
 }

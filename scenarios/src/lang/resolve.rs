@@ -565,7 +565,7 @@ impl<'a> Resolver<'a> {
             Expr::Binary(op, a, b, sp) => {
                 let a = self.expr(a, scope);
                 let b = self.expr(b, scope);
-                IrExpr::Binary(*op, Box::new(a), Box::new(b), *sp)
+                self.folded(IrExpr::Binary(*op, Box::new(a), Box::new(b), *sp))
             }
             Expr::Unary(UnOp::Neg, inner, sp) => match &**inner {
                 Expr::Int(n, _) => IrExpr::Const(Const::Int(n.wrapping_neg())),
@@ -576,13 +576,22 @@ impl<'a> Resolver<'a> {
             },
             Expr::Unary(op, inner, sp) => {
                 let a = self.expr(inner, scope);
-                IrExpr::Unary(*op, Box::new(a), *sp)
+                self.folded(IrExpr::Unary(*op, Box::new(a), *sp))
             }
             Expr::In(a, set, sp) => {
                 let a = self.expr(a, scope);
                 let set = set.iter().map(|x| self.expr(x, scope)).collect();
-                IrExpr::In(Box::new(a), set, *sp)
+                self.folded(IrExpr::In(Box::new(a), set, *sp))
             }
+        }
+    }
+
+    /// `e`, or the constant it evaluates to when the catalog folds it
+    /// (its operands, lowered first, are then constants themselves).
+    fn folded(&self, e: IrExpr) -> IrExpr {
+        match self.cat.fold(&e) {
+            Some(c) => IrExpr::Const(c),
+            None => e,
         }
     }
 
@@ -674,7 +683,7 @@ impl<'a> Resolver<'a> {
             let sig = *sig;
             self.check_args(c, sig.min, sig.max, Named::None, sig.usage, "builtin");
             let args = c.args.iter().map(|a| self.expr(&a.value, scope)).collect();
-            return IrExpr::Builtin { id, args, span: c.span };
+            return self.folded(IrExpr::Builtin { id, args, span: c.span });
         }
         if self.cat.call(name).is_some() {
             self.err(
