@@ -249,7 +249,7 @@ fn source<'a>(
 /// named fields, from a list of `filter(...)` records: `nr_filters`, then
 /// `filters[I].type`, `.info_filter`, `.info_mask`, `.subtype_filter[J]`.
 /// The pointer (`int`) is non-NULL.
-fn filter_arg(items: &[Value]) -> Result<IoctlArg, ArgError> {
+fn filter_arg(items: &[Value]) -> Result<IoctlArg<'static>, ArgError> {
     let mut ia = IoctlArg { int: Some(1), ..Default::default() };
     ia.fields.push(("nr_filters".into(), items.len() as u64));
     for (i, item) in items.iter().enumerate() {
@@ -262,11 +262,11 @@ fn filter_arg(items: &[Value]) -> Result<IoctlArg, ArgError> {
         };
         for (name, val) in fields.iter() {
             match val {
-                Value::Int(n) => ia.fields.push((format!("filters[{i}].{name}"), *n)),
+                Value::Int(n) => ia.fields.push((format!("filters[{i}].{name}").into(), *n)),
                 Value::List(words) => {
                     for (j, w) in words.iter().enumerate() {
                         if let Value::Int(n) = w {
-                            ia.fields.push((format!("filters[{i}].{name}[{j}]"), *n));
+                            ia.fields.push((format!("filters[{i}].{name}[{j}]").into(), *n));
                         }
                     }
                 }
@@ -490,7 +490,7 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
             ia.fields.reserve_exact(named.len());
             for (name, val) in named {
                 match val {
-                    Value::Int(n) => ia.fields.push((name.to_string(), *n)),
+                    Value::Int(n) => ia.fields.push(((*name).into(), *n)),
                     v => return Err(format!("ioctl field {name} must be an integer, got {} ({v})", v.kind())),
                 }
             }

@@ -478,7 +478,7 @@ mod tests {
         let f = p.files.fget(fd as i64).unwrap();
         let arg = |fields: &[(&str, u64)]| IoctlArg {
             int: None,
-            fields: fields.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+            fields: fields.iter().map(|(n, v)| (n.to_string().into(), *v)).collect(),
         };
         f.ops().ioctl(&f, UFFDIO_API, &arg(&[("api", 0xaa)])).unwrap();
         let reg =

@@ -47,10 +47,13 @@ pub enum Llseek {
 
 /// Extra data an ioctl takes: a plain integer argument or a struct's fields
 /// as named values.
+///
+/// Field names are borrowed where the caller has them (a scenario's own
+/// names), owned where it builds them (`filters[0].type`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IoctlArg {
+pub struct IoctlArg<'a> {
     pub int: Option<u64>,
-    pub fields: Vec<(String, u64)>,
+    pub fields: Vec<(std::borrow::Cow<'a, str>, u64)>,
 }
 
 /// What an ioctl returns: an integer, or a struct's output fields.
