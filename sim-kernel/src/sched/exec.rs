@@ -262,28 +262,41 @@ pub fn access(key: u64, write: bool) {
 
 #[inline(never)]
 fn record_access(key: u64, write: bool) {
-    if !in_sim() {
-        return;
-    }
+    // `RECORDING` is set only while `Executor::resume` runs an actor whose
+    // step it has just pushed: the core is installed, an actor is current
+    // and its step is the last one.
     with_core(|c| {
-        if c.current.is_none() {
+        let Some(st) = c.steps.as_mut().and_then(|s| s.last_mut()) else {
             return;
+        };
+        let bit = key_bit(key);
+        let seen = st.sig & bit != 0;
+        st.sig |= bit;
+        if write {
+            st.wsig |= bit;
         }
-        if let Some(steps) = c.steps.as_mut() {
-            if let Some(st) = steps.last_mut() {
-                let bit = key_bit(key);
-                st.sig |= bit;
-                if write {
-                    st.wsig |= bit;
-                }
-                if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
-                    e.1 |= write;
-                } else {
-                    st.accesses.push((key, write));
-                }
+        // A key whose signature bit is clear is not in the footprint yet:
+        // no search.
+        if seen {
+            if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
+                e.1 |= write;
+                return;
             }
         }
+        if st.accesses.len() < st.accesses.capacity() {
+            st.accesses.push((key, write));
+        } else {
+            push_access_grow(&mut st.accesses, key, write);
+        }
     });
+}
+
+/// A footprint's push that must grow it (kept out of [`record_access`], so
+/// that its common path saves no registers).
+#[cold]
+#[inline(never)]
+fn push_access_grow(fp: &mut Footprint, key: u64, write: bool) {
+    fp.push((key, write));
 }
 
 /// Something the executor saw, for step traces (`-v`, `--trace`).
@@ -309,7 +322,9 @@ thread_local! {
     static CORE_BORROWED: Cell<bool> = const { Cell::new(false) };
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
     static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
-    /// Whether steps are being recorded (the footprint hook's fast exit).
+    /// Whether an actor runs with its step open for footprints (steps are
+    /// recorded and `Executor::resume` is in the actor's coroutine): the
+    /// footprint hook's fast exit.
     static RECORDING: Cell<bool> = const { Cell::new(false) };
     /// Actors parked on kernel locks (the unlock hook's fast exit).
     static LOCK_PARKED: Cell<usize> = const { Cell::new(0) };
@@ -1050,17 +1065,27 @@ impl Executor {
     }
 
     fn resume(&mut self, a: ActorId, decision: Option<usize>) {
-        with_core(|c| {
+        let recording = with_core(|c| {
             c.current = Some(a);
             c.prev = Some(a);
             if let Some(steps) = c.steps.as_mut() {
                 // Most steps touch a handful of keys: kept inline.
                 steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
+                true
+            } else {
+                false
             }
-        });
+        })
+        .unwrap_or(false);
         let co = self.cos[a].as_mut().expect("actor has a coroutine");
         let saved = YIELDER.with(|y| y.get());
+        if recording {
+            RECORDING.with(|r| r.set(true));
+        }
         let res = co.resume(());
+        if recording {
+            RECORDING.with(|r| r.set(false));
+        }
         YIELDER.with(|y| y.set(saved));
         with_core(|c| c.current = None);
         if let CoroutineResult::Return(()) = res {
@@ -1090,7 +1115,6 @@ impl Executor {
     /// the runnable sets).
     pub fn record_steps(&mut self) {
         with_core(|c| c.steps = Some(Vec::with_capacity(64)));
-        RECORDING.with(|r| r.set(true));
         self.full_decisions = true;
     }
 
@@ -1112,10 +1136,15 @@ impl Executor {
     /// Kill every actor that has not finished (a fatal signal: a sleep
     /// returns [`WakeReason::Killed`], the interpreter stops at its next
     /// statement) and run them all to completion without preemption. Used
-    /// at teardown and when an execution stops early.
+    /// at teardown and when an execution stops early. Steps and full
+    /// decisions are no longer recorded from here (teardown is no part of
+    /// the execution: take them first), so the killed actors run through
+    /// their scheduling points without a switch where they can.
     pub fn kill_all(&mut self) {
         KILLED.with(|k| k.set(true));
+        self.full_decisions = false;
         with_core(|c| {
+            c.steps = None;
             for a in 0..c.actors.len() {
                 if c.actors[a].state != ActorState::Done {
                     c.actors[a].killed = true;
