@@ -191,6 +191,12 @@ struct Core {
     steps: Option<Vec<Step>>,
     /// Name buffers of a previous execution's actors, reused by `spawn`.
     spare_names: Vec<String>,
+    /// Buffers an executor takes at creation and gives back when dropped
+    /// (empty, with their capacity): its coroutine list, and the runnable
+    /// set [`Executor::run`] hands its chooser (taken out of the core while
+    /// `run` runs, since the chooser may reach the core).
+    spare_cos: Vec<Option<Co>>,
+    spare_runnable: Vec<ActorId>,
     /// The chooser of the running [`Executor::run`], when its decisions
     /// may be made inside the running actor (see [`decide_here`]): set
     /// only while `run` runs, with `pass_forced` and no full decision
@@ -328,6 +334,10 @@ thread_local! {
     static RECORDING: Cell<bool> = const { Cell::new(false) };
     /// Actors parked on kernel locks (the unlock hook's fast exit).
     static LOCK_PARKED: Cell<usize> = const { Cell::new(0) };
+    /// Empty buffers handed back by [`recycle_steps`] and
+    /// [`recycle_decisions`], taken by the next executor that records.
+    static SPARE_STEPS: Cell<Vec<Step>> = const { Cell::new(Vec::new()) };
+    static SPARE_DECISIONS: Cell<Vec<Decision>> = const { Cell::new(Vec::new()) };
     /// Whether the installed executor has killed its actors
     /// ([`Executor::kill_all`]): [`current_killed`]'s fast exit.
     static KILLED: Cell<bool> = const { Cell::new(false) };
@@ -882,6 +892,8 @@ impl Executor {
                 events: None,
                 steps: None,
                 spare_names: Vec::new(),
+                spare_cos: Vec::new(),
+                spare_runnable: Vec::new(),
                 chooser: None,
                 next: None,
                 prev: None,
@@ -890,6 +902,11 @@ impl Executor {
                 schedule: Vec::new(),
             })
         });
+        let mut core = core;
+        let mut cos = std::mem::take(&mut core.spare_cos);
+        if cos.capacity() == 0 {
+            cos.reserve(8);
+        }
         let core = Box::into_raw(core);
         CORE.with(|c| c.set(core));
         RECORDING.with(|r| r.set(false));
@@ -897,7 +914,7 @@ impl Executor {
         KILLED.with(|k| k.set(false));
         Executor {
             core,
-            cos: Vec::with_capacity(8),
+            cos,
             decisions: Vec::new(),
             full_decisions: false,
             schedule: Vec::with_capacity(32),
@@ -956,17 +973,19 @@ impl Executor {
             c.chooser = (in_actor && c.steps.is_none()).then_some(erased);
         });
         let _guard = RunGuard;
-        let end = self.run_loop(chooser, pass);
+        // The core's buffer, out of the core while the chooser may reach it.
+        let mut runnable = with_core(|c| std::mem::take(&mut c.spare_runnable)).unwrap_or_default();
+        let end = self.run_loop(chooser, pass, &mut runnable);
+        with_core(|c| c.spare_runnable = runnable);
         self.schedule = with_core(|c| std::mem::take(&mut c.schedule)).unwrap_or_default();
         end
     }
 
-    fn run_loop(&mut self, chooser: *mut (dyn Chooser + '_), pass: bool) -> RunEnd {
+    fn run_loop(&mut self, chooser: *mut (dyn Chooser + '_), pass: bool, runnable: &mut Vec<ActorId>) -> RunEnd {
         // SAFETY (every `(*chooser)` below): `chooser` comes from the `&mut`
         // that `run` holds for this whole call; it is used here only
         // between resumes, and inside an actor only while this function
         // is suspended in a resume, so no two uses overlap.
-        let mut runnable: Vec<ActorId> = Vec::new();
         loop {
             let step = with_core(|c| {
                 if std::mem::take(&mut c.stop) {
@@ -1035,13 +1054,13 @@ impl Executor {
                     self.resume(a, None);
                 }
                 Next::Choose(prev_runnable, label, prev, index) => {
-                    let p = ChoicePoint { runnable: &runnable, prev, prev_runnable, label, index };
+                    let p = ChoicePoint { runnable, prev, prev_runnable, label, index };
                     // SAFETY: see the top of this function.
                     let c = unsafe { (*chooser).choose(&p) };
                     assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
                     if self.full_decisions {
                         self.decisions.push(Decision {
-                            runnable: Runnable::from_slice(&runnable),
+                            runnable: Runnable::from_slice(runnable),
                             chosen: c,
                             prev,
                             prev_runnable,
@@ -1114,7 +1133,14 @@ impl Executor {
     /// on, and every [`Decision`] in full (the explorer's analysis reads
     /// the runnable sets).
     pub fn record_steps(&mut self) {
-        with_core(|c| c.steps = Some(Vec::with_capacity(64)));
+        let mut steps = SPARE_STEPS.with(Cell::take);
+        if steps.capacity() == 0 {
+            steps.reserve(64);
+        }
+        if self.decisions.capacity() == 0 {
+            self.decisions = SPARE_DECISIONS.with(Cell::take);
+        }
+        with_core(|c| c.steps = Some(steps));
         self.full_decisions = true;
     }
 
@@ -1248,6 +1274,8 @@ impl Drop for Executor {
         // released only here; the thread-local no longer points to it.
         let mut core = unsafe { Box::from_raw(self.core) };
         core.reset();
+        self.cos.clear();
+        core.spare_cos = std::mem::take(&mut self.cos);
         SPARE.with(|s| *s.borrow_mut() = Some(core));
         RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
@@ -1269,6 +1297,8 @@ impl Core {
             events,
             steps,
             spare_names,
+            spare_cos: _,
+            spare_runnable: _,
             chooser,
             next,
             prev,
@@ -1292,6 +1322,26 @@ impl Core {
         *events = None;
         *steps = None;
     }
+}
+
+/// Hand back an execution's steps once read (the explorer drops them after
+/// each execution): the next executor on this thread that records steps
+/// reuses the buffer instead of allocating one.
+pub fn recycle_steps(mut steps: Vec<Step>) {
+    steps.clear();
+    SPARE_STEPS.with(|s| {
+        let old = s.take();
+        s.set(if old.capacity() > steps.capacity() { old } else { steps });
+    });
+}
+
+/// Hand back an execution's decisions once read, as [`recycle_steps`].
+pub fn recycle_decisions(mut decisions: Vec<Decision>) {
+    decisions.clear();
+    SPARE_DECISIONS.with(|s| {
+        let old = s.take();
+        s.set(if old.capacity() > decisions.capacity() { old } else { decisions });
+    });
 }
 
 /// Block in poll(2) after the file's `->poll` queued this actor with
