@@ -180,6 +180,8 @@ struct Core {
     /// where the current actor is the only runnable one then goes on
     /// without a switch.
     pass_forced: bool,
+    /// The running actor; after a switch back to the executor, the last
+    /// one that ran (so read it only inside an actor: behind `in_sim()`).
     current: Option<ActorId>,
     clock_ns: u64,
     lock_waiters: Vec<(usize, ActorId, u64)>,
@@ -198,7 +200,7 @@ struct Core {
     spare_cos: Vec<Option<Co>>,
     spare_runnable: Vec<ActorId>,
     /// The chooser of the running [`Executor::run`], when its decisions
-    /// may be made inside the running actor (see [`decide_here`]): set
+    /// may be made inside the running actor (see [`decide`]): set
     /// only while `run` runs, with `pass_forced` and no full decision
     /// recording. Its lifetime is erased; it is used only while `run` is
     /// suspended in a resume, which borrows the chooser for longer.
@@ -261,43 +263,58 @@ pub fn footprints_conflict(a: &[(u64, bool)], b: &[(u64, bool)]) -> bool {
 /// Record an access by the running actor's current step.
 #[inline(always)]
 pub fn access(key: u64, write: bool) {
-    if RECORDING.with(|r| r.get()) {
-        record_access(key, write);
+    let st = STEP.with(|s| s.get());
+    if !st.is_null() {
+        // SAFETY: `STEP` is non-null only between its set and its reset
+        // around `co.resume` in `Executor::resume` (and it is reset first
+        // thing in `Executor::drop`, should a resume unwind), so this runs
+        // inside the actor resumed there, on the executor's thread, and
+        // `st` points to the last element of the core's `steps`, pushed
+        // just before the set. That vector is not pushed to, taken,
+        // replaced or dropped in that window: `resume` pushes before the
+        // set; `record_steps`, `take_steps`, `kill_all` and `Drop` need the
+        // `&mut Executor` that `run` holds across the resume; with steps
+        // recorded the chooser runs only between resumes (`Core::chooser`
+        // is unset). The pointer comes from `Vec::as_mut_ptr`, which makes
+        // no reference, and no other reference to the step is live here:
+        // the only readers inside an actor are `with_steps_since`, whose
+        // closure must not re-enter the executor (so its slice is dead
+        // before any access), and `step_count`, which reads the length.
+        unsafe { record_into(key, write, st) };
     }
 }
 
+/// Record an access into the open step `st` (out of line: the hook above
+/// is inlined into every kernel path).
+///
+/// # Safety
+/// `st` points to a live step that nothing else references meanwhile.
 #[inline(never)]
-fn record_access(key: u64, write: bool) {
-    // `RECORDING` is set only while `Executor::resume` runs an actor whose
-    // step it has just pushed: the core is installed, an actor is current
-    // and its step is the last one.
-    with_core(|c| {
-        let Some(st) = c.steps.as_mut().and_then(|s| s.last_mut()) else {
+unsafe fn record_into(key: u64, write: bool, st: *mut Step) {
+    // SAFETY: the caller's contract.
+    let st = unsafe { &mut *st };
+    let bit = key_bit(key);
+    let seen = st.sig & bit != 0;
+    st.sig |= bit;
+    if write {
+        st.wsig |= bit;
+    }
+    // A key whose signature bit is clear is not in the footprint yet:
+    // no search.
+    if seen {
+        if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
+            e.1 |= write;
             return;
-        };
-        let bit = key_bit(key);
-        let seen = st.sig & bit != 0;
-        st.sig |= bit;
-        if write {
-            st.wsig |= bit;
         }
-        // A key whose signature bit is clear is not in the footprint yet:
-        // no search.
-        if seen {
-            if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
-                e.1 |= write;
-                return;
-            }
-        }
-        if st.accesses.len() < st.accesses.capacity() {
-            st.accesses.push((key, write));
-        } else {
-            push_access_grow(&mut st.accesses, key, write);
-        }
-    });
+    }
+    if st.accesses.len() < st.accesses.capacity() {
+        st.accesses.push((key, write));
+    } else {
+        push_access_grow(&mut st.accesses, key, write);
+    }
 }
 
-/// A footprint's push that must grow it (kept out of [`record_access`], so
+/// A footprint's push that must grow it (kept out of [`record_into`], so
 /// that its common path saves no registers).
 #[cold]
 #[inline(never)]
@@ -328,10 +345,10 @@ thread_local! {
     static CORE_BORROWED: Cell<bool> = const { Cell::new(false) };
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
     static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
-    /// Whether an actor runs with its step open for footprints (steps are
-    /// recorded and `Executor::resume` is in the actor's coroutine): the
-    /// footprint hook's fast exit.
-    static RECORDING: Cell<bool> = const { Cell::new(false) };
+    /// The step the running actor's accesses go to (the last of the core's
+    /// `steps`), set by `Executor::resume` while it runs an actor with
+    /// steps recorded, null otherwise (the footprint hook's fast exit).
+    static STEP: Cell<*mut Step> = const { Cell::new(std::ptr::null_mut()) };
     /// Actors parked on kernel locks (the unlock hook's fast exit).
     static LOCK_PARKED: Cell<usize> = const { Cell::new(0) };
     /// Empty buffers handed back by [`recycle_steps`] and
@@ -489,75 +506,97 @@ fn suspend() {
     YIELDER.with(|c| c.set(y));
 }
 
-/// Record that the current actor reached the point `label`; returns
-/// whether it must give up the CPU (false outside an actor, or when it is
-/// the only runnable actor and the chooser need not see the point).
-fn mark_point(label: &'static str) -> bool {
-    with_core(|c| {
-        if let Some(a) = c.current {
-            c.actors[a].at = label;
-            if label != "syscall" {
-                let t = c.clock_ns;
-                if let Some(ev) = c.events.as_mut() {
-                    ev.push(ExecEvent::Yield { actor: a, label, t });
-                }
-            }
-            // Running on is what the executor would do here: the point is
-            // no decision, the clock cannot move (this actor can run), and
-            // nobody asked to stop.
-            !c.runs_on()
+/// At a scheduling point of the running actor `a`: what it does next.
+enum AtPoint {
+    /// No switch (the only runnable actor, and the chooser need not see
+    /// the point).
+    RunOn,
+    /// A switch point, decided in the actor when the executor lets it.
+    Decide(Option<Here>),
+}
+
+impl Core {
+    /// The running actor `a` reached the point `label` (already recorded):
+    /// whether it runs on, or what a decision here needs.
+    #[inline]
+    fn at_point(&self, a: ActorId) -> AtPoint {
+        // Running on is what the executor would do here: the point is no
+        // decision, the clock cannot move (this actor can run), and nobody
+        // asked to stop.
+        if self.runs_on() {
+            AtPoint::RunOn
         } else {
-            false
+            AtPoint::Decide(self.prepare_here(a))
         }
-    })
-    .unwrap_or(false)
+    }
 }
 
 /// A named yield point inside a kernel path: the place where Linux could be
 /// preempted (or another CPU could run) between two steps that matter. The
 /// explorer interleaves here; outside the executor it is a no-op.
 pub fn yield_point(name: &'static str) {
-    if in_sim() && mark_point(name) && !decide_here() {
-        suspend();
+    if !in_sim() {
+        return;
+    }
+    let at = with_core(|c| {
+        let a = c.current?;
+        c.actors[a].at = name;
+        if name != "syscall" {
+            let t = c.clock_ns;
+            if let Some(ev) = c.events.as_mut() {
+                ev.push(ExecEvent::Yield { actor: a, label: name, t });
+            }
+        }
+        Some(c.at_point(a))
+    })
+    .flatten();
+    match at {
+        None | Some(AtPoint::RunOn) => {}
+        Some(AtPoint::Decide(h)) => {
+            if h.and_then(|h| decide(h, |_, _| ())).is_none() {
+                suspend();
+            }
+        }
     }
 }
 
 /// The interpreter's entry to a call: the scheduling point before it
 /// (`switch`: not for an actor's first call), then whether the actor was
 /// killed meanwhile (it must not make the call), then the call site. One
-/// pass over the executor's state instead of three.
+/// pass over the executor's state when the actor runs on without a switch
+/// (the common case), two when it decides to run on at the point.
 pub fn enter_call(switch: bool, site: u32) -> bool {
     if !in_sim() {
         return false;
     }
-    // One pass over the state when the actor runs on without a switch (the
-    // common case): the point, the site, whether it was killed.
-    let Some((switched, killed)) = with_core(|c| {
+    let enter = |c: &mut Core, a: ActorId| {
+        let r = &mut c.actors[a];
+        r.site = site;
+        r.killed
+    };
+    let h = match with_core(|c| {
         let a = c.current?;
         if switch {
             c.actors[a].at = "syscall";
-            if !c.runs_on() {
-                return Some((true, false));
+            if let AtPoint::Decide(h) = c.at_point(a) {
+                return Some(Err(h));
             }
         }
-        let r = &mut c.actors[a];
-        r.site = site;
-        Some((false, r.killed))
+        Some(Ok(enter(c, a)))
     })
-    .flatten() else {
-        return false;
+    .flatten()
+    {
+        None => return false,
+        Some(Ok(killed)) => return killed,
+        Some(Err(h)) => h,
     };
-    if !switched {
+    if let Some(killed) = h.and_then(|h| decide(h, enter)) {
         return killed;
     }
-    if !decide_here() {
-        suspend();
-    }
+    suspend();
     with_core(|c| {
         let a = c.current?;
-        let r = &mut c.actors[a];
-        r.site = site;
-        Some(r.killed)
+        Some(enter(c, a))
     })
     .flatten()
     .unwrap_or(false)
@@ -796,54 +835,77 @@ impl Core {
 }
 
 /// A decision at a scheduling point of the running actor (one where it is
-/// not the only runnable actor), made here when the executor lets actors
-/// decide ([`Core::chooser`]): exactly what the executor would decide
-/// after the switch, without the switch. Returns whether the running
-/// actor was chosen and goes on; otherwise it must suspend, and the
-/// executor resumes the actor chosen here (or, when nothing was decided
-/// here, decides itself).
-fn decide_here() -> bool {
-    // The runnable set, copied out of the core (the chooser may call back
-    // into the executor); a larger set is left to the executor.
-    let mut ids = [0 as ActorId; DECIDE_HERE_MAX];
-    let Some((chooser, a, label, index, n)) = with_core(|c| {
-        let ch = c.chooser?;
-        let n = c.runq.len();
-        if c.stop || n > DECIDE_HERE_MAX {
+/// not the only runnable actor) is made inside the actor when the executor
+/// lets actors decide ([`Core::chooser`]): exactly what the executor would
+/// decide after the switch, without the switch. If the running actor is
+/// chosen it goes on; otherwise it suspends, and the executor resumes the
+/// actor chosen here (or, when nothing was decided here, decides itself).
+///
+/// What such a decision needs, copied out of the core (the chooser may
+/// call back into the executor).
+struct Here {
+    chooser: *mut (dyn Chooser + 'static),
+    a: ActorId,
+    label: &'static str,
+    index: usize,
+    /// The runnable actors, one bit each (all below 64).
+    runnable: u64,
+}
+
+impl Core {
+    /// What a decision inside the running actor `a` needs, when the
+    /// executor lets actors decide ([`Core::chooser`]), nobody asked to
+    /// stop, and the runnable set is small; `None` leaves the decision to
+    /// the executor.
+    #[inline]
+    fn prepare_here(&self, a: ActorId) -> Option<Here> {
+        let chooser = self.chooser?;
+        if self.stop || self.runq.len() > DECIDE_HERE_MAX || !self.runq.high.is_empty() {
             return None;
         }
-        let a = c.current?;
-        for (d, s) in ids.iter_mut().zip(c.runq.iter()) {
-            *d = s;
-        }
-        Some((ch, a, c.actors[a].at, c.choices, n))
-    })
-    .flatten() else {
-        return false;
-    };
+        Some(Here { chooser, a, label: self.actors[a].at, index: self.choices, runnable: self.runq.low })
+    }
+}
+
+/// Make the decision `h` prepared by [`Core::prepare_here`]. When the
+/// running actor is chosen and goes on, `then` runs in the same pass over
+/// the core and its result is returned; `None` means the actor must
+/// suspend (another was chosen and the executor resumes it, or a stop was
+/// requested).
+#[inline]
+fn decide<R>(h: Here, then: impl FnOnce(&mut Core, ActorId) -> R) -> Option<R> {
+    let mut ids = [0 as ActorId; DECIDE_HERE_MAX];
+    let mut n = 0;
+    let mut m = h.runnable;
+    while m != 0 {
+        ids[n] = m.trailing_zeros() as ActorId;
+        m &= m - 1;
+        n += 1;
+    }
     let runnable = &ids[..n];
+    let (a, index) = (h.a, h.index);
     // The running actor is runnable and was the last to run: the choice
     // point the executor would build after the switch.
-    let p = ChoicePoint { runnable, prev: Some(a), prev_runnable: true, label, index };
+    let p = ChoicePoint { runnable, prev: Some(a), prev_runnable: true, label: h.label, index };
     // SAFETY: `Core::chooser` is set only while `Executor::run` runs and
     // points to its chooser, which it does not touch while an actor runs
     // (it is suspended in the resume of this one); no core borrow is held
     // here, so the chooser may call back into the executor.
-    let c = unsafe { (*chooser).choose(&p) };
+    let c = unsafe { (*h.chooser).choose(&p) };
     assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
     with_core(|core| {
         core.record_choice(c, true);
         if core.stop {
             // The executor ends the run at the switch.
-            return false;
+            return None;
         }
         if c == a {
-            return true;
+            return Some(then(core, a));
         }
         core.next = Some((c, index));
-        false
+        None
     })
-    .unwrap_or(false)
+    .flatten()
 }
 
 /// The largest runnable set a decision made inside an actor handles.
@@ -909,16 +971,10 @@ impl Executor {
         }
         let core = Box::into_raw(core);
         CORE.with(|c| c.set(core));
-        RECORDING.with(|r| r.set(false));
+        STEP.with(|r| r.set(std::ptr::null_mut()));
         LOCK_PARKED.with(|n| n.set(0));
         KILLED.with(|k| k.set(false));
-        Executor {
-            core,
-            cos,
-            decisions: Vec::new(),
-            full_decisions: false,
-            schedule: Vec::with_capacity(32),
-        }
+        Executor { core, cos, decisions: Vec::new(), full_decisions: false, schedule: Vec::with_capacity(32) }
     }
 
     /// Add an actor; it starts runnable and runs when chosen.
@@ -1084,43 +1140,45 @@ impl Executor {
     }
 
     fn resume(&mut self, a: ActorId, decision: Option<usize>) {
-        let recording = with_core(|c| {
+        with_core(|c| {
             c.current = Some(a);
             c.prev = Some(a);
             if let Some(steps) = c.steps.as_mut() {
                 // Most steps touch a handful of keys: kept inline.
                 steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
-                true
-            } else {
-                false
+                // Through the buffer's pointer (no reference to the step).
+                let st = steps.as_mut_ptr().wrapping_add(steps.len() - 1);
+                STEP.with(|r| r.set(st));
             }
-        })
-        .unwrap_or(false);
+        });
         let co = self.cos[a].as_mut().expect("actor has a coroutine");
         let saved = YIELDER.with(|y| y.get());
-        if recording {
-            RECORDING.with(|r| r.set(true));
-        }
         let res = co.resume(());
-        if recording {
-            RECORDING.with(|r| r.set(false));
-        }
+        STEP.with(|r| r.set(std::ptr::null_mut()));
         YIELDER.with(|y| y.set(saved));
-        with_core(|c| c.current = None);
+        // `current` stays: it is read only inside an actor (every reader
+        // checks `in_sim()` first or is reached only from an actor).
         if let CoroutineResult::Return(()) = res {
-            with_core(|c| {
-                c.set_state(a, ActorState::Done);
-                c.actors[a].at = "exit";
+            self.finished(a);
+        }
+    }
+
+    /// The actor returned: done, its stack back to the pool. (Out of
+    /// line: once per actor, while `resume` runs at every switch.)
+    #[inline(never)]
+    fn finished(&mut self, a: ActorId) {
+        with_core(|c| {
+            c.set_state(a, ActorState::Done);
+            c.actors[a].at = "exit";
+        });
+        if let Some(co) = self.cos[a].take() {
+            let stack = co.into_stack();
+            STACKS.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < STACK_POOL_MAX {
+                    s.push(stack);
+                }
             });
-            if let Some(co) = self.cos[a].take() {
-                let stack = co.into_stack();
-                STACKS.with(|s| {
-                    let mut s = s.borrow_mut();
-                    if s.len() < STACK_POOL_MAX {
-                        s.push(stack);
-                    }
-                });
-            }
         }
     }
 
@@ -1251,6 +1309,8 @@ impl Default for Executor {
 
 impl Drop for Executor {
     fn drop(&mut self) {
+        // No step is open (a resume that unwound left it set).
+        STEP.with(|r| r.set(std::ptr::null_mut()));
         // Dropping a suspended coroutine unwinds its stack; that may run
         // kernel code (guards, file puts) that looks at the core, so keep
         // the core until the coroutines are gone.
@@ -1277,7 +1337,6 @@ impl Drop for Executor {
         self.cos.clear();
         core.spare_cos = std::mem::take(&mut self.cos);
         SPARE.with(|s| *s.borrow_mut() = Some(core));
-        RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
         KILLED.with(|k| k.set(false));
     }
