@@ -199,10 +199,9 @@ struct Core {
     /// `run` runs, since the chooser may reach the core).
     spare_cos: Vec<Option<Co>>,
     spare_runnable: Vec<ActorId>,
-    /// The chooser of the running [`Executor::run`], when its decisions
-    /// may be made inside the running actor (see [`decide`]): set
-    /// only while `run` runs, with `pass_forced` and no full decision
-    /// recording. Its lifetime is erased; it is used only while `run` is
+    /// The chooser of the running [`Executor::run`], for decisions made
+    /// inside the running actor (see [`decide`]): set only while `run`
+    /// runs. Its lifetime is erased; it is used only while `run` is
     /// suspended in a resume, which borrows the chooser for longer.
     chooser: Option<*mut (dyn Chooser + 'static)>,
     /// A decision made inside an actor that chose another actor: the
@@ -217,6 +216,10 @@ struct Core {
     /// The actor chosen at each decision, while [`Executor::run`] runs
     /// (moved back to the executor when it returns).
     schedule: Vec<ActorId>,
+    /// Every decision in full when `full_decisions` is on, while
+    /// [`Executor::run`] runs (moved back to the executor when it returns).
+    decisions: Vec<Decision>,
+    full_decisions: bool,
 }
 
 /// One step: what an actor did between two scheduling points.
@@ -265,21 +268,23 @@ pub fn footprints_conflict(a: &[(u64, bool)], b: &[(u64, bool)]) -> bool {
 pub fn access(key: u64, write: bool) {
     let st = STEP.with(|s| s.get());
     if !st.is_null() {
-        // SAFETY: `STEP` is non-null only between its set and its reset
-        // around `co.resume` in `Executor::resume` (and it is reset first
-        // thing in `Executor::drop`, should a resume unwind), so this runs
-        // inside the actor resumed there, on the executor's thread, and
-        // `st` points to the last element of the core's `steps`, pushed
-        // just before the set. That vector is not pushed to, taken,
-        // replaced or dropped in that window: `resume` pushes before the
-        // set; `record_steps`, `take_steps`, `kill_all` and `Drop` need the
-        // `&mut Executor` that `run` holds across the resume; with steps
-        // recorded the chooser runs only between resumes (`Core::chooser`
-        // is unset). The pointer comes from `Vec::as_mut_ptr`, which makes
-        // no reference, and no other reference to the step is live here:
-        // the only readers inside an actor are `with_steps_since`, whose
-        // closure must not re-enter the executor (so its slice is dead
-        // before any access), and `step_count`, which reads the length.
+        // SAFETY: `STEP` is set only by `Core::open_step`, right after it
+        // pushes a step, to that step (the last of the core's `steps`), and
+        // `Executor::resume` resets it to null when the actor it resumed
+        // gives the CPU back (as does `Executor::drop` first thing, should
+        // a resume unwind). `open_step` runs in `resume` before the switch
+        // into the actor, or inside that actor at a scheduling point where
+        // it goes on; so this runs inside the actor, on the executor's
+        // thread, and `st` is the last step. The vector is pushed to only
+        // by `open_step` (which moves `STEP` to the new step in the same
+        // pass), and not taken, replaced or dropped while an actor runs:
+        // `record_steps`, `take_steps`, `kill_all` and `Drop` need the
+        // `&mut Executor` that `run` holds across the resume. The pointer
+        // comes from `Vec::as_mut_ptr`, which makes no reference, and no
+        // other reference to the step is live here: the only readers are
+        // `with_steps_since`, whose closure must not re-enter the executor
+        // (so its slice is dead before any access), and `step_count`,
+        // which reads the length.
         unsafe { record_into(key, write, st) };
     }
 }
@@ -823,6 +828,47 @@ impl Drop for RunGuard {
 }
 
 impl Core {
+    /// Record a decision among `runnable` that chose `c`.
+    #[inline(always)]
+    fn record_decision(
+        &mut self,
+        runnable: &[ActorId],
+        c: ActorId,
+        prev: Option<ActorId>,
+        prev_runnable: bool,
+        label: &'static str,
+    ) {
+        if self.full_decisions {
+            self.push_decision(Decision {
+                runnable: Runnable::from_slice(runnable),
+                chosen: c,
+                prev,
+                prev_runnable,
+                label,
+            });
+        }
+        self.record_choice(c, prev_runnable);
+    }
+
+    /// Out of line: only with steps recorded.
+    #[inline(never)]
+    fn push_decision(&mut self, d: Decision) {
+        self.decisions.push(d);
+    }
+
+    /// Start the step of actor `a` (chosen at `decision`, if there was a
+    /// choice), when steps are recorded: its accesses go there from now on.
+    #[inline]
+    fn open_step(&mut self, a: ActorId, decision: Option<usize>) {
+        if let Some(steps) = self.steps.as_mut() {
+            // Most steps touch a handful of keys: kept inline.
+            steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
+            // Through the buffer's pointer (no reference to the step).
+            let st = steps.as_mut_ptr().wrapping_add(steps.len() - 1);
+            STEP.with(|r| r.set(st));
+        }
+    }
+
     /// Count a decision that chose `c`.
     #[inline]
     fn record_choice(&mut self, c: ActorId, prev_runnable: bool) {
@@ -874,6 +920,21 @@ impl Core {
 /// requested).
 #[inline]
 fn decide<R>(h: Here, then: impl FnOnce(&mut Core, ActorId) -> R) -> Option<R> {
+    let (a, index) = (h.a, h.index);
+    if h.runnable & h.runnable.wrapping_sub(1) == 0 {
+        // Only this actor can run: no decision, but a chooser may see the
+        // point, and end the run there.
+        // SAFETY: as for `choose` below.
+        unsafe { (*h.chooser).forced(a, index) };
+        return with_core(|core| {
+            if core.stop {
+                return None;
+            }
+            core.open_step(a, None);
+            Some(then(core, a))
+        })
+        .flatten();
+    }
     let mut ids = [0 as ActorId; DECIDE_HERE_MAX];
     let mut n = 0;
     let mut m = h.runnable;
@@ -883,7 +944,6 @@ fn decide<R>(h: Here, then: impl FnOnce(&mut Core, ActorId) -> R) -> Option<R> {
         n += 1;
     }
     let runnable = &ids[..n];
-    let (a, index) = (h.a, h.index);
     // The running actor is runnable and was the last to run: the choice
     // point the executor would build after the switch.
     let p = ChoicePoint { runnable, prev: Some(a), prev_runnable: true, label: h.label, index };
@@ -894,12 +954,13 @@ fn decide<R>(h: Here, then: impl FnOnce(&mut Core, ActorId) -> R) -> Option<R> {
     let c = unsafe { (*h.chooser).choose(&p) };
     assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
     with_core(|core| {
-        core.record_choice(c, true);
+        core.record_decision(runnable, c, Some(a), true, h.label);
         if core.stop {
             // The executor ends the run at the switch.
             return None;
         }
         if c == a {
+            core.open_step(a, Some(index));
             return Some(then(core, a));
         }
         core.next = Some((c, index));
@@ -962,6 +1023,8 @@ impl Executor {
                 choices: 0,
                 preemptions: 0,
                 schedule: Vec::new(),
+                decisions: Vec::new(),
+                full_decisions: false,
             })
         });
         let mut core = core;
@@ -1021,19 +1084,27 @@ impl Executor {
         // `_guard` drops, before this function returns or unwinds, while
         // `chooser` is still borrowed.
         let erased: *mut (dyn Chooser + 'static) = unsafe { std::mem::transmute(chooser) };
-        let in_actor = pass && !self.full_decisions;
         let schedule = std::mem::take(&mut self.schedule);
+        let decisions = std::mem::take(&mut self.decisions);
+        let full = self.full_decisions;
         with_core(|c| {
             c.schedule = schedule;
+            c.decisions = decisions;
+            c.full_decisions = full;
             c.next = None;
-            c.chooser = (in_actor && c.steps.is_none()).then_some(erased);
+            c.chooser = Some(erased);
         });
         let _guard = RunGuard;
         // The core's buffer, out of the core while the chooser may reach it.
         let mut runnable = with_core(|c| std::mem::take(&mut c.spare_runnable)).unwrap_or_default();
         let end = self.run_loop(chooser, pass, &mut runnable);
         with_core(|c| c.spare_runnable = runnable);
-        self.schedule = with_core(|c| std::mem::take(&mut c.schedule)).unwrap_or_default();
+        if let Some((schedule, decisions)) =
+            with_core(|c| (std::mem::take(&mut c.schedule), std::mem::take(&mut c.decisions)))
+        {
+            self.schedule = schedule;
+            self.decisions = decisions;
+        }
         end
     }
 
@@ -1114,19 +1185,10 @@ impl Executor {
                     // SAFETY: see the top of this function.
                     let c = unsafe { (*chooser).choose(&p) };
                     assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
-                    if self.full_decisions {
-                        self.decisions.push(Decision {
-                            runnable: Runnable::from_slice(runnable),
-                            chosen: c,
-                            prev,
-                            prev_runnable,
-                            label,
-                        });
-                    }
                     // A chooser may end the run here (the explorer prunes a
                     // schedule its sleep set proves redundant).
                     let stop = with_core(|core| {
-                        core.record_choice(c, prev_runnable);
+                        core.record_decision(runnable, c, prev, prev_runnable, label);
                         std::mem::take(&mut core.stop)
                     })
                     .unwrap_or(false);
@@ -1143,13 +1205,7 @@ impl Executor {
         with_core(|c| {
             c.current = Some(a);
             c.prev = Some(a);
-            if let Some(steps) = c.steps.as_mut() {
-                // Most steps touch a handful of keys: kept inline.
-                steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
-                // Through the buffer's pointer (no reference to the step).
-                let st = steps.as_mut_ptr().wrapping_add(steps.len() - 1);
-                STEP.with(|r| r.set(st));
-            }
+            c.open_step(a, decision);
         });
         let co = self.cos[a].as_mut().expect("actor has a coroutine");
         let saved = YIELDER.with(|y| y.get());
@@ -1364,7 +1420,11 @@ impl Core {
             choices,
             preemptions,
             schedule,
+            decisions,
+            full_decisions,
         } = self;
+        decisions.clear();
+        *full_decisions = false;
         spare_names.extend(actors.drain(..).map(|r| r.name));
         *chooser = None;
         *next = None;
