@@ -180,6 +180,8 @@ struct Core {
     /// where the current actor is the only runnable one then goes on
     /// without a switch.
     pass_forced: bool,
+    /// The running actor; after a switch back to the executor, the last
+    /// one that ran (so read it only inside an actor: behind `in_sim()`).
     current: Option<ActorId>,
     clock_ns: u64,
     lock_waiters: Vec<(usize, ActorId, u64)>,
@@ -191,10 +193,15 @@ struct Core {
     steps: Option<Vec<Step>>,
     /// Name buffers of a previous execution's actors, reused by `spawn`.
     spare_names: Vec<String>,
-    /// The chooser of the running [`Executor::run`], when its decisions
-    /// may be made inside the running actor (see [`decide_here`]): set
-    /// only while `run` runs, with `pass_forced` and no full decision
-    /// recording. Its lifetime is erased; it is used only while `run` is
+    /// Buffers an executor takes at creation and gives back when dropped
+    /// (empty, with their capacity): its coroutine list, and the runnable
+    /// set [`Executor::run`] hands its chooser (taken out of the core while
+    /// `run` runs, since the chooser may reach the core).
+    spare_cos: Vec<Option<Co>>,
+    spare_runnable: Vec<ActorId>,
+    /// The chooser of the running [`Executor::run`], for decisions made
+    /// inside the running actor (see [`decide`]): set only while `run`
+    /// runs. Its lifetime is erased; it is used only while `run` is
     /// suspended in a resume, which borrows the chooser for longer.
     chooser: Option<*mut (dyn Chooser + 'static)>,
     /// A decision made inside an actor that chose another actor: the
@@ -209,6 +216,10 @@ struct Core {
     /// The actor chosen at each decision, while [`Executor::run`] runs
     /// (moved back to the executor when it returns).
     schedule: Vec<ActorId>,
+    /// Every decision in full when `full_decisions` is on, while
+    /// [`Executor::run`] runs (moved back to the executor when it returns).
+    decisions: Vec<Decision>,
+    full_decisions: bool,
 }
 
 /// One step: what an actor did between two scheduling points.
@@ -255,35 +266,65 @@ pub fn footprints_conflict(a: &[(u64, bool)], b: &[(u64, bool)]) -> bool {
 /// Record an access by the running actor's current step.
 #[inline(always)]
 pub fn access(key: u64, write: bool) {
-    if RECORDING.with(|r| r.get()) {
-        record_access(key, write);
+    let st = STEP.with(|s| s.get());
+    if !st.is_null() {
+        // SAFETY: `STEP` is set only by `Core::open_step`, right after it
+        // pushes a step, to that step (the last of the core's `steps`), and
+        // `Executor::resume` resets it to null when the actor it resumed
+        // gives the CPU back (as does `Executor::drop` first thing, should
+        // a resume unwind). `open_step` runs in `resume` before the switch
+        // into the actor, or inside that actor at a scheduling point where
+        // it goes on; so this runs inside the actor, on the executor's
+        // thread, and `st` is the last step. The vector is pushed to only
+        // by `open_step` (which moves `STEP` to the new step in the same
+        // pass), and not taken, replaced or dropped while an actor runs:
+        // `record_steps`, `take_steps`, `kill_all` and `Drop` need the
+        // `&mut Executor` that `run` holds across the resume. The pointer
+        // comes from `Vec::as_mut_ptr`, which makes no reference, and no
+        // other reference to the step is live here: the only readers are
+        // `with_steps_since`, whose closure must not re-enter the executor
+        // (so its slice is dead before any access), and `step_count`,
+        // which reads the length.
+        unsafe { record_into(key, write, st) };
     }
 }
 
+/// Record an access into the open step `st` (out of line: the hook above
+/// is inlined into every kernel path).
+///
+/// # Safety
+/// `st` points to a live step that nothing else references meanwhile.
 #[inline(never)]
-fn record_access(key: u64, write: bool) {
-    if !in_sim() {
-        return;
+unsafe fn record_into(key: u64, write: bool, st: *mut Step) {
+    // SAFETY: the caller's contract.
+    let st = unsafe { &mut *st };
+    let bit = key_bit(key);
+    let seen = st.sig & bit != 0;
+    st.sig |= bit;
+    if write {
+        st.wsig |= bit;
     }
-    with_core(|c| {
-        if c.current.is_none() {
+    // A key whose signature bit is clear is not in the footprint yet:
+    // no search.
+    if seen {
+        if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
+            e.1 |= write;
             return;
         }
-        if let Some(steps) = c.steps.as_mut() {
-            if let Some(st) = steps.last_mut() {
-                let bit = key_bit(key);
-                st.sig |= bit;
-                if write {
-                    st.wsig |= bit;
-                }
-                if let Some(e) = st.accesses.iter_mut().find(|(k, _)| *k == key) {
-                    e.1 |= write;
-                } else {
-                    st.accesses.push((key, write));
-                }
-            }
-        }
-    });
+    }
+    if st.accesses.len() < st.accesses.capacity() {
+        st.accesses.push((key, write));
+    } else {
+        push_access_grow(&mut st.accesses, key, write);
+    }
+}
+
+/// A footprint's push that must grow it (kept out of [`record_into`], so
+/// that its common path saves no registers).
+#[cold]
+#[inline(never)]
+fn push_access_grow(fp: &mut Footprint, key: u64, write: bool) {
+    fp.push((key, write));
 }
 
 /// Something the executor saw, for step traces (`-v`, `--trace`).
@@ -309,10 +350,16 @@ thread_local! {
     static CORE_BORROWED: Cell<bool> = const { Cell::new(false) };
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
     static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
-    /// Whether steps are being recorded (the footprint hook's fast exit).
-    static RECORDING: Cell<bool> = const { Cell::new(false) };
+    /// The step the running actor's accesses go to (the last of the core's
+    /// `steps`), set by `Executor::resume` while it runs an actor with
+    /// steps recorded, null otherwise (the footprint hook's fast exit).
+    static STEP: Cell<*mut Step> = const { Cell::new(std::ptr::null_mut()) };
     /// Actors parked on kernel locks (the unlock hook's fast exit).
     static LOCK_PARKED: Cell<usize> = const { Cell::new(0) };
+    /// Empty buffers handed back by [`recycle_steps`] and
+    /// [`recycle_decisions`], taken by the next executor that records.
+    static SPARE_STEPS: Cell<Vec<Step>> = const { Cell::new(Vec::new()) };
+    static SPARE_DECISIONS: Cell<Vec<Decision>> = const { Cell::new(Vec::new()) };
     /// Whether the installed executor has killed its actors
     /// ([`Executor::kill_all`]): [`current_killed`]'s fast exit.
     static KILLED: Cell<bool> = const { Cell::new(false) };
@@ -464,75 +511,97 @@ fn suspend() {
     YIELDER.with(|c| c.set(y));
 }
 
-/// Record that the current actor reached the point `label`; returns
-/// whether it must give up the CPU (false outside an actor, or when it is
-/// the only runnable actor and the chooser need not see the point).
-fn mark_point(label: &'static str) -> bool {
-    with_core(|c| {
-        if let Some(a) = c.current {
-            c.actors[a].at = label;
-            if label != "syscall" {
-                let t = c.clock_ns;
-                if let Some(ev) = c.events.as_mut() {
-                    ev.push(ExecEvent::Yield { actor: a, label, t });
-                }
-            }
-            // Running on is what the executor would do here: the point is
-            // no decision, the clock cannot move (this actor can run), and
-            // nobody asked to stop.
-            !c.runs_on()
+/// At a scheduling point of the running actor `a`: what it does next.
+enum AtPoint {
+    /// No switch (the only runnable actor, and the chooser need not see
+    /// the point).
+    RunOn,
+    /// A switch point, decided in the actor when the executor lets it.
+    Decide(Option<Here>),
+}
+
+impl Core {
+    /// The running actor `a` reached the point `label` (already recorded):
+    /// whether it runs on, or what a decision here needs.
+    #[inline]
+    fn at_point(&self, a: ActorId) -> AtPoint {
+        // Running on is what the executor would do here: the point is no
+        // decision, the clock cannot move (this actor can run), and nobody
+        // asked to stop.
+        if self.runs_on() {
+            AtPoint::RunOn
         } else {
-            false
+            AtPoint::Decide(self.prepare_here(a))
         }
-    })
-    .unwrap_or(false)
+    }
 }
 
 /// A named yield point inside a kernel path: the place where Linux could be
 /// preempted (or another CPU could run) between two steps that matter. The
 /// explorer interleaves here; outside the executor it is a no-op.
 pub fn yield_point(name: &'static str) {
-    if in_sim() && mark_point(name) && !decide_here() {
-        suspend();
+    if !in_sim() {
+        return;
+    }
+    let at = with_core(|c| {
+        let a = c.current?;
+        c.actors[a].at = name;
+        if name != "syscall" {
+            let t = c.clock_ns;
+            if let Some(ev) = c.events.as_mut() {
+                ev.push(ExecEvent::Yield { actor: a, label: name, t });
+            }
+        }
+        Some(c.at_point(a))
+    })
+    .flatten();
+    match at {
+        None | Some(AtPoint::RunOn) => {}
+        Some(AtPoint::Decide(h)) => {
+            if h.and_then(|h| decide(h, |_, _| ())).is_none() {
+                suspend();
+            }
+        }
     }
 }
 
 /// The interpreter's entry to a call: the scheduling point before it
 /// (`switch`: not for an actor's first call), then whether the actor was
 /// killed meanwhile (it must not make the call), then the call site. One
-/// pass over the executor's state instead of three.
+/// pass over the executor's state when the actor runs on without a switch
+/// (the common case), two when it decides to run on at the point.
 pub fn enter_call(switch: bool, site: u32) -> bool {
     if !in_sim() {
         return false;
     }
-    // One pass over the state when the actor runs on without a switch (the
-    // common case): the point, the site, whether it was killed.
-    let Some((switched, killed)) = with_core(|c| {
+    let enter = |c: &mut Core, a: ActorId| {
+        let r = &mut c.actors[a];
+        r.site = site;
+        r.killed
+    };
+    let h = match with_core(|c| {
         let a = c.current?;
         if switch {
             c.actors[a].at = "syscall";
-            if !c.runs_on() {
-                return Some((true, false));
+            if let AtPoint::Decide(h) = c.at_point(a) {
+                return Some(Err(h));
             }
         }
-        let r = &mut c.actors[a];
-        r.site = site;
-        Some((false, r.killed))
+        Some(Ok(enter(c, a)))
     })
-    .flatten() else {
-        return false;
+    .flatten()
+    {
+        None => return false,
+        Some(Ok(killed)) => return killed,
+        Some(Err(h)) => h,
     };
-    if !switched {
+    if let Some(killed) = h.and_then(|h| decide(h, enter)) {
         return killed;
     }
-    if !decide_here() {
-        suspend();
-    }
+    suspend();
     with_core(|c| {
         let a = c.current?;
-        let r = &mut c.actors[a];
-        r.site = site;
-        Some(r.killed)
+        Some(enter(c, a))
     })
     .flatten()
     .unwrap_or(false)
@@ -759,6 +828,47 @@ impl Drop for RunGuard {
 }
 
 impl Core {
+    /// Record a decision among `runnable` that chose `c`.
+    #[inline(always)]
+    fn record_decision(
+        &mut self,
+        runnable: &[ActorId],
+        c: ActorId,
+        prev: Option<ActorId>,
+        prev_runnable: bool,
+        label: &'static str,
+    ) {
+        if self.full_decisions {
+            self.push_decision(Decision {
+                runnable: Runnable::from_slice(runnable),
+                chosen: c,
+                prev,
+                prev_runnable,
+                label,
+            });
+        }
+        self.record_choice(c, prev_runnable);
+    }
+
+    /// Out of line: only with steps recorded.
+    #[inline(never)]
+    fn push_decision(&mut self, d: Decision) {
+        self.decisions.push(d);
+    }
+
+    /// Start the step of actor `a` (chosen at `decision`, if there was a
+    /// choice), when steps are recorded: its accesses go there from now on.
+    #[inline]
+    fn open_step(&mut self, a: ActorId, decision: Option<usize>) {
+        if let Some(steps) = self.steps.as_mut() {
+            // Most steps touch a handful of keys: kept inline.
+            steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
+            // Through the buffer's pointer (no reference to the step).
+            let st = steps.as_mut_ptr().wrapping_add(steps.len() - 1);
+            STEP.with(|r| r.set(st));
+        }
+    }
+
     /// Count a decision that chose `c`.
     #[inline]
     fn record_choice(&mut self, c: ActorId, prev_runnable: bool) {
@@ -771,54 +881,92 @@ impl Core {
 }
 
 /// A decision at a scheduling point of the running actor (one where it is
-/// not the only runnable actor), made here when the executor lets actors
-/// decide ([`Core::chooser`]): exactly what the executor would decide
-/// after the switch, without the switch. Returns whether the running
-/// actor was chosen and goes on; otherwise it must suspend, and the
-/// executor resumes the actor chosen here (or, when nothing was decided
-/// here, decides itself).
-fn decide_here() -> bool {
-    // The runnable set, copied out of the core (the chooser may call back
-    // into the executor); a larger set is left to the executor.
-    let mut ids = [0 as ActorId; DECIDE_HERE_MAX];
-    let Some((chooser, a, label, index, n)) = with_core(|c| {
-        let ch = c.chooser?;
-        let n = c.runq.len();
-        if c.stop || n > DECIDE_HERE_MAX {
+/// not the only runnable actor) is made inside the actor when the executor
+/// lets actors decide ([`Core::chooser`]): exactly what the executor would
+/// decide after the switch, without the switch. If the running actor is
+/// chosen it goes on; otherwise it suspends, and the executor resumes the
+/// actor chosen here (or, when nothing was decided here, decides itself).
+///
+/// What such a decision needs, copied out of the core (the chooser may
+/// call back into the executor).
+struct Here {
+    chooser: *mut (dyn Chooser + 'static),
+    a: ActorId,
+    label: &'static str,
+    index: usize,
+    /// The runnable actors, one bit each (all below 64).
+    runnable: u64,
+}
+
+impl Core {
+    /// What a decision inside the running actor `a` needs, when the
+    /// executor lets actors decide ([`Core::chooser`]), nobody asked to
+    /// stop, and the runnable set is small; `None` leaves the decision to
+    /// the executor.
+    #[inline]
+    fn prepare_here(&self, a: ActorId) -> Option<Here> {
+        let chooser = self.chooser?;
+        if self.stop || self.runq.len() > DECIDE_HERE_MAX || !self.runq.high.is_empty() {
             return None;
         }
-        let a = c.current?;
-        for (d, s) in ids.iter_mut().zip(c.runq.iter()) {
-            *d = s;
-        }
-        Some((ch, a, c.actors[a].at, c.choices, n))
-    })
-    .flatten() else {
-        return false;
-    };
+        Some(Here { chooser, a, label: self.actors[a].at, index: self.choices, runnable: self.runq.low })
+    }
+}
+
+/// Make the decision `h` prepared by [`Core::prepare_here`]. When the
+/// running actor is chosen and goes on, `then` runs in the same pass over
+/// the core and its result is returned; `None` means the actor must
+/// suspend (another was chosen and the executor resumes it, or a stop was
+/// requested).
+#[inline]
+fn decide<R>(h: Here, then: impl FnOnce(&mut Core, ActorId) -> R) -> Option<R> {
+    let (a, index) = (h.a, h.index);
+    if h.runnable & h.runnable.wrapping_sub(1) == 0 {
+        // Only this actor can run: no decision, but a chooser may see the
+        // point, and end the run there.
+        // SAFETY: as for `choose` below.
+        unsafe { (*h.chooser).forced(a, index) };
+        return with_core(|core| {
+            if core.stop {
+                return None;
+            }
+            core.open_step(a, None);
+            Some(then(core, a))
+        })
+        .flatten();
+    }
+    let mut ids = [0 as ActorId; DECIDE_HERE_MAX];
+    let mut n = 0;
+    let mut m = h.runnable;
+    while m != 0 {
+        ids[n] = m.trailing_zeros() as ActorId;
+        m &= m - 1;
+        n += 1;
+    }
     let runnable = &ids[..n];
     // The running actor is runnable and was the last to run: the choice
     // point the executor would build after the switch.
-    let p = ChoicePoint { runnable, prev: Some(a), prev_runnable: true, label, index };
+    let p = ChoicePoint { runnable, prev: Some(a), prev_runnable: true, label: h.label, index };
     // SAFETY: `Core::chooser` is set only while `Executor::run` runs and
     // points to its chooser, which it does not touch while an actor runs
     // (it is suspended in the resume of this one); no core borrow is held
     // here, so the chooser may call back into the executor.
-    let c = unsafe { (*chooser).choose(&p) };
+    let c = unsafe { (*h.chooser).choose(&p) };
     assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
     with_core(|core| {
-        core.record_choice(c, true);
+        core.record_decision(runnable, c, Some(a), true, h.label);
         if core.stop {
             // The executor ends the run at the switch.
-            return false;
+            return None;
         }
         if c == a {
-            return true;
+            core.open_step(a, Some(index));
+            return Some(then(core, a));
         }
         core.next = Some((c, index));
-        false
+        None
     })
-    .unwrap_or(false)
+    .flatten()
 }
 
 /// The largest runnable set a decision made inside an actor handles.
@@ -867,26 +1015,29 @@ impl Executor {
                 events: None,
                 steps: None,
                 spare_names: Vec::new(),
+                spare_cos: Vec::new(),
+                spare_runnable: Vec::new(),
                 chooser: None,
                 next: None,
                 prev: None,
                 choices: 0,
                 preemptions: 0,
                 schedule: Vec::new(),
+                decisions: Vec::new(),
+                full_decisions: false,
             })
         });
+        let mut core = core;
+        let mut cos = std::mem::take(&mut core.spare_cos);
+        if cos.capacity() == 0 {
+            cos.reserve(8);
+        }
         let core = Box::into_raw(core);
         CORE.with(|c| c.set(core));
-        RECORDING.with(|r| r.set(false));
+        STEP.with(|r| r.set(std::ptr::null_mut()));
         LOCK_PARKED.with(|n| n.set(0));
         KILLED.with(|k| k.set(false));
-        Executor {
-            core,
-            cos: Vec::with_capacity(8),
-            decisions: Vec::new(),
-            full_decisions: false,
-            schedule: Vec::with_capacity(32),
-        }
+        Executor { core, cos, decisions: Vec::new(), full_decisions: false, schedule: Vec::with_capacity(32) }
     }
 
     /// Add an actor; it starts runnable and runs when chosen.
@@ -933,25 +1084,35 @@ impl Executor {
         // `_guard` drops, before this function returns or unwinds, while
         // `chooser` is still borrowed.
         let erased: *mut (dyn Chooser + 'static) = unsafe { std::mem::transmute(chooser) };
-        let in_actor = pass && !self.full_decisions;
         let schedule = std::mem::take(&mut self.schedule);
+        let decisions = std::mem::take(&mut self.decisions);
+        let full = self.full_decisions;
         with_core(|c| {
             c.schedule = schedule;
+            c.decisions = decisions;
+            c.full_decisions = full;
             c.next = None;
-            c.chooser = (in_actor && c.steps.is_none()).then_some(erased);
+            c.chooser = Some(erased);
         });
         let _guard = RunGuard;
-        let end = self.run_loop(chooser, pass);
-        self.schedule = with_core(|c| std::mem::take(&mut c.schedule)).unwrap_or_default();
+        // The core's buffer, out of the core while the chooser may reach it.
+        let mut runnable = with_core(|c| std::mem::take(&mut c.spare_runnable)).unwrap_or_default();
+        let end = self.run_loop(chooser, pass, &mut runnable);
+        with_core(|c| c.spare_runnable = runnable);
+        if let Some((schedule, decisions)) =
+            with_core(|c| (std::mem::take(&mut c.schedule), std::mem::take(&mut c.decisions)))
+        {
+            self.schedule = schedule;
+            self.decisions = decisions;
+        }
         end
     }
 
-    fn run_loop(&mut self, chooser: *mut (dyn Chooser + '_), pass: bool) -> RunEnd {
+    fn run_loop(&mut self, chooser: *mut (dyn Chooser + '_), pass: bool, runnable: &mut Vec<ActorId>) -> RunEnd {
         // SAFETY (every `(*chooser)` below): `chooser` comes from the `&mut`
         // that `run` holds for this whole call; it is used here only
         // between resumes, and inside an actor only while this function
         // is suspended in a resume, so no two uses overlap.
-        let mut runnable: Vec<ActorId> = Vec::new();
         loop {
             let step = with_core(|c| {
                 if std::mem::take(&mut c.stop) {
@@ -1020,23 +1181,14 @@ impl Executor {
                     self.resume(a, None);
                 }
                 Next::Choose(prev_runnable, label, prev, index) => {
-                    let p = ChoicePoint { runnable: &runnable, prev, prev_runnable, label, index };
+                    let p = ChoicePoint { runnable, prev, prev_runnable, label, index };
                     // SAFETY: see the top of this function.
                     let c = unsafe { (*chooser).choose(&p) };
                     assert!(runnable.contains(&c), "chooser picked a non-runnable actor");
-                    if self.full_decisions {
-                        self.decisions.push(Decision {
-                            runnable: Runnable::from_slice(&runnable),
-                            chosen: c,
-                            prev,
-                            prev_runnable,
-                            label,
-                        });
-                    }
                     // A chooser may end the run here (the explorer prunes a
                     // schedule its sleep set proves redundant).
                     let stop = with_core(|core| {
-                        core.record_choice(c, prev_runnable);
+                        core.record_decision(runnable, c, prev, prev_runnable, label);
                         std::mem::take(&mut core.stop)
                     })
                     .unwrap_or(false);
@@ -1053,30 +1205,36 @@ impl Executor {
         with_core(|c| {
             c.current = Some(a);
             c.prev = Some(a);
-            if let Some(steps) = c.steps.as_mut() {
-                // Most steps touch a handful of keys: kept inline.
-                steps.push(Step { actor: a, decision, accesses: Footprint::new(), sig: 0, wsig: 0 });
-            }
+            c.open_step(a, decision);
         });
         let co = self.cos[a].as_mut().expect("actor has a coroutine");
         let saved = YIELDER.with(|y| y.get());
         let res = co.resume(());
+        STEP.with(|r| r.set(std::ptr::null_mut()));
         YIELDER.with(|y| y.set(saved));
-        with_core(|c| c.current = None);
+        // `current` stays: it is read only inside an actor (every reader
+        // checks `in_sim()` first or is reached only from an actor).
         if let CoroutineResult::Return(()) = res {
-            with_core(|c| {
-                c.set_state(a, ActorState::Done);
-                c.actors[a].at = "exit";
+            self.finished(a);
+        }
+    }
+
+    /// The actor returned: done, its stack back to the pool. (Out of
+    /// line: once per actor, while `resume` runs at every switch.)
+    #[inline(never)]
+    fn finished(&mut self, a: ActorId) {
+        with_core(|c| {
+            c.set_state(a, ActorState::Done);
+            c.actors[a].at = "exit";
+        });
+        if let Some(co) = self.cos[a].take() {
+            let stack = co.into_stack();
+            STACKS.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < STACK_POOL_MAX {
+                    s.push(stack);
+                }
             });
-            if let Some(co) = self.cos[a].take() {
-                let stack = co.into_stack();
-                STACKS.with(|s| {
-                    let mut s = s.borrow_mut();
-                    if s.len() < STACK_POOL_MAX {
-                        s.push(stack);
-                    }
-                });
-            }
         }
     }
 
@@ -1089,8 +1247,14 @@ impl Executor {
     /// on, and every [`Decision`] in full (the explorer's analysis reads
     /// the runnable sets).
     pub fn record_steps(&mut self) {
-        with_core(|c| c.steps = Some(Vec::with_capacity(64)));
-        RECORDING.with(|r| r.set(true));
+        let mut steps = SPARE_STEPS.with(Cell::take);
+        if steps.capacity() == 0 {
+            steps.reserve(64);
+        }
+        if self.decisions.capacity() == 0 {
+            self.decisions = SPARE_DECISIONS.with(Cell::take);
+        }
+        with_core(|c| c.steps = Some(steps));
         self.full_decisions = true;
     }
 
@@ -1112,10 +1276,15 @@ impl Executor {
     /// Kill every actor that has not finished (a fatal signal: a sleep
     /// returns [`WakeReason::Killed`], the interpreter stops at its next
     /// statement) and run them all to completion without preemption. Used
-    /// at teardown and when an execution stops early.
+    /// at teardown and when an execution stops early. Steps and full
+    /// decisions are no longer recorded from here (teardown is no part of
+    /// the execution: take them first), so the killed actors run through
+    /// their scheduling points without a switch where they can.
     pub fn kill_all(&mut self) {
         KILLED.with(|k| k.set(true));
+        self.full_decisions = false;
         with_core(|c| {
+            c.steps = None;
             for a in 0..c.actors.len() {
                 if c.actors[a].state != ActorState::Done {
                     c.actors[a].killed = true;
@@ -1196,6 +1365,8 @@ impl Default for Executor {
 
 impl Drop for Executor {
     fn drop(&mut self) {
+        // No step is open (a resume that unwound left it set).
+        STEP.with(|r| r.set(std::ptr::null_mut()));
         // Dropping a suspended coroutine unwinds its stack; that may run
         // kernel code (guards, file puts) that looks at the core, so keep
         // the core until the coroutines are gone.
@@ -1219,8 +1390,9 @@ impl Drop for Executor {
         // released only here; the thread-local no longer points to it.
         let mut core = unsafe { Box::from_raw(self.core) };
         core.reset();
+        self.cos.clear();
+        core.spare_cos = std::mem::take(&mut self.cos);
         SPARE.with(|s| *s.borrow_mut() = Some(core));
-        RECORDING.with(|r| r.set(false));
         LOCK_PARKED.with(|n| n.set(0));
         KILLED.with(|k| k.set(false));
     }
@@ -1240,13 +1412,19 @@ impl Core {
             events,
             steps,
             spare_names,
+            spare_cos: _,
+            spare_runnable: _,
             chooser,
             next,
             prev,
             choices,
             preemptions,
             schedule,
+            decisions,
+            full_decisions,
         } = self;
+        decisions.clear();
+        *full_decisions = false;
         spare_names.extend(actors.drain(..).map(|r| r.name));
         *chooser = None;
         *next = None;
@@ -1263,6 +1441,26 @@ impl Core {
         *events = None;
         *steps = None;
     }
+}
+
+/// Hand back an execution's steps once read (the explorer drops them after
+/// each execution): the next executor on this thread that records steps
+/// reuses the buffer instead of allocating one.
+pub fn recycle_steps(mut steps: Vec<Step>) {
+    steps.clear();
+    SPARE_STEPS.with(|s| {
+        let old = s.take();
+        s.set(if old.capacity() > steps.capacity() { old } else { steps });
+    });
+}
+
+/// Hand back an execution's decisions once read, as [`recycle_steps`].
+pub fn recycle_decisions(mut decisions: Vec<Decision>) {
+    decisions.clear();
+    SPARE_DECISIONS.with(|s| {
+        let old = s.take();
+        s.set(if old.capacity() > decisions.capacity() { old } else { decisions });
+    });
 }
 
 /// Block in poll(2) after the file's `->poll` queued this actor with
