@@ -744,6 +744,9 @@ struct Prepared {
     check_texts: Vec<Rc<str>>,
     /// The last execution's interpreter state, for the next to reuse.
     spare: Cell<Option<Rc<Shared>>>,
+    /// Buffers of an execution given back by [`recycle`].
+    spare_checks: Cell<Vec<CheckResult>>,
+    spare_values: Cell<String>,
 }
 
 thread_local! {
@@ -792,8 +795,28 @@ impl Prepared {
             outcome_globals,
             check_texts: prog.checks.iter().map(|c| Rc::from(c.text.as_str())).collect(),
             spare: Cell::new(None),
+            spare_checks: Cell::new(Vec::new()),
+            spare_values: Cell::new(String::new()),
         }
     }
+}
+
+/// Done with `ex` (the explorer, once it has counted it): its buffers
+/// serve the next execution on this thread rather than being freed and
+/// allocated again.
+pub fn recycle(ex: Execution) {
+    sim_kernel::sched::exec::recycle_steps(ex.steps);
+    sim_kernel::sched::exec::recycle_decisions(ex.decisions);
+    PREPARED.with(|c| {
+        if let Some(p) = c.borrow().as_ref() {
+            let mut checks = ex.checks;
+            checks.clear();
+            p.spare_checks.set(checks);
+            let mut values = ex.outcome.values;
+            values.clear();
+            p.spare_values.set(values);
+        }
+    });
 }
 
 /// Run one execution of `prog` with `chooser` deciding every scheduling
@@ -906,7 +929,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     let preemption_count = ex.preemptions();
 
     // Check.
-    let mut checks = Vec::new();
+    let mut checks = pre.spare_checks.take();
     if ok {
         let env = Env { sh: &sh, actor: None };
         for (c, text) in prog.checks.iter().zip(&pre.check_texts) {
@@ -936,7 +959,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     }
 
     // Outcome: every actor's names, then names bound in finally.
-    let mut outcome = Outcome { names: pre.outcome_names.clone(), values: String::new() };
+    let mut outcome = Outcome { names: pre.outcome_names.clone(), values: pre.spare_values.take() };
     for l in &sh.locals {
         for v in l.borrow().iter() {
             outcome.push_value(format_args!("{v}"));
