@@ -272,6 +272,7 @@ const MAX_CUTS: u64 = 1 << 22;
 impl NaiveCounter {
     /// `races`: the race analysis of `ex` (its vector clocks, in the same
     /// order as [`trace_order`]'s, setup included), if at hand.
+    #[inline(never)]
     fn add(&mut self, ex: &Execution, nactors: usize, races: Option<&RaceScratch>) {
         if self.unknown {
             return;
@@ -285,7 +286,7 @@ impl NaiveCounter {
         }
         let ids = nactors + 2;
         let m = ex.steps.len();
-        let races = races.filter(|r| r.info.len() == m && r.step_vc.len() == m * ids && r.last.len() == ids);
+        let races = races.filter(|r| r.info.len() == m && r.step_vc.len() == m * r.width && r.last.len() == ids);
         let CountScratch { key, wide, at, lattice, packed, cut, cuts } = &mut self.scratch;
         if let Some(r) = races {
             if r.info.last().is_some_and(|s| s.unexplained > 0) {
@@ -311,10 +312,10 @@ impl NaiveCounter {
                     // Exact big integers below.
                     Packed::Overflow => {}
                 }
-                key_from_clocks(&ex.steps, ids, &r.step_vc, key, at);
+                key_from_clocks(&ex.steps, ids, r.width, &r.step_vc, key, at);
                 lattice.build(&ActorClocks { ids, flat: key, at });
             } else {
-                key_from_clocks(&ex.steps, ids, &r.step_vc, key, at);
+                key_from_clocks(&ex.steps, ids, r.width, &r.step_vc, key, at);
                 lattice.build(&ActorClocks { ids, flat: key, at });
                 if !self.seen.insert(generic_key(key, wide)) {
                     return;
@@ -635,7 +636,14 @@ fn reached(need: &[u32], cut: &[usize]) -> bool {
 /// [`trace_order`]'s key from clocks already computed over every step
 /// (setup's included: its component is dropped, it precedes everything),
 /// and where each actor's clocks are in it (see [`ActorClocks`]).
-fn key_from_clocks(steps: &[Step], ids: usize, step_vc: &[u32], key: &mut Vec<u32>, at: &mut Vec<(usize, usize)>) {
+fn key_from_clocks(
+    steps: &[Step],
+    ids: usize,
+    width: usize,
+    step_vc: &[u32],
+    key: &mut Vec<u32>,
+    at: &mut Vec<(usize, usize)>,
+) {
     // Per actor, its number of steps; then where its clocks go: after a
     // marker naming the actor.
     at.clear();
@@ -656,12 +664,12 @@ fn key_from_clocks(steps: &[Step], ids: usize, step_vc: &[u32], key: &mut Vec<u3
     }
     // Each step's clock with the setup component zeroed; `at[a].1` is the
     // end of actor a's clocks so far.
-    for (s, c) in steps.iter().zip(step_vc.chunks_exact(ids)) {
+    for (s, c) in steps.iter().zip(step_vc.chunks_exact(width)) {
         if s.actor == 0 || s.actor >= ids {
             continue;
         }
         let end = &mut at[s.actor].1;
-        key[*end + 1..*end + ids].copy_from_slice(&c[1..]);
+        key[*end + 1..*end + ids].copy_from_slice(&c[1..ids]);
         *end += ids;
     }
 }
@@ -1169,6 +1177,8 @@ type Actors = smallvec::SmallVec<[ActorId; 6]>;
 #[derive(Clone, Debug)]
 struct Node {
     enabled: Actors,
+    /// `enabled` as an [`actor_mask`] (when [`masks`]).
+    mask: u64,
     prev: Option<ActorId>,
     prev_runnable: bool,
     chosen: ActorId,
@@ -1290,6 +1300,7 @@ impl Chooser for DfsChooser<'_> {
         }
         let mut node = Node {
             enabled: Actors::from_slice(p.runnable),
+            mask: actor_mask(p.runnable),
             prev: p.prev,
             prev_runnable: p.prev_runnable,
             chosen: 0,
@@ -1345,17 +1356,20 @@ impl Chooser for DfsChooser<'_> {
 struct RaceScratch {
     /// Per step, what the analysis looks at (see [`StepInfo`]).
     info: Vec<StepInfo>,
-    /// Every step's vector clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
+    /// Every step's vector clock, flat, `width` numbers each (the actors'
+    /// then zeros): step k's is `step_vc[k * width..(k + 1) * width]`.
+    /// Setup's component, and setup's steps' clocks, are left zero: setup
+    /// runs alone before every other actor, so its steps happen before
+    /// everything and take part in no race.
     step_vc: Vec<u32>,
-    /// After each step, each actor's latest step ([`NONE`]: none yet),
-    /// flat like `step_vc`: the state to resume from after a shared prefix.
-    lasts: Vec<u32>,
-    /// Per actor, its latest step so far ([`NONE`]: none).
+    /// The clocks' width: the number of actors rounded up to 4 or 8 (so
+    /// that clock operations have a fixed length), or the number itself.
+    width: usize,
+    /// Per actor, its latest step so far ([`NONE`]: none; setup's is not
+    /// kept).
     last: Vec<u32>,
     /// The clock being built for the current step.
     c: Vec<u32>,
-    /// `c` joined with the clock of the step that woke the actor.
-    c_woken: Vec<u32>,
     /// How many steps the next execution to analyse begins with that the
     /// last one analysed also began with (see [`RaceScratch::replay_from`]).
     shared: usize,
@@ -1371,17 +1385,17 @@ impl RaceScratch {
     }
 }
 
-/// No step (in [`RaceScratch::last`] and `lasts`).
+/// No step (in [`RaceScratch::last`] and [`StepInfo::prev`]).
 const NONE: u32 = u32::MAX;
 
 /// One step as the race analysis's inner loops see it, packed together.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct StepInfo {
     actor: ActorId,
     /// Its index among its actor's steps (0 for a step outside the analysis).
     pos: u32,
-    /// Its actor's previous step.
-    prev: Option<usize>,
+    /// Its actor's previous step ([`NONE`]: none).
+    prev: u32,
     keys: KeyMask,
     /// How many steps up to this one the happens-before order does not
     /// explain (see [`explained`]).
@@ -1389,6 +1403,20 @@ struct StepInfo {
     /// What must be done before it, packed (see [`PackedOrder`]), when
     /// the actors are few enough.
     need: u64,
+    /// The actors that could run when it was taken, one bit each (see
+    /// [`actor_mask`]; every bit for setup's steps, which wake no one).
+    runnable: u64,
+}
+
+/// A set of actors as a bit mask, when every actor is below 64 (see
+/// [`masks`]).
+fn actor_mask(actors: &[ActorId]) -> u64 {
+    actors.iter().fold(0, |m, &a| m | 1u64.checked_shl(a as u32).unwrap_or(0))
+}
+
+/// Whether [`actor_mask`] can hold any set of `ids` actors.
+fn masks(ids: usize) -> bool {
+    ids <= 64
 }
 
 /// A step's footprint summarized as two key signatures (see
@@ -1417,6 +1445,7 @@ impl KeyMask {
 /// Leaves every step's vector clock in `sc.step_vc` (the happens-before
 /// order the naive count reuses) and whether the order explains the run
 /// (see [`explained`]) in the last step's `unexplained`.
+#[inline(never)]
 fn add_races(
     stack: &mut [Node],
     steps: &[Step],
@@ -1425,104 +1454,140 @@ fn add_races(
     stopped: bool,
     sc: &mut RaceScratch,
 ) {
+    // Clocks of a fixed length where the actors are few: their joins and
+    // copies are then a few vector instructions.
+    match nactors {
+        0..=4 => add_races_w::<4>(stack, steps, nactors, finally_id, sc),
+        5..=8 => add_races_w::<8>(stack, steps, nactors, finally_id, sc),
+        _ => add_races_w::<0>(stack, steps, nactors, finally_id, sc),
+    }
+    if stopped {
+        add_stop_races(stack, steps);
+    }
+}
+
+/// [`add_races`] with clocks `W` numbers wide (0: `n`, the number of
+/// actors; else at least `n`).
+fn add_races_w<const W: usize>(
+    stack: &mut [Node],
+    steps: &[Step],
+    n: usize,
+    finally_id: ActorId,
+    sc: &mut RaceScratch,
+) {
+    let w = if W == 0 { n } else { W };
+    debug_assert!(n <= w);
     let m = steps.len();
-    let n = nactors;
     // Steps the last analysed execution also began with are analysed
     // already: their clocks and races depend on earlier steps only, and
     // the races were added to nodes still on the stack (their decisions
     // come before the first one this execution changed).
-    let p = sc.shared.min(m).min(sc.info.len());
+    let mut p = sc.shared.min(m).min(sc.info.len());
+    if sc.width != w || sc.last.len() != n {
+        p = 0;
+        sc.width = w;
+        sc.info.clear();
+        sc.last.clear();
+        sc.last.resize(n, NONE);
+    }
     sc.shared = usize::MAX;
     debug_assert!(sc.info[..p].iter().zip(steps).all(|(i, s)| i.actor == s.actor), "a replay made other steps");
-    sc.info.truncate(p);
-    for s in &steps[p..] {
-        let keys = KeyMask { touched: s.sig, written: s.wsig };
-        sc.info.push(StepInfo { actor: s.actor, keys, ..Default::default() });
-    }
-    let RaceScratch { info, step_vc, lasts, last, c, c_woken, .. } = sc;
-    // Whether steps j and k are dependent: the signatures tell most
-    // independent pairs apart without looking at the footprints.
-    let dependent = |j: usize, k: usize, info: &[StepInfo]| {
-        info[j].keys.may_conflict(info[k].keys) && footprints_conflict(&steps[j].accesses, &steps[k].accesses)
-    };
-    // The actors that could run when step t was taken (one without a
-    // decision ran alone).
-    fn runnable<'a>(stack: &'a [Node], steps: &'a [Step], t: usize) -> &'a [ActorId] {
-        match steps[t].decision.and_then(|d| stack.get(d)) {
-            Some(node) => &node.enabled,
-            None => std::slice::from_ref(&steps[t].actor),
+    // The state after the prefix: each actor's latest step, as it was
+    // before the steps past the prefix.
+    for x in sc.info[p..].iter().rev() {
+        if x.actor != 0 && x.actor < n {
+            sc.last[x.actor] = x.prev;
         }
     }
-    step_vc.truncate(p * n);
-    step_vc.resize(m * n, 0);
-    lasts.truncate(p * n);
-    c.clear();
-    c.resize(n, 0);
-    // The state after the prefix: each actor's latest step.
-    last.clear();
-    match p.checked_sub(1) {
-        Some(q) => last.extend_from_slice(&lasts[q * n..p * n]),
-        None => last.resize(n, NONE),
+    sc.info.truncate(p);
+    let small = masks(n);
+    for s in &steps[p..] {
+        let keys = KeyMask { touched: s.sig, written: s.wsig };
+        // The actors that could run when the step was taken (one without
+        // a decision ran alone).
+        let runnable = match s.decision.and_then(|d| stack.get(d)) {
+            _ if s.actor == 0 => u64::MAX,
+            Some(node) => node.mask,
+            None => actor_mask(std::slice::from_ref(&s.actor)),
+        };
+        sc.info.push(StepInfo { actor: s.actor, pos: 0, prev: NONE, keys, unexplained: 0, need: 0, runnable });
     }
-    let at = |x: u32| (x != NONE).then_some(x as usize);
+    let RaceScratch { info, step_vc, last, c, .. } = sc;
+    step_vc.truncate(p * w);
+    step_vc.resize(m * w, 0);
+    c.clear();
+    c.resize(w, 0);
+    let c = &mut c[..w];
+    #[inline(always)]
+    fn row<const W: usize>(step_vc: &[u32], j: usize, w: usize) -> &[u32] {
+        let w = if W == 0 { w } else { W };
+        &step_vc[j * w..(j + 1) * w]
+    }
     let mut finally_started = last.get(finally_id).is_some_and(|&x| x != NONE);
     let mut unexplained = p.checked_sub(1).map_or(0, |q| info[q].unexplained);
     for k in p..m {
-        let a = steps[k].actor;
-        if a >= n {
+        let a = info[k].actor;
+        if a == 0 || a >= n {
             info[k].unexplained = unexplained;
-            lasts.extend_from_slice(last);
             continue;
         }
+        let prev = last[a];
         // The step that woke a's actor, if it waited since its previous
-        // step: the last step since then at which it could not run
-        // (setup's steps, alone before anyone else exists, wake no one).
-        let woke = match a {
-            0 => None,
-            _ => {
-                let since = at(last[a]).map_or(0, |q| q + 1);
-                (since..k).rev().find(|&t| steps[t].actor != 0 && !runnable(stack, steps, t).contains(&a))
-            }
+        // step: the last step since then at which it could not run.
+        let since = if prev == NONE { 0 } else { prev as usize + 1 };
+        let woke = if small {
+            let bit = 1u64 << a;
+            (since..k).rev().find(|&t| info[t].runnable & bit == 0)
+        } else {
+            (since..k).rev().find(|&t| {
+                steps[t].actor != 0
+                    && !match steps[t].decision.and_then(|d| stack.get(d)) {
+                        Some(node) => node.enabled.contains(&a),
+                        None => steps[t].actor == a,
+                    }
+            })
         };
         c.fill(0);
-        match at(last[a]) {
-            Some(q) => c.copy_from_slice(&step_vc[q * n..(q + 1) * n]),
-            None if a == finally_id && !finally_started => {
-                // `finally` starts after every actor has stopped: a barrier.
-                for &q in last.iter().filter(|&&q| q != NONE) {
-                    join(c, &step_vc[q as usize * n..(q as usize + 1) * n]);
-                }
+        if prev != NONE {
+            c.copy_from_slice(row::<W>(step_vc, prev as usize, w));
+        } else if a == finally_id && !finally_started {
+            // `finally` starts after every actor has stopped: a barrier.
+            for &q in last.iter().filter(|&&q| q != NONE) {
+                join(c, row::<W>(step_vc, q as usize, w));
             }
-            None => {}
         }
         finally_started |= a == finally_id;
         // The step that woke a's actor enabled this one: they were never
-        // both runnable, so no race; it happens before. `c_woken` is the
-        // clock with it, which is what the steps before it are seen from.
-        let waker = woke.filter(|&w| info[w].actor < n);
-        c_woken.clone_from(c);
-        if let Some(w) = waker {
-            join(c_woken, &step_vc[w * n..(w + 1) * n]);
+        // both runnable, so no race; it happens before.
+        if let Some(wk) = woke.filter(|&wk| info[wk].actor < n) {
+            join(c, row::<W>(step_vc, wk, w));
         }
-        // The race: the latest earlier step of another actor, dependent,
-        // not happening before a's state. An actor's steps are walked from
-        // its latest back: once one happens before, so do all earlier.
+        // Per other actor, its latest step dependent with this one and
+        // not happening before it (walked from its latest step back: once
+        // one happens before, so do all earlier). The latest of those
+        // over every actor is the race; the clock is the join of their
+        // clocks. Joining as they are found only skips steps that happen
+        // before one found, which are neither the latest nor add to the
+        // clock.
+        let keys = info[k].keys;
         let mut race: Option<usize> = None;
-        for (b, &latest) in last.iter().enumerate() {
-            let mut at = at(latest);
-            while let Some(j) = at.filter(|&j| b != a && race.is_none_or(|r| j > r)) {
-                at = info[j].prev;
-                if Some(j) == waker {
-                    continue;
-                }
-                let seen_from: &[u32] = if waker.is_some_and(|w| j < w) { c_woken } else { c };
-                if seen_from[b] > info[j].pos {
+        for b in 1..n {
+            if b == a {
+                continue;
+            }
+            let mut j = last[b];
+            while j != NONE {
+                let x = &info[j as usize];
+                if c[b] > x.pos {
                     break;
                 }
-                if dependent(j, k, info) {
-                    race = Some(j);
+                if x.keys.may_conflict(keys) && footprints_conflict(&steps[j as usize].accesses, &steps[k].accesses) {
+                    let j = j as usize;
+                    race = Some(race.map_or(j, |r| r.max(j)));
+                    join(c, row::<W>(step_vc, j, w));
                     break;
                 }
+                j = x.prev;
             }
         }
         if let Some(node) = race.and_then(|j| steps[j].decision).filter(|d| *d != 0).and_then(|d| stack.get_mut(d)) {
@@ -1535,39 +1600,19 @@ fn add_races(
                 }
             }
         }
-        // The clock: the join of every earlier dependent step's (and the
-        // waker's). Per actor, the latest dependent step not already
-        // covered suffices: its clock covers the actor's earlier steps.
-        // (The order the actors are visited in only changes how many
-        // steps are found covered without a dependence test.)
-        std::mem::swap(c, c_woken);
-        for (b, &latest) in last.iter().enumerate() {
-            let mut at = at(latest);
-            while let Some(j) = at.filter(|&j| c[b] <= info[j].pos) {
-                at = info[j].prev;
-                if dependent(j, k, info) {
-                    join(c, &step_vc[j * n..(j + 1) * n]);
-                    break;
-                }
-            }
-        }
-        let pos = at(last[a]).map_or(0, |q| info[q].pos + 1);
+        let pos = if prev == NONE { 0 } else { info[prev as usize].pos + 1 };
         c[a] = pos + 1;
         info[k].pos = pos;
-        info[k].prev = at(last[a]);
+        info[k].prev = prev;
         last[a] = k as u32;
-        step_vc[k * n..(k + 1) * n].copy_from_slice(c);
-        lasts.extend_from_slice(last);
-        if a != 0 && !explained(info, k, woke, c) {
+        step_vc[k * w..(k + 1) * w].copy_from_slice(c);
+        if !explained(info, k, woke, c) {
             unexplained += 1;
         }
         if packs(n) {
             info[k].need = pack_need(a, c);
         }
         info[k].unexplained = unexplained;
-    }
-    if stopped {
-        add_stop_races(stack, steps);
     }
 }
 
