@@ -451,11 +451,11 @@ fn packs(ids: usize) -> bool {
 /// A step's need in [`PackedOrder`]'s form, from its clock `c` (actor `a`'s).
 #[inline]
 fn pack_need(a: usize, c: &[u32]) -> u64 {
-    let mut need = 0;
-    for (b, &x) in c.iter().enumerate().skip(1) {
-        need |= (x as u64 & 0xff) << (8 * b);
+    let mut bytes = [0u8; 8];
+    for (d, &x) in bytes.iter_mut().zip(c) {
+        *d = x as u8;
     }
-    need & !(0xff << (8 * a))
+    u64::from_le_bytes(bytes) & !0xff & !(0xff << (8 * a))
 }
 
 /// What [`PackedOrder::count`] found.
@@ -1591,8 +1591,8 @@ struct RaceScratch {
     /// Per actor, its latest step so far ([`NONE`]: none; setup's is not
     /// kept).
     last: Vec<u32>,
-    /// The clock being built for the current step.
-    c: Vec<u32>,
+    /// Per actor, its number of steps so far.
+    count: Vec<u32>,
     /// How many steps the next execution to analyse begins with that the
     /// last one analysed also began with (see [`RaceScratch::replay_from`]).
     shared: usize,
@@ -1712,52 +1712,60 @@ fn add_races_w<const W: usize>(
         sc.info.clear();
         sc.last.clear();
         sc.last.resize(n, NONE);
+        sc.count.clear();
+        sc.count.resize(n, 0);
     }
     sc.shared = usize::MAX;
     debug_assert!(sc.info[..p].iter().zip(steps).all(|(i, s)| i.actor == s.actor), "a replay made other steps");
-    // The state after the prefix: each actor's latest step, as it was
-    // before the steps past the prefix.
+    // The state after the prefix: each actor's latest step and number of
+    // steps, as they were before the steps past the prefix.
     for x in sc.info[p..].iter().rev() {
         if x.actor != 0 && x.actor < n {
             sc.last[x.actor] = x.prev;
+            sc.count[x.actor] -= 1;
         }
     }
     sc.info.truncate(p);
     let small = masks(n);
-    for s in &steps[p..] {
-        let keys = KeyMask { touched: s.sig, written: s.wsig };
-        // The actors that could run when the step was taken (one without
-        // a decision ran alone).
-        let runnable = match s.decision.and_then(|d| stack.get(d)) {
-            _ if s.actor == 0 => u64::MAX,
-            Some(node) => node.mask,
-            None => actor_mask(std::slice::from_ref(&s.actor)),
-        };
-        sc.info.push(StepInfo { actor: s.actor, pos: 0, prev: NONE, keys, unexplained: 0, need: 0, runnable });
-    }
-    let RaceScratch { info, step_vc, last, c, .. } = sc;
+    let RaceScratch { info, step_vc, last, count, .. } = sc;
     step_vc.truncate(p * w);
     step_vc.resize(m * w, 0);
-    c.clear();
-    c.resize(w, 0);
-    let c = &mut c[..w];
+    let mut cbuf = [0u32; 8];
+    let mut cvec = Vec::new();
+    let c: &mut [u32] = if W == 0 {
+        cvec.resize(w, 0);
+        &mut cvec
+    } else {
+        &mut cbuf[..W]
+    };
     #[inline(always)]
     fn row<const W: usize>(step_vc: &[u32], j: usize, w: usize) -> &[u32] {
         let w = if W == 0 { w } else { W };
         &step_vc[j * w..(j + 1) * w]
     }
+    // Setup runs alone before every other actor: its steps come first,
+    // and wake no one.
+    let setup_end = steps.iter().take_while(|s| s.actor == 0).count();
     let mut finally_started = last.get(finally_id).is_some_and(|&x| x != NONE);
     let mut unexplained = p.checked_sub(1).map_or(0, |q| info[q].unexplained);
-    for k in p..m {
-        let a = info[k].actor;
+    for (k, s) in steps.iter().enumerate().skip(p) {
+        let a = s.actor;
+        let keys = KeyMask { touched: s.sig, written: s.wsig };
+        // The actors that could run when the step was taken (one without
+        // a decision ran alone).
+        let runnable = match s.decision.and_then(|d| stack.get(d)) {
+            _ if a == 0 => u64::MAX,
+            Some(node) => node.mask,
+            None => actor_mask(std::slice::from_ref(&a)),
+        };
+        info.push(StepInfo { actor: a, pos: 0, prev: NONE, keys, unexplained, need: 0, runnable });
         if a == 0 || a >= n {
-            info[k].unexplained = unexplained;
             continue;
         }
         let prev = last[a];
         // The step that woke a's actor, if it waited since its previous
         // step: the last step since then at which it could not run.
-        let since = if prev == NONE { 0 } else { prev as usize + 1 };
+        let since = if prev == NONE { setup_end } else { prev as usize + 1 };
         let woke = if small {
             let bit = 1u64 << a;
             (since..k).rev().find(|&t| info[t].runnable & bit == 0)
@@ -1792,25 +1800,25 @@ fn add_races_w<const W: usize>(
         // clocks. Joining as they are found only skips steps that happen
         // before one found, which are neither the latest nor add to the
         // clock.
-        let keys = info[k].keys;
         let mut race: Option<usize> = None;
         for b in 1..n {
-            if b == a {
+            // Every step of b's happens before already (its own actor's too).
+            if c[b] >= count[b] {
                 continue;
             }
-            let mut j = last[b];
-            while j != NONE {
-                let x = &info[j as usize];
-                if c[b] > x.pos {
-                    break;
-                }
-                if x.keys.may_conflict(keys) && footprints_conflict(&steps[j as usize].accesses, &steps[k].accesses) {
-                    let j = j as usize;
+            let mut j = last[b] as usize;
+            loop {
+                let x = &info[j];
+                if x.keys.may_conflict(keys) && footprints_conflict(&steps[j].accesses, &s.accesses) {
                     race = Some(race.map_or(j, |r| r.max(j)));
                     join(c, row::<W>(step_vc, j, w));
                     break;
                 }
-                j = x.prev;
+                // The step before, unless it happens before.
+                if x.prev == NONE || c[b] >= x.pos {
+                    break;
+                }
+                j = x.prev as usize;
             }
         }
         if let Some(node) = race.and_then(|j| steps[j].decision).filter(|d| *d != 0).and_then(|d| stack.get_mut(d)) {
@@ -1823,19 +1831,21 @@ fn add_races_w<const W: usize>(
                 }
             }
         }
-        let pos = if prev == NONE { 0 } else { info[prev as usize].pos + 1 };
+        let pos = count[a];
+        count[a] += 1;
         c[a] = pos + 1;
-        info[k].pos = pos;
-        info[k].prev = prev;
         last[a] = k as u32;
         step_vc[k * w..(k + 1) * w].copy_from_slice(c);
         if !explained(info, k, woke, c) {
             unexplained += 1;
         }
+        let x = &mut info[k];
+        x.pos = pos;
+        x.prev = prev;
+        x.unexplained = unexplained;
         if packs(n) {
-            info[k].need = pack_need(a, c);
+            x.need = pack_need(a, c);
         }
-        info[k].unexplained = unexplained;
     }
 }
 
@@ -1865,11 +1875,12 @@ fn push_new(v: &mut Actors, x: ActorId) {
     }
 }
 
-/// `c = max(c, v)`, component-wise.
+/// `c = max(c, v)`, component-wise. (Compared as `i32`, which vector
+/// instructions do in one: no clock reaches 2^31 steps.)
 #[inline]
 fn join(c: &mut [u32], v: &[u32]) {
     for (x, y) in c.iter_mut().zip(v) {
-        *x = (*x).max(*y);
+        *x = (*x as i32).max(*y as i32) as u32;
     }
 }
 
