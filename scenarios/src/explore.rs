@@ -581,6 +581,12 @@ impl PackedOrder {
                 shift[0],
             );
         }
+        // Narrow orders (the usual) without the table: a level's cuts are
+        // few, and are told apart by their value.
+        let full_cut: u64 = (0..w).map(|i| (steps[i] as u64) << shift[i]).sum();
+        if let Some(r) = count_narrow(rows, &shift[..w], &start[..w], full_cut, level, next) {
+            return r;
+        }
         if size > MAX_CUTS {
             return Packed::Unknown;
         }
@@ -628,6 +634,55 @@ impl PackedOrder {
             }
             std::mem::swap(level, next);
         }
+    }
+}
+
+/// The widest level [`count_narrow`] handles.
+const NARROW: usize = 16;
+
+/// [`PackedOrder::count`] a level at a time, each level's cuts in a short
+/// list (`level`, `next`: `(cut, runs to it)`); `None` if a level has more
+/// than [`NARROW`] cuts (the table is then faster).
+fn count_narrow(
+    rows: &[u64],
+    shift: &[u32],
+    start: &[usize],
+    full: u64,
+    level: &mut Vec<(usize, u64)>,
+    next: &mut Vec<(usize, u64)>,
+) -> Option<Packed> {
+    // Here `(runs, cut)` in the buffers' `(usize, u64)`.
+    level.clear();
+    level.push((1, 0));
+    loop {
+        if let [(here, cut)] = level[..] {
+            if cut == full {
+                return Some(Packed::Count(here as u64));
+            }
+        }
+        next.clear();
+        for &(here, cut) in level.iter() {
+            let reach = cut | HIGH;
+            for (&sh, &st) in shift.iter().zip(start) {
+                let need = rows[st + ((cut >> sh) & 0xff) as usize];
+                if (reach - need) & HIGH != HIGH {
+                    continue;
+                }
+                let t = cut + (1 << sh);
+                match next.iter().position(|&(_, c)| c == t) {
+                    Some(i) => match next[i].0.checked_add(here) {
+                        Some(x) => next[i].0 = x,
+                        None => return Some(Packed::Overflow),
+                    },
+                    None if next.len() < NARROW => next.push((here, t)),
+                    None => return None,
+                }
+            }
+        }
+        if next.is_empty() {
+            return Some(Packed::Unknown);
+        }
+        std::mem::swap(level, next);
     }
 }
 
@@ -1505,8 +1560,10 @@ impl Chooser for DfsChooser<'_> {
     fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId {
         let i = p.index;
         if i < self.stack.len() {
-            let n = &mut self.stack[i];
-            n.step_at = step_count();
+            // A replayed decision: the run is deterministic, so it comes
+            // at the same step as when it was made.
+            let n = &self.stack[i];
+            debug_assert_eq!(n.step_at, step_count(), "a replay made other steps");
             return n.chosen;
         }
         // A new decision. The step after the previous one is done: its
