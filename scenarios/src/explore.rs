@@ -238,7 +238,7 @@ struct Acc {
 struct NaiveCounter {
     /// The keys of the traces counted (see [`PackedOrder`] and
     /// [`NaiveCounter::add`]).
-    seen: std::collections::HashSet<Box<[u64]>, KeyHash>,
+    seen: std::collections::HashSet<TraceKey, KeyHash>,
     /// The count is `total + small`; `small` spills into `total` when it
     /// would overflow.
     total: Big,
@@ -299,7 +299,7 @@ impl NaiveCounter {
                 // A trace explored twice is rare (the reduction explores each
                 // once but for sleep-set misses), so the key is copied for
                 // one lookup.
-                if !self.seen.insert(wide[..].into()) {
+                if !self.seen.insert(TraceKey::new(wide)) {
                     return;
                 }
                 let rows = &wide[packed.head(ids)..];
@@ -335,7 +335,7 @@ impl NaiveCounter {
                 return;
             }
             if packed.build_from(lattice, ids, wide) {
-                if !self.seen.insert(wide[..].into()) {
+                if !self.seen.insert(TraceKey::new(wide)) {
                     return;
                 }
             } else if !self.seen.insert(generic_key(key, wide)) {
@@ -370,16 +370,40 @@ impl NaiveCounter {
 
 /// The seen-set key of an order too large to pack: [`trace_order`]'s key,
 /// tagged apart from [`PackedOrder`]'s.
-fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> Box<[u64]> {
+fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> TraceKey {
     wide.clear();
     wide.push(1);
     wide.extend(key.iter().map(|&x| x as u64));
-    wide[..].into()
+    TraceKey::new(wide)
 }
 
-/// The seen set's hash: a multiply-rotate hash of the key's words (the
-/// set is only asked whether it holds a key, never listed, so no order
-/// depends on it).
+/// A key in the seen set, with its hash: a multiply-rotate hash of its
+/// words, computed once (growing the set moves keys without hashing them
+/// again). The set is only asked whether it holds a key, never listed, so
+/// no order depends on the hash.
+#[derive(PartialEq, Eq)]
+struct TraceKey {
+    hash: u64,
+    words: Box<[u64]>,
+}
+
+impl TraceKey {
+    fn new(words: &[u64]) -> TraceKey {
+        let mut h: u64 = 0;
+        for &x in words {
+            h = (h.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        TraceKey { hash: h ^ (h >> 31), words: words.into() }
+    }
+}
+
+impl std::hash::Hash for TraceKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// The seen set's hasher: a [`TraceKey`]'s hash as it is.
 #[derive(Clone, Copy, Default)]
 struct KeyHash;
 
@@ -392,34 +416,18 @@ impl std::hash::BuildHasher for KeyHash {
 
 struct KeyHasher(u64);
 
-impl KeyHasher {
-    #[inline]
-    fn word(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
 impl std::hash::Hasher for KeyHasher {
     fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 31)
+        self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            self.word(u64::from_le_bytes(w.try_into().unwrap_or_default()));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.word(u64::from_le_bytes(w));
+        // Not used by `TraceKey`; any other input is still hashed.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
     fn write_u64(&mut self, x: u64) {
-        self.word(x);
-    }
-    fn write_usize(&mut self, x: usize) {
-        self.word(x as u64);
+        self.0 ^= x;
     }
 }
 
