@@ -288,7 +288,9 @@ impl NaiveCounter {
         }
         let ids = nactors + 2;
         let m = ex.steps.len();
-        let races = races.filter(|r| r.info.len() == m && r.step_vc.len() == m * r.width && r.last.len() == ids);
+        let races = races.filter(|r| {
+            r.info.len() == m && r.step_vc.len() == m * r.width && r.last.len() == ids && r.count.len() == ids
+        });
         let CountScratch { key, wide, at, lattice, packed, cut, cuts } = &mut self.scratch;
         if let Some(r) = races {
             if r.info.last().is_some_and(|s| s.unexplained > 0) {
@@ -479,18 +481,18 @@ impl PackedOrder {
     /// Pack the order of the steps the race analysis `r` saw (their needs
     /// are in `r.info`) into `key`; false if it does not fit.
     fn build(&mut self, r: &RaceScratch, ids: usize, key: &mut Vec<u64>) -> bool {
-        let count = |b: usize| if r.last[b] != NONE { r.info[r.last[b] as usize].pos as usize + 1 } else { 0 };
-        if !self.layout(ids, count, key) {
+        if !self.layout(ids, |b| r.count[b] as usize, key) {
             return false;
         }
-        let mut start = [0usize; 8];
+        // Each actor's steps, from its latest back.
         let head = self.head(ids);
-        for &(b, _, s) in &self.active {
-            start[b] = head + s;
-        }
-        for info in &r.info {
-            if info.actor != 0 && info.actor < ids {
-                key[start[info.actor] + info.pos as usize] = info.need;
+        for &(b, n, s) in &self.active {
+            let rows = &mut key[head + s..head + s + n];
+            let mut j = r.last[b];
+            for row in rows.iter_mut().rev() {
+                let x = &r.info[j as usize];
+                *row = x.need;
+                j = x.prev;
             }
         }
         true
