@@ -1795,6 +1795,8 @@ fn add_races_w<const W: usize>(
     sc.info.truncate(p);
     let small = masks(n);
     let RaceScratch { info, step_vc, last, count, .. } = sc;
+    // Per actor, sliced to `n` so that indexing by actor needs no check.
+    let (last, count) = (&mut last[..n], &mut count[..n]);
     step_vc.truncate(p * w);
     step_vc.resize(m * w, 0);
     let mut cbuf = [0u32; 8];
@@ -1805,6 +1807,8 @@ fn add_races_w<const W: usize>(
     } else {
         &mut cbuf[..W]
     };
+    // (Lets indexing `c` by actor go unchecked.)
+    assert!(n <= c.len());
     #[inline(always)]
     fn row<const W: usize>(step_vc: &[u32], j: usize, w: usize) -> &[u32] {
         let w = if W == 0 { w } else { W };
@@ -1835,7 +1839,7 @@ fn add_races_w<const W: usize>(
         let since = if prev == NONE { setup_end } else { prev as usize + 1 };
         let woke = if small {
             let bit = 1u64 << a;
-            (since..k).rev().find(|&t| info[t].runnable & bit == 0)
+            info[since.min(k)..k].iter().rposition(|x| x.runnable & bit == 0).map(|t| since + t)
         } else {
             (since..k).rev().find(|&t| {
                 steps[t].actor != 0
