@@ -46,7 +46,9 @@ type Footprint = sim_kernel::sched::exec::Footprint;
 /// Which root children a search (shard) takes: `(child, all children)`.
 type RootAllowed<'a> = &'a dyn Fn(usize, &[ActorId]) -> bool;
 /// The sleep set of the root's chosen child (given the root).
-type RootSleep<'a> = &'a dyn Fn(&Node) -> Vec<(ActorId, Footprint)>;
+/// The sleep set of the root's chosen child, pushed onto the last argument,
+/// given the root and its first steps.
+type RootSleep<'a> = &'a dyn Fn(&Node, &[FpEntry], &mut Vec<FpEntry>);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -236,7 +238,7 @@ struct Acc {
 struct NaiveCounter {
     /// The keys of the traces counted (see [`PackedOrder`] and
     /// [`NaiveCounter::add`]).
-    seen: std::collections::BTreeSet<Vec<u64>>,
+    seen: std::collections::HashSet<TraceKey, KeyHash>,
     /// The count is `total + small`; `small` spills into `total` when it
     /// would overflow.
     total: Big,
@@ -272,6 +274,7 @@ const MAX_CUTS: u64 = 1 << 22;
 impl NaiveCounter {
     /// `races`: the race analysis of `ex` (its vector clocks, in the same
     /// order as [`trace_order`]'s, setup included), if at hand.
+    #[inline(never)]
     fn add(&mut self, ex: &Execution, nactors: usize, races: Option<&RaceScratch>) {
         if self.unknown {
             return;
@@ -285,7 +288,9 @@ impl NaiveCounter {
         }
         let ids = nactors + 2;
         let m = ex.steps.len();
-        let races = races.filter(|r| r.info.len() == m && r.step_vc.len() == m * ids && r.last.len() == ids);
+        let races = races.filter(|r| {
+            r.info.len() == m && r.step_vc.len() == m * r.width && r.last.len() == ids && r.count.len() == ids
+        });
         let CountScratch { key, wide, at, lattice, packed, cut, cuts } = &mut self.scratch;
         if let Some(r) = races {
             if r.info.last().is_some_and(|s| s.unexplained > 0) {
@@ -296,10 +301,11 @@ impl NaiveCounter {
                 // A trace explored twice is rare (the reduction explores each
                 // once but for sleep-set misses), so the key is copied for
                 // one lookup.
-                if !self.seen.insert(wide.clone()) {
+                if !self.seen.insert(TraceKey::new(wide)) {
                     return;
                 }
-                match packed.count(&mut cuts.level_packed, &mut cuts.next_packed, &mut cuts.table_packed) {
+                let rows = &wide[packed.head(ids)..];
+                match packed.count(rows, &mut cuts.level_packed, &mut cuts.next_packed, &mut cuts.table_packed) {
                     Packed::Count(n) => {
                         self.add_count(n);
                         return;
@@ -311,10 +317,10 @@ impl NaiveCounter {
                     // Exact big integers below.
                     Packed::Overflow => {}
                 }
-                key_from_clocks(&ex.steps, ids, &r.step_vc, key, at);
+                key_from_clocks(&ex.steps, ids, r.width, &r.step_vc, key, at);
                 lattice.build(&ActorClocks { ids, flat: key, at });
             } else {
-                key_from_clocks(&ex.steps, ids, &r.step_vc, key, at);
+                key_from_clocks(&ex.steps, ids, r.width, &r.step_vc, key, at);
                 lattice.build(&ActorClocks { ids, flat: key, at });
                 if !self.seen.insert(generic_key(key, wide)) {
                     return;
@@ -331,7 +337,7 @@ impl NaiveCounter {
                 return;
             }
             if packed.build_from(lattice, ids, wide) {
-                if !self.seen.insert(wide.clone()) {
+                if !self.seen.insert(TraceKey::new(wide)) {
                     return;
                 }
             } else if !self.seen.insert(generic_key(key, wide)) {
@@ -366,11 +372,65 @@ impl NaiveCounter {
 
 /// The seen-set key of an order too large to pack: [`trace_order`]'s key,
 /// tagged apart from [`PackedOrder`]'s.
-fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> Vec<u64> {
+fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> TraceKey {
     wide.clear();
     wide.push(1);
     wide.extend(key.iter().map(|&x| x as u64));
-    wide.clone()
+    TraceKey::new(wide)
+}
+
+/// A key in the seen set, with its hash: a multiply-rotate hash of its
+/// words, computed once (growing the set moves keys without hashing them
+/// again). The set is only asked whether it holds a key, never listed, so
+/// no order depends on the hash.
+#[derive(PartialEq, Eq)]
+struct TraceKey {
+    hash: u64,
+    words: Box<[u64]>,
+}
+
+impl TraceKey {
+    fn new(words: &[u64]) -> TraceKey {
+        let mut h: u64 = 0;
+        for &x in words {
+            h = (h.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+        TraceKey { hash: h ^ (h >> 31), words: words.into() }
+    }
+}
+
+impl std::hash::Hash for TraceKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// The seen set's hasher: a [`TraceKey`]'s hash as it is.
+#[derive(Clone, Copy, Default)]
+struct KeyHash;
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `TraceKey`; any other input is still hashed.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 ^= x;
+    }
 }
 
 /// The order over the steps packed for counting: with at most 8 actors,
@@ -378,14 +438,14 @@ fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> Vec<u64> {
 /// a byte per actor, and so does what a step needs done before it (per
 /// actor, how many of its steps; its own actor and setup: zero). Whether
 /// a cut reaches a need is then a few word operations.
+///
+/// The packed order is its trace's key: a zero tag, the actors' numbers of
+/// steps, then the rows (together every step's clock).
 #[derive(Default)]
 struct PackedOrder {
     /// Per actor with steps: `(actor, its number of steps, where its
-    /// steps' needs start in `rows`)`.
+    /// steps' needs start in the rows)`.
     active: Vec<(usize, usize, usize)>,
-    /// The needs, per actor with steps in program order, each actor's
-    /// followed by one no cut reaches (its step past the last).
-    rows: Vec<u64>,
 }
 
 /// Every byte's high bit: `((cut | HIGH) - need) & HIGH == HIGH` when
@@ -401,13 +461,11 @@ fn packs(ids: usize) -> bool {
 /// A step's need in [`PackedOrder`]'s form, from its clock `c` (actor `a`'s).
 #[inline]
 fn pack_need(a: usize, c: &[u32]) -> u64 {
-    let mut need = 0;
-    for (b, &x) in c.iter().enumerate().skip(1) {
-        if b != a {
-            need |= (x as u64 & 0xff) << (8 * b);
-        }
+    let mut bytes = [0u8; 8];
+    for (d, &x) in bytes.iter_mut().zip(c) {
+        *d = x as u8;
     }
-    need
+    u64::from_le_bytes(bytes) & !0xff & !(0xff << (8 * a))
 }
 
 /// What [`PackedOrder::count`] found.
@@ -421,93 +479,123 @@ enum Packed {
 
 impl PackedOrder {
     /// Pack the order of the steps the race analysis `r` saw (their needs
-    /// are in `r.info`); false if it does not fit. The trace's key goes to
-    /// `key`: the actors' numbers of steps, then the needs (which together
-    /// identify the trace: every step's clock).
+    /// are in `r.info`) into `key`; false if it does not fit.
     fn build(&mut self, r: &RaceScratch, ids: usize, key: &mut Vec<u64>) -> bool {
-        let count = |b: usize| if r.last[b] != NONE { r.info[r.last[b] as usize].pos as usize + 1 } else { 0 };
-        if !self.layout(ids, count) {
+        if !self.layout(ids, |b| r.count[b] as usize, key) {
             return false;
         }
-        let mut start = [0usize; 8];
-        for &(b, _, s) in &self.active {
-            start[b] = s;
-        }
-        for info in &r.info {
-            if info.actor != 0 && info.actor < ids {
-                self.rows[start[info.actor] + info.pos as usize] = info.need;
+        // Each actor's steps, from its latest back.
+        let head = self.head(ids);
+        for &(b, n, s) in &self.active {
+            let rows = &mut key[head + s..head + s + n];
+            let mut j = r.last[b];
+            for row in rows.iter_mut().rev() {
+                let x = &r.info[j as usize];
+                *row = x.need;
+                j = x.prev;
             }
         }
-        self.key(ids, key);
         true
     }
 
     /// [`PackedOrder::build`] from a [`Lattice`] over `ids` actors.
     fn build_from(&mut self, l: &Lattice, ids: usize, key: &mut Vec<u64>) -> bool {
         let count = |b: usize| l.active.iter().position(|&a| a == b).map_or(0, |i| l.rows[i].1);
-        if !self.layout(ids, count) {
+        if !self.layout(ids, count, key) {
             return false;
         }
+        let head = self.head(ids);
         for (i, &(_, n, start)) in self.active.iter().enumerate() {
             for p in 0..n {
                 let need = l.need(i, p).unwrap_or_default();
-                self.rows[start + p] = need.iter().zip(&l.active).map(|(&x, &b)| (x as u64) << (8 * b)).sum();
+                key[head + start + p] = need.iter().zip(&l.active).map(|(&x, &b)| (x as u64) << (8 * b)).sum();
             }
         }
-        self.key(ids, key);
         true
     }
 
-    /// Lay out the rows for actors `1..ids` with `count(b)` steps each.
-    fn layout(&mut self, ids: usize, count: impl Fn(usize) -> usize) -> bool {
+    /// Where the rows start in the key.
+    fn head(&self, ids: usize) -> usize {
+        1 + ids
+    }
+
+    /// Lay out the key for actors `1..ids` with `count(b)` steps each: its
+    /// head, and rows all zero but each actor's last, one past its steps
+    /// that no cut reaches.
+    fn layout(&mut self, ids: usize, count: impl Fn(usize) -> usize, key: &mut Vec<u64>) -> bool {
         if !packs(ids) {
             return false;
         }
         self.active.clear();
+        key.clear();
+        key.push(0);
+        key.push(0);
         let mut rows = 0;
         for b in 1..ids {
             let n = count(b);
             if n > 127 {
                 return false;
             }
+            key.push(n as u64);
             if n > 0 {
                 self.active.push((b, n, rows));
                 rows += n + 1;
             }
         }
-        self.rows.clear();
-        self.rows.resize(rows, 0);
+        let head = key.len();
+        key.resize(head + rows, 0);
         for &(b, n, start) in &self.active {
-            self.rows[start + n] = 0x80 << (8 * b);
+            key[head + start + n] = 0x80 << (8 * b);
         }
         true
     }
 
-    fn key(&self, ids: usize, key: &mut Vec<u64>) {
-        key.clear();
-        key.push(0);
-        let mut chains = [0u64; 8];
-        for &(b, n, _) in &self.active {
-            chains[b] = n as u64;
-        }
-        key.extend_from_slice(&chains[..ids]);
-        key.extend_from_slice(&self.rows);
-    }
-
-    /// [`count_cuts`] over the packed order; `f` is all zero on entry and
-    /// is left all zero.
-    fn count(&self, level: &mut Vec<(usize, u64)>, next: &mut Vec<(usize, u64)>, f: &mut Vec<u64>) -> Packed {
-        // Per actor with steps: its byte's shift, where its needs start,
-        // and its weight in a cut's index.
-        let mut act = [(0u32, 0usize, 0usize); 8];
-        let w = self.active.len();
+    /// [`count_cuts`] over the packed order (`rows`: the key's past its
+    /// head); `f` is all zero on entry and is left all zero.
+    fn count(
+        &self,
+        rows: &[u64],
+        level: &mut Vec<(usize, u64)>,
+        next: &mut Vec<(usize, u64)>,
+        f: &mut Vec<u64>,
+    ) -> Packed {
+        // An actor whose first step needs every step of every other one
+        // (`finally`, mostly) runs last in every linearization: it adds
+        // none, and is left out.
+        let all: u64 = self.active.iter().map(|&(b, n, _)| (n as u64) << (8 * b)).sum();
+        let last = self.active.iter().position(|&(b, n, s)| rows[s] == all - ((n as u64) << (8 * b)));
+        // Per actor counted: its byte's shift, where its needs start, and
+        // its weight in a cut's index.
+        let mut shift = [0u32; 8];
+        let mut start = [0usize; 8];
+        let mut radix = [0usize; 8];
+        let mut steps = [0usize; 8];
+        let mut w = 0;
         let mut size: u64 = 1;
-        for (x, &(b, n, start)) in act.iter_mut().zip(&self.active) {
-            *x = (8 * b as u32, start, size as usize);
+        for (i, &(b, n, s)) in self.active.iter().enumerate() {
+            if Some(i) == last {
+                continue;
+            }
+            (shift[w], start[w], radix[w], steps[w]) = (8 * b as u32, s, size as usize, n);
+            w += 1;
             size = match size.checked_mul(n as u64 + 1) {
                 Some(s) => s,
                 None => return Packed::Unknown,
             };
+        }
+        if w == 2 {
+            return count_two(
+                &rows[start[0]..start[0] + steps[0]],
+                shift[1],
+                &rows[start[1]..start[1] + steps[1]],
+                shift[0],
+            );
+        }
+        // Narrow orders (the usual) without the table: a level's cuts are
+        // few, and are told apart by their value.
+        let full_cut: u64 = (0..w).map(|i| (steps[i] as u64) << shift[i]).sum();
+        if let Some(r) = count_narrow(rows, &shift[..w], &start[..w], full_cut, level, next) {
+            return r;
         }
         if size > MAX_CUTS {
             return Packed::Unknown;
@@ -517,7 +605,6 @@ impl PackedOrder {
             f.resize(size, 0);
         }
         let full = size - 1;
-        let act = &act[..w];
         level.clear();
         level.push((0, 0));
         f[0] = 1;
@@ -529,14 +616,15 @@ impl PackedOrder {
                     debug_assert!(level.len() == 1);
                     return Packed::Count(here);
                 }
-                for &(shift, start, radix) in act {
-                    let need = self.rows[start + ((cut >> shift) & 0xff) as usize];
-                    if ((cut | HIGH) - need) & HIGH != HIGH {
+                let reach = cut | HIGH;
+                for i in 0..w {
+                    let need = rows[start[i] + ((cut >> shift[i]) & 0xff) as usize];
+                    if (reach - need) & HIGH != HIGH {
                         continue;
                     }
-                    let t = idx + radix;
-                    let was_zero = f[t] == 0;
-                    match f[t].checked_add(here) {
+                    let t = idx + radix[i];
+                    let was = f[t];
+                    match was.checked_add(here) {
                         Some(x) => f[t] = x,
                         None => {
                             // Leave the table clean for the next call.
@@ -546,8 +634,8 @@ impl PackedOrder {
                             return Packed::Overflow;
                         }
                     }
-                    if was_zero {
-                        next.push((t, cut + (1 << shift)));
+                    if was == 0 {
+                        next.push((t, cut + (1 << shift[i])));
                     }
                 }
             }
@@ -557,6 +645,103 @@ impl PackedOrder {
             std::mem::swap(level, next);
         }
     }
+}
+
+/// The widest level [`count_narrow`] handles.
+const NARROW: usize = 16;
+
+/// [`PackedOrder::count`] a level at a time, each level's cuts in a short
+/// list (`level`, `next`: `(cut, runs to it)`); `None` if a level has more
+/// than [`NARROW`] cuts (the table is then faster).
+fn count_narrow(
+    rows: &[u64],
+    shift: &[u32],
+    start: &[usize],
+    full: u64,
+    level: &mut Vec<(usize, u64)>,
+    next: &mut Vec<(usize, u64)>,
+) -> Option<Packed> {
+    // Here `(runs, cut)` in the buffers' `(usize, u64)`.
+    level.clear();
+    level.push((1, 0));
+    loop {
+        if let [(here, cut)] = level[..] {
+            if cut == full {
+                return Some(Packed::Count(here as u64));
+            }
+        }
+        next.clear();
+        for &(here, cut) in level.iter() {
+            let reach = cut | HIGH;
+            for (&sh, &st) in shift.iter().zip(start) {
+                let need = rows[st + ((cut >> sh) & 0xff) as usize];
+                if (reach - need) & HIGH != HIGH {
+                    continue;
+                }
+                let t = cut + (1 << sh);
+                match next.iter().position(|&(_, c)| c == t) {
+                    Some(i) => match next[i].0.checked_add(here) {
+                        Some(x) => next[i].0 = x,
+                        None => return Some(Packed::Overflow),
+                    },
+                    None if next.len() < NARROW => next.push((here, t)),
+                    None => return None,
+                }
+            }
+        }
+        if next.is_empty() {
+            return Some(Packed::Unknown);
+        }
+        std::mem::swap(level, next);
+    }
+}
+
+/// [`PackedOrder::count`] of two actors: `a`'s steps' needs (of the other
+/// actor's steps, at byte `a_other`) and `b`'s (at `b_other`). A cut is
+/// `(i, j)`; it is a state of some run when `a`'s step `i - 1` needs at
+/// most `j` and `b`'s step `j - 1` at most `i`. Rows of cuts by `i`; in
+/// each, the `j` from what `a`'s last step needs to what `b`'s steps allow.
+fn count_two(a: &[u64], a_other: u32, b: &[u64], b_other: u32) -> Packed {
+    let need_a = |i: usize| ((a[i] >> a_other) & 0xff) as usize;
+    let need_b = |j: usize| ((b[j] >> b_other) & 0xff) as usize;
+    let (na, nb) = (a.len(), b.len());
+    // f[j]: the runs to cut (i, j) of the current row; zero outside the
+    // row's range.
+    let mut f = [0u64; 128];
+    let mut hi = 0;
+    // Row 0: b's steps that need none of a's.
+    while hi < nb && need_b(hi) == 0 {
+        hi += 1;
+    }
+    f[..=hi].fill(1);
+    let mut lo = 0;
+    for i in 1..=na {
+        // a's step i - 1 needs `need_a(i - 1)` of b's: the cuts below drop out.
+        let new_lo = need_a(i - 1);
+        if new_lo > hi {
+            return Packed::Unknown;
+        }
+        f[lo..new_lo].fill(0);
+        lo = new_lo;
+        // b's steps that need at most i of a's.
+        let old_hi = hi;
+        while hi < nb && need_b(hi) <= i {
+            hi += 1;
+        }
+        // f[j] (this row) = f[j] (the row above, zero past old_hi) +
+        // f[j - 1] (this row, zero below lo).
+        f[old_hi + 1..=hi].fill(0);
+        for j in lo.max(1)..=hi {
+            match f[j].checked_add(f[j - 1]) {
+                Some(x) => f[j] = x,
+                None => return Packed::Overflow,
+            }
+        }
+    }
+    if hi != nb || lo > nb {
+        return Packed::Unknown;
+    }
+    Packed::Count(f[nb])
 }
 
 /// Per actor, the vector clocks of its steps in program order, all in one
@@ -635,7 +820,14 @@ fn reached(need: &[u32], cut: &[usize]) -> bool {
 /// [`trace_order`]'s key from clocks already computed over every step
 /// (setup's included: its component is dropped, it precedes everything),
 /// and where each actor's clocks are in it (see [`ActorClocks`]).
-fn key_from_clocks(steps: &[Step], ids: usize, step_vc: &[u32], key: &mut Vec<u32>, at: &mut Vec<(usize, usize)>) {
+fn key_from_clocks(
+    steps: &[Step],
+    ids: usize,
+    width: usize,
+    step_vc: &[u32],
+    key: &mut Vec<u32>,
+    at: &mut Vec<(usize, usize)>,
+) {
     // Per actor, its number of steps; then where its clocks go: after a
     // marker naming the actor.
     at.clear();
@@ -656,12 +848,12 @@ fn key_from_clocks(steps: &[Step], ids: usize, step_vc: &[u32], key: &mut Vec<u3
     }
     // Each step's clock with the setup component zeroed; `at[a].1` is the
     // end of actor a's clocks so far.
-    for (s, c) in steps.iter().zip(step_vc.chunks_exact(ids)) {
+    for (s, c) in steps.iter().zip(step_vc.chunks_exact(width)) {
         if s.actor == 0 || s.actor >= ids {
             continue;
         }
         let end = &mut at[s.actor].1;
-        key[*end + 1..*end + ids].copy_from_slice(&c[1..]);
+        key[*end + 1..*end + ids].copy_from_slice(&c[1..ids]);
         *end += ids;
     }
 }
@@ -1165,20 +1357,65 @@ fn better(a: &Counterexample, b: &Counterexample) -> bool {
 /// A few actors, inline (no allocation for most decisions).
 type Actors = smallvec::SmallVec<[ActorId; 6]>;
 
+/// A footprint kept in [`Fps::words`].
+#[derive(Clone, Copy, Debug, Default)]
+struct FpRef {
+    start: u32,
+    len: u32,
+}
+
+/// An actor and the footprint of its next step (a sleeper), or of the
+/// first step it took after a decision.
+type FpEntry = (ActorId, FpRef);
+
+/// The footprints the search keeps, for every node on the current path:
+/// each node's sleepers, and the first step after each choice it has
+/// explored. A node's are added after its parent's and before its
+/// children's (see [`DfsChooser::record_first`]), so popping a node
+/// truncates them to where it began: no footprint is copied or freed one
+/// by one.
+#[derive(Default)]
+struct Fps {
+    /// The footprints' accesses.
+    words: Vec<(u64, bool)>,
+    /// Per node, its first steps (see [`Node::first`]).
+    first: Vec<FpEntry>,
+    /// Per node, its sleepers (see [`Node::sleep`]).
+    sleep: Vec<FpEntry>,
+}
+
+impl Fps {
+    fn fp(&self, r: FpRef) -> &[(u64, bool)] {
+        &self.words[r.start as usize..(r.start + r.len) as usize]
+    }
+
+    fn push(&mut self, fp: &[(u64, bool)]) -> FpRef {
+        let r = FpRef { start: self.words.len() as u32, len: fp.len() as u32 };
+        self.words.extend_from_slice(fp);
+        r
+    }
+}
+
 /// One decision on the current search path.
 #[derive(Clone, Debug)]
 struct Node {
     enabled: Actors,
+    /// `enabled` as an [`actor_mask`] (when [`masks`]).
+    mask: u64,
     prev: Option<ActorId>,
     prev_runnable: bool,
     chosen: ActorId,
     /// Alternatives to explore here, in order.
     backtrack: Actors,
     done: Actors,
-    /// Actors asleep here: their next step is covered elsewhere.
-    sleep: Vec<(ActorId, Footprint)>,
-    /// Footprint of the first step after each explored choice.
-    first_fp: Vec<(ActorId, Footprint)>,
+    /// Actors asleep here, their next step covered elsewhere:
+    /// `fps.sleep[sleep.0..sleep.1]`.
+    sleep: (u32, u32),
+    /// Where the footprints of the first step after each explored choice
+    /// start in `fps.first` (they end where the next node's start).
+    first: u32,
+    /// `fps.words`'s length when the node was made.
+    words: u32,
     /// Preemptions on the path before this decision.
     preemptions: u32,
     /// Step index at which this decision was taken.
@@ -1191,9 +1428,31 @@ impl Node {
     }
 }
 
+/// The entries of node `i`'s first steps.
+fn first_of<'a>(stack: &[Node], fps: &'a Fps, i: usize) -> &'a [FpEntry] {
+    let end = stack.get(i + 1).map_or(fps.first.len(), |n| n.first as usize);
+    &fps.first[stack[i].first as usize..end]
+}
+
+/// The sleepers of node `n`.
+fn sleepers<'a>(n: &Node, fps: &'a Fps) -> &'a [FpEntry] {
+    &fps.sleep[n.sleep.0 as usize..n.sleep.1 as usize]
+}
+
+/// Cut the path to its first `len` nodes, with their footprints.
+fn truncate_path(stack: &mut Vec<Node>, fps: &mut Fps, len: usize) {
+    if let Some(n) = stack.get(len) {
+        fps.first.truncate(n.first as usize);
+        fps.sleep.truncate(n.sleep.0 as usize);
+        fps.words.truncate(n.words as usize);
+        stack.truncate(len);
+    }
+}
+
 /// The chooser that replays the current path and extends it.
 struct DfsChooser<'a> {
     stack: &'a mut Vec<Node>,
+    fps: &'a mut Fps,
     mode: Mode,
     bound: Option<u32>,
     /// Root children this search may take (sharding), in root order.
@@ -1206,57 +1465,95 @@ struct DfsChooser<'a> {
 }
 
 impl DfsChooser<'_> {
-    /// The sleep set in force after the decision `i - 1` on the current
-    /// path: its node's sleepers and its earlier-explored siblings, less
-    /// those a step since that decision depends on.
-    fn child_sleep(&self, i: usize) -> Vec<(ActorId, Footprint)> {
+    /// Push the sleep set in force after the decision `i - 1` on the
+    /// current path onto `fps.sleep`: its node's sleepers and its
+    /// earlier-explored siblings, less those a step since that decision
+    /// depends on. Returns where it is.
+    fn child_sleep(&mut self, i: usize) -> (u32, u32) {
+        let start = self.fps.sleep.len();
         if self.mode == Mode::Naive || i == 0 {
-            return Vec::new();
+            return (start as u32, start as u32);
         }
         let parent = &self.stack[i - 1];
-        let mut sleep: Vec<(ActorId, Footprint)> = if i == 1 {
-            (self.root_sleep)(parent)
+        if i == 1 {
+            let Fps { first, sleep, .. } = &mut *self.fps;
+            let end = self.stack.get(1).map_or(first.len(), |n| n.first as usize);
+            (self.root_sleep)(parent, &first[parent.first as usize..end], sleep);
         } else {
-            let mut sl = parent.sleep.clone();
-            for (a, fp) in &parent.first_fp {
-                if parent.done.contains(a) && *a != parent.chosen && !sl.iter().any(|(b, _)| b == a) {
-                    sl.push((*a, fp.clone()));
+            let Fps { first, sleep, .. } = &mut *self.fps;
+            let (s0, s1) = parent.sleep;
+            sleep.extend_from_within(s0 as usize..s1 as usize);
+            let end = self.stack.get(i).map_or(first.len(), |n| n.first as usize);
+            for &(a, fp) in &first[parent.first as usize..end] {
+                if parent.done.contains(&a) && a != parent.chosen && !sleep[start..].iter().any(|(b, _)| *b == a) {
+                    sleep.push((a, fp));
                 }
             }
-            sl
-        };
+        }
+        let Fps { words, sleep, .. } = &mut *self.fps;
+        let mut kept = start;
         with_steps_since(parent.step_at, |since| {
-            sleep.retain(|(a, fp)| !since.iter().any(|s| s.actor == *a || footprints_conflict(&s.accesses[..], fp)))
+            for x in start..sleep.len() {
+                let (a, r) = sleep[x];
+                let fp = &words[r.start as usize..(r.start + r.len) as usize];
+                if !since.iter().any(|s| s.actor == a || footprints_conflict(&s.accesses[..], fp)) {
+                    sleep[kept] = (a, r);
+                    kept += 1;
+                }
+            }
         });
-        sleep
+        sleep.truncate(kept);
+        (start as u32, kept as u32)
     }
-}
 
-impl DfsChooser<'_> {
     /// Whether `actor` is in [`DfsChooser::child_sleep`]`(i)`, without
     /// building the set.
-    fn asleep(&self, i: usize, actor: ActorId) -> bool {
+    #[inline(never)]
+    fn asleep(&mut self, i: usize, actor: ActorId) -> bool {
         if self.mode == Mode::Naive || i == 0 {
             return false;
         }
         if i == 1 {
-            return self.child_sleep(i).iter().any(|(a, _)| *a == actor);
+            let (s0, s1) = self.child_sleep(i);
+            let found = self.fps.sleep[s0 as usize..s1 as usize].iter().any(|(a, _)| *a == actor);
+            self.fps.sleep.truncate(s0 as usize);
+            return found;
         }
         let parent = &self.stack[i - 1];
-        let fp = match parent.sleep.iter().find(|(a, _)| *a == actor) {
-            Some((_, fp)) => fp,
-            None => match parent
-                .first_fp
+        let fp = match sleepers(parent, self.fps).iter().find(|(a, _)| *a == actor) {
+            Some(&(_, fp)) => fp,
+            None => match first_of(self.stack, self.fps, i - 1)
                 .iter()
                 .find(|(a, _)| *a == actor && parent.done.contains(a) && *a != parent.chosen)
             {
-                Some((_, fp)) => fp,
+                Some(&(_, fp)) => fp,
                 None => return false,
             },
         };
+        let fp = self.fps.fp(fp);
         with_steps_since(parent.step_at, |since| {
             !since.iter().any(|s| s.actor == actor || footprints_conflict(&s.accesses[..], fp))
         })
+    }
+
+    /// Record the footprint of the first step after decision `d` (the last
+    /// on the path, or the parent of the one being made), unless its
+    /// choice has one already.
+    fn record_first(&mut self, d: usize) {
+        if let Some(n) = self.stack.get(d) {
+            let fps = &mut *self.fps;
+            with_steps_since(n.step_at, |since| record_first(self.stack, fps, d, since.first()));
+        }
+    }
+}
+
+/// [`DfsChooser::record_first`], given the step after decision `d`.
+fn record_first(stack: &[Node], fps: &mut Fps, d: usize, step: Option<&Step>) {
+    let Some(s) = step.filter(|s| s.decision == Some(d)) else { return };
+    let chosen = stack[d].chosen;
+    if !first_of(stack, fps, d).iter().any(|(a, _)| *a == chosen) {
+        let r = fps.push(&s.accesses);
+        fps.first.push((chosen, r));
     }
 }
 
@@ -1273,30 +1570,33 @@ impl Chooser for DfsChooser<'_> {
     fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId {
         let i = p.index;
         if i < self.stack.len() {
-            let n = &mut self.stack[i];
-            n.step_at = step_count();
+            // A replayed decision: the run is deterministic, so it comes
+            // at the same step as when it was made.
+            let n = &self.stack[i];
+            debug_assert_eq!(n.step_at, step_count(), "a replay made other steps");
             return n.chosen;
         }
-        // A new decision.
-        let (preemptions, mut sleep) = match self.stack.last() {
-            None => (0, Vec::new()),
-            Some(parent) => {
-                let pre = parent.preemptions + parent.is_preemption(parent.chosen) as u32;
-                (pre, self.child_sleep(i))
-            }
-        };
-        if self.mode == Mode::Naive {
-            sleep.clear();
+        // A new decision. The step after the previous one is done: its
+        // footprint is recorded before this node's are added.
+        if let Some(d) = i.checked_sub(1) {
+            self.record_first(d);
         }
+        let preemptions = match self.stack.last() {
+            None => 0,
+            Some(parent) => parent.preemptions + parent.is_preemption(parent.chosen) as u32,
+        };
+        let sleep = self.child_sleep(i);
         let mut node = Node {
             enabled: Actors::from_slice(p.runnable),
+            mask: actor_mask(p.runnable),
             prev: p.prev,
             prev_runnable: p.prev_runnable,
             chosen: 0,
             backtrack: Actors::new(),
             done: Actors::new(),
             sleep,
-            first_fp: Vec::new(),
+            first: self.fps.first.len() as u32,
+            words: self.fps.words.len() as u32,
             preemptions,
             step_at: step_count(),
         };
@@ -1307,7 +1607,8 @@ impl Chooser for DfsChooser<'_> {
             cands.push(pr);
         }
         cands.extend(p.runnable.iter().copied().filter(|a| Some(*a) != p.prev || !p.prev_runnable));
-        cands.retain(|a| !node.sleep.iter().any(|(s, _)| s == a));
+        let asleep = sleepers(&node, self.fps);
+        cands.retain(|a| !asleep.iter().any(|(s, _)| s == a));
         if let Some(b) = self.bound {
             cands.retain(|a| node.preemptions + node.is_preemption(*a) as u32 <= b);
         }
@@ -1345,17 +1646,20 @@ impl Chooser for DfsChooser<'_> {
 struct RaceScratch {
     /// Per step, what the analysis looks at (see [`StepInfo`]).
     info: Vec<StepInfo>,
-    /// Every step's vector clock, flat: step k's is `step_vc[k * n..(k + 1) * n]`.
+    /// Every step's vector clock, flat, `width` numbers each (the actors'
+    /// then zeros): step k's is `step_vc[k * width..(k + 1) * width]`.
+    /// Setup's component, and setup's steps' clocks, are left zero: setup
+    /// runs alone before every other actor, so its steps happen before
+    /// everything and take part in no race.
     step_vc: Vec<u32>,
-    /// After each step, each actor's latest step ([`NONE`]: none yet),
-    /// flat like `step_vc`: the state to resume from after a shared prefix.
-    lasts: Vec<u32>,
-    /// Per actor, its latest step so far ([`NONE`]: none).
+    /// The clocks' width: the number of actors rounded up to 4 or 8 (so
+    /// that clock operations have a fixed length), or the number itself.
+    width: usize,
+    /// Per actor, its latest step so far ([`NONE`]: none; setup's is not
+    /// kept).
     last: Vec<u32>,
-    /// The clock being built for the current step.
-    c: Vec<u32>,
-    /// `c` joined with the clock of the step that woke the actor.
-    c_woken: Vec<u32>,
+    /// Per actor, its number of steps so far.
+    count: Vec<u32>,
     /// How many steps the next execution to analyse begins with that the
     /// last one analysed also began with (see [`RaceScratch::replay_from`]).
     shared: usize,
@@ -1371,17 +1675,17 @@ impl RaceScratch {
     }
 }
 
-/// No step (in [`RaceScratch::last`] and `lasts`).
+/// No step (in [`RaceScratch::last`] and [`StepInfo::prev`]).
 const NONE: u32 = u32::MAX;
 
 /// One step as the race analysis's inner loops see it, packed together.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct StepInfo {
     actor: ActorId,
     /// Its index among its actor's steps (0 for a step outside the analysis).
     pos: u32,
-    /// Its actor's previous step.
-    prev: Option<usize>,
+    /// Its actor's previous step ([`NONE`]: none).
+    prev: u32,
     keys: KeyMask,
     /// How many steps up to this one the happens-before order does not
     /// explain (see [`explained`]).
@@ -1389,6 +1693,20 @@ struct StepInfo {
     /// What must be done before it, packed (see [`PackedOrder`]), when
     /// the actors are few enough.
     need: u64,
+    /// The actors that could run when it was taken, one bit each (see
+    /// [`actor_mask`]; every bit for setup's steps, which wake no one).
+    runnable: u64,
+}
+
+/// A set of actors as a bit mask, when every actor is below 64 (see
+/// [`masks`]).
+fn actor_mask(actors: &[ActorId]) -> u64 {
+    actors.iter().fold(0, |m, &a| m | 1u64.checked_shl(a as u32).unwrap_or(0))
+}
+
+/// Whether [`actor_mask`] can hold any set of `ids` actors.
+fn masks(ids: usize) -> bool {
+    ids <= 64
 }
 
 /// A step's footprint summarized as two key signatures (see
@@ -1417,6 +1735,7 @@ impl KeyMask {
 /// Leaves every step's vector clock in `sc.step_vc` (the happens-before
 /// order the naive count reuses) and whether the order explains the run
 /// (see [`explained`]) in the last step's `unexplained`.
+#[inline(never)]
 fn add_races(
     stack: &mut [Node],
     steps: &[Step],
@@ -1425,104 +1744,152 @@ fn add_races(
     stopped: bool,
     sc: &mut RaceScratch,
 ) {
+    // Clocks of a fixed length where the actors are few: their joins and
+    // copies are then a few vector instructions.
+    match nactors {
+        0..=4 => add_races_w::<4>(stack, steps, nactors, finally_id, sc),
+        5..=8 => add_races_w::<8>(stack, steps, nactors, finally_id, sc),
+        _ => add_races_w::<0>(stack, steps, nactors, finally_id, sc),
+    }
+    if stopped {
+        add_stop_races(stack, steps);
+    }
+}
+
+/// [`add_races`] with clocks `W` numbers wide (0: `n`, the number of
+/// actors; else at least `n`).
+fn add_races_w<const W: usize>(
+    stack: &mut [Node],
+    steps: &[Step],
+    n: usize,
+    finally_id: ActorId,
+    sc: &mut RaceScratch,
+) {
+    let w = if W == 0 { n } else { W };
+    debug_assert!(n <= w);
     let m = steps.len();
-    let n = nactors;
     // Steps the last analysed execution also began with are analysed
     // already: their clocks and races depend on earlier steps only, and
     // the races were added to nodes still on the stack (their decisions
     // come before the first one this execution changed).
-    let p = sc.shared.min(m).min(sc.info.len());
+    let mut p = sc.shared.min(m).min(sc.info.len());
+    if sc.width != w || sc.last.len() != n {
+        p = 0;
+        sc.width = w;
+        sc.info.clear();
+        sc.last.clear();
+        sc.last.resize(n, NONE);
+        sc.count.clear();
+        sc.count.resize(n, 0);
+    }
     sc.shared = usize::MAX;
     debug_assert!(sc.info[..p].iter().zip(steps).all(|(i, s)| i.actor == s.actor), "a replay made other steps");
-    sc.info.truncate(p);
-    for s in &steps[p..] {
-        let keys = KeyMask { touched: s.sig, written: s.wsig };
-        sc.info.push(StepInfo { actor: s.actor, keys, ..Default::default() });
-    }
-    let RaceScratch { info, step_vc, lasts, last, c, c_woken, .. } = sc;
-    // Whether steps j and k are dependent: the signatures tell most
-    // independent pairs apart without looking at the footprints.
-    let dependent = |j: usize, k: usize, info: &[StepInfo]| {
-        info[j].keys.may_conflict(info[k].keys) && footprints_conflict(&steps[j].accesses, &steps[k].accesses)
-    };
-    // The actors that could run when step t was taken (one without a
-    // decision ran alone).
-    fn runnable<'a>(stack: &'a [Node], steps: &'a [Step], t: usize) -> &'a [ActorId] {
-        match steps[t].decision.and_then(|d| stack.get(d)) {
-            Some(node) => &node.enabled,
-            None => std::slice::from_ref(&steps[t].actor),
+    // The state after the prefix: each actor's latest step and number of
+    // steps, as they were before the steps past the prefix.
+    for x in sc.info[p..].iter().rev() {
+        if x.actor != 0 && x.actor < n {
+            sc.last[x.actor] = x.prev;
+            sc.count[x.actor] -= 1;
         }
     }
-    step_vc.truncate(p * n);
-    step_vc.resize(m * n, 0);
-    lasts.truncate(p * n);
-    c.clear();
-    c.resize(n, 0);
-    // The state after the prefix: each actor's latest step.
-    last.clear();
-    match p.checked_sub(1) {
-        Some(q) => last.extend_from_slice(&lasts[q * n..p * n]),
-        None => last.resize(n, NONE),
+    sc.info.truncate(p);
+    let small = masks(n);
+    let RaceScratch { info, step_vc, last, count, .. } = sc;
+    // Per actor, sliced to `n` so that indexing by actor needs no check.
+    let (last, count) = (&mut last[..n], &mut count[..n]);
+    step_vc.truncate(p * w);
+    step_vc.resize(m * w, 0);
+    let mut cbuf = [0u32; 8];
+    let mut cvec = Vec::new();
+    let c: &mut [u32] = if W == 0 {
+        cvec.resize(w, 0);
+        &mut cvec
+    } else {
+        &mut cbuf[..W]
+    };
+    // (Lets indexing `c` by actor go unchecked.)
+    assert!(n <= c.len());
+    #[inline(always)]
+    fn row<const W: usize>(step_vc: &[u32], j: usize, w: usize) -> &[u32] {
+        let w = if W == 0 { w } else { W };
+        &step_vc[j * w..(j + 1) * w]
     }
-    let at = |x: u32| (x != NONE).then_some(x as usize);
+    // Setup runs alone before every other actor: its steps come first,
+    // and wake no one.
+    let setup_end = steps.iter().take_while(|s| s.actor == 0).count();
     let mut finally_started = last.get(finally_id).is_some_and(|&x| x != NONE);
     let mut unexplained = p.checked_sub(1).map_or(0, |q| info[q].unexplained);
-    for k in p..m {
-        let a = steps[k].actor;
-        if a >= n {
-            info[k].unexplained = unexplained;
-            lasts.extend_from_slice(last);
+    for (k, s) in steps.iter().enumerate().skip(p) {
+        let a = s.actor;
+        let keys = KeyMask { touched: s.sig, written: s.wsig };
+        // The actors that could run when the step was taken (one without
+        // a decision ran alone).
+        let runnable = match s.decision.and_then(|d| stack.get(d)) {
+            _ if a == 0 => u64::MAX,
+            Some(node) => node.mask,
+            None => actor_mask(std::slice::from_ref(&a)),
+        };
+        info.push(StepInfo { actor: a, pos: 0, prev: NONE, keys, unexplained, need: 0, runnable });
+        if a == 0 || a >= n {
             continue;
         }
+        let prev = last[a];
         // The step that woke a's actor, if it waited since its previous
-        // step: the last step since then at which it could not run
-        // (setup's steps, alone before anyone else exists, wake no one).
-        let woke = match a {
-            0 => None,
-            _ => {
-                let since = at(last[a]).map_or(0, |q| q + 1);
-                (since..k).rev().find(|&t| steps[t].actor != 0 && !runnable(stack, steps, t).contains(&a))
-            }
+        // step: the last step since then at which it could not run.
+        let since = if prev == NONE { setup_end } else { prev as usize + 1 };
+        let woke = if small {
+            let bit = 1u64 << a;
+            info[since.min(k)..k].iter().rposition(|x| x.runnable & bit == 0).map(|t| since + t)
+        } else {
+            (since..k).rev().find(|&t| {
+                steps[t].actor != 0
+                    && !match steps[t].decision.and_then(|d| stack.get(d)) {
+                        Some(node) => node.enabled.contains(&a),
+                        None => steps[t].actor == a,
+                    }
+            })
         };
         c.fill(0);
-        match at(last[a]) {
-            Some(q) => c.copy_from_slice(&step_vc[q * n..(q + 1) * n]),
-            None if a == finally_id && !finally_started => {
-                // `finally` starts after every actor has stopped: a barrier.
-                for &q in last.iter().filter(|&&q| q != NONE) {
-                    join(c, &step_vc[q as usize * n..(q as usize + 1) * n]);
-                }
+        if prev != NONE {
+            c.copy_from_slice(row::<W>(step_vc, prev as usize, w));
+        } else if a == finally_id && !finally_started {
+            // `finally` starts after every actor has stopped: a barrier.
+            for &q in last.iter().filter(|&&q| q != NONE) {
+                join(c, row::<W>(step_vc, q as usize, w));
             }
-            None => {}
         }
         finally_started |= a == finally_id;
         // The step that woke a's actor enabled this one: they were never
-        // both runnable, so no race; it happens before. `c_woken` is the
-        // clock with it, which is what the steps before it are seen from.
-        let waker = woke.filter(|&w| info[w].actor < n);
-        c_woken.clone_from(c);
-        if let Some(w) = waker {
-            join(c_woken, &step_vc[w * n..(w + 1) * n]);
+        // both runnable, so no race; it happens before.
+        if let Some(wk) = woke.filter(|&wk| info[wk].actor < n) {
+            join(c, row::<W>(step_vc, wk, w));
         }
-        // The race: the latest earlier step of another actor, dependent,
-        // not happening before a's state. An actor's steps are walked from
-        // its latest back: once one happens before, so do all earlier.
+        // Per other actor, its latest step dependent with this one and
+        // not happening before it (walked from its latest step back: once
+        // one happens before, so do all earlier). The latest of those
+        // over every actor is the race; the clock is the join of their
+        // clocks. Joining as they are found only skips steps that happen
+        // before one found, which are neither the latest nor add to the
+        // clock.
         let mut race: Option<usize> = None;
-        for (b, &latest) in last.iter().enumerate() {
-            let mut at = at(latest);
-            while let Some(j) = at.filter(|&j| b != a && race.is_none_or(|r| j > r)) {
-                at = info[j].prev;
-                if Some(j) == waker {
-                    continue;
-                }
-                let seen_from: &[u32] = if waker.is_some_and(|w| j < w) { c_woken } else { c };
-                if seen_from[b] > info[j].pos {
+        for b in 1..n {
+            // Every step of b's happens before already (its own actor's too).
+            if c[b] >= count[b] {
+                continue;
+            }
+            let mut j = last[b] as usize;
+            loop {
+                let x = &info[j];
+                if x.keys.may_conflict(keys) && footprints_conflict(&steps[j].accesses, &s.accesses) {
+                    race = Some(race.map_or(j, |r| r.max(j)));
+                    join(c, row::<W>(step_vc, j, w));
                     break;
                 }
-                if dependent(j, k, info) {
-                    race = Some(j);
+                // The step before, unless it happens before.
+                if x.prev == NONE || c[b] >= x.pos {
                     break;
                 }
+                j = x.prev as usize;
             }
         }
         if let Some(node) = race.and_then(|j| steps[j].decision).filter(|d| *d != 0).and_then(|d| stack.get_mut(d)) {
@@ -1535,39 +1902,21 @@ fn add_races(
                 }
             }
         }
-        // The clock: the join of every earlier dependent step's (and the
-        // waker's). Per actor, the latest dependent step not already
-        // covered suffices: its clock covers the actor's earlier steps.
-        // (The order the actors are visited in only changes how many
-        // steps are found covered without a dependence test.)
-        std::mem::swap(c, c_woken);
-        for (b, &latest) in last.iter().enumerate() {
-            let mut at = at(latest);
-            while let Some(j) = at.filter(|&j| c[b] <= info[j].pos) {
-                at = info[j].prev;
-                if dependent(j, k, info) {
-                    join(c, &step_vc[j * n..(j + 1) * n]);
-                    break;
-                }
-            }
-        }
-        let pos = at(last[a]).map_or(0, |q| info[q].pos + 1);
+        let pos = count[a];
+        count[a] += 1;
         c[a] = pos + 1;
-        info[k].pos = pos;
-        info[k].prev = at(last[a]);
         last[a] = k as u32;
-        step_vc[k * n..(k + 1) * n].copy_from_slice(c);
-        lasts.extend_from_slice(last);
-        if a != 0 && !explained(info, k, woke, c) {
+        step_vc[k * w..(k + 1) * w].copy_from_slice(c);
+        if !explained(info, k, woke, c) {
             unexplained += 1;
         }
+        let x = &mut info[k];
+        x.pos = pos;
+        x.prev = prev;
+        x.unexplained = unexplained;
         if packs(n) {
-            info[k].need = pack_need(a, c);
+            x.need = pack_need(a, c);
         }
-        info[k].unexplained = unexplained;
-    }
-    if stopped {
-        add_stop_races(stack, steps);
     }
 }
 
@@ -1597,11 +1946,12 @@ fn push_new(v: &mut Actors, x: ActorId) {
     }
 }
 
-/// `c = max(c, v)`, component-wise.
+/// `c = max(c, v)`, component-wise. (Compared as `i32`, which vector
+/// instructions do in one: no clock reaches 2^31 steps.)
 #[inline]
 fn join(c: &mut [u32], v: &[u32]) {
     for (x, y) in c.iter_mut().zip(v) {
-        *x = (*x).max(*y);
+        *x = (*x as i32).max(*y as i32) as u32;
     }
 }
 
@@ -1661,37 +2011,41 @@ fn wakers<'a>(
 }
 
 /// Run one execution along the current path; returns it unless pruned.
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     prog: &Rc<Program>,
     path: &str,
     stack: &mut Vec<Node>,
+    fps: &mut Fps,
     o: &ExploreOptions,
     mode: Mode,
     root_allowed: RootAllowed<'_>,
     root_sleep: RootSleep<'_>,
 ) -> (Execution, bool) {
-    let mut ch =
-        DfsChooser { stack, mode, bound: o.preemptions, root_allowed, root_sleep, pruned: false, empty_shard: false };
+    let mut ch = DfsChooser {
+        stack,
+        fps,
+        mode,
+        bound: o.preemptions,
+        root_allowed,
+        root_sleep,
+        pruned: false,
+        empty_shard: false,
+    };
     // Footprints are needed by the reduction only: a naive search does not
     // record them.
     let opts = RunOptions { record_steps: mode == Mode::Dpor || o.record_steps, ..Default::default() };
     let ex = execute(prog, path, &mut ch, opts);
-    let pruned = ch.pruned;
-    if ch.empty_shard {
+    let (pruned, empty_shard) = (ch.pruned, ch.empty_shard);
+    if empty_shard {
         // Nothing to explore here: no execution, not even a pruned one.
-        stack.clear();
+        truncate_path(stack, fps, 0);
         return (ex, true);
     }
-    // Record each decision's first-step footprint.
-    for s in &ex.steps {
-        if let Some(d) = s.decision {
-            if let Some(n) = stack.get_mut(d) {
-                let chosen = n.chosen;
-                if !n.first_fp.iter().any(|(a, _)| *a == chosen) {
-                    n.first_fp.push((chosen, s.accesses.clone()));
-                }
-            }
-        }
+    // The first step after the last decision (the earlier ones' were
+    // recorded as the next decision was made).
+    if let Some(d) = stack.len().checked_sub(1) {
+        record_first(stack, fps, d, ex.steps.get(stack[d].step_at));
     }
     (ex, pruned)
 }
@@ -1773,13 +2127,16 @@ pub fn explore_visit(
     // shard computes the same sleep sets as the whole search: one
     // execution per root child but the last (whose footprint no sleep set
     // holds), not counted; the first also finds the root's children.
-    let mut probes: BTreeMap<ActorId, Footprint> = BTreeMap::new();
+    // The search's footprints; the probes' stay at the bottom.
+    let mut fps = Fps::default();
+    let mut probes: BTreeMap<ActorId, FpRef> = BTreeMap::new();
     if mode == Mode::Dpor && shard_n > 1 {
         let first_step = |ex: &Execution| -> Footprint {
             ex.steps.iter().find(|s| s.decision == Some(0)).map(|s| s.accesses.clone()).unwrap_or_default()
         };
+        let no_sleep = |_: &Node, _: &[FpEntry], _: &mut Vec<FpEntry>| {};
         let mut st: Vec<Node> = Vec::new();
-        let (first, _) = run_one(&prog, path, &mut st, o, Mode::Dpor, &|_, _| true, &|_| Vec::new());
+        let (first, _) = run_one(&prog, path, &mut st, &mut Fps::default(), o, Mode::Dpor, &|_, _| true, &no_sleep);
         let (root, first_child) = st.first().map(|n| (n.enabled.clone(), n.chosen)).unwrap_or_default();
         for &a in root.iter().take(root.len().saturating_sub(1)) {
             let fp = if a == first_child {
@@ -1787,26 +2144,23 @@ pub fn explore_visit(
             } else {
                 let mut st: Vec<Node> = Vec::new();
                 let allow_a = move |x: usize, _: &[ActorId]| x == a;
-                first_step(&run_one(&prog, path, &mut st, o, Mode::Dpor, &allow_a, &|_| Vec::new()).0)
+                first_step(&run_one(&prog, path, &mut st, &mut Fps::default(), o, Mode::Dpor, &allow_a, &no_sleep).0)
             };
-            probes.insert(a, fp);
+            probes.insert(a, fps.push(&fp));
         }
     }
-    let root_sleep = |root: &Node| -> Vec<(ActorId, Footprint)> {
+    let root_sleep = |root: &Node, first: &[FpEntry], out: &mut Vec<FpEntry>| {
         if mode == Mode::Naive {
-            return Vec::new();
+            return;
         }
-        let earlier = root.enabled.iter().take_while(|x| **x != root.chosen);
-        earlier
-            .map(|x| {
-                let fp = if shard_n > 1 {
-                    probes.get(x).cloned()
-                } else {
-                    root.first_fp.iter().find(|(a, _)| a == x).map(|(_, fp)| fp.clone())
-                };
-                (*x, fp.unwrap_or_default())
-            })
-            .collect()
+        for x in root.enabled.iter().take_while(|x| **x != root.chosen) {
+            let fp = if shard_n > 1 {
+                probes.get(x).copied()
+            } else {
+                first.iter().find(|(a, _)| a == x).map(|&(_, fp)| fp)
+            };
+            out.push((*x, fp.unwrap_or_default()));
+        }
     };
     let mut stack: Vec<Node> = Vec::new();
     let mut races = RaceScratch::default();
@@ -1816,7 +2170,7 @@ pub fn explore_visit(
             complete = false;
             break;
         }
-        let (ex, pruned) = run_one(&prog, path, &mut stack, o, mode, &root_allowed, &root_sleep);
+        let (ex, pruned) = run_one(&prog, path, &mut stack, &mut fps, o, mode, &root_allowed, &root_sleep);
         let no_root = stack.is_empty();
         if pruned && no_root {
             // An empty shard (no root child is this shard's): nothing to do.
@@ -1836,12 +2190,13 @@ pub fn explore_visit(
         }
         // Nodes past the decisions this execution made are stale.
         debug_assert!(stack.len() >= ex.schedule.len(), "a replayed prefix made different decisions");
-        stack.truncate(ex.schedule.len());
+        truncate_path(&mut stack, &mut fps, ex.schedule.len());
         // Backtrack to the deepest node with an alternative left.
         while let Some(top) = stack.last_mut() {
+            let asleep = sleepers(top, &fps);
             let next = top.backtrack.iter().copied().find(|a| {
                 !top.done.contains(a)
-                    && !top.sleep.iter().any(|(s, _)| s == a)
+                    && !asleep.iter().any(|(s, _)| s == a)
                     && o.preemptions.is_none_or(|b| top.preemptions + top.is_preemption(*a) as u32 <= b)
             });
             match next {
@@ -1852,7 +2207,8 @@ pub fn explore_visit(
                     break;
                 }
                 None => {
-                    stack.pop();
+                    let len = stack.len() - 1;
+                    truncate_path(&mut stack, &mut fps, len);
                 }
             }
         }
