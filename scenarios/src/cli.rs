@@ -334,7 +334,9 @@ pub fn parse_shard_from(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result
 }
 
 /// Print a search report in the human format; returns whether it passed.
-pub fn print_report(out: &mut String, r: &crate::explore::Report, src: &str) -> bool {
+/// `prog` is the report's scenario, compiled (for the check lines and the
+/// counterexamples' step traces; `None` if it cannot be read or compiled).
+pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&Rc<Program>>) -> bool {
     let _ = writeln!(out, "== {}", r.title.as_ref().map_or(r.file.clone(), |t| format!("{t} ({})", r.file)));
     let bound = r.preemption_bound.map_or(String::new(), |b| format!(", preemption bound {b}"));
     let shard = r.shard.as_ref().map_or(String::new(), |s| format!(", shard {s}"));
@@ -376,7 +378,7 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, src: &str) -> 
         );
     }
     // Check lines, in file order.
-    if let Ok(prog) = load_source(&r.file, src) {
+    if let Some(prog) = prog {
         let failed_asserts: Vec<u32> = r
             .counterexamples
             .iter()
@@ -422,9 +424,9 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, src: &str) -> 
                 writeln!(out, "--- {} (in {} executions; shortest: {} preemptions)", c.kind, c.count, c.preemptions);
             let _ = writeln!(out, "  {}", c.message.replace('\n', "\n  "));
             // The step trace of the counterexample, by replaying it.
-            if let (Ok(prog), Ok(choices)) = (load_source(&r.file, src), parse_schedule(&c.schedule)) {
+            if let (Some(prog), Ok(choices)) = (prog, parse_schedule(&c.schedule)) {
                 let mut ch = ReplayChooser::new(choices.iter().map(|x| x + 1).collect());
-                let ex = execute(&prog, &r.file, &mut ch, RunOptions { verbose: true, ..Default::default() });
+                let ex = execute(prog, &r.file, &mut ch, RunOptions { verbose: true, ..Default::default() });
                 for l in &ex.trace {
                     let _ = writeln!(out, "    {l}");
                 }
@@ -580,7 +582,7 @@ fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u3
         let _ = writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default());
         !r.failed()
     } else {
-        print_report(out, &r, &src)
+        print_report(out, &r, Some(&prog))
     };
     if !ok && code == EXIT_OK {
         code = EXIT_VIOLATION;
@@ -624,8 +626,8 @@ pub fn cmd_merge(out: &mut String, files: &[String], json: bool) -> i32 {
             let _ = writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default());
             !r.failed()
         } else {
-            let src = std::fs::read_to_string(&file).unwrap_or_default();
-            print_report(out, &r, &src)
+            let prog = std::fs::read_to_string(&file).ok().and_then(|src| load_source(&file, &src).ok());
+            print_report(out, &r, prog.as_ref())
         };
         if !ok {
             code = EXIT_VIOLATION;

@@ -2212,6 +2212,8 @@ pub fn explore_visit(
                 }
             }
         }
+        // Its buffers serve the next execution.
+        crate::runner::recycle(ex);
         if stack.is_empty() {
             break;
         }
