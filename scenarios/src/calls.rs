@@ -249,7 +249,7 @@ fn source<'a>(
 /// named fields, from a list of `filter(...)` records: `nr_filters`, then
 /// `filters[I].type`, `.info_filter`, `.info_mask`, `.subtype_filter[J]`.
 /// The pointer (`int`) is non-NULL.
-fn filter_arg(items: &[Value]) -> Result<IoctlArg<'static>, ArgError> {
+fn filter_arg<'a>(items: &[Value]) -> Result<IoctlArg<'a>, ArgError> {
     let mut ia = IoctlArg { int: Some(1), ..Default::default() };
     ia.fields.push(("nr_filters".into(), items.len() as u64));
     for (i, item) in items.iter().enumerate() {

@@ -35,7 +35,7 @@ pub fn resolve(file: &File, cat: &dyn Catalog) -> Result<Program, Vec<Diag>> {
 /// text `file` was parsed from.
 pub fn resolve_with_source(file: &File, src: &str, cat: &dyn Catalog) -> Result<Program, Vec<Diag>> {
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
-    let lines: Vec<Vec<char>> = src.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).chars().collect()).collect();
+    let lines: Vec<&str> = src.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
     Resolver::new(cat, Some(lines)).run(file)
 }
 
@@ -61,7 +61,8 @@ struct Locals {
 
 struct Resolver<'a> {
     cat: &'a dyn Catalog,
-    src: Option<Vec<Vec<char>>>,
+    /// The source's lines (spans count characters, not bytes).
+    src: Option<Vec<&'a str>>,
     diags: Vec<Diag>,
     globals: Vec<String>,
     global_map: HashMap<String, u32>,
@@ -75,7 +76,7 @@ struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
-    fn new(cat: &'a dyn Catalog, src: Option<Vec<Vec<char>>>) -> Self {
+    fn new(cat: &'a dyn Catalog, src: Option<Vec<&'a str>>) -> Self {
         Resolver {
             cat,
             src,
@@ -747,13 +748,14 @@ impl<'a> Resolver<'a> {
     // ---- source text ------------------------------------------------------
 
     fn slice(&self, span: Span) -> Option<String> {
-        let line = self.src.as_ref()?.get((span.line as usize).checked_sub(1)?)?;
+        let line = *self.src.as_ref()?.get((span.line as usize).checked_sub(1)?)?;
         let start = (span.col as usize).checked_sub(1)?;
-        let end = (start + span.len as usize).min(line.len());
-        if start >= end {
-            return None;
+        if line.is_ascii() {
+            let end = (start + span.len as usize).min(line.len());
+            return (start < end).then(|| line[start..end].to_string());
         }
-        Some(line[start..end].iter().collect())
+        let text: String = line.chars().skip(start).take(span.len as usize).collect();
+        (!text.is_empty()).then_some(text)
     }
 
     fn call_text(&self, c: &CallExpr) -> String {

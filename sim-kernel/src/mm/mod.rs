@@ -374,8 +374,8 @@ impl MmInner {
     }
 
     /// Start addresses of the VMAs intersecting `[start, end)`, in order.
-    pub fn vmas_in(&self, start: u64, end: u64) -> Vec<u64> {
-        let mut out = Vec::new();
+    pub fn vmas_in(&self, start: u64, end: u64) -> smallvec::SmallVec<[u64; 4]> {
+        let mut out = smallvec::SmallVec::new();
         if let Some(v) = self.vma_at(start) {
             out.push(v.start);
         }

@@ -53,7 +53,7 @@ pub enum Llseek {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IoctlArg<'a> {
     pub int: Option<u64>,
-    pub fields: Vec<(std::borrow::Cow<'a, str>, u64)>,
+    pub fields: smallvec::SmallVec<[(std::borrow::Cow<'a, str>, u64); 4]>,
 }
 
 /// What an ioctl returns: an integer, or a struct's output fields.
