@@ -520,7 +520,7 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
 
 /// Explore one file (the body of [`cmd_explore`]); returns its exit code.
 fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u32, u32)>) -> i32 {
-    use crate::explore::{explore_parallel, ExploreOptions, Mode};
+    use crate::explore::{explore_parallel_with, ExploreOptions, Mode};
     let mut code = EXIT_OK;
     let src = match std::fs::read_to_string(path) {
         Ok(s) => s,
@@ -556,7 +556,7 @@ fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u3
     if let Some(b) = &bar {
         o_shown.progress = b.sink();
     }
-    let r = explore_parallel(path, &src, &o_shown, jobs);
+    let r = explore_parallel_with(path, &src, Some(&prog), &o_shown, jobs);
     drop(bar);
     let r = match r {
         Ok(r) => r,
@@ -566,7 +566,7 @@ fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u3
         }
     };
     if a.check_determinism {
-        let again = explore_parallel(path, &src, &o, jobs);
+        let again = explore_parallel_with(path, &src, Some(&prog), &o, jobs);
         let h = |r: &crate::explore::Report| fnv1a(serde_json::to_string(r).unwrap_or_default().as_bytes());
         match again {
             Ok(r2) if h(&r2) == h(&r) => {

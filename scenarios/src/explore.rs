@@ -2076,6 +2076,17 @@ pub fn explore_visit(
     visit: &mut dyn FnMut(&Execution),
 ) -> Result<Report, String> {
     let prog = load_source(path, src)?;
+    explore_program(path, &prog, o, visit)
+}
+
+/// [`explore_visit`] of a program already compiled from `path`.
+pub fn explore_program(
+    path: &str,
+    prog: &Rc<Program>,
+    o: &ExploreOptions,
+    visit: &mut dyn FnMut(&Execution),
+) -> Result<Report, String> {
+    let prog = prog.clone();
     let started = Instant::now();
     let mut acc = Acc::new(&prog);
     let mut ticker = Ticker { sink: &o.progress, pending: 0 };
@@ -2370,6 +2381,19 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
 /// Explore with `jobs` threads: shards 0..jobs, merged. The result equals
 /// the sequential search's.
 pub fn explore_parallel(path: &str, src: &str, o: &ExploreOptions, jobs: u32) -> Result<Report, String> {
+    explore_parallel_with(path, src, None, o, jobs)
+}
+
+/// [`explore_parallel`], given `prog` if the caller has already compiled
+/// `src` (a search on this thread uses it; shard threads compile their
+/// own, a program not being shareable between threads).
+pub fn explore_parallel_with(
+    path: &str,
+    src: &str,
+    prog: Option<&Rc<Program>>,
+    o: &ExploreOptions,
+    jobs: u32,
+) -> Result<Report, String> {
     if jobs <= 1
         || o.random.is_some()
         || o.pct.is_some()
@@ -2377,7 +2401,10 @@ pub fn explore_parallel(path: &str, src: &str, o: &ExploreOptions, jobs: u32) ->
         || o.max_executions.is_some()
         || o.time_limit.is_some()
     {
-        return explore(path, src, o);
+        return match prog {
+            Some(p) => explore_program(path, p, o, &mut |_| {}),
+            None => explore(path, src, o),
+        };
     }
     let results: Vec<Result<Report, String>> = crossbeam::thread::scope(|s| {
         let handles: Vec<_> = (0..jobs)
