@@ -6,11 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 echo "== cargo test (workspace)"
-cargo test --workspace --release
+cargo test --workspace --profile test-release
 
 echo "== loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:=2})"
 LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-  cargo test -p loom-tests --release
+  cargo test -p loom-tests --profile test-release
 
 echo "== ksim explore: every shipped scenario"
 cargo build -q --release -p scenarios --bin ksim

@@ -10,6 +10,19 @@
 //! repetitions on both sides, so that the other processes of a shared
 //! machine disturb the ratio as little as possible. No timing here is an
 //! assertion: the suite reports, it does not fail on a slow machine.
+//!
+//! Probes for profiling (each runs one thing and exits; wall clock on a
+//! shared machine is noisy, so count instructions with
+//! `valgrind --tool=callgrind`):
+//! - `KSIM_BENCH_EXPLORE=SECS`: the explore row's sweep over the race
+//!   scenarios, for SECS seconds (0: one sweep); with `KSIM_BENCH_ONLY=TEXT`
+//!   only the files whose path holds TEXT, with `KSIM_BENCH_EACH=1` the cost
+//!   per execution of each file, with `KSIM_BENCH_JOBS=N` also as
+//!   `ksim explore --jobs N FILE...` searches them, in process.
+//! - `KSIM_BENCH_EXEC=FILE` (`KSIM_BENCH_N`, default 20,000): one
+//!   execution of FILE again and again, without the search around it.
+//! - `KSIM_BENCH_PROBE=N`: N kernel-API eventfd pairs, and the memory per
+//!   open eventfd.
 
 mod alloc;
 mod gen;
@@ -329,13 +342,7 @@ fn main() {
         );
         // KSIM_BENCH_JOBS=N: also as `ksim explore --jobs N FILE...` runs them, in process.
         if let Some(jobs) = std::env::var("KSIM_BENCH_JOBS").ok().and_then(|s| s.parse::<u32>().ok()) {
-            let per_sweep: u64 = races
-                .iter()
-                .map(|p| {
-                    let (r, _) = sim::explore_in_process(p, Mode::Dpor, None);
-                    r.executions + r.pruned
-                })
-                .sum();
+            let per_sweep = sim::executions_per_sweep(&races);
             let sweeps = (t / t_all * (execs / per_sweep) as f64).ceil().max(1.0) as u32;
             let tp = sim::explore_files_in_process(&races, jobs, sweeps, 3);
             println!(
@@ -535,13 +542,7 @@ fn main() {
     // The same search on every core, as `ksim explore FILE...` runs it
     // (the files side by side, one thread each), in process: what a long
     // run of many scenario files gets, with no process start per command.
-    let per_sweep: u64 = races
-        .iter()
-        .map(|p| {
-            let (r, _) = sim::explore_in_process(p, Mode::Dpor, None);
-            r.executions + r.pruned
-        })
-        .sum();
+    let per_sweep = sim::executions_per_sweep(&races);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let sweeps = ((execs as f64 / t_all) / per_sweep as f64 * if o.quick { 0.3 } else { 1.0 }).ceil().max(1.0) as u32;
     let t_par = sim::explore_files_in_process(&races, cores as u32, sweeps, reps);

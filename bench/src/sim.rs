@@ -76,6 +76,17 @@ pub fn explore_in_process(path: &str, mode: Mode, time_limit: Option<Duration>) 
     (r, t.elapsed().as_secs_f64())
 }
 
+/// Executions (counted and pruned) of one DPOR search of each of `files`.
+pub fn executions_per_sweep(files: &[String]) -> u64 {
+    files
+        .iter()
+        .map(|p| {
+            let (r, _) = explore_in_process(p, Mode::Dpor, None);
+            r.executions + r.pruned
+        })
+        .sum()
+}
+
 /// Seconds for `ksim explore --jobs JOBS FILES...` run in this process
 /// (reading, parsing and searching every file, the files side by side on
 /// JOBS threads, the reports formatted), the best of `reps` runs of
