@@ -7,6 +7,13 @@
 //! statements, making calls through [`crate::calls::dispatch`]. A scheduling
 //! point separates consecutive calls of an actor; the kernel adds blocking
 //! points and named yield points.
+//!
+//! The explorer runs one program thousands of times a second, so what
+//! executions of a program share is computed once (`Prepared`, kept for
+//! the last program run on the thread), and what one execution leaves
+//! behind serves the next: its interpreter state (`Shared`), its kernel's
+//! object table ([`Kernel::recycle`]), and the buffers of an [`Execution`]
+//! handed back with [`recycle`].
 
 use crate::calls;
 use crate::lang::ast::CheckKind;
