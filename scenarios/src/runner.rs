@@ -26,7 +26,7 @@ use sim_kernel::sched::{self};
 use sim_kernel::sync::Arc;
 use sim_kernel::{Kernel, Process, Task};
 use std::cell::{Cell, RefCell};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// What kind of thing went wrong, for grouping in reports.
@@ -99,18 +99,9 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// An outcome of `names` with `values` (in the same order).
-    pub fn new<'a>(names: Rc<[String]>, values: impl IntoIterator<Item = &'a str>) -> Outcome {
-        let mut o = Outcome { names, values: String::new() };
-        for v in values {
-            o.push_value(format_args!("{v}"));
-        }
-        o
-    }
-
-    fn push_value(&mut self, v: fmt::Arguments<'_>) {
+    fn push_value(&mut self, v: &Value) {
         let start = self.values.len();
-        let _ = self.values.write_fmt(v);
+        let _ = v.render(&mut self.values);
         debug_assert!(!self.values[start..].contains('\n'), "a printed value holds a newline");
         self.values.push('\n');
     }
@@ -969,13 +960,13 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     let mut outcome = Outcome { names: pre.outcome_names.clone(), values: pre.spare_values.take() };
     for l in &sh.locals {
         for v in l.borrow().iter() {
-            outcome.push_value(format_args!("{v}"));
+            outcome.push_value(v);
         }
     }
     {
         let g = sh.globals.borrow();
         for &i in &pre.outcome_globals {
-            outcome.push_value(format_args!("{}", g[i as usize]));
+            outcome.push_value(&g[i as usize]);
         }
     }
 

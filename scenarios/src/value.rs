@@ -211,7 +211,7 @@ impl fmt::Write for Staged<'_, '_> {
 
 impl Value {
     /// The text of [`fmt::Display`], into `w`.
-    fn render(&self, w: &mut impl fmt::Write) -> fmt::Result {
+    pub(crate) fn render(&self, w: &mut impl fmt::Write) -> fmt::Result {
         match self {
             Value::Unset => w.write_str("unset"),
             Value::Null => w.write_str("NULL"),
