@@ -603,6 +603,7 @@ pub fn cmd_merge(out: &mut String, files: &[String], json: bool) -> i32 {
                 return EXIT_USAGE;
             }
         };
+        let mut any = false;
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             match serde_json::from_str::<Report>(line) {
                 Ok(r) => by_file.entry(r.file.clone()).or_default().push(r),
@@ -611,6 +612,16 @@ pub fn cmd_merge(out: &mut String, files: &[String], json: bool) -> i32 {
                     return EXIT_USAGE;
                 }
             }
+            any = true;
+        }
+        // An empty input is a shard that did not run (or wrote nothing):
+        // merging without it would pass off part of a search as the whole.
+        if !any {
+            let _ = writeln!(
+                out,
+                "error: {path} holds no ksim explore report (expected the output of `ksim explore --json`)"
+            );
+            return EXIT_USAGE;
         }
     }
     let mut code = EXIT_OK;

@@ -2278,8 +2278,15 @@ fn explore_pct(
 }
 
 /// Join shard reports of the same file into one (`ksim merge`).
+///
+/// The reports must be disjoint parts of one search: one file, one search
+/// (mode, bound, seed, depth), and shards of one split, each at most once.
+/// A report given twice, an unsharded report beside any other, or shards
+/// of two different splits would count executions twice, so each is an
+/// error rather than a merged histogram that is silently wrong.
 pub fn merge(reports: &[Report]) -> Result<Report, String> {
     let first = reports.first().ok_or("nothing to merge")?;
+    check_disjoint(reports)?;
     let mut outcomes: BTreeMap<BTreeMap<String, String>, u64> = BTreeMap::new();
     let mut cex: BTreeMap<String, Counterexample> = BTreeMap::new();
     let mut exists = first.exists.clone();
@@ -2323,14 +2330,10 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
             }
         }
     }
-    // A set of shards is complete only if every shard of the split is here.
-    let shards: Vec<&str> = reports.iter().filter_map(|r| r.shard.as_deref()).collect();
-    if !shards.is_empty() {
-        let n: Option<u32> = shards[0].split('/').nth(1).and_then(|x| x.parse().ok());
-        let mut seen: Vec<u32> = shards.iter().filter_map(|s| s.split('/').next()?.parse().ok()).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        if n != Some(seen.len() as u32) || shards.len() != reports.len() {
+    // A set of shards is complete only if every shard of the split is here
+    // (`check_disjoint` has made sure none is here twice).
+    if let Some(Ok((_, n))) = first.shard.as_deref().map(parse_shard_label) {
+        if reports.len() != n as usize {
             complete = false;
         }
     }
@@ -2376,6 +2379,74 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
     };
     set_naive(&mut r);
     Ok(r)
+}
+
+/// A report's `shard` label, `I/N`, as `(I, N)`.
+fn parse_shard_label(s: &str) -> Result<(u32, u32), String> {
+    let parsed = s.split_once('/').and_then(|(i, n)| Some((i.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+    match parsed {
+        Some((i, n)) if i < n => Ok((i, n)),
+        _ => Err(format!("`{s}` is not a shard label (I/N with 0 <= I < N)")),
+    }
+}
+
+/// [`merge`]'s input check: the reports are disjoint parts of one split.
+fn check_disjoint(reports: &[Report]) -> Result<(), String> {
+    let first = &reports[0];
+    if let Some(r) = reports.iter().find(|r| r.file != first.file) {
+        return Err(format!("cannot merge reports of two files: {} and {}", first.file, r.file));
+    }
+    let what = |r: &Report| {
+        use std::fmt::Write as _;
+        let mut w = r.mode.clone();
+        if let Some(b) = r.preemption_bound {
+            let _ = write!(w, ", preemption bound {b}");
+        }
+        if let Some(s) = r.seed {
+            let _ = write!(w, ", seed {s}");
+        }
+        if let Some(p) = &r.pct {
+            let _ = write!(w, ", depth {}", p.depth);
+        }
+        w
+    };
+    if let Some(r) = reports.iter().find(|r| what(r) != what(first)) {
+        return Err(format!(
+            "cannot merge reports of two different searches of {}: {} and {}",
+            first.file,
+            what(first),
+            what(r)
+        ));
+    }
+    let mut split: Option<u32> = None;
+    let mut seen = std::collections::BTreeSet::new();
+    for r in reports {
+        let Some(label) = r.shard.as_deref() else {
+            // One whole search merges into itself; beside anything else it
+            // counts executions twice.
+            if reports.len() == 1 {
+                return Ok(());
+            }
+            return Err(format!(
+                "{}: an unsharded report covers the whole search: merged with any other report it counts executions twice",
+                r.file
+            ));
+        };
+        let (i, n) = parse_shard_label(label).map_err(|e| format!("{}: {e}", r.file))?;
+        match split {
+            Some(m) if m != n => {
+                return Err(format!(
+                    "{}: shard {label} belongs to a split into {n}, the others to a split into {m}: shards of two splits overlap",
+                    r.file
+                ))
+            }
+            _ => split = Some(n),
+        }
+        if !seen.insert(i) {
+            return Err(format!("{}: shard {label} is given twice: it would be counted twice", r.file));
+        }
+    }
+    Ok(())
 }
 
 /// Explore with `jobs` threads: shards 0..jobs, merged. The result equals

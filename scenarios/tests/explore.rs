@@ -671,3 +671,59 @@ fn several_files_explored_in_parallel_print_as_one_at_a_time() {
         assert!(one.contains("/nonexistent/file.scn"));
     }
 }
+
+/// `ksim merge` takes disjoint shards of one split: a shard given twice,
+/// an unsharded report beside another, shards of two splits, reports of
+/// two searches or files, and an input with no report are errors, never a
+/// histogram that counts executions twice or passes part of a search off
+/// as the whole (issue 13, finding 7).
+#[test]
+fn merge_rejects_duplicate_overlapping_foreign_and_empty_input() {
+    let src = RACES[0];
+    let shard = |i, n| run(src, &ExploreOptions { shard: Some((i, n)), ..Default::default() });
+    let (a, b) = (shard(0, 2), shard(1, 2));
+    let whole = run(src, &ExploreOptions::default());
+    assert_eq!(merge(&[a.clone(), b.clone()]).unwrap().executions, whole.executions);
+    assert_eq!(merge(&[whole.clone()]).unwrap().outcomes, whole.outcomes, "a whole search merges into itself");
+
+    let err = |rs: &[Report]| merge(rs).expect_err("must be refused");
+    assert!(err(&[a.clone(), a.clone(), b.clone()]).contains("given twice"));
+    assert!(err(&[whole.clone(), whole.clone()]).contains("unsharded"));
+    assert!(err(&[whole.clone(), a.clone()]).contains("unsharded"));
+    assert!(err(&[a.clone(), shard(1, 3)]).contains("two splits"));
+    let mut other_file = b.clone();
+    other_file.file = "other.scn".into();
+    assert!(err(&[a.clone(), other_file]).contains("two files"));
+    let naive_b = run(src, &ExploreOptions { mode: Mode::Naive, shard: Some((1, 2)), ..Default::default() });
+    assert!(err(&[a.clone(), naive_b]).contains("two different searches"));
+    let mut bad_label = b.clone();
+    bad_label.shard = Some("2/2".into());
+    assert!(err(&[a.clone(), bad_label]).contains("not a shard label"));
+
+    // Through the command: the same shard file given twice, and an empty file.
+    let dir = std::env::temp_dir().join(format!("ksim-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pa, pb, empty) = (dir.join("a.json"), dir.join("b.json"), dir.join("empty.json"));
+    std::fs::write(&pa, serde_json::to_string(&a).unwrap() + "\n").unwrap();
+    std::fs::write(&pb, serde_json::to_string(&b).unwrap() + "\n").unwrap();
+    std::fs::write(&empty, "").unwrap();
+    let s = |p: &std::path::Path| p.to_string_lossy().to_string();
+    let merge_cmd = |files: &[String]| {
+        let mut out = String::new();
+        let code = scenarios::cli::cmd_merge(&mut out, files, true);
+        (code, out)
+    };
+    let (code, out) = merge_cmd(&[s(&pa), s(&pb)]);
+    assert_eq!(code, 0, "{out}");
+    let merged: Report = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((merged.executions, merged.complete), (whole.executions, true));
+    let (code, out) = merge_cmd(&[s(&pa), s(&pa), s(&pb)]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("given twice"), "{out}");
+    let (code, out) = merge_cmd(&[s(&empty)]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("holds no ksim explore report"), "{out}");
+    let (code, out) = merge_cmd(&["/dev/null".to_string()]);
+    assert_eq!(code, 2, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
