@@ -48,7 +48,9 @@
 
 use sim_kernel::bugs::BugSet;
 use sim_kernel::sync::Arc;
+use sim_kernel::vfs::file::IoctlArg;
 use sim_kernel::{Kernel, Task};
+use std::collections::BTreeSet;
 
 /// A kernel with `bugs` enabled, one process (fds 0-2 open, so the first
 /// new fd is 3) and one task of it. Clone the task to give each thread its
@@ -108,4 +110,64 @@ pub fn model(name: &str, f: impl Fn() + Sync + Send + 'static) -> usize {
     let n = runs.load(Ordering::Relaxed);
     println!("loom model {name}: {n} executions in {:.2?} (preemption bound {bound:?})", start.elapsed());
     n
+}
+
+/// An ioctl argument made of named fields (`api=.., features=..`), as a
+/// scenario's `ioctl(u, UFFDIO_API, api=UFFD_API, features=0)` passes it.
+pub fn fields(f: &[(&'static str, u64)]) -> IoctlArg<'static> {
+    IoctlArg { int: None, fields: f.iter().map(|&(n, v)| (n.into(), v)).collect() }
+}
+
+/// An ioctl argument that is a plain integer.
+pub fn int_arg(v: u64) -> IoctlArg<'static> {
+    IoctlArg { int: Some(v), fields: Default::default() }
+}
+
+/// Nothing reported (no leak check: see [`live`]), with the reports in the
+/// message otherwise.
+pub fn assert_no_reports(k: &Kernel) {
+    assert!(k.objs.reports().is_empty(), "{:?}", k.objs.reports());
+}
+
+/// How many objects of type `ty` (`"pipe_inode_info"`, `"watch"`, ...) are
+/// still live: after a model's teardown, anything but 0 is a leak.
+pub fn live(k: &Kernel, ty: &str) -> usize {
+    k.objs.live().iter().filter(|(_, r)| r.ty == ty).count()
+}
+
+/// The outcomes a model's interleavings reached, by name: bookkeeping of
+/// the test harness, outside the model (loom does not see it, so it uses
+/// std's lock). A model marks what each execution saw; after `model`
+/// returns, [`Reached::assert_all`] checks that every expected outcome was
+/// reached in some interleaving (an `exists` of the scenario language).
+pub struct Reached(#[allow(clippy::disallowed_types)] std::sync::Mutex<BTreeSet<&'static str>>);
+
+impl Reached {
+    #[allow(clippy::disallowed_types)]
+    pub const fn new() -> Self {
+        Reached(std::sync::Mutex::new(BTreeSet::new()))
+    }
+
+    pub fn mark(&self, outcome: &'static str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(outcome);
+    }
+
+    pub fn has(&self, outcome: &str) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(outcome)
+    }
+
+    /// Print the outcomes reached and check that each of `want` is one.
+    pub fn assert_all(&self, model: &str, want: &[&str]) {
+        let got = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        println!("outcomes {model}: {got:?}");
+        for w in want {
+            assert!(got.contains(w), "{model}: no interleaving reached `{w}` (reached: {got:?})");
+        }
+    }
+}
+
+impl Default for Reached {
+    fn default() -> Self {
+        Reached::new()
+    }
 }
