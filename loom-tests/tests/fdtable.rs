@@ -161,18 +161,25 @@ fn install_vs_close() {
 /// initialisation (`f_mode |= FMODE_NOWAIT`), as `ksim explore` does
 /// (`scenarios/tests/fail/bug_install_before_init.scn`).
 ///
-/// It does not: loom 0.7.2 explores 5 executions at bound 2 (7 with the
-/// closer spawned, 16 with both spawned, 9 with no bound at all) and none
-/// puts the close between `fd_install` and the `check` that follows it,
-/// although nothing but the table lock orders them and the creator holds
-/// no lock there. Its DPOR does not treat that window as a race (the
-/// creator's `released.load` against the close's `released.swap` is the
-/// only conflict, and it is never reversed). This is a limit of the tool,
-/// not of the kernel: the fixed model above passes, and the scenario shows
-/// the bug. Ignored until the reason is found (e.g. a loom upgrade, or an
-/// explicit loom-visible access in that window in the kernel).
+/// It does not: loom 0.7.2 explores 5 executions at bound 2 (9 with no
+/// bound at all; also with the closer spawned, or retrying with
+/// `yield_now` until its close succeeds) and none puts the close between
+/// `fd_install` and the `check` that follows it. The reason is in loom's
+/// DPOR: it remembers one last access per atomic (`rt::atomic`'s
+/// `last_access`). The only conflict in the window is the creator's
+/// `released.load` (its `check`) against the close's `released.swap`
+/// (`ObjTable::release`), and the close's `__fput` does its own
+/// `check("__fput")` load of the same atomic just before the swap, so when
+/// the swap is scheduled the last access loom compares it with is the
+/// closer's own load (ordered before it), and the creator's load is never
+/// seen as racing. So the window is never reversed. A limit of the tool,
+/// not of the kernel: the fixed model above passes, and `ksim explore`
+/// finds the bug. The same shape (a check of an object's liveness, then
+/// its use, against a check-then-release) can hide other use-after-free
+/// windows from loom; `post_vs_teardown` in `watch_queue.rs` is arranged so
+/// that loom finds its bug.
 #[test]
-#[ignore = "loom's DPOR never schedules the close inside the install-to-check window (see the doc comment)"]
+#[ignore = "loom's DPOR (one last access per atomic) never reverses the close and the check (see the doc comment)"]
 fn install_before_init_bug_is_found() {
     static SEEN: Reached = Reached::new();
     static FOUND: AtomicBool = AtomicBool::new(false);
