@@ -92,13 +92,16 @@
 //! its docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
 //! DPOR), `userfaultfd::release_vs_blocked_fault` (the fault's retry after
 //! the release spins with no loom-visible yield: needs a kernel change) and
-//! two kernel bugs loom found, with no bug toggle on:
-//! `userfaultfd::unregister_vs_fault_linux_invariant` (a ksim divergence
-//! from Linux: a fault UNREGISTER woke can re-fault before the clearing
-//! and sleep) and `userfaultfd::munmap_vs_fault_bound_3` (at a preemption
-//! bound of 3: `vma_write_wait` returns with no fault in the window but
-//! without marking the VMAs write-locked, a fault gets in before munmap's
-//! change, and munmap unmaps under it: the fault sleeps for ever).
+//! a kernel divergence loom found, with no bug toggle on:
+//! `userfaultfd::unregister_vs_fault_linux_invariant` (a fault UNREGISTER
+//! woke can re-fault before the clearing and sleep).
+//!
+//! A kernel bug loom found and that is fixed:
+//! `userfaultfd::munmap_vs_fault_bound_3` (at a preemption bound of 3,
+//! `vma_write_wait` returned with no fault in the window but without
+//! marking the VMAs write-locked, a fault got in before munmap's change,
+//! and munmap unmapped under it: the fault slept for ever; the VMAs now
+//! stay write-locked until the writer's change is done).
 //!
 //! What loom cannot see today, and the models avoid: poll outside the
 //! executor re-polls in a loop rather than sleeping on the wait queues

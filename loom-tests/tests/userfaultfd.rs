@@ -336,8 +336,10 @@ fn munmap_vs_fault_bound_2() {
     SEEN.assert_all("munmap_vs_fault_bound_2", &["77", "SIGSEGV, copied", "SIGSEGV, ENOENT"]);
 }
 
-/// A ksim kernel bug found by this model at a preemption bound of 3 (no
-/// bug toggle on): loom reports a deadlock, the toucher asleep in
+/// A ksim kernel bug this model found at a preemption bound of 3 (no bug
+/// toggle on), now fixed: `vma_write_wait` marks the VMAs write-locked
+/// always and keeps the mark until the caller's change is done (its
+/// `VmaWriteGuard`). Before the fix loom reported a deadlock, the toucher asleep in
 /// `handle_userfault` with nothing left to wake it (the handler blocked
 /// joining it, the unmapper done).
 ///
@@ -367,7 +369,6 @@ fn munmap_vs_fault_bound_2() {
 /// and clear it when the caller's change is done, or take the VMA lock's
 /// state and `inner` together.
 #[test]
-#[ignore = "kernel bug: munmap's vma_write_wait leaves a gap in which a fault takes the VMA read lock; munmap then unmaps under it (see the doc comment)"]
 fn munmap_vs_fault_bound_3() {
     static SEEN: Reached = Reached::new();
     model_min_bound("munmap_vs_fault_bound_3", 3, munmap_vs_fault(&SEEN));

@@ -66,9 +66,9 @@ pub fn do_munmap(mm: &MmStruct, addr: u64, len: u64) -> KResult<()> {
     }
     let end = addr + len;
     // mmap_write_lock + vma_start_write: wait for faults in their window.
-    if mm.vma_write_wait().is_err() {
+    let Ok(_vmas_locked) = mm.vma_write_wait() else {
         return Err(Errno::EINTR);
-    }
+    };
     let mut g = mm.lock();
     mm.touch_vmas(true);
     if g.vmas_in(addr, end).is_empty() {

@@ -189,9 +189,28 @@ pub fn vma_lock_key(mm_id: u64) -> u64 {
 pub struct VmaLock {
     /// Faults between their registration check and their queueing.
     pub readers: usize,
-    /// An UNREGISTER holds `mmap_lock` for writing and waits in
-    /// `vma_start_write`.
+    /// A VMA writer (munmap, mprotect, REGISTER, UNREGISTER's clearing,
+    /// the release) holds `mmap_lock` for writing and has marked the VMAs
+    /// write-locked (`vma_start_write`), from before it waits for the
+    /// faults in their window until its change is done
+    /// ([`VmaWriteGuard`]).
     pub writer: bool,
+}
+
+/// The VMAs write-locked by [`MmStruct::vma_write_wait`]; dropping it is
+/// `mmap_write_unlock` (`vma_end_write_all`): the mark goes and the faults
+/// and writers waiting for it are woken.
+#[must_use = "the VMAs stay write-locked only while the guard lives"]
+pub struct VmaWriteGuard<'a> {
+    mm: &'a MmStruct,
+}
+
+impl Drop for VmaWriteGuard<'_> {
+    fn drop(&mut self) {
+        let mut g = self.mm.vma_lock_state();
+        g.writer = false;
+        g.wake_up_locked(0);
+    }
 }
 
 /// What `mmap_lock` and the page table locks protect.
@@ -281,36 +300,40 @@ impl MmStruct {
     }
 
     /// `mmap_write_lock` + `vma_start_write` of an operation that changes
-    /// VMAs: wait for another writer, then mark the lock write-held (new
-    /// faults fall back and wait) and sleep until no fault is in its
-    /// window. The caller then takes [`MmStruct::lock`] and does its
-    /// whole change without a scheduling point in between, so the mark is
-    /// dropped (and the waiters woken) here. EINTR if killed (teardown).
-    pub fn vma_write_wait(&self) -> KResult<()> {
-        self.vma_wait_writer()?;
+    /// VMAs: wait for another writer, mark the lock write-held (new faults
+    /// and fills fall back and wait), and sleep until no fault is in its
+    /// window. The mark stays until the returned guard is dropped, after
+    /// the caller's change (`mmap_write_unlock`, which ends every VMA write
+    /// lock): a fault can never take the VMA lock between the wait and the
+    /// change, on any runtime, whatever scheduling points the change has.
+    /// EINTR if killed (teardown).
+    pub fn vma_write_wait(&self) -> KResult<VmaWriteGuard<'_>> {
         let key = vma_lock_key(self.hdr.id());
-        crate::footprint::access(key, false);
-        let mut g = self.vma_lock.lock();
-        if g.readers == 0 {
-            return Ok(());
-        }
         crate::footprint::access(key, true);
-        g.writer = true;
-        let r = self.vma_lock.wait_locked(g, |g| {
+        let g = self.vma_lock.lock();
+        // Another writer goes first; the mark is ours once none holds it.
+        let (_, mut g) = self.vma_lock.wait_locked(g, |g| {
             crate::footprint::access(key, true);
-            if g.readers != 0 {
+            if g.writer {
                 None
             } else {
                 Some(())
             }
-        });
-        let (mut g, res) = match r {
-            Ok((_, g)) => (g, Ok(())),
-            Err(e) => (self.vma_lock_state(), Err(e)),
-        };
-        g.writer = false;
-        g.wake_up_locked(0);
-        res
+        })?;
+        g.writer = true;
+        let guard = VmaWriteGuard { mm: self };
+        if g.readers != 0 {
+            // The guard, dropped on an error, takes the mark back.
+            self.vma_lock.wait_locked(g, |g| {
+                crate::footprint::access(key, true);
+                if g.readers != 0 {
+                    None
+                } else {
+                    Some(())
+                }
+            })?;
+        }
+        Ok(guard)
     }
 
     pub fn id(&self) -> u64 {

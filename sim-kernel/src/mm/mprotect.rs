@@ -37,9 +37,9 @@ pub fn do_mprotect(mm: &MmStruct, start: u64, len: u64, prot: u32) -> KResult<()
         return Err(Errno::EINVAL);
     }
     // mmap_write_lock + vma_start_write: wait for faults in their window.
-    if mm.vma_write_wait().is_err() {
+    let Ok(_vmas_locked) = mm.vma_write_wait() else {
         return Err(Errno::EINTR);
-    }
+    };
     let mut g = mm.lock();
     mm.touch_vmas(true);
     let first = match g.vma_at(start) {

@@ -48,9 +48,9 @@ pub fn userfaultfd_register(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, mod
     let end = start + len;
     let mm = &ctx.mm;
     // mmap_write_lock + vma_start_write: wait for faults in their window.
-    if mm.vma_write_wait().is_err() {
+    let Ok(_vmas_locked) = mm.vma_write_wait() else {
         return Err(Errno::EINTR);
-    }
+    };
     let mut g = mm.lock();
     if g.exited {
         return Err(Errno::ENOMEM);
@@ -170,9 +170,9 @@ pub fn userfaultfd_unregister(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64) -
     // vma_start_write: wait for the faults that hold the VMA lock. While
     // this sleeps no other VMA writer, fault or fill can get in (the lock is
     // marked write-held), so the VMAs seen above are still there.
-    if mm.vma_write_wait().is_err() {
+    let Ok(_vmas_locked) = mm.vma_write_wait() else {
         return Err(Errno::EINTR);
-    }
+    };
     let mut g = mm.lock();
     mm.touch_vmas(true);
     g.split_at(start);
@@ -189,9 +189,9 @@ pub fn userfaultfd_release_all(ctx: &Arc<UserfaultfdCtx>) {
     // mmap_write_lock + vma_start_write of each VMA (userfaultfd_clear_vma):
     // wait for faults in their window. Killed (teardown): nothing to clear
     // that the exit will not drop.
-    if mm.vma_write_wait().is_err() {
+    let Ok(_vmas_locked) = mm.vma_write_wait() else {
         return;
-    }
+    };
     let mut g = mm.lock();
     if g.exited {
         return;
