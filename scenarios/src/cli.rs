@@ -116,7 +116,7 @@ pub fn cmd_run(out: &mut String, files: &[String], seed: Option<u64>, verbose: b
 pub struct LimitArgs {
     /// Calls one execution may make before it ends with a `step limit`
     /// violation (default: the file's `config max_steps=`, else 1000000).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = crate::limits::parse_count)]
     pub max_steps: Option<u64>,
     /// Stop after this many seconds, also inside a long execution (the
     /// report says the time limit ended it).

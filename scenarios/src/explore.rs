@@ -2598,3 +2598,29 @@ pub fn explore_parallel_with(
     r.shard = None;
     Ok(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seen_set_stays_under_its_cap_and_says_so() {
+        let cap = 10_000;
+        let mut s = SeenSet { cap_bytes: cap, ..Default::default() };
+        let mut new = 0;
+        for i in 0..100_000u64 {
+            match s.insert(&[i, i + 1, i + 2]) {
+                Some(true) => new += 1,
+                Some(false) => panic!("key {i} seen twice"),
+                None => break,
+            }
+        }
+        assert!(s.capped && s.full);
+        assert!(s.bytes <= cap && new == s.set.len() && new == cap / key_bytes(3), "{} keys", new);
+        // Full: nothing more goes in, not even a new key.
+        assert_eq!(s.insert(&[u64::MAX]), None);
+        // A new root child's subtree starts empty; the count stays capped.
+        s.clear();
+        assert_eq!((s.insert(&[1]), s.insert(&[1]), s.capped), (Some(true), Some(false), true));
+    }
+}

@@ -52,6 +52,16 @@ pub fn parse_time_limit(s: &str) -> Result<f64, String> {
     Ok(x)
 }
 
+/// Parse a count that must be at least 1 (`--max-steps`,
+/// `--max-executions`, `--random`, `--pct`).
+pub fn parse_count(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number from 1 to {}", u64::MAX)),
+    }
+}
+
 /// Set by SIGINT or SIGTERM once [`install_signal_handlers`] ran.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// The signal that set [`INTERRUPTED`].
@@ -71,11 +81,6 @@ pub fn interrupt_signal() -> Option<&'static str> {
         _ if interrupted() => Some("a signal"),
         _ => None,
     }
-}
-
-/// Ask the search to stop, as a signal would (tests).
-pub fn request_interrupt() {
-    INTERRUPTED.store(true, Ordering::Relaxed);
 }
 
 extern "C" fn on_signal(sig: libc::c_int) {
@@ -111,6 +116,8 @@ mod tests {
             assert!(parse_time_limit(bad).is_err(), "{bad} accepted");
         }
         assert_eq!(parse_time_limit("1.5"), Ok(1.5));
+        assert!(parse_count("0").is_err() && parse_count("-1").is_err() && parse_count("1e3").is_err());
+        assert_eq!(parse_count("18446744073709551615"), Ok(u64::MAX));
         assert_eq!(parse_time_limit("1e9"), Ok(1e9));
         // Every accepted value fits a Duration.
         let _ = std::time::Duration::from_secs_f64(parse_time_limit("1e9").unwrap());

@@ -56,18 +56,18 @@ enum Cmd {
         #[arg(long)]
         preemptions: Option<u32>,
         /// Stop after N executions (the report says complete: false).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "N", value_parser = scenarios::limits::parse_count)]
         max_executions: Option<u64>,
         #[command(flatten)]
         limits: cli::LimitArgs,
         /// N random schedules instead of a systematic search.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "N", value_parser = scenarios::limits::parse_count)]
         random: Option<u64>,
         /// Seed for --random or --pct.
         #[arg(long)]
         seed: Option<u64>,
         /// N executions of probabilistic concurrency testing (PCT).
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, value_name = "N", value_parser = scenarios::limits::parse_count)]
         pct: Option<u64>,
         /// The bug depth PCT targets (default 3, at most 64).
         #[arg(long, value_name = "D",
@@ -154,7 +154,14 @@ fn main() {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let _ = e.print();
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+                // One line: the argument and why it is out of range.
+                let text = e.render().to_string();
+                eprintln!("{}", text.lines().next().unwrap_or("error: a bad argument"));
+            } else {
+                let _ = e.print();
+            }
             std::process::exit(if e.use_stderr() { cli::EXIT_USAGE } else { cli::EXIT_OK });
         }
     };
