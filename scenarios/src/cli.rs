@@ -1,6 +1,10 @@
 //! The `ksim` command's subcommands (SCENARIO-LANGUAGE.md section 6), as
 //! library functions that write to a `String` and return an exit code, so
 //! tests can run them without a process.
+//!
+//! Exit codes: [`EXIT_OK`], [`EXIT_VIOLATION`], [`EXIT_USAGE`] and, for an
+//! `explore` a signal ended, [`EXIT_INTERRUPTED`] (its partial report is
+//! still printed).
 
 use crate::calls::KsimCatalog;
 use crate::lang::ast::CheckKind;
@@ -115,7 +119,7 @@ pub fn cmd_run(out: &mut String, files: &[String], seed: Option<u64>, verbose: b
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct LimitArgs {
     /// Calls one execution may make before it ends with a `step limit`
-    /// violation (default: the file's `config max_steps=`, else 1000000).
+    /// violation (default: the file's `config max_steps=`, else 100000).
     #[arg(long, value_name = "N", value_parser = crate::limits::parse_count)]
     pub max_steps: Option<u64>,
     /// Stop after this many seconds, also inside a long execution (the
@@ -533,7 +537,7 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
                 writeln!(out, "--- {} (in {} executions; shortest: {} preemptions)", c.kind, c.count, c.preemptions);
             let _ = writeln!(out, "  {}", c.message.replace('\n', "\n  "));
             // The step trace of the counterexample, by replaying it (not
-            // for a step limit: a million lines).
+            // for a step limit: one line per call).
             if c.kind == crate::runner::ViolationKind::StepLimit.name() {
                 let _ = writeln!(out, "    (its steps: ksim replay -v)");
             } else if let (Some(prog), Ok(choices)) = (prog, parse_schedule(&c.schedule)) {

@@ -27,6 +27,15 @@
 //! I/N` exact: shard I explores the root children whose position is I mod
 //! N, and the shards' executions and histograms add up to the unsharded
 //! search. Parallel exploration runs shards on threads and merges them.
+//!
+//! A search ends with a report, never a hang (book: exploration.md,
+//! "Limits"): every execution runs under the step limit and the
+//! `--time-limit` deadline, and a SIGINT or SIGTERM (see
+//! `crate::limits`) is looked at between executions and inside one; an
+//! execution cut off is not counted and the report says why
+//! (`time_limit_reached`, `interrupted`). The naive count's set of seen
+//! traces is capped per root child ([`NAIVE_SEEN_BYTES`]); past the cap
+//! the count is a lower bound (`naive_capped`).
 
 use crate::cli::load_source;
 use crate::lang::ast::CheckKind;

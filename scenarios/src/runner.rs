@@ -14,6 +14,13 @@
 //! behind serves the next: its interpreter state (`Shared`), its kernel's
 //! object table ([`Kernel::recycle`]), and the buffers of an [`Execution`]
 //! handed back with [`recycle`].
+//!
+//! An execution ends at its step limit with a `step limit` violation, and
+//! is cut off unfinished ([`Execution::cut`]) once its deadline has
+//! passed or a signal asked the search to stop; both are looked at only
+//! when the call count reaches the next check (`Shared::next_poll`).
+//! Steps are recorded for the explorer from the actors' phase on, never
+//! for setup.
 
 use crate::calls;
 use crate::lang::ast::CheckKind;

@@ -103,13 +103,13 @@ fn a_deep_pct_search_prints_its_bound_compactly() {
 
 #[test]
 fn the_step_limit_ends_an_execution_with_a_violation() {
-    // The default: a million calls.
+    // The default: 100,000 calls.
     let f = scenario("endless.scn", ENDLESS);
     let started = Instant::now();
     let o = run(&["run", &f]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("1000000 calls") && out.contains("step limit: the execution made 1000000 calls"), "{out}");
+    assert!(out.contains("100000 calls") && out.contains("step limit: the execution made 100000 calls"), "{out}");
     assert!(started.elapsed() < Duration::from_secs(30));
     // `config max_steps=` and `--max-steps`, which wins.
     let g = scenario("ten.scn", "scenario \"ten\"\nconfig max_steps=10\nsetup:\n  repeat 20:\n    now_ns()\n");
@@ -118,7 +118,7 @@ fn the_step_limit_ends_an_execution_with_a_violation() {
     let o = run(&["run", "--max-steps", "20", &g]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stdout));
     // Under explore: a counterexample like any violation, without its
-    // million-line step trace.
+    // step trace of a line per call.
     let o = run(&["explore", "--max-steps", "7", &g]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
