@@ -660,7 +660,7 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
             }
         }
         drop(lines);
-        return code.max(not_explored(out, &skipped));
+        return code.max(not_explored(out, &skipped, a.json));
     }
     let mut code = EXIT_OK;
     let mut skipped = Vec::new();
@@ -672,15 +672,21 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
         code = code.max(explore_file(out, path, a, shard, &sink));
     }
     drop(lines);
-    code.max(not_explored(out, &skipped))
+    code.max(not_explored(out, &skipped, a.json))
 }
 
-/// After an interrupt, name the files not searched; the exit status.
-fn not_explored(out: &mut String, skipped: &[&str]) -> i32 {
+/// After an interrupt, name the files not searched (on stderr with
+/// `--json`, whose stdout holds only reports); the exit status.
+fn not_explored(out: &mut String, skipped: &[&str], json: bool) -> i32 {
     if skipped.is_empty() {
         return EXIT_OK;
     }
-    let _ = writeln!(out, "INTERRUPTED before these files were explored: {}", skipped.join(" "));
+    let line = format!("INTERRUPTED before these files were explored: {}", skipped.join(" "));
+    if json {
+        eprintln!("{line}");
+    } else {
+        let _ = writeln!(out, "{line}");
+    }
     EXIT_INTERRUPTED
 }
 

@@ -225,6 +225,15 @@ fn sigint_inside_a_long_execution_and_before_later_files() {
     assert_eq!(o.status.code(), Some(130), "{out}");
     assert!(out.contains("explored 0 executions") && out.contains("INTERRUPTED by a signal"), "{out}");
     assert!(out.contains("INTERRUPTED before these files were explored:") && out.contains("later.scn"), "{out}");
+    // With --json, stdout holds only reports; the note goes to stderr.
+    let o =
+        interrupt(&["--json", "--jobs", "1", "--max-steps", &max, &f, &g], libc::SIGINT, Duration::from_millis(800));
+    assert_eq!(o.status.code(), Some(130));
+    let out = text(&o.stdout);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((&v["interrupted"], &v["executions"]), (&serde_json::json!(true), &serde_json::json!(0)), "{v}");
+    assert!(text(&o.stderr).contains("INTERRUPTED before these files were explored:"), "{}", text(&o.stderr));
 }
 
 #[test]
