@@ -752,6 +752,12 @@ fn explore_file(
         let again = explore_parallel_with(path, &src, Some(&prog), &o, jobs);
         let h = |r: &crate::explore::Report| fnv1a(serde_json::to_string(r).unwrap_or_default().as_bytes());
         match again {
+            Ok(r2) if r2.interrupted || r2.time_limit_reached => {
+                let _ = writeln!(out, "determinism: not checked (the second search was cut short)");
+                if r2.interrupted {
+                    code = EXIT_INTERRUPTED;
+                }
+            }
             Ok(r2) if h(&r2) == h(&r) => {
                 let _ = writeln!(out, "determinism: two searches gave the same report (hash {:016x})", h(&r));
             }
