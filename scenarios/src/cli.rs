@@ -1,6 +1,10 @@
 //! The `ksim` command's subcommands (SCENARIO-LANGUAGE.md section 6), as
 //! library functions that write to a `String` and return an exit code, so
 //! tests can run them without a process.
+//!
+//! Exit codes: [`EXIT_OK`], [`EXIT_VIOLATION`], [`EXIT_USAGE`] and, for an
+//! `explore` a signal ended, [`EXIT_INTERRUPTED`] (its partial report is
+//! still printed).
 
 use crate::calls::KsimCatalog;
 use crate::lang::ast::CheckKind;
@@ -17,6 +21,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_VIOLATION: i32 = 1;
 /// A file could not be read or parsed, or the arguments are wrong.
 pub const EXIT_USAGE: i32 = 2;
+/// `ksim explore` was interrupted by SIGINT or SIGTERM: it printed the
+/// partial report of what it had searched (128 + SIGINT, as a shell
+/// reports a command a Ctrl-C ended).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Read and compile a scenario file; `Err` holds the rendered diagnostics.
 pub fn load(path: &str) -> Result<Rc<Program>, String> {
@@ -75,6 +83,14 @@ pub fn print_execution(out: &mut String, path: &str, prog: &Program, ex: &Execut
     if prog.checks.iter().any(|c| c.kind == CheckKind::Exists) && !ex.checks.is_empty() {
         let _ = writeln!(out, "  (exists is judged over a whole search: `ksim explore`)");
     }
+    if let Some(cut) = ex.cut {
+        let why = match cut {
+            crate::runner::Cut::TimeLimit => "the time limit",
+            crate::runner::Cut::Interrupted => "a signal",
+        };
+        let _ = writeln!(out, "INCOMPLETE: {why} stopped the execution after {} calls, unfinished", ex.calls);
+        return false;
+    }
     if ex.failed() {
         let _ = writeln!(out, "FAIL");
         for v in &ex.violations {
@@ -96,6 +112,32 @@ pub fn print_execution(out: &mut String, path: &str, prog: &Program, ex: &Execut
 /// `ksim run FILE... [--seed N] [-v]`.
 pub fn cmd_run(out: &mut String, files: &[String], seed: Option<u64>, verbose: bool) -> i32 {
     cmd_run_with(out, files, seed, verbose, &TraceArgs::default())
+}
+
+/// `--max-steps N` and `--time-limit SECONDS` of `ksim run`, `ksim
+/// replay` and `ksim explore` (see `crate::limits`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Calls one execution may make before it ends with a `step limit`
+    /// violation (default: the file's `config max_steps=`, else 100000).
+    #[arg(long, value_name = "N", value_parser = crate::limits::parse_count)]
+    pub max_steps: Option<u64>,
+    /// Stop after this many seconds, also inside a long execution (the
+    /// report says the time limit ended it).
+    #[arg(long, value_name = "SECONDS", value_parser = crate::limits::parse_time_limit)]
+    pub time_limit: Option<f64>,
+}
+
+impl LimitArgs {
+    /// The options of one execution under these limits, its deadline
+    /// counted from now.
+    fn run_options(&self, base: RunOptions) -> RunOptions {
+        RunOptions {
+            max_steps: self.max_steps,
+            deadline: self.time_limit.and_then(|s| std::time::Instant::now().checked_add(Duration::from_secs_f64(s))),
+            ..base
+        }
+    }
 }
 
 /// `--trace OUT.json` and `--check-determinism` of `ksim run` and `ksim
@@ -161,6 +203,19 @@ fn execution_hash(ex: &Execution) -> u64 {
 
 /// [`cmd_run`] with `--trace` and `--check-determinism`.
 pub fn cmd_run_with(out: &mut String, files: &[String], seed: Option<u64>, verbose: bool, t: &TraceArgs) -> i32 {
+    cmd_run_limited(out, files, seed, verbose, t, &LimitArgs::default())
+}
+
+/// [`cmd_run_with`] under `--max-steps` and `--time-limit` (the deadline
+/// counts for each file's execution).
+pub fn cmd_run_limited(
+    out: &mut String,
+    files: &[String],
+    seed: Option<u64>,
+    verbose: bool,
+    t: &TraceArgs,
+    l: &LimitArgs,
+) -> i32 {
     if t.trace.is_some() && files.len() != 1 {
         let _ = writeln!(out, "error: --trace writes one execution: give one file");
         return EXIT_USAGE;
@@ -176,16 +231,21 @@ pub fn cmd_run_with(out: &mut String, files: &[String], seed: Option<u64>, verbo
             }
         };
         let seed = seed.or(prog.config.seed).unwrap_or(0);
-        let opts = RunOptions {
+        let opts = l.run_options(RunOptions {
             verbose: verbose || t.check_determinism,
             trace_events: t.trace.is_some() || t.check_determinism,
             ..Default::default()
-        };
+        });
         let ex = execute(&prog, path, &mut SeededChooser::new(seed), opts);
         // The trace (recorded for --check-determinism) shows only with -v.
         if !print_execution(out, path, &prog, &ex, &format!("seed {seed}"), verbose) && code == EXIT_OK {
             code = EXIT_VIOLATION;
         }
+        if ex.cut.is_some() {
+            // Unfinished: no trace to write, no determinism to check.
+            continue;
+        }
+        let opts = l.run_options(opts);
         let mut rerun = || execute(&prog, path, &mut SeededChooser::new(seed), opts);
         if let Some(c) = after_execution(out, path, &prog, &ex, t, &mut rerun) {
             code = code.max(c);
@@ -201,6 +261,18 @@ pub fn cmd_replay(out: &mut String, path: &str, schedule: &str, verbose: bool) -
 
 /// [`cmd_replay`] with `--trace` and `--check-determinism`.
 pub fn cmd_replay_with(out: &mut String, path: &str, schedule: &str, verbose: bool, t: &TraceArgs) -> i32 {
+    cmd_replay_limited(out, path, schedule, verbose, t, &LimitArgs::default())
+}
+
+/// [`cmd_replay_with`] under `--max-steps` and `--time-limit`.
+pub fn cmd_replay_limited(
+    out: &mut String,
+    path: &str,
+    schedule: &str,
+    verbose: bool,
+    t: &TraceArgs,
+    l: &LimitArgs,
+) -> i32 {
     let prog = match load(path) {
         Ok(p) => p,
         Err(e) => {
@@ -223,12 +295,18 @@ pub fn cmd_replay_with(out: &mut String, path: &str, schedule: &str, verbose: bo
     // Scenario actor numbers to executor ids (setup is executor actor 0).
     let ids: Vec<usize> = choices.iter().map(|c| c + 1).collect();
     let mut chooser = ReplayChooser::new(ids.clone());
-    let opts = RunOptions {
+    let opts = l.run_options(RunOptions {
         verbose: verbose || t.check_determinism,
         trace_events: t.trace.is_some() || t.check_determinism,
         ..Default::default()
-    };
+    });
     let ex = execute(&prog, path, &mut chooser, opts);
+    if ex.cut.is_some() {
+        let mut shown = ex;
+        shown.trace.clear();
+        print_execution(out, path, &prog, &shown, "replay", false);
+        return EXIT_VIOLATION;
+    }
     if let Some(i) = chooser.mismatch {
         let _ = writeln!(out, "error: choice {} of the schedule does not fit {path}: that actor could not run there (was the file changed?)", i + 1);
         return EXIT_USAGE;
@@ -242,6 +320,7 @@ pub fn cmd_replay_with(out: &mut String, path: &str, schedule: &str, verbose: bo
         shown.trace.clear();
     }
     let mut code = if print_execution(out, path, &prog, &shown, "replay", verbose) { EXIT_OK } else { EXIT_VIOLATION };
+    let opts = l.run_options(opts);
     let mut rerun = || execute(&prog, path, &mut ReplayChooser::new(ids.clone()), opts);
     if let Some(c) = after_execution(out, path, &prog, &ex, t, &mut rerun) {
         code = code.max(c);
@@ -296,8 +375,13 @@ pub struct ExploreArgs {
     /// Draw a progress bar on stderr (the caller decides: only when stderr
     /// is a terminal and the output is not JSON).
     pub progress: bool,
+    /// Print a progress line on stderr every few seconds (the caller
+    /// decides: when stderr is not a terminal, unless `--quiet`).
+    pub progress_lines: bool,
     /// Search twice and compare the reports.
     pub check_determinism: bool,
+    /// `--max-steps N`: calls one execution may make.
+    pub max_steps: Option<u64>,
 }
 
 /// Environment variables `--shard env/N` reads the shard index from, in
@@ -345,13 +429,38 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
         "explored {} executions ({} pruned by sleep sets) [{}{bound}{shard}], complete: {}",
         r.executions, r.pruned, r.mode, r.complete
     );
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "INTERRUPTED by a signal (SIGINT or SIGTERM): this report covers the {} executions finished before it",
+            r.executions
+        );
+    }
+    if r.time_limit_reached {
+        let _ = writeln!(
+            out,
+            "stopped by the time limit: this report covers the {} executions finished before it",
+            r.executions
+        );
+    }
     if r.mode == "dpor" || r.mode == "naive" {
+        let whole = r.complete && r.shard.is_none() && r.preemption_bound.is_none();
         match &r.naive_executions {
             Some(n) if r.mode == "dpor" => {
                 let factor = n.parse::<f64>().unwrap_or(f64::INFINITY) / (r.executions.max(1) as f64);
                 let _ = writeln!(out, "a naive search needs {n} executions: reduction {factor:.1}x");
             }
             Some(_) => {}
+            None if r.naive_capped && whole && r.mode == "dpor" => {
+                let n = r.naive_share.as_deref().unwrap_or("0");
+                let factor = n.parse::<f64>().unwrap_or(f64::INFINITY) / (r.executions.max(1) as f64);
+                let _ = writeln!(
+                    out,
+                    "a naive search needs at least {n} executions: reduction at least {factor:.1}x (a lower bound: \
+                     the count stopped when the traces it keeps to count each once reached {} MiB)",
+                    crate::explore::NAIVE_SEEN_BYTES >> 20
+                );
+            }
             None => {
                 let _ = writeln!(out, "a naive search needs: unknown (known exactly only for a complete, unsharded search whose actors never wait)");
             }
@@ -364,7 +473,11 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
         let _ = writeln!(
             out,
             "pct: depth {}, n = {} actors, k = {} steps: each execution finds a given bug of depth {} with probability >= 1/{}",
-            p.depth, p.actors, p.steps, p.depth, p.bound_denominator
+            p.depth,
+            p.actors,
+            p.steps,
+            p.depth,
+            compact_denominator(p)
         );
     }
     let _ = writeln!(out, "outcomes:");
@@ -423,8 +536,11 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
             let _ =
                 writeln!(out, "--- {} (in {} executions; shortest: {} preemptions)", c.kind, c.count, c.preemptions);
             let _ = writeln!(out, "  {}", c.message.replace('\n', "\n  "));
-            // The step trace of the counterexample, by replaying it.
-            if let (Some(prog), Ok(choices)) = (prog, parse_schedule(&c.schedule)) {
+            // The step trace of the counterexample, by replaying it (not
+            // for a step limit: one line per call).
+            if c.kind == crate::runner::ViolationKind::StepLimit.name() {
+                let _ = writeln!(out, "    (its steps: ksim replay -v)");
+            } else if let (Some(prog), Ok(choices)) = (prog, parse_schedule(&c.schedule)) {
                 let mut ch = ReplayChooser::new(choices.iter().map(|x| x + 1).collect());
                 let ex = execute(prog, &r.file, &mut ch, RunOptions { verbose: true, ..Default::default() });
                 for l in &ex.trace {
@@ -438,6 +554,18 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
         let _ = writeln!(out, "PASS");
         true
     }
+}
+
+/// The PCT bound's denominator `n k^(d-1)` as the text report prints it:
+/// in decimal up to 15 digits, else as the product with its order of
+/// magnitude (`3 * 120^9 (about 1.5e19)`); JSON keeps the decimal.
+fn compact_denominator(p: &crate::explore::PctInfo) -> String {
+    let d = &p.bound_denominator;
+    if d.len() <= 15 {
+        return d.clone();
+    }
+    let lead: f64 = d[..3].parse::<f64>().unwrap_or(0.0) / 100.0;
+    format!("({} * {}^{}, about {lead:.1}e{})", p.actors, p.steps, p.depth.saturating_sub(1), d.len() - 1)
 }
 
 /// `ksim explore FILE... [options]`.
@@ -461,20 +589,36 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
         let _ = writeln!(out, "error: --pct and --random are two different searches: give one");
         return EXIT_USAGE;
     }
-    if a.depth == Some(0) {
-        let _ = writeln!(out, "error: --depth must be at least 1");
+    let max_depth = crate::limits::MAX_DEPTH;
+    if a.depth.is_some_and(|d| d == 0 || d > max_depth) {
+        let _ = writeln!(out, "error: --depth must be between 1 and {max_depth}");
         return EXIT_USAGE;
     }
+    let max_jobs = crate::limits::MAX_JOBS;
+    if a.jobs.is_some_and(|j| j == 0 || j > max_jobs) {
+        let _ = writeln!(out, "error: --jobs must be between 1 and {max_jobs}");
+        return EXIT_USAGE;
+    }
+    if let Some(t) = a.time_limit_s {
+        if let Err(e) = crate::limits::parse_time_limit(&t.to_string()) {
+            let _ = writeln!(out, "error: --time-limit {e}");
+            return EXIT_USAGE;
+        }
+    }
     let jobs = a.jobs.unwrap_or(1).max(1) as usize;
+    // Progress lines for every search of this command, counted together.
+    let lines = a.progress_lines.then(|| crate::progress::lines(files));
+    let sink = lines.as_ref().map(|l| l.sink()).unwrap_or_default();
     if files.len() > 1 && jobs > 1 && !a.progress {
         // Several files: explore them side by side, one search per thread
         // (each alone: it would only split a small search further), and
         // print the reports in the order given, exactly as one at a time.
         let next = std::sync::atomic::AtomicUsize::new(0);
         let one = ExploreArgs { jobs: Some(1), ..a.clone() };
-        // Each thread takes the next file and hands back what it searched;
-        // a file whose thread panicked stays `None`.
-        let mut done: Vec<Option<(String, i32)>> = vec![None; files.len()];
+        // Each thread takes the next file and hands back what it searched
+        // (`None`: not searched, a signal came first); a file whose thread
+        // panicked stays `None`.
+        let mut done: Vec<Option<Option<(String, i32)>>> = vec![None; files.len()];
         let results = crossbeam::thread::scope(|s| {
             let handles: Vec<_> = (0..jobs.min(files.len()))
                 .map(|_| {
@@ -483,9 +627,13 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(path) = files.get(i) else { break };
+                            if crate::limits::interrupted() {
+                                mine.push((i, None));
+                                continue;
+                            }
                             let mut o = String::new();
-                            let c = explore_file(&mut o, path, &one, shard);
-                            mine.push((i, o, c));
+                            let c = explore_file(&mut o, path, &one, shard, &sink);
+                            mine.push((i, Some((o, c))));
                         }
                         mine
                     })
@@ -493,33 +641,64 @@ pub fn cmd_explore(out: &mut String, files: &[String], a: &ExploreArgs) -> i32 {
                 .collect();
             handles.into_iter().filter_map(|h| h.join().ok()).flatten().collect::<Vec<_>>()
         });
-        for (i, o, c) in results.into_iter().flatten() {
-            done[i] = Some((o, c));
+        for (i, d) in results.into_iter().flatten() {
+            done[i] = Some(d);
         }
         let mut code = EXIT_OK;
+        let mut skipped = Vec::new();
         for (path, d) in files.iter().zip(done) {
             match d {
-                Some((o, c)) => {
+                Some(Some((o, c))) => {
                     out.push_str(&o);
                     code = code.max(c);
                 }
+                Some(None) => skipped.push(path.as_str()),
                 None => {
                     let _ = writeln!(out, "error: exploring {path}: the search thread panicked");
                     code = code.max(EXIT_USAGE);
                 }
             }
         }
-        return code;
+        drop(lines);
+        return code.max(not_explored(out, &skipped, a.json));
     }
     let mut code = EXIT_OK;
+    let mut skipped = Vec::new();
     for path in files {
-        code = code.max(explore_file(out, path, a, shard));
+        if crate::limits::interrupted() {
+            skipped.push(path.as_str());
+            continue;
+        }
+        code = code.max(explore_file(out, path, a, shard, &sink));
     }
-    code
+    drop(lines);
+    code.max(not_explored(out, &skipped, a.json))
+}
+
+/// After an interrupt, name the files not searched (on stderr with
+/// `--json`, whose stdout holds only reports); the exit status.
+fn not_explored(out: &mut String, skipped: &[&str], json: bool) -> i32 {
+    if skipped.is_empty() {
+        return EXIT_OK;
+    }
+    let line = format!("INTERRUPTED before these files were explored: {}", skipped.join(" "));
+    if json {
+        eprintln!("{line}");
+    } else {
+        let _ = writeln!(out, "{line}");
+    }
+    EXIT_INTERRUPTED
 }
 
 /// Explore one file (the body of [`cmd_explore`]); returns its exit code.
-fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u32, u32)>) -> i32 {
+/// `sink` hears of every execution (the progress lines).
+fn explore_file(
+    out: &mut String,
+    path: &str,
+    a: &ExploreArgs,
+    shard: Option<(u32, u32)>,
+    sink: &crate::explore::Progress,
+) -> i32 {
     use crate::explore::{explore_parallel_with, ExploreOptions, Mode};
     let mut code = EXIT_OK;
     let src = match std::fs::read_to_string(path) {
@@ -540,7 +719,7 @@ fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u3
         mode: if a.naive { Mode::Naive } else { Mode::Dpor },
         preemptions: a.preemptions.or(prog.config.preemptions.map(|p| p.min(u32::MAX as u64) as u32)),
         max_executions: a.max_executions.or(prog.config.max_executions),
-        time_limit: a.time_limit_s.map(Duration::from_secs_f64),
+        time_limit: a.time_limit_s.and_then(|s| Duration::try_from_secs_f64(s).ok()),
         random: a.random.map(|n| (n, a.seed.or(prog.config.seed).unwrap_or(0))),
         pct: a.pct.map(|count| crate::explore::PctOptions {
             count,
@@ -548,10 +727,12 @@ fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u3
             seed: a.seed.or(prog.config.seed).unwrap_or(0),
         }),
         shard,
+        max_steps: a.max_steps,
         ..Default::default()
     };
     let jobs = a.jobs.unwrap_or(1);
     let mut o_shown = o.clone();
+    o_shown.progress = sink.clone();
     let bar = a.progress.then(|| crate::progress::bar(path, &o));
     if let Some(b) = &bar {
         o_shown.progress = b.sink();
@@ -565,10 +746,18 @@ fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u3
             return EXIT_USAGE;
         }
     };
-    if a.check_determinism {
+    if a.check_determinism && (r.interrupted || r.time_limit_reached) {
+        let _ = writeln!(out, "determinism: not checked (the search was cut short)");
+    } else if a.check_determinism {
         let again = explore_parallel_with(path, &src, Some(&prog), &o, jobs);
         let h = |r: &crate::explore::Report| fnv1a(serde_json::to_string(r).unwrap_or_default().as_bytes());
         match again {
+            Ok(r2) if r2.interrupted || r2.time_limit_reached => {
+                let _ = writeln!(out, "determinism: not checked (the second search was cut short)");
+                if r2.interrupted {
+                    code = EXIT_INTERRUPTED;
+                }
+            }
             Ok(r2) if h(&r2) == h(&r) => {
                 let _ = writeln!(out, "determinism: two searches gave the same report (hash {:016x})", h(&r));
             }
@@ -586,6 +775,9 @@ fn explore_file(out: &mut String, path: &str, a: &ExploreArgs, shard: Option<(u3
     };
     if !ok && code == EXIT_OK {
         code = EXIT_VIOLATION;
+    }
+    if r.interrupted {
+        code = EXIT_INTERRUPTED;
     }
     code
 }

@@ -27,6 +27,15 @@
 //! I/N` exact: shard I explores the root children whose position is I mod
 //! N, and the shards' executions and histograms add up to the unsharded
 //! search. Parallel exploration runs shards on threads and merges them.
+//!
+//! A search ends with a report, never a hang (book: exploration.md,
+//! "Limits"): every execution runs under the step limit and the
+//! `--time-limit` deadline, and a SIGINT or SIGTERM (see
+//! `crate::limits`) is looked at between executions and inside one; an
+//! execution cut off is not counted and the report says why
+//! (`time_limit_reached`, `interrupted`). The naive count's set of seen
+//! traces is capped per root child ([`NAIVE_SEEN_BYTES`]); past the cap
+//! the count is a lower bound (`naive_capped`).
 
 use crate::cli::load_source;
 use crate::lang::ast::CheckKind;
@@ -76,6 +85,12 @@ pub struct ExploreOptions {
     /// Record step footprints in every mode (tests and benchmarks that
     /// look at the executions' traces; the reduction records them anyway).
     pub record_steps: bool,
+    /// Calls one execution may make (`--max-steps`; `None`: the file's
+    /// `config max_steps=`, else [`crate::limits::DEFAULT_MAX_STEPS`]).
+    pub max_steps: Option<u64>,
+    /// The memory the naive count's set of seen traces may take per root
+    /// child, in bytes (`None`: [`NAIVE_SEEN_BYTES`]; tests set it small).
+    pub naive_seen_bytes: Option<usize>,
 }
 
 /// `--pct N --depth D --seed S`.
@@ -203,6 +218,24 @@ pub struct Report {
     /// The guarantee of a PCT search.
     #[serde(default)]
     pub pct: Option<PctInfo>,
+    /// The naive count stopped deduplicating traces at its memory cap
+    /// ([`NAIVE_SEEN_BYTES`] per root child): `naive_share` then counts
+    /// only the traces seen before the cap (a lower bound) and
+    /// `naive_executions` is null. Written only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub naive_capped: bool,
+    /// `--time-limit` ended the search (between executions or inside one,
+    /// whose partial run is not counted). Written only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub time_limit_reached: bool,
+    /// SIGINT or SIGTERM ended the search: the report covers the
+    /// executions finished before it. Written only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub interrupted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Report {
@@ -222,6 +255,9 @@ struct Acc {
     executions: u64,
     pruned: u64,
     naive: NaiveCounter,
+    /// Why the search ended early, if a limit or a signal ended it.
+    time_limit_reached: bool,
+    interrupted: bool,
 }
 
 /// Counts the schedules a naive search would run, from the executions a
@@ -237,15 +273,35 @@ struct Acc {
 #[derive(Default)]
 struct NaiveCounter {
     /// The keys of the traces counted (see [`PackedOrder`] and
-    /// [`NaiveCounter::add`]).
-    seen: std::collections::HashSet<TraceKey, KeyHash>,
+    /// [`NaiveCounter::add`]), in the current root child's subtree.
+    seen: SeenSet,
     /// The count is `total + small`; `small` spills into `total` when it
     /// would overflow.
     total: Big,
     small: u128,
     unknown: bool,
+    /// The root child whose subtree `seen` holds traces of (see
+    /// [`NaiveCounter::enter_root`]).
+    root: Option<ActorId>,
+    /// An execution with no step (no actor, no `finally`) was counted.
+    counted_empty: bool,
     /// Buffers reused across executions.
     scratch: CountScratch,
+}
+
+/// The memory the naive count's set of seen traces may take per root
+/// child: past it the count stops (it is then a lower bound, and the
+/// report says so). A trace's key takes a few hundred bytes, so this is
+/// some hundreds of thousands of traces per root child; no shipped
+/// scenario comes near it.
+pub const NAIVE_SEEN_BYTES: usize = 64 << 20;
+
+/// What a key of `words` words takes in the seen set: the words, the
+/// key's hash and box, a table slot and its control byte (an estimate of
+/// the allocator's and the table's overhead, the same on every machine so
+/// that where the count stops is deterministic).
+fn key_bytes(words: usize) -> usize {
+    words * 8 + 16 + 24 + 8
 }
 
 /// [`NaiveCounter`]'s buffers, reused across executions.
@@ -271,7 +327,66 @@ struct CountScratch {
 /// counted by dynamic programming.
 const MAX_CUTS: u64 = 1 << 22;
 
+/// The naive count's set of seen traces, with a memory cap.
+#[derive(Default)]
+struct SeenSet {
+    set: std::collections::HashSet<TraceKey, KeyHash>,
+    /// Bytes the set holds (keys and their table slots, as [`key_bytes`]
+    /// counts them), and the most it may hold.
+    bytes: usize,
+    cap_bytes: usize,
+    /// The set filled up in this root child's subtree: its remaining
+    /// traces are not counted.
+    full: bool,
+    /// Some subtree filled up: the count is a lower bound.
+    capped: bool,
+}
+
+impl SeenSet {
+    /// Insert a trace's key: whether it is new; `None` when the set is
+    /// full (the trace is not counted, nor any later one of this subtree).
+    fn insert(&mut self, words: &[u64]) -> Option<bool> {
+        if self.full {
+            return None;
+        }
+        let b = key_bytes(words.len());
+        if self.bytes + b > self.cap_bytes {
+            self.full = true;
+            self.capped = true;
+            return None;
+        }
+        let new = self.set.insert(TraceKey::new(words));
+        if new {
+            self.bytes += b;
+        }
+        Some(new)
+    }
+
+    fn clear(&mut self) {
+        self.set.clear();
+        self.bytes = 0;
+        self.full = false;
+    }
+}
+
 impl NaiveCounter {
+    fn new(cap_bytes: usize) -> NaiveCounter {
+        NaiveCounter { seen: SeenSet { cap_bytes, ..Default::default() }, ..Default::default() }
+    }
+
+    /// The executions that follow are in the subtree of root child
+    /// `root`. Each root child's subtree is searched on its own (its
+    /// sleep set derives from the root alone) and a trace is explored in
+    /// one subtree only, so the seen set starts empty in each, and where
+    /// it fills up is the same whether the subtrees are searched by one
+    /// thread or shared among shards.
+    fn enter_root(&mut self, root: ActorId) {
+        if self.root != Some(root) {
+            self.root = Some(root);
+            self.seen.clear();
+        }
+    }
+
     /// `races`: the race analysis of `ex` (its vector clocks, in the same
     /// order as [`trace_order`]'s, setup included), if at hand.
     #[inline(never)]
@@ -282,8 +397,22 @@ impl NaiveCounter {
         // Time: a wake-up by the virtual clock orders steps in a way the
         // footprints do not show, so executions that advanced the clock
         // are not counted.
-        if ex.stopped || ex.steps.is_empty() || ex.virtual_ns > 0 {
+        if ex.stopped || ex.virtual_ns > 0 {
             self.unknown = true;
+            return;
+        }
+        if ex.steps.is_empty() {
+            // Setup alone (its steps are not recorded): one schedule.
+            if !std::mem::replace(&mut self.counted_empty, true) {
+                self.add_count(1);
+            }
+            return;
+        }
+        if self.seen.full {
+            // Past the cap: only whether the count would be known.
+            if races.is_some_and(|r| r.info.last().is_some_and(|s| s.unexplained > 0)) {
+                self.unknown = true;
+            }
             return;
         }
         let ids = nactors + 2;
@@ -301,7 +430,7 @@ impl NaiveCounter {
                 // A trace explored twice is rare (the reduction explores each
                 // once but for sleep-set misses), so the key is copied for
                 // one lookup.
-                if !self.seen.insert(TraceKey::new(wide)) {
+                if self.seen.insert(wide) != Some(true) {
                     return;
                 }
                 let rows = &wide[packed.head(ids)..];
@@ -322,7 +451,7 @@ impl NaiveCounter {
             } else {
                 key_from_clocks(&ex.steps, ids, r.width, &r.step_vc, key, at);
                 lattice.build(&ActorClocks { ids, flat: key, at });
-                if !self.seen.insert(generic_key(key, wide)) {
+                if self.seen.insert(generic_key(key, wide)) != Some(true) {
                     return;
                 }
             }
@@ -337,10 +466,10 @@ impl NaiveCounter {
                 return;
             }
             if packed.build_from(lattice, ids, wide) {
-                if !self.seen.insert(TraceKey::new(wide)) {
+                if self.seen.insert(wide) != Some(true) {
                     return;
                 }
-            } else if !self.seen.insert(generic_key(key, wide)) {
+            } else if self.seen.insert(generic_key(key, wide)) != Some(true) {
                 return;
             }
         }
@@ -372,11 +501,11 @@ impl NaiveCounter {
 
 /// The seen-set key of an order too large to pack: [`trace_order`]'s key,
 /// tagged apart from [`PackedOrder`]'s.
-fn generic_key(key: &[u32], wide: &mut Vec<u64>) -> TraceKey {
+fn generic_key<'a>(key: &[u32], wide: &'a mut Vec<u64>) -> &'a [u64] {
     wide.clear();
     wide.push(1);
     wide.extend(key.iter().map(|&x| x as u64));
-    TraceKey::new(wide)
+    wide
 }
 
 /// A key in the seen set, with its hash: a multiply-rotate hash of its
@@ -1228,7 +1357,7 @@ impl fmt::Display for Big {
 }
 
 impl Acc {
-    fn new(prog: &Program) -> Acc {
+    fn new(prog: &Program, o: &ExploreOptions) -> Acc {
         Acc {
             outcomes: BTreeMap::new(),
             outcome_names: Default::default(),
@@ -1241,7 +1370,9 @@ impl Acc {
                 .collect(),
             executions: 0,
             pruned: 0,
-            naive: NaiveCounter::default(),
+            naive: NaiveCounter::new(o.naive_seen_bytes.unwrap_or(NAIVE_SEEN_BYTES)),
+            time_limit_reached: false,
+            interrupted: false,
         }
     }
 
@@ -1333,6 +1464,29 @@ impl Acc {
             naive_share: self.naive.result(),
             seed: None,
             pct: None,
+            naive_capped: self.naive.seen.capped,
+            time_limit_reached: self.time_limit_reached,
+            interrupted: self.interrupted,
+        }
+    }
+
+    /// Whether the search must stop before its next execution: the
+    /// interrupt flag, the deadline, `--max-executions` (noting which).
+    fn out_of_budget(&mut self, o: &ExploreOptions, deadline: Option<Instant>) -> bool {
+        if crate::limits::interrupted() {
+            self.interrupted = true;
+        } else if deadline.is_some_and(|d| Instant::now() >= d) {
+            self.time_limit_reached = true;
+        }
+        self.interrupted || self.time_limit_reached || o.max_executions.is_some_and(|m| self.executions >= m)
+    }
+
+    /// An execution was cut off unfinished: it is not counted, and the
+    /// search ends.
+    fn cut(&mut self, c: crate::runner::Cut) {
+        match c {
+            crate::runner::Cut::TimeLimit => self.time_limit_reached = true,
+            crate::runner::Cut::Interrupted => self.interrupted = true,
         }
     }
 }
@@ -1344,8 +1498,11 @@ fn set_naive(r: &mut Report) {
     if r.mode == "naive" && r.preemption_bound.is_none() {
         r.naive_share = Some(r.executions.to_string());
     }
-    r.naive_executions =
-        if !r.complete || r.shard.is_some() || r.preemption_bound.is_some() { None } else { r.naive_share.clone() };
+    r.naive_executions = if !r.complete || r.shard.is_some() || r.preemption_bound.is_some() || r.naive_capped {
+        None
+    } else {
+        r.naive_share.clone()
+    };
 }
 
 /// Order counterexamples: fewest preemptions, then shortest schedule, then
@@ -2018,6 +2175,7 @@ fn run_one(
     stack: &mut Vec<Node>,
     fps: &mut Fps,
     o: &ExploreOptions,
+    run: RunOptions,
     mode: Mode,
     root_allowed: RootAllowed<'_>,
     root_sleep: RootSleep<'_>,
@@ -2034,7 +2192,7 @@ fn run_one(
     };
     // Footprints are needed by the reduction only: a naive search does not
     // record them.
-    let opts = RunOptions { record_steps: mode == Mode::Dpor || o.record_steps, ..Default::default() };
+    let opts = RunOptions { record_steps: mode == Mode::Dpor || o.record_steps, ..run };
     let ex = execute(prog, path, &mut ch, opts);
     let (pruned, empty_shard) = (ch.pruned, ch.empty_shard);
     if empty_shard {
@@ -2087,12 +2245,12 @@ pub fn explore_program(
     visit: &mut dyn FnMut(&Execution),
 ) -> Result<Report, String> {
     let prog = prog.clone();
-    let started = Instant::now();
-    let mut acc = Acc::new(&prog);
+    let deadline = o.time_limit.and_then(|t| Instant::now().checked_add(t));
+    let mut acc = Acc::new(&prog, o);
     let mut ticker = Ticker { sink: &o.progress, pending: 0 };
-    let out_of_budget = |acc: &Acc| {
-        o.max_executions.is_some_and(|m| acc.executions >= m) || o.time_limit.is_some_and(|t| started.elapsed() >= t)
-    };
+    // Every execution, the probes included, under the step limit and the
+    // deadline.
+    let run = RunOptions { max_steps: o.max_steps, deadline, ..Default::default() };
     let (shard_i, shard_n) = o.shard.unwrap_or((0, 1));
     if shard_n == 0 || shard_i >= shard_n {
         return Err(format!("error: --shard {shard_i}/{shard_n}: the index must be below the count\n"));
@@ -2100,11 +2258,15 @@ pub fn explore_program(
     if let Some((n, seed)) = o.random {
         let mut complete = true;
         for i in (0..n).filter(|i| in_shard(*i, o)) {
-            if out_of_budget(&acc) {
+            if acc.out_of_budget(o, deadline) {
                 complete = false;
                 break;
             }
-            let ex = execute(&prog, path, &mut SeededChooser::new(sub_seed(seed, i)), RunOptions::default());
+            let ex = execute(&prog, path, &mut SeededChooser::new(sub_seed(seed, i)), run);
+            if let Some(c) = ex.cut {
+                acc.cut(c);
+                break;
+            }
             acc.add(&ex);
             visit(&ex);
             ticker.tick();
@@ -2117,7 +2279,7 @@ pub fn explore_program(
         return Ok(r);
     }
     if let Some(p) = o.pct {
-        return Ok(explore_pct(path, &prog, o, p, acc, &mut ticker, visit, &out_of_budget));
+        return Ok(explore_pct(path, &prog, o, p, acc, &mut ticker, visit, deadline));
     }
     let mode = if o.preemptions.is_some() { Mode::Naive } else { o.mode };
     let mode_name = match mode {
@@ -2147,7 +2309,8 @@ pub fn explore_program(
         };
         let no_sleep = |_: &Node, _: &[FpEntry], _: &mut Vec<FpEntry>| {};
         let mut st: Vec<Node> = Vec::new();
-        let (first, _) = run_one(&prog, path, &mut st, &mut Fps::default(), o, Mode::Dpor, &|_, _| true, &no_sleep);
+        let (first, _) =
+            run_one(&prog, path, &mut st, &mut Fps::default(), o, run, Mode::Dpor, &|_, _| true, &no_sleep);
         let (root, first_child) = st.first().map(|n| (n.enabled.clone(), n.chosen)).unwrap_or_default();
         for &a in root.iter().take(root.len().saturating_sub(1)) {
             let fp = if a == first_child {
@@ -2155,7 +2318,9 @@ pub fn explore_program(
             } else {
                 let mut st: Vec<Node> = Vec::new();
                 let allow_a = move |x: usize, _: &[ActorId]| x == a;
-                first_step(&run_one(&prog, path, &mut st, &mut Fps::default(), o, Mode::Dpor, &allow_a, &no_sleep).0)
+                first_step(
+                    &run_one(&prog, path, &mut st, &mut Fps::default(), o, run, Mode::Dpor, &allow_a, &no_sleep).0,
+                )
             };
             probes.insert(a, fps.push(&fp));
         }
@@ -2177,11 +2342,17 @@ pub fn explore_program(
     let mut races = RaceScratch::default();
     let mut complete = true;
     loop {
-        if out_of_budget(&acc) {
+        if acc.out_of_budget(o, deadline) {
             complete = false;
             break;
         }
-        let (ex, pruned) = run_one(&prog, path, &mut stack, &mut fps, o, mode, &root_allowed, &root_sleep);
+        let (ex, pruned) = run_one(&prog, path, &mut stack, &mut fps, o, run, mode, &root_allowed, &root_sleep);
+        if let Some(c) = ex.cut {
+            // Cut off unfinished: not counted, and the search ends.
+            acc.cut(c);
+            complete = false;
+            break;
+        }
         let no_root = stack.is_empty();
         if pruned && no_root {
             // An empty shard (no root child is this shard's): nothing to do.
@@ -2196,6 +2367,9 @@ pub fn explore_program(
         if mode == Mode::Dpor && !pruned {
             add_races(&mut stack, &ex.steps, nactors, finally_id, ex.stopped, &mut races);
             if shard_i == 0 || !no_root {
+                if let Some(root) = stack.first() {
+                    acc.naive.enter_root(root.chosen);
+                }
                 acc.naive.add(&ex, prog.actors.len(), Some(&races));
             }
         }
@@ -2247,19 +2421,27 @@ fn explore_pct(
     mut acc: Acc,
     ticker: &mut Ticker<'_>,
     visit: &mut dyn FnMut(&Execution),
-    out_of_budget: &dyn Fn(&Acc) -> bool,
+    deadline: Option<Instant>,
 ) -> Report {
     let ids = prog.actors.len() + 2;
-    let depth = p.depth.max(1);
+    let depth = p.depth.clamp(1, crate::limits::MAX_DEPTH);
+    let run = RunOptions { max_steps: o.max_steps, deadline, ..Default::default() };
     let mut probe = PctChooser::new(p.seed, ids, 1, 1);
-    execute(prog, path, &mut probe, RunOptions::default());
+    let first = execute(prog, path, &mut probe, run);
+    if let Some(c) = first.cut {
+        acc.cut(c);
+    }
     let mut k = probe.steps.max(1);
     for i in (0..p.count).filter(|i| in_shard(*i, o)) {
-        if out_of_budget(&acc) {
+        if acc.out_of_budget(o, deadline) {
             break;
         }
         let mut ch = PctChooser::new(sub_seed(p.seed, i), ids, k, depth);
-        let ex = execute(prog, path, &mut ch, RunOptions::default());
+        let ex = execute(prog, path, &mut ch, run);
+        if let Some(c) = ex.cut {
+            acc.cut(c);
+            break;
+        }
         k = k.max(ch.steps);
         acc.add(&ex);
         visit(&ex);
@@ -2376,6 +2558,9 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
         naive_share: naive.map(|n| n.to_string()),
         seed: first.seed,
         pct,
+        naive_capped: reports.iter().any(|r| r.naive_capped),
+        time_limit_reached: reports.iter().any(|r| r.time_limit_reached),
+        interrupted: reports.iter().any(|r| r.interrupted),
     };
     set_naive(&mut r);
     Ok(r)
@@ -2492,4 +2677,30 @@ pub fn explore_parallel_with(
     let mut r = merge(&reports)?;
     r.shard = None;
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seen_set_stays_under_its_cap_and_says_so() {
+        let cap = 10_000;
+        let mut s = SeenSet { cap_bytes: cap, ..Default::default() };
+        let mut new = 0;
+        for i in 0..100_000u64 {
+            match s.insert(&[i, i + 1, i + 2]) {
+                Some(true) => new += 1,
+                Some(false) => panic!("key {i} seen twice"),
+                None => break,
+            }
+        }
+        assert!(s.capped && s.full);
+        assert!(s.bytes <= cap && new == s.set.len() && new == cap / key_bytes(3), "{} keys", new);
+        // Full: nothing more goes in, not even a new key.
+        assert_eq!(s.insert(&[u64::MAX]), None);
+        // A new root child's subtree starts empty; the count stays capped.
+        s.clear();
+        assert_eq!((s.insert(&[1]), s.insert(&[1]), s.capped), (Some(true), Some(false), true));
+    }
 }

@@ -3,13 +3,15 @@
 //! [`calls`] (the call catalog and its dispatch into `sim_kernel`),
 //! [`runner`] (one execution: setup, actors, finally, check, teardown),
 //! [`explore`] (the schedule search), [`chrome_trace`] (`--trace`),
-//! [`progress`] (the explorer's progress bar).
+//! [`progress`] (the explorer's progress bar and lines), [`limits`] (the
+//! step and time limits, the argument ranges, SIGINT and SIGTERM).
 pub mod calls;
 pub mod chrome_trace;
 pub mod cli;
 pub mod eval;
 pub mod explore;
 pub mod lang;
+pub mod limits;
 pub mod native;
 pub mod progress;
 pub mod runner;

@@ -1,5 +1,8 @@
 //! `ksim`: run, explore, replay and check `.scn` race scenarios against the
-//! simulated kernel. See SCENARIO-LANGUAGE.md section 6.
+//! simulated kernel. See SCENARIO-LANGUAGE.md section 6. Numeric
+//! arguments are checked against the ranges of `scenarios::limits` here
+//! (a bad one is exit status 2 with the reason); `ksim explore` catches
+//! SIGINT and SIGTERM and still prints its report (exit status 130).
 
 use clap::{Parser, Subcommand};
 use scenarios::{cli, native};
@@ -36,6 +39,8 @@ enum Cmd {
         verbose: bool,
         #[command(flatten)]
         tracing: cli::TraceArgs,
+        #[command(flatten)]
+        limits: cli::LimitArgs,
         /// Run against the host kernel instead, in a fresh child process.
         #[arg(long)]
         native: bool,
@@ -50,22 +55,23 @@ enum Cmd {
         /// Preemption bound (a bounded search explores without reduction).
         #[arg(long)]
         preemptions: Option<u32>,
-        #[arg(long)]
+        /// Stop after N executions (the report says complete: false).
+        #[arg(long, value_name = "N", value_parser = scenarios::limits::parse_count)]
         max_executions: Option<u64>,
-        /// Stop after this many seconds (the report says complete: false).
-        #[arg(long)]
-        time_limit: Option<f64>,
+        #[command(flatten)]
+        limits: cli::LimitArgs,
         /// N random schedules instead of a systematic search.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = scenarios::limits::parse_count)]
         random: Option<u64>,
         /// Seed for --random or --pct.
         #[arg(long)]
         seed: Option<u64>,
         /// N executions of probabilistic concurrency testing (PCT).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = scenarios::limits::parse_count)]
         pct: Option<u64>,
-        /// The bug depth PCT targets (default 3).
-        #[arg(long, value_name = "D")]
+        /// The bug depth PCT targets (default 3, at most 64).
+        #[arg(long, value_name = "D",
+              value_parser = clap::value_parser!(u32).range(1..=scenarios::limits::MAX_DEPTH as i64))]
         depth: Option<u32>,
         /// Explore only shard I of N (0 <= I < N); `env/N` takes I from
         /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID. `ksim merge` joins
@@ -78,12 +84,17 @@ enum Cmd {
         /// No partial-order reduction: every runnable actor at every decision.
         #[arg(long)]
         naive: bool,
-        /// Threads (default: the machine's cores); the report is the same.
-        #[arg(long)]
+        /// Threads (default: the machine's cores, at most 256); the report
+        /// is the same.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=scenarios::limits::MAX_JOBS as i64))]
         jobs: Option<u32>,
         /// Search twice and compare the two reports.
         #[arg(long)]
         check_determinism: bool,
+        /// No progress lines on stderr (printed every few seconds when
+        /// stderr is not a terminal).
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Join `explore --json` reports of shards into one.
     Merge {
@@ -100,6 +111,8 @@ enum Cmd {
         verbose: bool,
         #[command(flatten)]
         tracing: cli::TraceArgs,
+        #[command(flatten)]
+        limits: cli::LimitArgs,
     },
     /// Parse and resolve only; report every error with FILE:LINE:COLUMN.
     Check {
@@ -141,7 +154,14 @@ fn main() {
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            let _ = e.print();
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) {
+                // One line: the argument and why it is out of range.
+                let text = e.render().to_string();
+                eprintln!("{}", text.lines().next().unwrap_or("error: a bad argument"));
+            } else {
+                let _ = e.print();
+            }
             std::process::exit(if e.use_stderr() { cli::EXIT_USAGE } else { cli::EXIT_OK });
         }
     };
@@ -150,16 +170,18 @@ fn main() {
         Cmd::Run { files, verbose, native: true, require_native, .. } => {
             native::conformance::cmd_run_native(&mut out, &native::own_exe(), &files, require_native, verbose)
         }
-        Cmd::Run { files, seed, verbose, tracing, .. } => cli::cmd_run_with(&mut out, &files, seed, verbose, &tracing),
-        Cmd::Replay { file, schedule, verbose, tracing } => {
-            cli::cmd_replay_with(&mut out, &file, &schedule, verbose, &tracing)
+        Cmd::Run { files, seed, verbose, tracing, limits, .. } => {
+            cli::cmd_run_limited(&mut out, &files, seed, verbose, &tracing, &limits)
+        }
+        Cmd::Replay { file, schedule, verbose, tracing, limits } => {
+            cli::cmd_replay_limited(&mut out, &file, &schedule, verbose, &tracing, &limits)
         }
         Cmd::Check { files } => cli::cmd_check(&mut out, &files),
         Cmd::Explore {
             files,
             preemptions,
             max_executions,
-            time_limit,
+            limits,
             random,
             seed,
             pct,
@@ -169,12 +191,19 @@ fn main() {
             naive,
             jobs,
             check_determinism,
+            quiet,
         } => {
-            let jobs = jobs.or_else(|| std::thread::available_parallelism().ok().map(|n| n.get() as u32));
+            // SIGINT and SIGTERM end the search, which prints what it found.
+            scenarios::limits::install_signal_handlers();
+            let jobs = jobs.or_else(|| {
+                std::thread::available_parallelism().ok().map(|n| (n.get() as u32).min(scenarios::limits::MAX_JOBS))
+            });
+            let stderr_tty = std::io::stderr().is_terminal();
             let a = cli::ExploreArgs {
                 preemptions,
                 max_executions,
-                time_limit_s: time_limit,
+                time_limit_s: limits.time_limit,
+                max_steps: limits.max_steps,
                 random,
                 seed,
                 shard,
@@ -185,7 +214,9 @@ fn main() {
                 depth,
                 // A progress bar only for a person watching: never in JSON
                 // output, never when stderr is a file or a pipe.
-                progress: !json && std::io::stderr().is_terminal(),
+                progress: !json && stderr_tty,
+                // A line every few seconds for a log (never on stdout).
+                progress_lines: !quiet && !stderr_tty,
                 check_determinism,
             };
             cli::cmd_explore(&mut out, &files, &a)

@@ -14,6 +14,13 @@
 //! behind serves the next: its interpreter state (`Shared`), its kernel's
 //! object table ([`Kernel::recycle`]), and the buffers of an [`Execution`]
 //! handed back with [`recycle`].
+//!
+//! An execution ends at its step limit with a `step limit` violation, and
+//! is cut off unfinished ([`Execution::cut`]) once its deadline has
+//! passed or a signal asked the search to stop; both are looked at only
+//! when the call count reaches the next check (`Shared::next_poll`).
+//! Steps are recorded for the explorer from the actors' phase on, never
+//! for setup.
 
 use crate::calls;
 use crate::lang::ast::CheckKind;
@@ -45,6 +52,9 @@ pub enum ViolationKind {
     UseAfterFree,
     DoubleFree,
     KernelWarning,
+    /// The execution made more calls than `--max-steps` (or `config
+    /// max_steps=`, or [`crate::limits::DEFAULT_MAX_STEPS`]) allows.
+    StepLimit,
 }
 
 impl ViolationKind {
@@ -60,6 +70,7 @@ impl ViolationKind {
             ViolationKind::UseAfterFree => "use-after-free",
             ViolationKind::DoubleFree => "double free",
             ViolationKind::KernelWarning => "kernel warning",
+            ViolationKind::StepLimit => "step limit",
         }
     }
 }
@@ -155,6 +166,19 @@ pub struct Execution {
     /// Structured events for `--trace`, when [`RunOptions::trace_events`]
     /// is on (see `chrome_trace.rs`).
     pub trace_events: Vec<crate::chrome_trace::TraceEvent>,
+    /// Set when the execution was cut off unfinished by the time limit or
+    /// an interrupt (it is then `stopped`, with no checks and no
+    /// violations of its own: nothing it shows is a result).
+    pub cut: Option<Cut>,
+}
+
+/// Why an execution was cut off unfinished (see [`Execution::cut`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// [`RunOptions::deadline`] passed.
+    TimeLimit,
+    /// SIGINT or SIGTERM (see [`crate::limits::interrupted`]).
+    Interrupted,
 }
 
 impl Execution {
@@ -211,6 +235,19 @@ pub struct RunOptions {
     pub record_steps: bool,
     /// Record structured call and scheduler events (`--trace`).
     pub trace_events: bool,
+    /// Calls the execution may make (`--max-steps`); `None`: the program's
+    /// `config max_steps=`, else [`crate::limits::DEFAULT_MAX_STEPS`].
+    pub max_steps: Option<u64>,
+    /// Cut the execution off (see [`Execution::cut`]) once this instant
+    /// has passed, looked at every [`crate::limits::POLL_CALLS`] calls.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl RunOptions {
+    /// The step limit for `prog` (see [`RunOptions::max_steps`]).
+    pub fn max_steps_for(&self, prog: &Program) -> u64 {
+        self.max_steps.or(prog.config.max_steps).unwrap_or(crate::limits::DEFAULT_MAX_STEPS).max(1)
+    }
 }
 
 /// Executor actor ids: setup is 0, scenario actors 1..=n, finally n+1.
@@ -236,6 +273,14 @@ struct Shared {
     names: Rc<[String]>,
     trace: Option<RefCell<Vec<String>>>,
     calls: Cell<u64>,
+    /// The call count at which [`poll_limits`] looks at the step limit,
+    /// the deadline and the interrupt flag next (the per-call cost of the
+    /// limits is comparing `calls` with it).
+    next_poll: Cell<u64>,
+    max_steps: u64,
+    deadline: Option<std::time::Instant>,
+    /// Set when the execution was cut off (see [`Execution::cut`]).
+    cut: Cell<Option<Cut>>,
     /// `--trace` events (chrome_trace.rs), when on.
     tevents: Option<RefCell<Vec<crate::chrome_trace::TraceEvent>>>,
     /// Whether any per-call hook is on (`-v`, `--trace`, the call log of
@@ -243,6 +288,47 @@ struct Shared {
     hooks: bool,
     /// Whether [`execute_logged`] asked for the calls.
     log_calls: bool,
+}
+
+/// The call count of the first look at the limits (see
+/// [`Shared::next_poll`]).
+fn first_poll(max_steps: u64) -> u64 {
+    max_steps.min(crate::limits::POLL_CALLS)
+}
+
+/// The execution's call count reached [`Shared::next_poll`]: end it at
+/// the step limit (a violation), cut it off if the deadline passed or a
+/// signal asked the search to stop, else look again later.
+#[cold]
+#[inline(never)]
+fn poll_limits(sh: &Shared, cx: &Cx, c: &CallOp) -> Flow {
+    let made = sh.calls.get();
+    if made >= sh.max_steps {
+        sh.fail(
+            ViolationKind::StepLimit,
+            "step-limit".to_string(),
+            format!(
+                "step limit: the execution made {made} calls and had not ended ({} was at {}:{}); \
+                 raise the limit with --max-steps N or `config max_steps=N`",
+                sh.names[cx.exec_id], sh.path, c.span.line
+            ),
+        );
+        return Flow::Stop;
+    }
+    let cut = if crate::limits::interrupted() {
+        Some(Cut::Interrupted)
+    } else if sh.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        Some(Cut::TimeLimit)
+    } else {
+        None
+    };
+    if let Some(cut) = cut {
+        sh.cut.set(Some(cut));
+        sched::request_stop();
+        return Flow::Stop;
+    }
+    sh.next_poll.set(sh.max_steps.min(made.saturating_add(crate::limits::POLL_CALLS)));
+    Flow::Go
 }
 
 /// Call sites are `(executor actor id << 20) | line`.
@@ -276,6 +362,10 @@ impl Shared {
                 }
                 s.blocked.get_mut().fill(false);
                 s.calls.set(0);
+                s.max_steps = opts.max_steps_for(prog);
+                s.next_poll.set(first_poll(s.max_steps));
+                s.deadline = opts.deadline;
+                s.cut.set(None);
                 s.hooks = opts.verbose || opts.trace_events || log_calls;
                 s.log_calls = log_calls;
                 return rc;
@@ -293,6 +383,10 @@ impl Shared {
             names: pre.names.clone(),
             trace: opts.verbose.then(|| RefCell::new(Vec::new())),
             calls: Cell::new(0),
+            next_poll: Cell::new(first_poll(opts.max_steps_for(prog))),
+            max_steps: opts.max_steps_for(prog),
+            deadline: opts.deadline,
+            cut: Cell::new(None),
             tevents: opts.trace_events.then(|| RefCell::new(Vec::new())),
             hooks: opts.verbose || opts.trace_events || log_calls,
             log_calls,
@@ -510,6 +604,11 @@ fn call_failed(sh: &Shared, cx: &Cx, c: &CallOp, e: calls::ArgError) -> Flow {
 
 fn exec_call(sh: &Shared, cx: &mut Cx, c: &CallOp) -> Flow {
     let line = c.span.line;
+    if sh.calls.get() >= sh.next_poll.get() {
+        if let Flow::Stop = poll_limits(sh, cx, c) {
+            return Flow::Stop;
+        }
+    }
     // The scheduling point before every call but an actor's first, then
     // the call site; a killed actor makes no more calls.
     if sched::exec::enter_call(cx.started, site(cx.exec_id, line)) {
@@ -834,9 +933,10 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     if opts.verbose || opts.trace_events {
         ex.record_events();
     }
-    if opts.record_steps {
-        ex.record_steps();
-    }
+    // Steps are recorded from the actors' phase on: setup runs alone
+    // before every other actor, so its steps take part in no race and
+    // count for nothing in the naive count, and a long setup would
+    // otherwise keep a record per call.
     let mut stopped = false;
 
     // Phase 1: setup, alone.
@@ -866,6 +966,9 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         }
     };
     let setup_ok = phase(&mut ex, chooser, &|_| false);
+    if opts.record_steps {
+        ex.record_steps();
+    }
     // Executor ids 1..=n are the scenario's actors; only they may end blocked.
     let may_block = |id: usize| id >= 1 && id <= n && prog.actors[id - 1].may_block;
     debug_assert!(ex.schedule().is_empty());
@@ -1013,6 +1116,7 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
         stopped,
         steps,
         trace_events: sh.tevents.as_ref().map(|t| t.take()).unwrap_or_default(),
+        cut: sh.cut.get(),
     };
     // The interpreter state and the kernel's memory serve the next
     // execution, if nothing holds them.

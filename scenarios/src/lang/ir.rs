@@ -119,6 +119,8 @@ pub struct ConfigIr {
     pub seed: Option<u64>,
     pub preemptions: Option<u64>,
     pub max_executions: Option<u64>,
+    /// `max_steps=N`: calls one execution may make (see `crate::limits`).
+    pub max_steps: Option<u64>,
     /// Bug names, validated against the registry, in file order, deduplicated.
     pub bugs: Vec<String>,
 }

@@ -155,13 +155,13 @@ impl<'a> Resolver<'a> {
     // ---- declarations -----------------------------------------------------
 
     fn config(&mut self, file: &File) -> ConfigIr {
-        const KEYS: &[&str] = &["seed", "preemptions", "max_executions", "bug"];
+        const KEYS: &[&str] = &["seed", "preemptions", "max_executions", "max_steps", "bug"];
         let mut cfg = ConfigIr::default();
         let mut seen: HashMap<String, u32> = HashMap::new();
         for item in &file.config {
             let key = item.key.name.as_str();
             match key {
-                "seed" | "preemptions" | "max_executions" => {
+                "seed" | "preemptions" | "max_executions" | "max_steps" => {
                     let n = match &item.value {
                         ConfigValue::Int(n) => *n,
                         ConfigValue::Word(w) => {
@@ -182,9 +182,17 @@ impl<'a> Resolver<'a> {
                         continue;
                     }
                     seen.insert(key.to_string(), item.key.span.line);
+                    if key == "max_steps" && n == 0 {
+                        self.err(
+                            Diag::new(item.value_span, "`max_steps` must be at least 1")
+                                .expected("the number of calls one execution may make"),
+                        );
+                        continue;
+                    }
                     let slot = match key {
                         "seed" => &mut cfg.seed,
                         "preemptions" => &mut cfg.preemptions,
+                        "max_steps" => &mut cfg.max_steps,
                         _ => &mut cfg.max_executions,
                     };
                     *slot = Some(n);

@@ -515,7 +515,11 @@ fn config_errors() {
         "config sed=1\n",
         1,
         8,
-        &["unknown config key `sed`", "`seed`, `preemptions`, `max_executions` or `bug`", "did you mean `seed`"],
+        &[
+            "unknown config key `sed`",
+            "`seed`, `preemptions`, `max_executions`, `max_steps` or `bug`",
+            "did you mean `seed`",
+        ],
     );
     expect_err(
         "config bug=eventfd_close_rac\n",
