@@ -1,6 +1,7 @@
 //! The call catalog: every call a scenario can make, its signature (for the
 //! resolver) and its dispatch to the kernel's `sys_*` entry points and
-//! kernel-internal APIs; the value builtins; the constants.
+//! kernel-internal APIs; the value builtins; the constants; the limit on a
+//! value's size ([`MAX_VALUE_BYTES`]).
 //!
 //! Integer arguments are converted as the C prototypes would: fds and flags
 //! are `int`/`unsigned int` (truncated), counts `size_t`, offsets `off_t`.
@@ -90,9 +91,59 @@ pub const BUILTINS: &[BuiltinSig] = &[
     BuiltinSig { name: "filter", min: 2, max: 4, usage: "filter(TYPE, [SUBTYPES...][, INFO_FILTER, INFO_MASK])" },
 ];
 
-/// The largest `fill` (and any built byte string), to keep a typo from
-/// exhausting memory.
+/// The most bytes one scenario value may hold: a byte string `fill`, `cat`
+/// or any builtin builds, or a list's contents together. A larger value is
+/// an error when the file is checked (if its size is known then) or when
+/// it is evaluated, never an allocation failure: a typo such as
+/// `fill(67108864, 1)` must not exhaust memory. 4 MiB is more than any
+/// buffer the calls take in Linux: a pipe holds at most 1 MiB by default
+/// (`/proc/sys/fs/pipe-max-size`), an eventfd write is 8 bytes, a
+/// notification 128.
+pub const MAX_VALUE_BYTES: u64 = 4 << 20;
+
+/// The largest read buffer the native runner allocates on the heap (beyond
+/// it, lazily mapped memory). Not a limit on scenario values
+/// ([`MAX_VALUE_BYTES`] is).
 pub const MAX_BYTES: u64 = 64 << 20;
+
+/// The error for a value of `n` bytes (at least) built by `what`.
+pub fn too_big(what: &str, n: u64) -> String {
+    format!("{what}: {n} bytes, more than the {MAX_VALUE_BYTES} ({} MiB) a value may hold", MAX_VALUE_BYTES >> 20)
+}
+
+/// The least number of bytes `e` builds if it evaluates (see
+/// [`Catalog::built_len`]), computed without building it.
+pub fn built_len(e: &IrExpr) -> u64 {
+    match e {
+        IrExpr::Const(Const::Bytes(b)) => b.len() as u64,
+        IrExpr::Const(Const::Str(s)) => s.len() as u64,
+        IrExpr::List(items) => items.iter().fold(0, |n, x| n.saturating_add(built_len(x))),
+        IrExpr::Builtin { id, args, .. } => match BUILTINS.get(*id as usize).map(|b| b.name) {
+            Some("u16") => 2,
+            Some("u32") => 4,
+            Some("u64") => 8,
+            Some("fill") => match args.first() {
+                Some(IrExpr::Const(Const::Int(n))) => *n,
+                _ => 0,
+            },
+            Some("cat") => args.iter().fold(0, |n, x| n.saturating_add(built_len(x))),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// The bytes a value holds: a byte string's or a string's length, a list's
+/// or a record's contents together.
+pub fn value_bytes(v: &Value) -> u64 {
+    match v {
+        Value::Bytes(b) => b.len() as u64,
+        Value::Str(s) => s.len() as u64,
+        Value::List(items) => items.iter().fold(0, |n, x| n.saturating_add(value_bytes(x))),
+        Value::Record(fields) => fields.iter().fold(0, |n, (_, x)| n.saturating_add(value_bytes(x))),
+        _ => 0,
+    }
+}
 
 /// The catalog the resolver uses.
 pub struct KsimCatalog;
@@ -137,6 +188,12 @@ impl Catalog for KsimCatalog {
     }
     fn fold(&self, e: &IrExpr) -> Option<Const> {
         crate::eval::fold(e)
+    }
+    fn built_len(&self, e: &IrExpr) -> u64 {
+        built_len(e)
+    }
+    fn max_value_bytes(&self) -> u64 {
+        MAX_VALUE_BYTES
     }
 }
 
@@ -560,23 +617,29 @@ pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
         "u32" => fixed(32),
         "u64" => fixed(64),
         "cat" => {
-            let mut out = Vec::new();
+            let mut n = 0u64;
             for (i, a) in args.iter().enumerate() {
                 match a {
-                    Value::Bytes(x) if (out.len() + x.len()) as u64 > MAX_BYTES => {
-                        return Err(format!("cat(...): longer than the {MAX_BYTES}-byte limit"));
-                    }
-                    Value::Bytes(x) => out.extend_from_slice(x),
+                    Value::Bytes(x) => n += x.len() as u64,
                     v => return Err(format!("argument {} of cat must be bytes, got {} ({v})", i + 1, v.kind())),
                 }
             }
-            Ok(Value::bytes(&out))
+            if n > MAX_VALUE_BYTES {
+                return Err(too_big("cat(...)", n));
+            }
+            let mut out = Vec::with_capacity(n as usize);
+            for a in args {
+                if let Value::Bytes(x) = a {
+                    out.extend_from_slice(x);
+                }
+            }
+            Ok(Value::Bytes(out.into()))
         }
         "fill" => {
             let n = int_at(0)?;
             let byte = int_at(1)?;
-            if n > MAX_BYTES {
-                return Err(format!("fill({n}, ...): longer than the {MAX_BYTES}-byte limit"));
+            if n > MAX_VALUE_BYTES {
+                return Err(too_big(&format!("fill({n}, ...)"), n));
             }
             if byte > 255 {
                 return Err(format!("fill(..., {byte}): a byte is 0..255"));
@@ -685,5 +748,31 @@ mod tests {
         assert!(matches!(&set[1], IrExpr::Const(Const::Bytes(b)) if b == &7u32.to_le_bytes()));
         let IrExpr::Binary(_, _, one, _) = &prog.checks[1].expr else { panic!() };
         assert!(matches!(**one, IrExpr::Const(Const::Int(1))));
+    }
+    #[test]
+    fn values_larger_than_the_limit_are_refused_before_they_are_built() {
+        let err = |src: &str| crate::lang::compile("big.scn", src, &KsimCatalog).err().unwrap_or_default();
+        let head = "setup:\n  (r, w) = pipe()\n";
+        // The limit itself is fine.
+        assert!(crate::lang::compile("ok.scn", &format!("{head}  write(w, fill(4194304, 1)) => ok\n"), &KsimCatalog)
+            .is_ok());
+        let e = err(&format!("{head}  write(w, fill(4194305, 1))\n"));
+        assert!(e.contains("big.scn:3:12\n") && e.contains("`fill(...)` would be 4194305 bytes"), "{e}");
+        // Each operand fits; together they do not (the error is at `cat`).
+        let e = err(&format!("{head}  write(w, cat(fill(3145728, 1), b\"x\", fill(1048576, 2)))\n"));
+        assert!(e.contains("big.scn:3:12\n") && e.contains("`cat(...)` would be 4194305 bytes"), "{e}");
+        let e = err(&format!("{head}  ioctl(w, 1, [fill(3145728, 1), fill(1048577, 2)])\n"));
+        assert!(e.contains("big.scn:3:15\n") && e.contains("the list would be 4194305 bytes"), "{e}");
+        // At run time: an evaluation error, not an allocation.
+        let big = [Value::Int(MAX_VALUE_BYTES + 1), Value::Int(1)];
+        let fill = BUILTINS.iter().position(|b| b.name == "fill").unwrap() as BuiltinId;
+        assert_eq!(builtin(fill, &big).err(), Some(too_big("fill(4194305, ...)", MAX_VALUE_BYTES + 1)));
+        let cat = BUILTINS.iter().position(|b| b.name == "cat").unwrap() as BuiltinId;
+        let half = Value::Bytes(vec![0; (MAX_VALUE_BYTES / 2) as usize].into());
+        assert!(builtin(cat, &[half.clone(), half.clone()]).is_ok());
+        assert_eq!(
+            builtin(cat, &[half.clone(), half, Value::bytes(b"x")]).err(),
+            Some(too_big("cat(...)", MAX_VALUE_BYTES + 1))
+        );
     }
 }

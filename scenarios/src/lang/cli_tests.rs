@@ -91,3 +91,94 @@ fn exactly_the_cap_prints_no_count() {
     let (_, out) = check(&f);
     assert!(out.ends_with("\nand 1 more error (only the first 50 are shown)\n"), "{out}");
 }
+
+/// Lines that each write a 64 MiB `fill`: 5.4 GB and 19 s to check 40 of
+/// them, and an allocation failure for 255, before the limit.
+fn huge_fills(lines: usize) -> String {
+    let mut src = String::from("scenario \"big\"\nsetup:\n  e = eventfd(0, 0)\n");
+    for _ in 0..lines {
+        src.push_str("  write(e, cat(fill(67108864, 1), fill(3, 2)))\n");
+    }
+    src
+}
+
+#[test]
+fn a_huge_fill_is_an_error_found_without_building_it() {
+    let f = TempFile::new("huge-fill.scn", huge_fills(1).as_bytes());
+    let (code, out) = check(&f);
+    assert_eq!(code, EXIT_USAGE, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "error: `fill(...)` would be 67108864 bytes, more than a value may hold\n --> {}:4:16\n  |\n\
+             4 |   write(e, cat(fill(67108864, 1), fill(3, 2)))\n  |                ^^^^^^^^^^^^^^^^^ \
+             expected a value of at most 4194304 bytes (4 MiB)\n  = help: the limit keeps a typo from \
+             exhausting memory; no call takes a buffer this large\n",
+            f.path()
+        )
+    );
+}
+
+#[test]
+fn two_hundred_and_fifty_five_huge_fills_check_at_once() {
+    let f = TempFile::new("huge-fills.scn", huge_fills(255).as_bytes());
+    let t = Instant::now();
+    let (code, out) = check(&f);
+    let took = t.elapsed();
+    assert_eq!(code, EXIT_USAGE, "{out}");
+    assert_eq!(out.matches("would be 67108864 bytes").count(), 50, "{out}");
+    assert!(out.ends_with("\nand 205 more errors (only the first 50 are shown)\n"), "{out}");
+    // Milliseconds: nothing of 16 GB is built.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[test]
+fn many_large_constants_are_built_at_run_time_past_the_fold_budget() {
+    // 255 values of 4 MiB (the limit): folding them all would hold 1 GiB.
+    let mut src = String::from("setup:\n  (r, w) = pipe2(O_NONBLOCK)\n");
+    for _ in 0..255 {
+        src.push_str("  write(w, fill(4194304, 1)) => 65536 or EAGAIN\n");
+    }
+    let prog = crate::cli::load_source("many.scn", &src).expect("compiles");
+    let folded: usize = prog
+        .setup
+        .iter()
+        .filter_map(|op| match op {
+            crate::lang::ir::Op::Call(c) => c.args.get(1),
+            _ => None,
+        })
+        .map(|a| match a {
+            crate::lang::ir::IrExpr::Const(crate::lang::ir::Const::Bytes(b)) => b.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(folded as u64, crate::lang::resolve::FOLD_BUDGET);
+    // The rest run as they would have, built one at a time.
+    let f = TempFile::new("many-4mib.scn", src.as_bytes());
+    let mut out = String::new();
+    assert_eq!(crate::cli::cmd_run(&mut out, &[f.path()], None, false), crate::cli::EXIT_OK, "{out}");
+}
+
+#[test]
+fn a_value_too_large_at_run_time_is_an_evaluation_error() {
+    // 40 pipe buffers, 2.5 MiB: each fill fits, the two together do not;
+    // the size is known only when the statement runs.
+    let src = "setup:\n  (r, w) = pipe()\n  n = fcntl(w, F_GETPIPE_SZ)\n  \
+               write(w, cat(fill(n * 40, 1), fill(n * 40, 2)))\n";
+    let f = TempFile::new("runtime-big.scn", src.as_bytes());
+    let mut out = String::new();
+    assert_eq!(crate::cli::cmd_run(&mut out, &[f.path()], None, false), crate::cli::EXIT_VIOLATION, "{out}");
+    assert!(
+        out.contains(
+            ":4: section `setup`: write(w, cat(fill(n * 40, 1), fill(n * 40, 2))): cat(...): 5242880 bytes, more than the \
+             4194304 (4 MiB) a value may hold"
+        ),
+        "{out}"
+    );
+    // One fill over the limit, from a run-time length (an address).
+    let src = "setup:\n  a = mmap(4096)\n  (r, w) = pipe()\n  write(w, fill(a, 1))\n";
+    let f = TempFile::new("runtime-fill.scn", src.as_bytes());
+    let mut out = String::new();
+    assert_eq!(crate::cli::cmd_run(&mut out, &[f.path()], None, false), crate::cli::EXIT_VIOLATION, "{out}");
+    assert!(out.contains("bytes, more than the 4194304 (4 MiB) a value may hold"), "{out}");
+}

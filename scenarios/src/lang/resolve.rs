@@ -2,6 +2,11 @@
 //! to the [`ir::Program`] the interpreter runs. Every name becomes a slot,
 //! every call a catalog index, every constant a value.
 //!
+//! Constant operands are folded ([`Catalog::fold`]) into at most
+//! [`FOLD_BUDGET`] bytes; a value longer than the catalog's limit
+//! ([`Catalog::max_value_bytes`]) whose size is known here is an error,
+//! found without building it.
+//!
 //! Name rules (SCENARIO-LANGUAGE.md section 3): a bare name is, in order, a
 //! name bound textually earlier in the same actor, a global (bound in
 //! `setup`, or earlier in `finally`), or a catalog constant. `check` and
@@ -15,6 +20,25 @@ use super::ast::{
 use super::catalog::{CallCtx, Catalog, Named, Ret};
 use super::diag::{self, did_you_mean, one_of, Diag};
 use super::ir::{ActorIr, ActorKindIr, CallOp, CheckIr, ConfigIr, Const, IrBind, IrExpr, IrPat, Op, Program, Slot};
+
+/// The most bytes of byte strings folded into one program. A builtin
+/// whose value would pass it is left to run time, as if its operands were
+/// not constants: it is built when its statement runs (under the limit on
+/// one value), and dropped after. So compiling a file takes memory in
+/// proportion to its length, and no more than this for built values,
+/// however many large `fill`s it has.
+pub const FOLD_BUDGET: u64 = 16 << 20;
+
+/// `n` bytes in MiB (or KiB, or bytes) for a message.
+fn mib(n: u64) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
 
 /// Names that cannot be bound.
 const RESERVED: &[&str] = &["_", "ok", "or", "in", "unset", "NULL"];
@@ -73,6 +97,9 @@ struct Resolver<'a> {
     actor_locals: Vec<Vec<String>>,
     /// The current actor's locals.
     locals: Option<Locals>,
+    /// The bytes of the byte strings folded so far (at most
+    /// [`FOLD_BUDGET`]).
+    folded_bytes: u64,
 }
 
 impl<'a> Resolver<'a> {
@@ -87,6 +114,7 @@ impl<'a> Resolver<'a> {
             actor_names: Vec::new(),
             actor_locals: Vec::new(),
             locals: None,
+            folded_bytes: 0,
         }
     }
 
@@ -562,7 +590,13 @@ impl<'a> Resolver<'a> {
                 IrExpr::Index(Box::new(a), Box::new(i), *sp)
             }
             Expr::Call(c) => self.builtin(c, scope),
-            Expr::List(items, _) => IrExpr::List(items.iter().map(|x| self.expr(x, scope)).collect()),
+            Expr::List(items, sp) => {
+                let e = IrExpr::List(items.iter().map(|x| self.expr(x, scope)).collect());
+                if self.too_big(self.cat.built_len(&e), *sp, "the list") {
+                    return IrExpr::Const(Const::Unset);
+                }
+                e
+            }
             Expr::Binary(op, a, b, sp) => {
                 let a = self.expr(a, scope);
                 let b = self.expr(b, scope);
@@ -585,6 +619,21 @@ impl<'a> Resolver<'a> {
                 self.folded(IrExpr::In(Box::new(a), set, *sp))
             }
         }
+    }
+
+    /// Whether a value of `n` bytes (at least), built by `what` at `span`,
+    /// is more than a value may hold; if so, reports it.
+    fn too_big(&mut self, n: u64, span: Span, what: &str) -> bool {
+        let max = self.cat.max_value_bytes();
+        if n <= max {
+            return false;
+        }
+        self.err(
+            Diag::new(span, format!("{what} would be {n} bytes, more than a value may hold"))
+                .expected(format!("a value of at most {max} bytes ({})", mib(max)))
+                .help("the limit keeps a typo from exhausting memory; no call takes a buffer this large"),
+        );
+        true
     }
 
     /// `e`, or the constant it evaluates to when the catalog folds it
@@ -684,7 +733,20 @@ impl<'a> Resolver<'a> {
             let sig = *sig;
             self.check_args(c, sig.min, sig.max, Named::None, sig.usage, "builtin");
             let args = c.args.iter().map(|a| self.expr(&a.value, scope)).collect();
-            return self.folded(IrExpr::Builtin { id, args, span: c.span });
+            let e = IrExpr::Builtin { id, args, span: c.span };
+            let n = self.cat.built_len(&e);
+            if self.too_big(n, c.span, &format!("`{name}(...)`")) {
+                return IrExpr::Const(Const::Unset);
+            }
+            if self.folded_bytes.saturating_add(n) > FOLD_BUDGET {
+                // Built in each execution instead, and dropped after it.
+                return e;
+            }
+            let e = self.folded(e);
+            if let IrExpr::Const(Const::Bytes(b)) = &e {
+                self.folded_bytes += b.len() as u64;
+            }
+            return e;
         }
         if self.cat.call(name).is_some() {
             self.err(
