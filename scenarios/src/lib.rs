@@ -3,7 +3,8 @@
 //! [`calls`] (the call catalog and its dispatch into `sim_kernel`),
 //! [`runner`] (one execution: setup, actors, finally, check, teardown),
 //! [`explore`] (the schedule search), [`chrome_trace`] (`--trace`),
-//! [`progress`] (the explorer's progress bar).
+//! [`progress`] (the explorer's progress bar), [`reference`] (the book's
+//! tables of calls, builtins and constants, generated from the catalog).
 pub mod calls;
 pub mod chrome_trace;
 pub mod cli;
@@ -12,5 +13,6 @@ pub mod explore;
 pub mod lang;
 pub mod native;
 pub mod progress;
+pub mod reference;
 pub mod runner;
 pub mod value;
