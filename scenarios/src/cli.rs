@@ -27,9 +27,7 @@ pub fn load(path: &str) -> Result<Rc<Program>, String> {
 /// Read a scenario file's text; `Err` holds the rendered error.
 pub fn read_source(path: &str) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {path}: {e}\n"))?;
-    crate::lang::diag::decode(path, &bytes)?;
-    // Valid UTF-8: reuses the buffer without copying.
-    Ok(String::from_utf8(bytes).unwrap_or_default())
+    String::from_utf8(bytes).map_err(|e| crate::lang::diag::decode(path, e.as_bytes()).err().unwrap_or_default())
 }
 
 /// Compile scenario source text read from `path`.
