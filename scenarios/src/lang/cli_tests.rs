@@ -1,7 +1,7 @@
 //! Front-end tests through the `ksim` subcommands' library functions
 //! ([`crate::cli`]) with the real catalog: files that are not UTF-8, files
-//! with very many errors (issue 13, finding 6), and values too large to
-//! build (finding 3).
+//! with very many errors or many names (issue 13, finding 6), and values
+//! too large to build (finding 3).
 
 use crate::cli::{cmd_check, load, EXIT_USAGE};
 use std::time::{Duration, Instant};
@@ -181,4 +181,39 @@ fn a_value_too_large_at_run_time_is_an_evaluation_error() {
     let mut out = String::new();
     assert_eq!(crate::cli::cmd_run(&mut out, &[f.path()], None, false), crate::cli::EXIT_VIOLATION, "{out}");
     assert!(out.contains("bytes, more than the 4194304 (4 MiB) a value may hold"), "{out}");
+}
+
+#[test]
+fn suggestions_stop_at_the_cap_so_many_unknown_names_stay_linear() {
+    // Each unknown name was compared with every bound name: 20,000 of
+    // each took 200 s.
+    let n = 20_000;
+    let mut src = String::from("setup:\n");
+    for i in 0..n {
+        src.push_str(&format!("  x{i} = eventfd(0, 0)\n"));
+    }
+    for i in 0..n {
+        src.push_str(&format!("  close(y{i})\n"));
+    }
+    let f = TempFile::new("many-names.scn", src.as_bytes());
+    let t = Instant::now();
+    let (code, out) = check(&f);
+    let took = t.elapsed();
+    assert_eq!(code, EXIT_USAGE);
+    // The errors shown still have their suggestions.
+    assert!(out.starts_with("error: unknown name `y0`\n"), "{out}");
+    assert!(out.contains("expected a name bound earlier or a constant; did you mean `x0`?"), "{out}");
+    assert!(out.ends_with("\nand 19950 more errors (only the first 50 are shown)\n"), "{out}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+#[test]
+fn an_actor_with_many_names_is_not_listed_whole() {
+    let mut src = String::from("thread t:\n");
+    for i in 0..31 {
+        src.push_str(&format!("  a{i} = eventfd(0, 0)\n"));
+    }
+    src.push_str("check:\n  assert t.zz == 0\n");
+    let err = crate::cli::load_source("t.scn", &src).err().unwrap_or_default();
+    assert!(err.contains("expected a name bound by `t` (it binds 31)\n"), "{err}");
 }

@@ -40,6 +40,10 @@ fn mib(n: u64) -> String {
     }
 }
 
+/// The most names an error lists as what was expected; beyond it, it
+/// counts them.
+const MAX_LISTED: usize = 30;
+
 /// Names that cannot be bound.
 const RESERVED: &[&str] = &["_", "ok", "or", "in", "unset", "NULL"];
 
@@ -94,7 +98,7 @@ struct Resolver<'a> {
     actor_map: HashMap<String, u32>,
     actor_names: Vec<String>,
     /// Each resolved actor's locals, by actor index.
-    actor_locals: Vec<Vec<String>>,
+    actor_locals: Vec<Locals>,
     /// The current actor's locals.
     locals: Option<Locals>,
     /// The bytes of the byte strings folded so far (at most
@@ -122,6 +126,23 @@ impl<'a> Resolver<'a> {
         self.diags.push(d);
     }
 
+    /// Whether to look for "did you mean" suggestions: only until there
+    /// are as many errors as are printed ([`diag::MAX_SHOWN`]). A search
+    /// scans every name of its kind, so searching for every error of a
+    /// long file would take time quadratic in its length.
+    fn suggesting(&self) -> bool {
+        self.diags.len() < diag::MAX_SHOWN
+    }
+
+    /// [`did_you_mean`], while [`Resolver::suggesting`].
+    fn suggest<'n>(&self, name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<String> {
+        if self.suggesting() {
+            did_you_mean(name, candidates)
+        } else {
+            None
+        }
+    }
+
     fn run(mut self, file: &File) -> Result<Program, Vec<Diag>> {
         let mut prog = Program { title: file.title.as_ref().map(|(t, _)| t.clone()), ..Program::default() };
         prog.config = self.config(file);
@@ -139,7 +160,8 @@ impl<'a> Resolver<'a> {
                     None => {
                         let mut d = Diag::new(p.span, format!("unknown process `{}`", p.name))
                             .expected("a process declared with `process NAME` (or `main`)");
-                        if let Some(s) = did_you_mean(&p.name, prog.processes.iter().map(|s| s.as_str())) {
+                        let names = prog.processes.iter().map(|s| s.as_str());
+                        if let Some(s) = self.suggest(&p.name, names) {
                             d = d.help(format!("did you mean `{s}`?"));
                         }
                         self.err(d);
@@ -149,8 +171,9 @@ impl<'a> Resolver<'a> {
             };
             self.locals = Some(Locals { names: Vec::new(), map: HashMap::new() });
             let body = self.block(&a.body, Scope::Actor(i as u32, a.kind));
-            let locals = self.locals.take().map(|l| l.names).unwrap_or_default();
-            self.actor_locals.push(locals.clone());
+            let done = self.locals.take().unwrap_or_else(|| Locals { names: Vec::new(), map: HashMap::new() });
+            let locals = done.names.clone();
+            self.actor_locals.push(done);
             prog.actors.push(ActorIr {
                 name: a.name.name.clone(),
                 kind: match a.kind {
@@ -442,7 +465,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         let names = self.cat.call_names();
-        let expected = match did_you_mean(name, names.iter().copied()) {
+        let expected = match self.suggest(name, names.iter().copied()) {
             Some(s) => format!("a call name; did you mean `{s}`?"),
             None => "a call name".to_string(),
         };
@@ -676,25 +699,29 @@ impl<'a> Resolver<'a> {
             self.err(d);
             return IrExpr::Const(Const::Unset);
         }
-        let mut candidates: Vec<&str> = Vec::new();
-        if let (Scope::Actor(..), Some(l)) = (scope, &self.locals) {
-            candidates.extend(l.names.iter().map(|s| s.as_str()));
-        }
-        candidates.extend(self.globals.iter().map(|s| s.as_str()));
-        let consts = self.cat.constant_names();
-        candidates.extend(consts.iter().copied());
-        let suggestion = did_you_mean(name, candidates);
+        let suggestion = if self.suggesting() {
+            let mut candidates: Vec<&str> = Vec::new();
+            if let (Scope::Actor(..), Some(l)) = (scope, &self.locals) {
+                candidates.extend(l.names.iter().map(|s| s.as_str()));
+            }
+            candidates.extend(self.globals.iter().map(|s| s.as_str()));
+            let consts = self.cat.constant_names();
+            candidates.extend(consts.iter().copied());
+            did_you_mean(name, candidates)
+        } else {
+            None
+        };
         let expected = match suggestion {
             Some(s) => format!("a name bound earlier or a constant; did you mean `{s}`?"),
             None => "a name bound earlier or a constant".to_string(),
         };
         let mut d = Diag::new(id.span, format!("unknown name `{name}`")).expected(expected);
-        if matches!(scope, Scope::Check | Scope::Finally) {
+        if matches!(scope, Scope::Check | Scope::Finally) && self.suggesting() {
             let owners: Vec<&str> = self
                 .actor_locals
                 .iter()
                 .enumerate()
-                .filter(|(_, l)| l.iter().any(|n| n == name))
+                .filter(|(_, l)| l.map.contains_key(name))
                 .map(|(i, _)| self.actor_names[i].as_str())
                 .collect();
             if let Some(a) = owners.first() {
@@ -706,18 +733,21 @@ impl<'a> Resolver<'a> {
     }
 
     fn actor_var(&mut self, actor: u32, a: &Ident, f: &Ident) -> IrExpr {
-        let locals = self.actor_locals.get(actor as usize).cloned().unwrap_or_default();
-        if let Some(i) = locals.iter().position(|n| *n == f.name) {
-            return IrExpr::ActorVar { actor, slot: i as u32 };
+        let none = Locals { names: Vec::new(), map: HashMap::new() };
+        let locals = self.actor_locals.get(actor as usize).unwrap_or(&none);
+        if let Some(&i) = locals.map.get(&f.name) {
+            return IrExpr::ActorVar { actor, slot: i };
         }
-        let names: Vec<&str> = locals.iter().map(|s| s.as_str()).collect();
+        let names: Vec<&str> = locals.names.iter().map(|s| s.as_str()).collect();
         let expected = if names.is_empty() {
             format!("a name bound by `{}` (it binds none)", a.name)
+        } else if names.len() > MAX_LISTED {
+            format!("a name bound by `{}` (it binds {})", a.name, names.len())
         } else {
             format!("a name bound by `{}`: {}", a.name, one_of(&names))
         };
         let mut d = Diag::new(f.span, format!("actor `{}` binds no name `{}`", a.name, f.name)).expected(expected);
-        if let Some(s) = did_you_mean(&f.name, names.iter().copied()) {
+        if let Some(s) = self.suggest(&f.name, names.iter().copied()) {
             d = d.help(format!("did you mean `{}.{s}`?", a.name));
         }
         self.err(d);
@@ -795,7 +825,7 @@ impl<'a> Resolver<'a> {
             }
             let mut d = Diag::new(id.span, format!("unknown actor `{}`", id.name))
                 .expected("the name of a `thread` or `kthread`");
-            if let Some(s) = did_you_mean(&id.name, self.actor_names.iter().map(|s| s.as_str())) {
+            if let Some(s) = self.suggest(&id.name, self.actor_names.iter().map(|s| s.as_str())) {
                 d = d.help(format!("did you mean `{s}`?"));
             }
             self.err(d);
