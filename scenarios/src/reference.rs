@@ -14,8 +14,11 @@ use sim_kernel::errno::Errno;
 use sim_kernel::mm::Signal;
 use std::fmt::Write as _;
 
-/// The generated files, under `book/src/`, with their generators.
-pub const FILES: &[(&str, fn() -> String)] = &[
+/// A generated file's name under `book/src/`, and its generator.
+pub type File = (&'static str, fn() -> String);
+
+/// The generated files.
+pub const FILES: &[File] = &[
     ("reference-calls.md", calls_markdown),
     ("reference-builtins.md", builtins_markdown),
     ("reference-constants.md", constants_markdown),
