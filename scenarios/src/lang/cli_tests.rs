@@ -44,7 +44,10 @@ fn a_file_that_is_not_utf8_is_an_error_at_its_first_bad_byte() {
     assert!(out.contains(&format!(" --> {}:4:15\n", f.path())), "{out}");
     assert!(out.contains("4 |   write(e, \"éb\u{fffd}\")\n  |               ^ expected UTF-8 text\n"), "{out}");
     // `ksim run`, `replay` and `explore` read files the same way.
-    assert_eq!(load(&f.path()).err(), Some(out));
+    assert_eq!(load(&f.path()).err(), Some(out.clone()));
+    let mut explored = String::new();
+    let code = crate::cli::cmd_explore(&mut explored, &[f.path()], &crate::cli::ExploreArgs::default());
+    assert_eq!((code, explored), (EXIT_USAGE, out));
 }
 
 #[test]
