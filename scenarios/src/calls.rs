@@ -128,7 +128,7 @@ calls! {
         "**ksim**: every poll key the entry has been woken with (`POLLIN`, `POLLOUT`, `POLLHUP`)";
     Pipe = "pipe", User, 0..0, Named::None, Pair, "(R, W) = pipe()",
         "a pair: the read end's fd and the write end's fd",
-        "`pipe(2)`: `pipe2` with flags 0. Bind the pair with `(r, w) = pipe()`; an errno binds both names ([pipes](pipes.md))";
+        "`pipe(2)`: `pipe2` with flags 0 ([pipes](pipes.md))";
     Pipe2 = "pipe2", User, 1..1, Named::None, Pair, "(R, W) = pipe2(FLAGS)",
         "a pair: the read end's fd and the write end's fd",
         "`pipe2(2)`: flags other than `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT`, `O_NOTIFICATION_PIPE`: `EINVAL`; no two free fds: `EMFILE`, and no fd is left behind. `O_NOTIFICATION_PIPE` makes a notification pipe ([pipes](pipes.md#notification-pipes))";

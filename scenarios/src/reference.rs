@@ -45,7 +45,7 @@ pub fn calls_markdown() -> String {
         };
         let returns = match sig.ret {
             Ret::One => cell(doc.returns),
-            Ret::Pair => format!("{} (bind with `(A, B) =`)", cell(doc.returns)),
+            Ret::Pair => format!("{}, bound with `(A, B) =` (an errno binds both)", cell(doc.returns)),
         };
         let _ = writeln!(out, "| `{}` | {who} | {returns} | {} |", cell(sig.usage), cell(doc.notes));
     }
@@ -142,7 +142,7 @@ mod tests {
         for name in ["pipe", "pipe2", "sigcount", "watch_add", "watch_remove", "post_notification"] {
             assert!(calls.contains(&format!("{name}(")), "{name}");
         }
-        assert!(calls.contains("| `(R, W) = pipe()` | user | a pair: "), "{calls}");
+        assert!(calls.contains("| `(R, W) = pipe()` | user | a pair: the read end's fd and the write end's fd, bound with `(A, B) =` (an errno binds both) | "), "{calls}");
         assert!(calls.contains("| `watch_source()` | kernel | "), "{calls}");
         assert!(builtins_markdown().contains("| `note(TYPE, SUBTYPE, ID, PAYLOAD[, FLAGS])` | "));
     }
