@@ -1,6 +1,7 @@
 //! The call catalog: every call a scenario can make, its signature (for the
 //! resolver) and its dispatch to the kernel's `sys_*` entry points and
-//! kernel-internal APIs; the value builtins; the constants.
+//! kernel-internal APIs; the value builtins; the constants; the limit on a
+//! value's size ([`MAX_VALUE_BYTES`]).
 //!
 //! Integer arguments are converted as the C prototypes would: fds and flags
 //! are `int`/`unsigned int` (truncated), counts `size_t`, offsets `off_t`.
@@ -19,8 +20,18 @@ use sim_kernel::watch_queue;
 use sim_kernel::{Errno, KResult, Task};
 use std::rc::Rc;
 
+/// What the book says of a call, beside its signature (markdown, `|`
+/// unescaped): what it returns, and its notes: the Linux call it follows,
+/// its errnos in the order they are checked, where it can block.
+#[derive(Clone, Copy, Debug)]
+pub struct CallDoc {
+    pub returns: &'static str,
+    pub notes: &'static str,
+}
+
 macro_rules! calls {
-    ($( $id:ident = $name:literal, $ctx:ident, $min:literal..$max:literal, $named:expr, $ret:ident, $usage:literal; )*) => {
+    ($( $id:ident = $name:literal, $ctx:ident, $min:literal..$max:literal, $named:expr, $ret:ident, $usage:literal,
+        $returns:literal, $notes:literal; )*) => {
         /// Every call, in catalog order (the discriminant is the `CallId`).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[repr(u16)]
@@ -30,52 +41,139 @@ macro_rules! calls {
         pub const CALLS: &[CallSig] = &[ $( CallSig {
             name: $name, ctx: CallCtx::$ctx, min: $min, max: $max, named: $named, ret: Ret::$ret, usage: $usage,
         }, )* ];
+        /// The book's text for each call, indexed by `CallId`
+        /// ([`crate::reference`] prints it).
+        pub const CALL_DOCS: &[CallDoc] = &[ $( CallDoc { returns: $returns, notes: $notes }, )* ];
     };
 }
 
 calls! {
-    Eventfd = "eventfd", User, 1..2, Named::None, One, "eventfd(INITVAL[, FLAGS])";
-    EventfdRead = "eventfd_read", User, 1..1, Named::None, One, "eventfd_read(FD)";
-    EventfdWrite = "eventfd_write", User, 2..2, Named::None, One, "eventfd_write(FD, VALUE)";
-    Read = "read", User, 2..2, Named::None, One, "read(FD, COUNT)";
-    Write = "write", User, 2..2, Named::None, One, "write(FD, BYTES)";
-    Pread = "pread", User, 3..3, Named::None, One, "pread(FD, COUNT, OFFSET)";
-    Pwrite = "pwrite", User, 3..3, Named::None, One, "pwrite(FD, BYTES, OFFSET)";
-    Close = "close", User, 1..1, Named::None, One, "close(FD)";
-    Dup = "dup", User, 1..1, Named::None, One, "dup(FD)";
-    Dup2 = "dup2", User, 2..2, Named::None, One, "dup2(OLDFD, NEWFD)";
-    Dup3 = "dup3", User, 3..3, Named::None, One, "dup3(OLDFD, NEWFD, FLAGS)";
-    Fcntl = "fcntl", User, 2..3, Named::None, One, "fcntl(FD, CMD[, ARG])";
-    Lseek = "lseek", User, 3..3, Named::None, One, "lseek(FD, OFFSET, WHENCE)";
-    Poll = "poll", User, 3..3, Named::None, One, "poll(FD, EVENTS, TIMEOUT_MS)";
-    Ioctl = "ioctl", User, 2..3, Named::Any, One, "ioctl(FD, CMD[, ARG][, FIELD=VALUE...])";
-    Exec = "exec", User, 0..0, Named::None, One, "exec()";
-    FdPath = "fd_path", User, 1..1, Named::None, One, "fd_path(FD)";
-    Setrlimit = "setrlimit", User, 2..2, Named::None, One, "setrlimit(RLIMIT_NOFILE, N)";
-    NowNs = "now_ns", Any, 0..0, Named::None, One, "now_ns()";
-    SleepNs = "sleep_ns", Any, 1..1, Named::None, One, "sleep_ns(NS)";
-    EventfdCtxFdget = "eventfd_ctx_fdget", Kernel, 1..1, Named::None, One, "eventfd_ctx_fdget(FD)";
-    EventfdSignal = "eventfd_signal", Kernel, 2..2, Named::None, One, "eventfd_signal(CTX, N)";
-    EventfdCtxPut = "eventfd_ctx_put", Kernel, 1..1, Named::None, One, "eventfd_ctx_put(CTX)";
-    EventfdWaitAdd = "eventfd_wait_add", Kernel, 1..1, Named::None, One, "eventfd_wait_add(CTX)";
-    EventfdCtxRemoveWaitQueue = "eventfd_ctx_remove_wait_queue", Kernel, 2..2, Named::None, One, "eventfd_ctx_remove_wait_queue(CTX, WAIT)";
-    EventfdWaitKeys = "eventfd_wait_keys", Kernel, 1..1, Named::None, One, "eventfd_wait_keys(WAIT)";
-    Pipe = "pipe", User, 0..0, Named::None, Pair, "(R, W) = pipe()";
-    Pipe2 = "pipe2", User, 1..1, Named::None, Pair, "(R, W) = pipe2(FLAGS)";
-    Sigcount = "sigcount", User, 1..1, Named::None, One, "sigcount(SIG)";
-    WatchAdd = "watch_add", User, 3..3, Named::None, One, "watch_add(SRC, FD, ID)";
-    WatchRemove = "watch_remove", User, 2..2, Named::None, One, "watch_remove(SRC, FD)";
-    WatchSource = "watch_source", Kernel, 0..0, Named::None, One, "watch_source()";
-    PostNotification = "post_notification", Kernel, 4..5, Named::None, One, "post_notification(SRC, TYPE, SUBTYPE, PAYLOAD[, INFO_FLAGS])";
-    WatchSourceDestroy = "watch_source_destroy", Kernel, 1..1, Named::None, One, "watch_source_destroy(SRC)";
-    Mmap = "mmap", User, 1..2, Named::None, One, "mmap(LEN[, PROT])";
-    Munmap = "munmap", User, 2..2, Named::None, One, "munmap(ADDR, LEN)";
-    Mprotect = "mprotect", User, 3..3, Named::None, One, "mprotect(ADDR, LEN, PROT)";
-    Load = "load", User, 1..1, Named::None, One, "load(ADDR)";
-    Store = "store", User, 2..2, Named::None, One, "store(ADDR, VALUE)";
-    Memset = "memset", User, 3..3, Named::None, One, "memset(ADDR, BYTE, LEN)";
-    Userfaultfd = "userfaultfd", User, 1..1, Named::None, One, "userfaultfd(FLAGS)";
-    UffdRead = "uffd_read", User, 1..1, Named::None, One, "uffd_read(UFFD)";
+    Eventfd = "eventfd", User, 1..2, Named::None, One, "eventfd(INITVAL[, FLAGS])",
+        "the new fd",
+        "`eventfd2(2)`; the one-argument form is `eventfd(2)`, that is flags 0. INITVAL is an `unsigned int`. Flags other than `EFD_CLOEXEC`, `EFD_NONBLOCK`, `EFD_SEMAPHORE`: `EINVAL`; no free fd below `RLIMIT_NOFILE`: `EMFILE`";
+    EventfdRead = "eventfd_read", User, 1..1, Named::None, One, "eventfd_read(FD)",
+        "the counter value read",
+        "glibc's `eventfd_read`: `read(FD, &v, 8)`. Returns `v` instead of storing it ([divergence](divergences.md)); errnos as `read`";
+    EventfdWrite = "eventfd_write", User, 2..2, Named::None, One, "eventfd_write(FD, VALUE)",
+        "0",
+        "glibc's `eventfd_write`: writes VALUE as 8 little-endian bytes; errnos as `write`";
+    Read = "read", User, 2..2, Named::None, One, "read(FD, COUNT)",
+        "the bytes read",
+        "COUNT is the buffer size. Not open: `EBADF`; not opened for reading: `EBADF`; then the file type's read ([eventfd](eventfd.md#counter-semantics), [pipes](pipes.md))";
+    Write = "write", User, 2..2, Named::None, One, "write(FD, BYTES)",
+        "the count written",
+        "not open or not opened for writing: `EBADF`; then the file type's write ([pipes](pipes.md))";
+    Pread = "pread", User, 3..3, Named::None, One, "pread(FD, COUNT, OFFSET)",
+        "the bytes read",
+        "`pread64(2)`. OFFSET < 0: `EINVAL` before the fd is looked up; `EBADF`; no file ksim has supports positional I/O: `ESPIPE`";
+    Pwrite = "pwrite", User, 3..3, Named::None, One, "pwrite(FD, BYTES, OFFSET)",
+        "the count written",
+        "`pwrite64(2)`; as `pread`";
+    Close = "close", User, 1..1, Named::None, One, "close(FD)",
+        "0",
+        "not open: `EBADF`. The file is released only if that was its last reference";
+    Dup = "dup", User, 1..1, Named::None, One, "dup(FD)",
+        "the new fd",
+        "`EBADF`, then `EMFILE`. The new fd has `FD_CLOEXEC` clear";
+    Dup2 = "dup2", User, 2..2, Named::None, One, "dup2(OLDFD, NEWFD)",
+        "NEWFD",
+        "OLDFD == NEWFD: NEWFD if open, else `EBADF`. Otherwise as `dup3` with flags 0";
+    Dup3 = "dup3", User, 3..3, Named::None, One, "dup3(OLDFD, NEWFD, FLAGS)",
+        "NEWFD",
+        "flags other than `O_CLOEXEC`, or OLDFD == NEWFD: `EINVAL`; NEWFD ≥ `RLIMIT_NOFILE`: `EBADF`; OLDFD not open: `EBADF`; NEWFD reserved by an fd-creating call in progress: `EBUSY`. Whatever NEWFD named is closed";
+    Fcntl = "fcntl", User, 2..3, Named::None, One, "fcntl(FD, CMD[, ARG])",
+        "an integer",
+        "`F_DUPFD`, `F_DUPFD_CLOEXEC` (ARG ≥ `RLIMIT_NOFILE`: `EINVAL`), `F_GETFD`, `F_SETFD`, `F_GETFL`, `F_SETFL` (changes `O_APPEND`, `O_NONBLOCK`, `O_DIRECT`, `O_NOATIME`; `O_ASYNC` stays clear as no file has `->fasync`; `O_DIRECT` on a file that is not a pipe: `EINVAL`), `F_SETPIPE_SZ`/`F_GETPIPE_SZ` on a non-pipe: `EBADF`; any other CMD: `EINVAL`";
+    Lseek = "lseek", User, 3..3, Named::None, One, "lseek(FD, OFFSET, WHENCE)",
+        "the new offset",
+        "`EBADF`; WHENCE > `SEEK_HOLE`: `EINVAL`; a file with no llseek: `ESPIPE`; eventfd and the console (`noop_llseek`) return the current position, 0, and change nothing";
+    Poll = "poll", User, 3..3, Named::None, One, "poll(FD, EVENTS, TIMEOUT_MS)",
+        "the revents of FD",
+        "one fd ([divergence](divergences.md)). `POLLERR` and `POLLHUP` are reported whether asked or not; a closed FD gives `POLLNVAL`; a negative FD gives 0; `RLIMIT_NOFILE` below 1 (the one fd): `EINVAL`. TIMEOUT_MS 0 returns at once, negative waits forever, positive is a deadline on the virtual clock; 0 on timeout";
+    Ioctl = "ioctl", User, 2..3, Named::Any, One, "ioctl(FD, CMD[, ARG][, FIELD=VALUE...])",
+        "an integer or a record",
+        "`FIOCLEX`, `FIONCLEX`, `FIONBIO` (ARG non-zero sets `O_NONBLOCK`, zero clears it) on any fd; other commands go to the file type (a pipe has `FIONREAD`, `IOC_WATCH_QUEUE_SET_SIZE` and `IOC_WATCH_QUEUE_SET_FILTER`, [pipes](pipes.md#notification-pipes); a userfaultfd the `UFFDIO_*` ioctls below; eventfd and the console have none: `ENOTTY`). Struct arguments are given as named fields and struct results come back as records";
+    Exec = "exec", User, 0..0, Named::None, One, "exec()",
+        "0",
+        "closes every `FD_CLOEXEC` fd of the caller's process, and nothing else ([divergence](divergences.md))";
+    FdPath = "fd_path", User, 1..1, Named::None, One, "fd_path(FD)",
+        "a string",
+        r#"**ksim**: what `readlink("/proc/self/fd/FD")` shows: `"anon_inode:[eventfd]"`, `"pipe:[INO]"`, `"/dev/null"`. Not open: `ENOENT` (no such /proc entry)"#;
+    Setrlimit = "setrlimit", User, 2..2, Named::None, One, "setrlimit(RLIMIT_NOFILE, N)",
+        "0",
+        "sets the fd limit (soft and hard together); N above 1048576 (`sysctl_nr_open`): `EPERM`; any other resource: `EINVAL`";
+    NowNs = "now_ns", Any, 0..0, Named::None, One, "now_ns()",
+        "nanoseconds",
+        "**ksim**: the virtual clock";
+    SleepNs = "sleep_ns", Any, 1..1, Named::None, One, "sleep_ns(NS)",
+        "0",
+        "**ksim**: block until the virtual clock has advanced by NS";
+    EventfdCtxFdget = "eventfd_ctx_fdget", Kernel, 1..1, Named::None, One, "eventfd_ctx_fdget(FD)",
+        "`<eventfd_ctx>`",
+        "takes a context reference. Not open: `EBADF`; not an eventfd: `EINVAL`";
+    EventfdSignal = "eventfd_signal", Kernel, 2..2, Named::None, One, "eventfd_signal(CTX, N)",
+        "the amount added",
+        "the Linux ≤ 6.7 form: adds N, saturating at `ULLONG_MAX`, never blocks ([divergence](divergences.md))";
+    EventfdCtxPut = "eventfd_ctx_put", Kernel, 1..1, Named::None, One, "eventfd_ctx_put(CTX)",
+        "0",
+        "drops a context reference; the last one frees the context";
+    EventfdWaitAdd = "eventfd_wait_add", Kernel, 1..1, Named::None, One, "eventfd_wait_add(CTX)",
+        "`<eventfd_wait>`",
+        "**ksim**: queues an in-kernel wait entry with a wake function on the context's wait queue, as KVM's irqfd does; the entry records the keys it is woken with";
+    EventfdCtxRemoveWaitQueue = "eventfd_ctx_remove_wait_queue", Kernel, 2..2, Named::None, One, "eventfd_ctx_remove_wait_queue(CTX, WAIT)",
+        "the count consumed",
+        "consumes the count as a read would and removes WAIT, atomically; `EAGAIN` if the count was 0. The entry is freed; using it afterwards is a use-after-free";
+    EventfdWaitKeys = "eventfd_wait_keys", Kernel, 1..1, Named::None, One, "eventfd_wait_keys(WAIT)",
+        "the keys, OR'ed",
+        "**ksim**: every poll key the entry has been woken with (`POLLIN`, `POLLOUT`, `POLLHUP`)";
+    Pipe = "pipe", User, 0..0, Named::None, Pair, "(R, W) = pipe()",
+        "a pair: the read end's fd and the write end's fd",
+        "`pipe(2)`: `pipe2` with flags 0 ([pipes](pipes.md))";
+    Pipe2 = "pipe2", User, 1..1, Named::None, Pair, "(R, W) = pipe2(FLAGS)",
+        "a pair: the read end's fd and the write end's fd",
+        "`pipe2(2)`: flags other than `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT`, `O_NOTIFICATION_PIPE`: `EINVAL`; no two free fds: `EMFILE`, and no fd is left behind. `O_NOTIFICATION_PIPE` makes a notification pipe ([pipes](pipes.md#notification-pipes))";
+    Sigcount = "sigcount", User, 1..1, Named::None, One, "sigcount(SIG)",
+        "a count",
+        "**ksim**: how many times the caller's process has received signal SIG (an integer, e.g. `SIGPIPE`) and ignored it: a write to a pipe with no reader sends `SIGPIPE`";
+    WatchAdd = "watch_add", User, 3..3, Named::None, One, "watch_add(SRC, FD, ID)",
+        "0",
+        "`keyctl_watch_key(SRC, FD, ID)` for ksim's stand-in watchable object: subscribes the notification queue behind FD with the 8-bit ID (-1 removes). ID outside -1..255, or FD not a notification pipe: `EINVAL`; SRC already watched through that queue: `EBUSY` ([pipes](pipes.md#notification-pipes))";
+    WatchRemove = "watch_remove", User, 2..2, Named::None, One, "watch_remove(SRC, FD)",
+        "0",
+        "**ksim**: removes SRC's watch on FD's queue, posting a 16-byte META/REMOVAL note that carries the watch's ID and `u64(src.id)`; no such watch: `EBADSLT`";
+    WatchSource = "watch_source", Kernel, 0..0, Named::None, One, "watch_source()",
+        "`<watch_source>`",
+        "**ksim**: a watchable object (Linux's are keys and mounts) with a non-zero `.id`";
+    PostNotification = "post_notification", Kernel, 4..5, Named::None, One, "post_notification(SRC, TYPE, SUBTYPE, PAYLOAD[, INFO_FLAGS])",
+        "0",
+        "`post_watch_notification`: posts a note to every watch of SRC whose queue's filter takes it, each copy carrying its watch's ID; a queue with no free slot loses it and marks the loss; never blocks. TYPE above 24 bits, SUBTYPE above 8, PAYLOAD above 119 bytes, INFO_FLAGS outside `WATCH_INFO_TYPE_INFO`: `EINVAL`";
+    WatchSourceDestroy = "watch_source_destroy", Kernel, 1..1, Named::None, One, "watch_source_destroy(SRC)",
+        "0",
+        "**ksim**: removes every watch of SRC (each queue gets its removal note) and frees the object";
+    Mmap = "mmap", User, 1..2, Named::None, One, "mmap(LEN[, PROT])",
+        "the page-aligned address",
+        "`mmap(NULL, LEN, PROT, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)`; PROT defaults to `PROT_READ|PROT_WRITE`. LEN 0: `EINVAL`; too long: `ENOMEM`. Addresses are allocated top-down below 0x7ffff7fff000 ([userfaultfd](userfaultfd.md#the-address-space))";
+    Munmap = "munmap", User, 2..2, Named::None, One, "munmap(ADDR, LEN)",
+        "0",
+        "unaligned ADDR, LEN 0, beyond the address space: `EINVAL`; nothing mapped: 0";
+    Mprotect = "mprotect", User, 3..3, Named::None, One, "mprotect(ADDR, LEN, PROT)",
+        "0",
+        "unaligned ADDR: `EINVAL`; LEN 0: 0; unknown PROT bits: `EINVAL`; unmapped: `ENOMEM`";
+    Load = "load", User, 1..1, Named::None, One, "load(ADDR)",
+        "the little-endian u64 at ADDR",
+        "**ksim**: a user read of 8 bytes (may straddle pages). `SIGSEGV`, `SIGBUS`; may block in a userfault";
+    Store = "store", User, 2..2, Named::None, One, "store(ADDR, VALUE)",
+        "0",
+        "**ksim**: a user write of VALUE as 8 little-endian bytes. `SIGSEGV`, `SIGBUS`; may block";
+    Memset = "memset", User, 3..3, Named::None, One, "memset(ADDR, BYTE, LEN)",
+        "0",
+        "`memset(3)`: BYTE as `unsigned char`, page by page (bytes before a fault stay written). `SIGSEGV`, `SIGBUS`; may block";
+    Userfaultfd = "userfaultfd", User, 1..1, Named::None, One, "userfaultfd(FLAGS)",
+        "the new fd",
+        "`userfaultfd(2)`: flags other than `O_CLOEXEC`, `O_NONBLOCK`, `UFFD_USER_MODE_ONLY`: `EINVAL` ([userfaultfd](userfaultfd.md))";
+    UffdRead = "uffd_read", User, 1..1, Named::None, One, "uffd_read(UFFD)",
+        "a record `{event, flags, address}`",
+        "**ksim**: `read(UFFD, &msg, 32)` shown as the fields of a `struct uffd_msg` page-fault message; errnos as `read`";
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -90,9 +188,76 @@ pub const BUILTINS: &[BuiltinSig] = &[
     BuiltinSig { name: "filter", min: 2, max: 4, usage: "filter(TYPE, [SUBTYPES...][, INFO_FILTER, INFO_MASK])" },
 ];
 
-/// The largest `fill` (and any built byte string), to keep a typo from
-/// exhausting memory.
+/// What each builtin gives (markdown, `|` unescaped), indexed as
+/// [`BUILTINS`], for the book ([`crate::reference`]).
+pub const BUILTIN_DOCS: &[&str] = &[
+    "N as 2 little-endian bytes; an error if N does not fit",
+    "N as 4 little-endian bytes; an error if N does not fit",
+    "N as 8 little-endian bytes; an error if N does not fit",
+    "the byte strings concatenated",
+    "LEN copies of BYTE (BYTE 0 to 255)",
+    "the length of a byte string, a string or a list",
+    "a notification as a read of a notification pipe returns it: the header of a `struct watch_notification` \
+     (TYPE 24 bits, SUBTYPE 8, the watch ID 8, FLAGS in the info word) and PAYLOAD, at most 127 bytes in all \
+     ([pipes](pipes.md#notification-pipes))",
+    "one `struct watch_notification_type_filter`, as a record (`type`, `info_filter`, `info_mask`, \
+     `subtype_filter`: SUBTYPES, each 0 to 255, as 8 words of bits), for the list \
+     `ioctl(FD, IOC_WATCH_QUEUE_SET_FILTER, [filter(...), ...])` takes",
+];
+
+/// The most bytes one scenario value may hold: a byte string `fill`, `cat`
+/// or any builtin builds, or a list's contents together. A larger value is
+/// an error when the file is checked (if its size is known then) or when
+/// it is evaluated, never an allocation failure: a typo such as
+/// `fill(67108864, 1)` must not exhaust memory. 4 MiB is more than any
+/// buffer the calls take in Linux: a pipe holds at most 1 MiB by default
+/// (`/proc/sys/fs/pipe-max-size`), an eventfd write is 8 bytes, a
+/// notification 128.
+pub const MAX_VALUE_BYTES: u64 = 4 << 20;
+
+/// The largest read buffer the native runner allocates on the heap (beyond
+/// it, lazily mapped memory). Not a limit on scenario values
+/// ([`MAX_VALUE_BYTES`] is).
 pub const MAX_BYTES: u64 = 64 << 20;
+
+/// The error for a value of `n` bytes (at least) built by `what`.
+pub fn too_big(what: &str, n: u64) -> String {
+    format!("{what}: {n} bytes, more than the {MAX_VALUE_BYTES} ({} MiB) a value may hold", MAX_VALUE_BYTES >> 20)
+}
+
+/// The least number of bytes `e` builds if it evaluates (see
+/// [`Catalog::built_len`]), computed without building it.
+pub fn built_len(e: &IrExpr) -> u64 {
+    match e {
+        IrExpr::Const(Const::Bytes(b)) => b.len() as u64,
+        IrExpr::Const(Const::Str(s)) => s.len() as u64,
+        IrExpr::List(items) => items.iter().fold(0, |n, x| n.saturating_add(built_len(x))),
+        IrExpr::Builtin { id, args, .. } => match BUILTINS.get(*id as usize).map(|b| b.name) {
+            Some("u16") => 2,
+            Some("u32") => 4,
+            Some("u64") => 8,
+            Some("fill") => match args.first() {
+                Some(IrExpr::Const(Const::Int(n))) => *n,
+                _ => 0,
+            },
+            Some("cat") => args.iter().fold(0, |n, x| n.saturating_add(built_len(x))),
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// The bytes a value holds: a byte string's or a string's length, a list's
+/// or a record's contents together.
+pub fn value_bytes(v: &Value) -> u64 {
+    match v {
+        Value::Bytes(b) => b.len() as u64,
+        Value::Str(s) => s.len() as u64,
+        Value::List(items) => items.iter().fold(0, |n, x| n.saturating_add(value_bytes(x))),
+        Value::Record(fields) => fields.iter().fold(0, |n, (_, x)| n.saturating_add(value_bytes(x))),
+        _ => 0,
+    }
+}
 
 /// The catalog the resolver uses.
 pub struct KsimCatalog;
@@ -137,6 +302,12 @@ impl Catalog for KsimCatalog {
     }
     fn fold(&self, e: &IrExpr) -> Option<Const> {
         crate::eval::fold(e)
+    }
+    fn built_len(&self, e: &IrExpr) -> u64 {
+        built_len(e)
+    }
+    fn max_value_bytes(&self) -> u64 {
+        MAX_VALUE_BYTES
     }
 }
 
@@ -560,23 +731,29 @@ pub fn builtin(id: BuiltinId, args: &[Value]) -> Result<Value, String> {
         "u32" => fixed(32),
         "u64" => fixed(64),
         "cat" => {
-            let mut out = Vec::new();
+            let mut n = 0u64;
             for (i, a) in args.iter().enumerate() {
                 match a {
-                    Value::Bytes(x) if (out.len() + x.len()) as u64 > MAX_BYTES => {
-                        return Err(format!("cat(...): longer than the {MAX_BYTES}-byte limit"));
-                    }
-                    Value::Bytes(x) => out.extend_from_slice(x),
+                    Value::Bytes(x) => n += x.len() as u64,
                     v => return Err(format!("argument {} of cat must be bytes, got {} ({v})", i + 1, v.kind())),
                 }
             }
-            Ok(Value::bytes(&out))
+            if n > MAX_VALUE_BYTES {
+                return Err(too_big("cat(...)", n));
+            }
+            let mut out = Vec::with_capacity(n as usize);
+            for a in args {
+                if let Value::Bytes(x) = a {
+                    out.extend_from_slice(x);
+                }
+            }
+            Ok(Value::Bytes(out.into()))
         }
         "fill" => {
             let n = int_at(0)?;
             let byte = int_at(1)?;
-            if n > MAX_BYTES {
-                return Err(format!("fill({n}, ...): longer than the {MAX_BYTES}-byte limit"));
+            if n > MAX_VALUE_BYTES {
+                return Err(too_big(&format!("fill({n}, ...)"), n));
             }
             if byte > 255 {
                 return Err(format!("fill(..., {byte}): a byte is 0..255"));
@@ -685,5 +862,31 @@ mod tests {
         assert!(matches!(&set[1], IrExpr::Const(Const::Bytes(b)) if b == &7u32.to_le_bytes()));
         let IrExpr::Binary(_, _, one, _) = &prog.checks[1].expr else { panic!() };
         assert!(matches!(**one, IrExpr::Const(Const::Int(1))));
+    }
+    #[test]
+    fn values_larger_than_the_limit_are_refused_before_they_are_built() {
+        let err = |src: &str| crate::lang::compile("big.scn", src, &KsimCatalog).err().unwrap_or_default();
+        let head = "setup:\n  (r, w) = pipe()\n";
+        // The limit itself is fine.
+        assert!(crate::lang::compile("ok.scn", &format!("{head}  write(w, fill(4194304, 1)) => ok\n"), &KsimCatalog)
+            .is_ok());
+        let e = err(&format!("{head}  write(w, fill(4194305, 1))\n"));
+        assert!(e.contains("big.scn:3:12\n") && e.contains("`fill(...)` would be 4194305 bytes"), "{e}");
+        // Each operand fits; together they do not (the error is at `cat`).
+        let e = err(&format!("{head}  write(w, cat(fill(3145728, 1), b\"x\", fill(1048576, 2)))\n"));
+        assert!(e.contains("big.scn:3:12\n") && e.contains("`cat(...)` would be 4194305 bytes"), "{e}");
+        let e = err(&format!("{head}  ioctl(w, 1, [fill(3145728, 1), fill(1048577, 2)])\n"));
+        assert!(e.contains("big.scn:3:15\n") && e.contains("the list would be 4194305 bytes"), "{e}");
+        // At run time: an evaluation error, not an allocation.
+        let big = [Value::Int(MAX_VALUE_BYTES + 1), Value::Int(1)];
+        let fill = BUILTINS.iter().position(|b| b.name == "fill").unwrap() as BuiltinId;
+        assert_eq!(builtin(fill, &big).err(), Some(too_big("fill(4194305, ...)", MAX_VALUE_BYTES + 1)));
+        let cat = BUILTINS.iter().position(|b| b.name == "cat").unwrap() as BuiltinId;
+        let half = Value::Bytes(vec![0; (MAX_VALUE_BYTES / 2) as usize].into());
+        assert!(builtin(cat, &[half.clone(), half.clone()]).is_ok());
+        assert_eq!(
+            builtin(cat, &[half.clone(), half, Value::bytes(b"x")]).err(),
+            Some(too_big("cat(...)", MAX_VALUE_BYTES + 1))
+        );
     }
 }

@@ -26,10 +26,16 @@ pub const EXIT_USAGE: i32 = 2;
 /// reports a command a Ctrl-C ended).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-/// Read and compile a scenario file; `Err` holds the rendered diagnostics.
+/// Read and compile a scenario file; `Err` holds the rendered diagnostics
+/// (a file that is not UTF-8 is an error at its first bad byte).
 pub fn load(path: &str) -> Result<Rc<Program>, String> {
-    let src = std::fs::read_to_string(path).map_err(|e| format!("error: cannot read {path}: {e}\n"))?;
-    load_source(path, &src)
+    load_source(path, &read_source(path)?)
+}
+
+/// Read a scenario file's text; `Err` holds the rendered error.
+pub fn read_source(path: &str) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("error: cannot read {path}: {e}\n"))?;
+    String::from_utf8(bytes).map_err(|e| crate::lang::diag::decode(path, e.as_bytes()).err().unwrap_or_default())
 }
 
 /// Compile scenario source text read from `path`.
@@ -701,10 +707,10 @@ fn explore_file(
 ) -> i32 {
     use crate::explore::{explore_parallel_with, ExploreOptions, Mode};
     let mut code = EXIT_OK;
-    let src = match std::fs::read_to_string(path) {
+    let src = match read_source(path) {
         Ok(s) => s,
         Err(e) => {
-            let _ = writeln!(out, "error: cannot read {path}: {e}");
+            out.push_str(&e);
             return EXIT_USAGE;
         }
     };

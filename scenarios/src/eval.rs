@@ -2,7 +2,8 @@
 //! (SCENARIO-LANGUAGE.md section 4), shared by the simulator's interpreter
 //! ([`crate::runner`]) and the native one ([`crate::native`]): both read
 //! bound names through a [`Scope`], so a value, a pattern or a `check` line
-//! means the same thing under both.
+//! means the same thing under both. No evaluation builds a value larger
+//! than [`calls::MAX_VALUE_BYTES`]: it fails with an evaluation error.
 
 use crate::calls;
 use crate::lang::ast::{BinOp, UnOp};
@@ -147,10 +148,10 @@ fn eval_full<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
         IrExpr::ActorVar { actor, slot } => s.actor_var(*actor, *slot),
         IrExpr::Blocked(a) => Value::Int(s.blocked(*a) as u64),
         IrExpr::Builtin { id, args, .. } => {
-            let vals = args.iter().map(|a| eval(s, a)).collect::<Result<Vec<_>, _>>()?;
-            calls::builtin(*id, &vals)?
+            let name = calls::BUILTINS.get(*id as usize).map_or("builtin", |b| b.name);
+            calls::builtin(*id, &operands(s, args, name)?)?
         }
-        IrExpr::List(items) => Value::List(Rc::from(items.iter().map(|a| eval(s, a)).collect::<Result<Vec<_>, _>>()?)),
+        IrExpr::List(items) => Value::List(Rc::from(operands(s, items, "[...]")?)),
         IrExpr::Index(base, idx, _) => index(eval(s, base)?, eval(s, idx)?)?,
         IrExpr::Field(base, name, _) => field(eval(s, base)?, name)?,
         IrExpr::Unary(op, x, _) => {
@@ -207,6 +208,26 @@ fn eval_full<S: Scope + ?Sized>(s: &S, e: &IrExpr) -> Result<Value, String> {
             Value::Int(0)
         }
     })
+}
+
+/// The values of builtin `what`'s arguments or (`what` is `[...]`) of a
+/// list's items, stopping as
+/// soon as they hold more than a value may ([`calls::MAX_VALUE_BYTES`]):
+/// no builtin makes a value smaller than its operands together, so
+/// nothing larger is built (`cat(fill(n, 1), fill(n, 1), ...)`).
+fn operands<S: Scope + ?Sized>(s: &S, args: &[IrExpr], what: &str) -> Result<Vec<Value>, String> {
+    let mut vals = Vec::with_capacity(args.len());
+    let mut n = 0u64;
+    for a in args {
+        let v = eval(s, a)?;
+        n = n.saturating_add(calls::value_bytes(&v));
+        if n > calls::MAX_VALUE_BYTES {
+            let what = if what.starts_with('[') { what.to_string() } else { format!("{what}(...)") };
+            return Err(calls::too_big(&what, n));
+        }
+        vals.push(v);
+    }
+    Ok(vals)
 }
 
 #[cold]

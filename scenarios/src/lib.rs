@@ -4,7 +4,9 @@
 //! [`runner`] (one execution: setup, actors, finally, check, teardown),
 //! [`explore`] (the schedule search), [`chrome_trace`] (`--trace`),
 //! [`progress`] (the explorer's progress bar and lines), [`limits`] (the
-//! step and time limits, the argument ranges, SIGINT and SIGTERM).
+//! step and time limits, the argument ranges, SIGINT and SIGTERM),
+//! [`reference`] (the book's tables of calls, builtins and constants,
+//! generated from the catalog).
 pub mod calls;
 pub mod chrome_trace;
 pub mod cli;
@@ -14,5 +16,6 @@ pub mod lang;
 pub mod limits;
 pub mod native;
 pub mod progress;
+pub mod reference;
 pub mod runner;
 pub mod value;

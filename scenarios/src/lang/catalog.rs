@@ -1,6 +1,7 @@
 //! What the resolver needs to know about calls, value builtins, constants
-//! and bug names. The concrete table lives in `crate::calls`; tests may pass
-//! their own.
+//! and bug names, how to fold constant expressions, and how large a value
+//! may be. The concrete table lives in `crate::calls`; tests may pass their
+//! own.
 
 use super::ir::{Const, IrExpr};
 
@@ -76,5 +77,18 @@ pub trait Catalog {
     /// (a failing evaluation is reported then, as it would have been).
     fn fold(&self, _e: &IrExpr) -> Option<Const> {
         None
+    }
+    /// The least number of bytes the value of `e` holds if it evaluates (a
+    /// byte string, or a list of them), computed from the operands without
+    /// building anything: `fill(LEN, B)` holds LEN, `cat(...)` the sum of
+    /// what its operands are known to hold; 0 when nothing is known before
+    /// run time. The resolver refuses a value longer than
+    /// [`Catalog::max_value_bytes`] and budgets the bytes it folds with it.
+    fn built_len(&self, _e: &IrExpr) -> u64 {
+        0
+    }
+    /// The most bytes one value may hold (see [`Catalog::built_len`]).
+    fn max_value_bytes(&self) -> u64 {
+        u64::MAX
     }
 }

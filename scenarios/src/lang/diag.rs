@@ -1,6 +1,11 @@
 //! Diagnostics: what went wrong, where, and what was expected there
 //! (SCENARIO-LANGUAGE.md section 6: "Errors name the file, line and column,
 //! and say what was expected there").
+//!
+//! Rendering is linear in the file: the lines are indexed once
+//! ([`Lines`]), and at most [`MAX_SHOWN`] diagnostics are printed, the rest
+//! counted. [`decode`] turns a file's bytes into text, or an error at the
+//! first byte that is not UTF-8.
 
 use super::ast::Span;
 
@@ -40,6 +45,45 @@ pub fn sort(diags: &mut Vec<Diag>) {
     diags.dedup();
 }
 
+/// The most diagnostics printed for one file. The rest are counted on a
+/// last line, "and N more errors": a file with more errors than this is
+/// rarely a scenario with typos (more often the wrong file), and its first
+/// errors are the ones to fix; rendering stays cheap however long the file.
+pub const MAX_SHOWN: usize = 50;
+
+/// Where each line of a source text starts, found in one pass, so that
+/// rendering a diagnostic finds its line without splitting the source again
+/// (rendering every error of a file is linear in the file).
+pub struct Lines<'a> {
+    src: &'a str,
+    /// The byte offset at which each line starts; `starts[0]` is 0.
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(src: &'a str) -> Lines<'a> {
+        let mut starts = vec![0];
+        starts.extend(src.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        Lines { src, starts }
+    }
+
+    /// Line `n` (from 1) without its line break, a trailing `\r` or (on
+    /// line 1) a byte-order mark; empty past the end.
+    pub fn get(&self, n: u32) -> &'a str {
+        let Some(&start) = (n as usize).checked_sub(1).and_then(|i| self.starts.get(i)) else {
+            return "";
+        };
+        let end = self.starts.get(n as usize).map(|e| e - 1).unwrap_or(self.src.len());
+        let text = &self.src[start..end];
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        if n == 1 {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        }
+    }
+}
+
 /// Renders a diagnostic in the form
 ///
 /// ```text
@@ -51,13 +95,16 @@ pub fn sort(diags: &mut Vec<Diag>) {
 /// ```
 ///
 /// followed by `  = help: ...` when the diagnostic has a help text. The
-/// result ends with a newline.
+/// result ends with a newline. To render several, use [`render_all`],
+/// which indexes the lines once.
 pub fn render(path: &str, src: &str, d: &Diag) -> String {
+    render_line(path, Lines::new(src).get(d.span.line.max(1)), d)
+}
+
+/// As [`render`], given the text of the diagnostic's line.
+pub fn render_line(path: &str, text: &str, d: &Diag) -> String {
     let line_no = d.span.line.max(1);
     let col = d.span.col.max(1);
-    let text: &str =
-        src.split('\n').nth((line_no - 1) as usize).map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or("");
-    let text = if line_no == 1 { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
     let num = line_no.to_string();
     let pad = " ".repeat(num.len());
     let mut out = String::new();
@@ -86,9 +133,51 @@ pub fn render(path: &str, src: &str, d: &Diag) -> String {
     out
 }
 
-/// Renders every diagnostic, in the order given, separated by blank lines.
+/// Renders the first [`MAX_SHOWN`] diagnostics, in the order given,
+/// separated by blank lines; when there are more, a last line counts them
+/// ("and N more errors").
 pub fn render_all(path: &str, src: &str, diags: &[Diag]) -> String {
-    diags.iter().map(|d| render(path, src, d)).collect::<Vec<_>>().join("\n")
+    let lines = Lines::new(src);
+    let shown = diags.len().min(MAX_SHOWN);
+    let mut out = diags[..shown]
+        .iter()
+        .map(|d| render_line(path, lines.get(d.span.line.max(1)), d))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let more = diags.len() - shown;
+    if more > 0 {
+        let s = if more == 1 { "" } else { "s" };
+        out.push_str(&format!("\nand {more} more error{s} (only the first {MAX_SHOWN} are shown)\n"));
+    }
+    out
+}
+
+/// The source text of a file read as `bytes`, or, when it is not UTF-8, an
+/// error rendered like the others, at the line and column (in characters,
+/// as everywhere) of the first byte that is not part of a UTF-8 character.
+pub fn decode<'b>(path: &str, bytes: &'b [u8]) -> Result<&'b str, String> {
+    let e = match std::str::from_utf8(bytes) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let at = e.valid_up_to();
+    let start = bytes[..at].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let end = bytes[at..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| at + i);
+    let line = 1 + bytes[..start].iter().filter(|b| **b == b'\n').count();
+    // The line up to the bad byte is valid UTF-8; the rest is shown with
+    // U+FFFD in place of each bad sequence.
+    let before = std::str::from_utf8(&bytes[start..at]).unwrap_or_default();
+    let col = 1 + before.chars().count();
+    let text = String::from_utf8_lossy(&bytes[start..end]);
+    let text = text.strip_suffix('\r').unwrap_or(&text);
+    let text = if line == 1 { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
+    let col = if line == 1 && before.starts_with('\u{feff}') { col - 1 } else { col };
+    let span =
+        Span { line: u32::try_from(line).unwrap_or(u32::MAX), col: u32::try_from(col).unwrap_or(u32::MAX), len: 1 };
+    let d = Diag::new(span, format!("the file is not UTF-8 text (byte 0x{:02x} at offset {at})", bytes[at]))
+        .expected("UTF-8 text")
+        .help("scenario files are UTF-8; write other bytes as `\\xHH` escapes in a `b\"...\"` literal");
+    Err(render_line(path, text, &d))
 }
 
 /// Levenshtein distance over characters.

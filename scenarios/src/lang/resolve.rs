@@ -2,6 +2,11 @@
 //! to the [`ir::Program`] the interpreter runs. Every name becomes a slot,
 //! every call a catalog index, every constant a value.
 //!
+//! Constant operands are folded ([`Catalog::fold`]) into at most
+//! [`FOLD_BUDGET`] bytes; a value longer than the catalog's limit
+//! ([`Catalog::max_value_bytes`]) whose size is known here is an error,
+//! found without building it.
+//!
 //! Name rules (SCENARIO-LANGUAGE.md section 3): a bare name is, in order, a
 //! name bound textually earlier in the same actor, a global (bound in
 //! `setup`, or earlier in `finally`), or a catalog constant. `check` and
@@ -15,6 +20,29 @@ use super::ast::{
 use super::catalog::{CallCtx, Catalog, Named, Ret};
 use super::diag::{self, did_you_mean, one_of, Diag};
 use super::ir::{ActorIr, ActorKindIr, CallOp, CheckIr, ConfigIr, Const, IrBind, IrExpr, IrPat, Op, Program, Slot};
+
+/// The most bytes of byte strings folded into one program. A builtin
+/// whose value would pass it is left to run time, as if its operands were
+/// not constants: it is built when its statement runs (under the limit on
+/// one value), and dropped after. So compiling a file takes memory in
+/// proportion to its length, and no more than this for built values,
+/// however many large `fill`s it has.
+pub const FOLD_BUDGET: u64 = 16 << 20;
+
+/// `n` bytes in MiB (or KiB, or bytes) for a message.
+fn mib(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// The most names an error lists as what was expected; beyond it, it
+/// counts them.
+const MAX_LISTED: usize = 30;
 
 /// Names that cannot be bound.
 const RESERVED: &[&str] = &["_", "ok", "or", "in", "unset", "NULL"];
@@ -70,9 +98,12 @@ struct Resolver<'a> {
     actor_map: HashMap<String, u32>,
     actor_names: Vec<String>,
     /// Each resolved actor's locals, by actor index.
-    actor_locals: Vec<Vec<String>>,
+    actor_locals: Vec<Locals>,
     /// The current actor's locals.
     locals: Option<Locals>,
+    /// The bytes of the byte strings folded so far (at most
+    /// [`FOLD_BUDGET`]).
+    folded_bytes: u64,
 }
 
 impl<'a> Resolver<'a> {
@@ -87,11 +118,29 @@ impl<'a> Resolver<'a> {
             actor_names: Vec::new(),
             actor_locals: Vec::new(),
             locals: None,
+            folded_bytes: 0,
         }
     }
 
     fn err(&mut self, d: Diag) {
         self.diags.push(d);
+    }
+
+    /// Whether to look for "did you mean" suggestions: only until there
+    /// are as many errors as are printed ([`diag::MAX_SHOWN`]). A search
+    /// scans every name of its kind, so searching for every error of a
+    /// long file would take time quadratic in its length.
+    fn suggesting(&self) -> bool {
+        self.diags.len() < diag::MAX_SHOWN
+    }
+
+    /// [`did_you_mean`], while [`Resolver::suggesting`].
+    fn suggest<'n>(&self, name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<String> {
+        if self.suggesting() {
+            did_you_mean(name, candidates)
+        } else {
+            None
+        }
     }
 
     fn run(mut self, file: &File) -> Result<Program, Vec<Diag>> {
@@ -111,7 +160,8 @@ impl<'a> Resolver<'a> {
                     None => {
                         let mut d = Diag::new(p.span, format!("unknown process `{}`", p.name))
                             .expected("a process declared with `process NAME` (or `main`)");
-                        if let Some(s) = did_you_mean(&p.name, prog.processes.iter().map(|s| s.as_str())) {
+                        let names = prog.processes.iter().map(|s| s.as_str());
+                        if let Some(s) = self.suggest(&p.name, names) {
                             d = d.help(format!("did you mean `{s}`?"));
                         }
                         self.err(d);
@@ -121,8 +171,9 @@ impl<'a> Resolver<'a> {
             };
             self.locals = Some(Locals { names: Vec::new(), map: HashMap::new() });
             let body = self.block(&a.body, Scope::Actor(i as u32, a.kind));
-            let locals = self.locals.take().map(|l| l.names).unwrap_or_default();
-            self.actor_locals.push(locals.clone());
+            let done = self.locals.take().unwrap_or_else(|| Locals { names: Vec::new(), map: HashMap::new() });
+            let locals = done.names.clone();
+            self.actor_locals.push(done);
             prog.actors.push(ActorIr {
                 name: a.name.name.clone(),
                 kind: match a.kind {
@@ -422,7 +473,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         let names = self.cat.call_names();
-        let expected = match did_you_mean(name, names.iter().copied()) {
+        let expected = match self.suggest(name, names.iter().copied()) {
             Some(s) => format!("a call name; did you mean `{s}`?"),
             None => "a call name".to_string(),
         };
@@ -570,7 +621,13 @@ impl<'a> Resolver<'a> {
                 IrExpr::Index(Box::new(a), Box::new(i), *sp)
             }
             Expr::Call(c) => self.builtin(c, scope),
-            Expr::List(items, _) => IrExpr::List(items.iter().map(|x| self.expr(x, scope)).collect()),
+            Expr::List(items, sp) => {
+                let e = IrExpr::List(items.iter().map(|x| self.expr(x, scope)).collect());
+                if self.too_big(self.cat.built_len(&e), *sp, "the list") {
+                    return IrExpr::Const(Const::Unset);
+                }
+                e
+            }
             Expr::Binary(op, a, b, sp) => {
                 let a = self.expr(a, scope);
                 let b = self.expr(b, scope);
@@ -593,6 +650,21 @@ impl<'a> Resolver<'a> {
                 self.folded(IrExpr::In(Box::new(a), set, *sp))
             }
         }
+    }
+
+    /// Whether a value of `n` bytes (at least), built by `what` at `span`,
+    /// is more than a value may hold; if so, reports it.
+    fn too_big(&mut self, n: u64, span: Span, what: &str) -> bool {
+        let max = self.cat.max_value_bytes();
+        if n <= max {
+            return false;
+        }
+        self.err(
+            Diag::new(span, format!("{what} would be {n} bytes, more than a value may hold"))
+                .expected(format!("a value of at most {max} bytes ({})", mib(max)))
+                .help("the limit keeps a typo from exhausting memory; no call takes a buffer this large"),
+        );
+        true
     }
 
     /// `e`, or the constant it evaluates to when the catalog folds it
@@ -635,25 +707,29 @@ impl<'a> Resolver<'a> {
             self.err(d);
             return IrExpr::Const(Const::Unset);
         }
-        let mut candidates: Vec<&str> = Vec::new();
-        if let (Scope::Actor(..), Some(l)) = (scope, &self.locals) {
-            candidates.extend(l.names.iter().map(|s| s.as_str()));
-        }
-        candidates.extend(self.globals.iter().map(|s| s.as_str()));
-        let consts = self.cat.constant_names();
-        candidates.extend(consts.iter().copied());
-        let suggestion = did_you_mean(name, candidates);
+        let suggestion = if self.suggesting() {
+            let mut candidates: Vec<&str> = Vec::new();
+            if let (Scope::Actor(..), Some(l)) = (scope, &self.locals) {
+                candidates.extend(l.names.iter().map(|s| s.as_str()));
+            }
+            candidates.extend(self.globals.iter().map(|s| s.as_str()));
+            let consts = self.cat.constant_names();
+            candidates.extend(consts.iter().copied());
+            did_you_mean(name, candidates)
+        } else {
+            None
+        };
         let expected = match suggestion {
             Some(s) => format!("a name bound earlier or a constant; did you mean `{s}`?"),
             None => "a name bound earlier or a constant".to_string(),
         };
         let mut d = Diag::new(id.span, format!("unknown name `{name}`")).expected(expected);
-        if matches!(scope, Scope::Check | Scope::Finally) {
+        if matches!(scope, Scope::Check | Scope::Finally) && self.suggesting() {
             let owners: Vec<&str> = self
                 .actor_locals
                 .iter()
                 .enumerate()
-                .filter(|(_, l)| l.iter().any(|n| n == name))
+                .filter(|(_, l)| l.map.contains_key(name))
                 .map(|(i, _)| self.actor_names[i].as_str())
                 .collect();
             if let Some(a) = owners.first() {
@@ -665,18 +741,21 @@ impl<'a> Resolver<'a> {
     }
 
     fn actor_var(&mut self, actor: u32, a: &Ident, f: &Ident) -> IrExpr {
-        let locals = self.actor_locals.get(actor as usize).cloned().unwrap_or_default();
-        if let Some(i) = locals.iter().position(|n| *n == f.name) {
-            return IrExpr::ActorVar { actor, slot: i as u32 };
+        let none = Locals { names: Vec::new(), map: HashMap::new() };
+        let locals = self.actor_locals.get(actor as usize).unwrap_or(&none);
+        if let Some(&i) = locals.map.get(&f.name) {
+            return IrExpr::ActorVar { actor, slot: i };
         }
-        let names: Vec<&str> = locals.iter().map(|s| s.as_str()).collect();
+        let names: Vec<&str> = locals.names.iter().map(|s| s.as_str()).collect();
         let expected = if names.is_empty() {
             format!("a name bound by `{}` (it binds none)", a.name)
+        } else if names.len() > MAX_LISTED {
+            format!("a name bound by `{}` (it binds {})", a.name, names.len())
         } else {
             format!("a name bound by `{}`: {}", a.name, one_of(&names))
         };
         let mut d = Diag::new(f.span, format!("actor `{}` binds no name `{}`", a.name, f.name)).expected(expected);
-        if let Some(s) = did_you_mean(&f.name, names.iter().copied()) {
+        if let Some(s) = self.suggest(&f.name, names.iter().copied()) {
             d = d.help(format!("did you mean `{}.{s}`?", a.name));
         }
         self.err(d);
@@ -692,7 +771,20 @@ impl<'a> Resolver<'a> {
             let sig = *sig;
             self.check_args(c, sig.min, sig.max, Named::None, sig.usage, "builtin");
             let args = c.args.iter().map(|a| self.expr(&a.value, scope)).collect();
-            return self.folded(IrExpr::Builtin { id, args, span: c.span });
+            let e = IrExpr::Builtin { id, args, span: c.span };
+            let n = self.cat.built_len(&e);
+            if self.too_big(n, c.span, &format!("`{name}(...)`")) {
+                return IrExpr::Const(Const::Unset);
+            }
+            if self.folded_bytes.saturating_add(n) > FOLD_BUDGET {
+                // Built in each execution instead, and dropped after it.
+                return e;
+            }
+            let e = self.folded(e);
+            if let IrExpr::Const(Const::Bytes(b)) = &e {
+                self.folded_bytes += b.len() as u64;
+            }
+            return e;
         }
         if self.cat.call(name).is_some() {
             self.err(
@@ -741,7 +833,7 @@ impl<'a> Resolver<'a> {
             }
             let mut d = Diag::new(id.span, format!("unknown actor `{}`", id.name))
                 .expected("the name of a `thread` or `kthread`");
-            if let Some(s) = did_you_mean(&id.name, self.actor_names.iter().map(|s| s.as_str())) {
+            if let Some(s) = self.suggest(&id.name, self.actor_names.iter().map(|s| s.as_str())) {
                 d = d.help(format!("did you mean `{s}`?"));
             }
             self.err(d);
