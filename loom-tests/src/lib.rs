@@ -105,10 +105,10 @@
 //!
 //! What loom cannot see today, and the models avoid: poll outside the
 //! executor re-polls in a loop rather than sleeping on the wait queues
-//! (`sim_kernel::vfs::poll`), so no model polls; `pipe_write` leaves its
-//! SIGPIPE in a `thread_local!` that all loom threads share (they run on
-//! one OS thread), so models assert the process's SIGPIPE count, and only
-//! where one thread writes. And loom's preemption-bounded DPOR is not
+//! (`sim_kernel::vfs::poll`), so no model polls. (`pipe_write` used to
+//! leave its SIGPIPE in a `thread_local!` that all loom threads share; it
+//! now sends it to the writing task, and `pipe::sigpipe_goes_to_each_writer`
+//! checks two writers at once.) And loom's preemption-bounded DPOR is not
 //! complete: a bug model that passes says loom found the bug at the bound
 //! CI uses; where it needs an arrangement of the threads to do so, the
 //! model says so.

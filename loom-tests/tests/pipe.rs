@@ -4,12 +4,10 @@
 //! `wr_wait`'s lock, and `pipe_release` wakes both sides when the last
 //! reader or the last writer goes. A lost wake-up is a loom deadlock.
 //!
-//! SIGPIPE: `pipe_write` leaves it in a `thread_local!` that the syscall
-//! entry collects (`sim_kernel::pipe::take_sigpipe`). Loom runs every model
-//! thread on one OS thread, so that flag is shared by all of them: the
-//! models assert the *process's* SIGPIPE count, and only where a single
-//! thread writes (then the count is exact); they never assert which thread
-//! got it.
+//! SIGPIPE: `pipe_write` sends it to its caller (`send_sig(SIGPIPE,
+//! current, 0)`: the writing task is passed down to `->write`), counted per
+//! process; `sigpipe_goes_to_each_writer` checks that two processes
+//! writing at once each get their own.
 //!
 //! See the crate docs for the command.
 #![cfg(loom)]
@@ -176,7 +174,6 @@ fn write_vs_last_reader_close() {
         };
         assert_eq!(sys_close(&t, r), Ok(()));
         let n = writer.join().unwrap();
-        // One writing thread: the process count is exact (see the docs).
         let sigs = sigcount(&t, SIGPIPE).unwrap();
         match n {
             Ok(3) => {
@@ -310,4 +307,34 @@ fn close_read_fd_vs_blocked_read() {
         close_and_check_freed(&k, &t, &[w]);
     });
     SEEN.assert_all("close_read_fd_vs_blocked_read", &["read", "EBADF"]);
+}
+
+/// Two processes each write to their own pipe whose reader is gone, at
+/// the same time: each gets exactly its own SIGPIPE and EPIPE (fs/pipe.c:
+/// `send_sig(SIGPIPE, current, 0)`). A pending-signal flag shared between
+/// the writers (as a `thread_local!` is between loom's threads, which run
+/// on one OS thread, and between the executor's coroutines) loses one or
+/// gives it to the wrong process.
+#[test]
+fn sigpipe_goes_to_each_writer() {
+    model("sigpipe_goes_to_each_writer", || {
+        let (k, t) = setup(BugSet::NONE);
+        let p2 = sim_kernel::Process::new(&k, "p2");
+        let t2 = Task::new(&k, Some(p2), "t2");
+        let (r1, w1) = pipe(&t, 0);
+        let (r2, w2) = pipe(&t2, 0);
+        assert_eq!(sys_close(&t, r1), Ok(()));
+        assert_eq!(sys_close(&t2, r2), Ok(()));
+        let other = {
+            let t2 = t2.clone();
+            thread::spawn(move || sys_write(&t2, w2, b"x"))
+        };
+        assert_eq!(sys_write(&t, w1, b"x"), Err(Errno::EPIPE));
+        assert_eq!(other.join().unwrap(), Err(Errno::EPIPE));
+        assert_eq!(sigcount(&t, SIGPIPE).unwrap(), 1);
+        assert_eq!(sigcount(&t2, SIGPIPE).unwrap(), 1);
+        assert_eq!(sys_close(&t2, w2), Ok(()));
+        t2.proc().unwrap().exit_files();
+        close_and_check_freed(&k, &t, &[w1]);
+    });
 }

@@ -177,7 +177,7 @@ impl FileOps for EventfdFile {
 
     /// `eventfd_write`: not exactly 8 bytes: EINVAL (6.9+); ULLONG_MAX:
     /// EINVAL; fits iff `ULLONG_MAX - count > value`, else EAGAIN or sleep.
-    fn write(&self, file: &File, data: &[u8]) -> KResult<usize> {
+    fn write(&self, file: &File, data: &[u8], _caller: &Task) -> KResult<usize> {
         if data.len() != 8 {
             return Err(Errno::EINVAL);
         }
@@ -370,10 +370,10 @@ mod tests {
         assert_eq!(vfs_read(&f, 4), Err(Errno::EINVAL));
         assert_eq!(vfs_read(&f, 8).unwrap(), 5u64.to_le_bytes());
         assert_eq!(vfs_read(&f, 8), Err(Errno::EAGAIN));
-        assert_eq!(vfs_write(&f, &u64::MAX.to_le_bytes()), Err(Errno::EINVAL));
-        assert_eq!(vfs_write(&f, &(u64::MAX - 1).to_le_bytes()), Ok(8));
-        assert_eq!(vfs_write(&f, &1u64.to_le_bytes()), Err(Errno::EAGAIN));
-        assert_eq!(vfs_write(&f, &0u64.to_le_bytes()), Ok(8));
+        assert_eq!(vfs_write(&f, &u64::MAX.to_le_bytes(), &t), Err(Errno::EINVAL));
+        assert_eq!(vfs_write(&f, &(u64::MAX - 1).to_le_bytes(), &t), Ok(8));
+        assert_eq!(vfs_write(&f, &1u64.to_le_bytes(), &t), Err(Errno::EAGAIN));
+        assert_eq!(vfs_write(&f, &0u64.to_le_bytes(), &t), Ok(8));
         assert_eq!(f.ops().poll(&f, None), POLLIN);
     }
 

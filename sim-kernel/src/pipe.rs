@@ -51,7 +51,6 @@ use crate::vfs::file::{File, FileOps, FileRef, IoctlArg, IoctlOut, FMODE_NOWAIT,
 use crate::vfs::Llseek;
 use crate::watch_queue::{self, WatchQueue};
 use std::any::Any;
-use std::cell::Cell;
 use std::collections::VecDeque;
 
 /// `PIPE_DEF_BUFFERS`: slots of a new pipe (`include/linux/pipe_fs_i.h`).
@@ -235,21 +234,14 @@ pub fn round_pipe_size(size: u32) -> u32 {
     }
 }
 
-thread_local! {
-    /// `send_sig(SIGPIPE, current, 0)` from inside `pipe_write`: file
-    /// operations do not see the task, so the write records it here and
-    /// [`take_sigpipe`] hands it to the syscall entry, which knows the
-    /// process. Set and taken within one step (no scheduling point between).
-    static SIGPIPE_PENDING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether the write that just returned sent SIGPIPE to its caller.
-pub fn take_sigpipe() -> bool {
-    SIGPIPE_PENDING.with(|c| c.replace(false))
-}
-
-fn send_sigpipe() {
-    SIGPIPE_PENDING.with(|c| c.set(true));
+/// `send_sig(SIGPIPE, current, 0)` from inside `pipe_write`: the caller's
+/// process counts it (as if ignored, so the write still returns). The
+/// signal goes to the writer itself, whatever the other actors do: it is
+/// sent under the pipe's mutex, before `pipe_write` returns.
+fn send_sigpipe(caller: &Task) {
+    if let Some(p) = &caller.process {
+        p.signal(crate::abi::SIGPIPE as usize);
+    }
 }
 
 /// Both ends' `f_op` and `private_data`.
@@ -422,7 +414,7 @@ impl FileOps for PipeFile {
     }
 
     /// `pipe_write`.
-    fn write(&self, file: &File, data: &[u8]) -> KResult<usize> {
+    fn write(&self, file: &File, data: &[u8], caller: &Task) -> KResult<usize> {
         let pipe = &*self.pipe;
         pipe.check("pipe_write");
         // Notification pipes are written by the kernel only.
@@ -442,7 +434,7 @@ impl FileOps for PipeFile {
         let mut was_empty;
         'out: {
             if st.readers == 0 {
-                send_sigpipe();
+                send_sigpipe(caller);
                 err = Some(Errno::EPIPE);
                 was_empty = false;
                 break 'out;
@@ -463,7 +455,7 @@ impl FileOps for PipeFile {
             }
             loop {
                 if st.readers == 0 {
-                    send_sigpipe();
+                    send_sigpipe(caller);
                     if ret == 0 {
                         err = Some(Errno::EPIPE);
                     }
@@ -730,12 +722,12 @@ mod tests {
     fn merge_and_page_alignment() {
         let (_k, t) = setup();
         let (r, w) = files(&t, O_NONBLOCK);
-        assert_eq!(vfs_write(&w, b"ab"), Ok(2));
-        assert_eq!(vfs_write(&w, b"cd"), Ok(2));
+        assert_eq!(vfs_write(&w, b"ab", &t), Ok(2));
+        assert_eq!(vfs_write(&w, b"cd", &t), Ok(2));
         let pipe = get_pipe_info(&r).unwrap().clone();
         assert_eq!(pipe.state_look().bufs.len(), 1, "small writes merge");
         // A 4097-byte write merges its 1-byte remainder, then takes a slot.
-        assert_eq!(vfs_write(&w, &[7u8; 4097]), Ok(4097));
+        assert_eq!(vfs_write(&w, &[7u8; 4097], &t), Ok(4097));
         assert_eq!(pipe.state_look().bufs.len(), 2);
         assert_eq!(pipe.nr_bytes(), 4101);
         assert_eq!(vfs_read(&r, 3).unwrap(), b"abc");
@@ -747,14 +739,14 @@ mod tests {
     fn full_pipe_partial_and_eagain() {
         let (_k, t) = setup();
         let (r, w) = files(&t, O_NONBLOCK);
-        assert_eq!(vfs_write(&w, &vec![1u8; 70000]), Ok(65536));
-        assert_eq!(vfs_write(&w, b"x"), Err(Errno::EAGAIN));
+        assert_eq!(vfs_write(&w, &vec![1u8; 70000], &t), Ok(65536));
+        assert_eq!(vfs_write(&w, b"x", &t), Err(Errno::EAGAIN));
         assert_eq!(w.ops().poll(&w, None), 0);
         assert_eq!(vfs_read(&r, 1).unwrap(), [1]);
         // One byte read frees no slot.
-        assert_eq!(vfs_write(&w, b"x"), Err(Errno::EAGAIN));
+        assert_eq!(vfs_write(&w, b"x", &t), Err(Errno::EAGAIN));
         assert_eq!(vfs_read(&r, 4095).unwrap().len(), 4095);
-        assert_eq!(vfs_write(&w, &[2u8; 5000]), Ok(4096));
+        assert_eq!(vfs_write(&w, &[2u8; 5000], &t), Ok(4096));
     }
 
     #[test]
@@ -765,7 +757,7 @@ mod tests {
         assert_eq!(round_pipe_size((1 << 31) + 1), 0);
         let (k, t) = setup();
         let (r, w) = files(&t, O_NONBLOCK);
-        assert_eq!(vfs_write(&w, &[0u8; 10000]), Ok(10000));
+        assert_eq!(vfs_write(&w, &[0u8; 10000], &t), Ok(10000));
         assert_eq!(r.ops().fcntl(&r, F_SETPIPE_SZ, 4096), Some(Err(Errno::EBUSY)));
         assert_eq!(r.ops().fcntl(&r, F_SETPIPE_SZ, 12289), Some(Ok(16384)));
         assert_eq!(r.ops().fcntl(&r, F_SETPIPE_SZ, 2 << 20), Some(Err(Errno::EPERM)));
@@ -781,15 +773,16 @@ mod tests {
     fn packets_and_sigpipe() {
         let (_k, t) = setup();
         let (r, w) = files(&t, O_NONBLOCK | O_DIRECT);
-        assert_eq!(vfs_write(&w, b"hello"), Ok(5));
-        assert_eq!(vfs_write(&w, b"world"), Ok(5));
+        assert_eq!(vfs_write(&w, b"hello", &t), Ok(5));
+        assert_eq!(vfs_write(&w, b"world", &t), Ok(5));
         assert_eq!(vfs_read(&r, 3).unwrap(), b"hel", "the rest of the packet is dropped");
         assert_eq!(vfs_read(&r, 100).unwrap(), b"world");
         drop(r);
         crate::vfs::fcntl::ksys_close(t.proc().unwrap(), 3).unwrap();
-        assert!(!take_sigpipe());
-        assert_eq!(vfs_write(&w, b"x"), Err(Errno::EPIPE));
-        assert!(take_sigpipe());
+        let sigpipes = || t.proc().unwrap().sigcount(crate::abi::SIGPIPE as usize);
+        assert_eq!(sigpipes(), 0);
+        assert_eq!(vfs_write(&w, b"x", &t), Err(Errno::EPIPE));
+        assert_eq!(sigpipes(), 1, "the writer's process got SIGPIPE");
         assert_eq!(w.ops().poll(&w, None), POLLOUT | POLLWRNORM | POLLERR);
     }
 }

@@ -642,7 +642,7 @@ mod tests {
         let (r, w) = do_pipe2(&t, O_NOTIFICATION_PIPE | O_NONBLOCK).unwrap();
         let f = t.proc().unwrap().files.fget(r as i64).unwrap();
         let wf = t.proc().unwrap().files.fget(w as i64).unwrap();
-        assert_eq!(vfs_write(&wf, b"x"), Err(Errno::EXDEV));
+        assert_eq!(vfs_write(&wf, b"x", &t), Err(Errno::EXDEV));
         let src = watch_source(&k);
         sys_watch_add(&t, &src, r as i64, 7).unwrap();
         assert_eq!(sys_watch_add(&t, &src, r as i64, 8), Err(Errno::EBUSY));

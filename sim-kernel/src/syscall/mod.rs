@@ -52,12 +52,7 @@ pub fn sys_read_into(t: &Task, fd: i64, buf: &mut [u8]) -> KResult<usize> {
 pub fn sys_write(t: &Task, fd: i64, data: &[u8]) -> KResult<usize> {
     let p = t.proc()?;
     let f = p.files.fget(fd)?;
-    let r = read_write::vfs_write(&f, data);
-    // fs/pipe.c: pipe_write's send_sig(SIGPIPE, current, 0).
-    if crate::pipe::take_sigpipe() {
-        p.signal(crate::abi::SIGPIPE as usize);
-    }
-    r
+    read_write::vfs_write(&f, data, t)
 }
 
 /// pread64: `pos < 0` is EINVAL before the fd is looked up.
@@ -75,7 +70,7 @@ pub fn sys_pwrite64(t: &Task, fd: i64, data: &[u8], pos: i64) -> KResult<usize> 
         return Err(Errno::EINVAL);
     }
     let f = t.proc()?.files.fget(fd)?;
-    read_write::ksys_pwrite(&f, data)
+    read_write::ksys_pwrite(&f, data, t)
 }
 
 /// lseek: EBADF, then `whence > SEEK_MAX` EINVAL, then the file's llseek.

@@ -30,7 +30,7 @@ impl FileOps for NullConsole {
     fn read(&self, _file: &File, _len: usize) -> KResult<Vec<u8>> {
         Ok(Vec::new())
     }
-    fn write(&self, _file: &File, data: &[u8]) -> KResult<usize> {
+    fn write(&self, _file: &File, data: &[u8], _caller: &crate::task::Task) -> KResult<usize> {
         Ok(data.len())
     }
     fn as_any(&self) -> &dyn Any {

@@ -20,6 +20,7 @@ use crate::objtrack::ObjHeader;
 use crate::sched::PollTable;
 use crate::sync::atomic::{AtomicU32, Ordering};
 use crate::sync::{Arc, Mutex};
+use crate::task::Task;
 use std::any::Any;
 use std::ptr::NonNull;
 
@@ -111,8 +112,9 @@ pub trait FileOps: Send + Sync + 'static {
         Ok(n)
     }
 
-    /// `->write`. Missing op: EINVAL.
-    fn write(&self, _file: &File, _data: &[u8]) -> KResult<usize> {
+    /// `->write`, by `caller` (Linux's `current`: a pipe sends it SIGPIPE).
+    /// Missing op: EINVAL.
+    fn write(&self, _file: &File, _data: &[u8], _caller: &Task) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 

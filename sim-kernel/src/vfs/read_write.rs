@@ -3,6 +3,7 @@
 use super::file::{File, Llseek, FMODE_LSEEK, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE};
 use crate::abi::{SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_MAX, SEEK_SET};
 use crate::errno::{Errno, KResult};
+use crate::task::Task;
 
 /// `MAX_RW_COUNT` = `INT_MAX & PAGE_MASK`: larger requests are truncated.
 pub const MAX_RW_COUNT: usize = 0x7fff_f000;
@@ -25,13 +26,13 @@ pub fn vfs_read_into(f: &File, buf: &mut [u8]) -> KResult<usize> {
     f.ops().read_into(f, &mut buf[..len])
 }
 
-/// `vfs_write`: EBADF unless opened for writing, then `->write`.
-pub fn vfs_write(f: &File, data: &[u8]) -> KResult<usize> {
+/// `vfs_write` by `caller`: EBADF unless opened for writing, then `->write`.
+pub fn vfs_write(f: &File, data: &[u8], caller: &Task) -> KResult<usize> {
     if f.mode() & FMODE_WRITE == 0 {
         return Err(Errno::EBADF);
     }
     let data = &data[..data.len().min(MAX_RW_COUNT)];
-    f.ops().write(f, data)
+    f.ops().write(f, data, caller)
 }
 
 /// The lseek syscall after the fd lookup: `whence > SEEK_MAX` is EINVAL
@@ -101,9 +102,9 @@ pub fn ksys_pread(f: &File, len: u64) -> KResult<Vec<u8>> {
 
 /// pwrite64 after `pos >= 0` and the fd lookup: ESPIPE without
 /// FMODE_PWRITE.
-pub fn ksys_pwrite(f: &File, data: &[u8]) -> KResult<usize> {
+pub fn ksys_pwrite(f: &File, data: &[u8], caller: &Task) -> KResult<usize> {
     if f.mode() & FMODE_PWRITE == 0 {
         return Err(Errno::ESPIPE);
     }
-    vfs_write(f, data)
+    vfs_write(f, data, caller)
 }
