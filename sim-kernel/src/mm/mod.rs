@@ -113,16 +113,32 @@ pub struct Vma {
     pub end: u64,
     /// `PROT_*` bits.
     pub prot: u32,
+    /// Execute-only: made by `mmap`/`mprotect` with exactly `PROT_EXEC` on
+    /// a machine with protection keys, so the VMA carries the execute-only
+    /// pkey (`arch/x86/mm/pkeys.c`, `__arch_override_mprotect_pkey`). A VMA
+    /// with a different pkey never merges with it (the pkey is in
+    /// `vm_flags`).
+    pub exec_only: bool,
     pub uffd: Option<VmaUffd>,
 }
 
+/// Whether `mmap`/`mprotect` with `prot` (as the caller passed it) makes an
+/// execute-only mapping: only exactly `PROT_EXEC`, and only with
+/// protection keys (`mm/mmap.c`, `do_mmap`: `if (prot == PROT_EXEC)`;
+/// `arch/x86/mm/pkeys.c`, `execute_only_pkey`).
+pub fn exec_only(prot: u32, machine: &crate::machine::Machine) -> bool {
+    machine.pkeys && prot == crate::abi::PROT_EXEC
+}
+
 impl Vma {
-    /// Whether a read may go through (`access_error` on x86): PROT_WRITE
-    /// implies read; PROT_EXEC alone does not, because x86 CPUs with
-    /// protection keys map it execute-only (`arch/x86/mm/pkeys.c`,
-    /// `execute_only_pkey`) as the host kernel does.
+    /// Whether a read may go through (`arch/x86/mm/fault.c`,
+    /// `access_error`): any of `PROT_READ`, `PROT_WRITE`, `PROT_EXEC`
+    /// allows it (`vma_is_accessible`), unless the VMA is execute-only
+    /// under a protection key, whose access-disable bit faults every
+    /// data access (`arch_vma_access_permitted`). So `PROT_EXEC` alone is
+    /// readable on a machine without protection keys, as Linux does there.
     pub fn readable(&self) -> bool {
-        self.prot & (crate::abi::PROT_READ | crate::abi::PROT_WRITE) != 0
+        self.prot & crate::abi::PROT_MASK != 0 && !self.exec_only
     }
 
     pub fn writable(&self) -> bool {
@@ -137,6 +153,7 @@ impl Vma {
     fn mergeable(&self, next: &Vma) -> bool {
         self.end == next.start
             && self.prot == next.prot
+            && self.exec_only == next.exec_only
             && match (&self.uffd, &next.uffd) {
                 (None, None) => true,
                 (Some(a), Some(b)) => a.same(b),

@@ -49,6 +49,7 @@ pub fn do_mprotect(mm: &MmStruct, start: u64, len: u64, prot: u32) -> KResult<()
     let _ = first;
     g.split_at(start);
     g.split_at(end);
+    let exec_only = super::exec_only(prot, &mm.kernel.machine);
     let mut tmp = start;
     let mut err = Ok(());
     for s in g.vmas_in(start, end) {
@@ -58,6 +59,7 @@ pub fn do_mprotect(mm: &MmStruct, start: u64, len: u64, prot: u32) -> KResult<()
         }
         let v = g.vmas.get_mut(&s).expect("vma in range");
         v.prot = prot & crate::abi::PROT_MASK;
+        v.exec_only = exec_only;
         tmp = v.end;
     }
     if err.is_ok() && tmp < end {
