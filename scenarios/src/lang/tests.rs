@@ -515,8 +515,15 @@ fn config_errors() {
         "config sed=1\n",
         1,
         8,
-        &["unknown config key `sed`", "`seed`, `preemptions`, `max_executions` or `bug`", "did you mean `seed`"],
+        &[
+            "unknown config key `sed`",
+            "`seed`, `preemptions`, `max_executions`, `bug`, `pkeys` or `cap_sys_resource`",
+            "did you mean `seed`",
+        ],
     );
+    expect_err("config pkeys=yes\n", 1, 14, &["`pkeys` is `on` or `off`, found `yes`"]);
+    expect_err("config cap_sys_resource=1\n", 1, 25, &["`cap_sys_resource` is `on` or `off`, found `1`"]);
+    expect_err("config pkeys=on pkeys=off\n", 1, 17, &["`pkeys` is set twice"]);
     expect_err(
         "config bug=eventfd_close_rac\n",
         1,

@@ -336,6 +336,13 @@ fn skip(call: &str, line: u32, reason: String) -> ! {
     exit_now(0)
 }
 
+/// The planner skipped the scenario: its reason names the call or the
+/// config item.
+fn skip_planned(reason: String) -> ! {
+    emit(&super::Line::Skip { call: String::new(), line: 0, reason });
+    exit_now(0)
+}
+
 enum Never {}
 
 /// Re-execute the child at this call; returns only the errno of a failed
@@ -494,6 +501,16 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
         }
     };
     let prog: Arc<Program> = Arc::new((*prog).clone());
+    // The one planner decides what the parent decided: skip, or make this
+    // process the machine the simulator runs on.
+    match super::host::plan(&prog, super::host::detected()) {
+        super::host::Plan::Skip(why) => skip_planned(why),
+        super::host::Plan::Run { drop_cap_sys_resource, .. } => {
+            if let Err(e) = super::child::configure(drop_cap_sys_resource, resume.is_none()) {
+                skip_planned(e)
+            }
+        }
+    }
     if let Some((call, line, why)) = static_skip(&prog) {
         skip(&call, line, why);
     }

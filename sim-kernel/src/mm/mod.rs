@@ -74,6 +74,22 @@ pub const TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
 /// longer than this many pages are walked by their populated entries.
 /// Recorded in the book's divergences chapter.
 pub const MAX_PTES: usize = 1 << 16;
+
+thread_local! {
+    /// How many times [`MAX_PTES`] decided a result on this thread.
+    static LIMIT_HITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times the simulator's page limit ([`MAX_PTES`]) decided a
+/// result on this thread: `ksim compare` reads it around a run to label a
+/// difference it explains as a documented divergence, not a bug.
+pub fn limit_hits() -> u64 {
+    LIMIT_HITS.with(|c| c.get())
+}
+
+fn hit_limit() {
+    LIMIT_HITS.with(|c| c.set(c.get() + 1));
+}
 /// `vm.mmap_min_addr` (`CONFIG_DEFAULT_MMAP_MIN_ADDR`): 4096, as on the
 /// host oracle (Debian's kernels; the x86 Kconfig suggests 65536).
 pub const MMAP_MIN_ADDR: u64 = 4096;
