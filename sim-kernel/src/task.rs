@@ -1,6 +1,8 @@
 //! Processes and tasks (analogous to Linux's `struct task_struct`, with the
 //! parts of `struct signal_struct` and `struct files_struct` a scenario
-//! needs: the fd table, the address space, `RLIMIT_NOFILE`, signal counts).
+//! needs: the fd table, the address space, `RLIMIT_NOFILE` (soft and hard;
+//! raising the hard limit needs the machine's CAP_SYS_RESOURCE), signal
+//! counts).
 //!
 //! A [`Process`] owns an fd table; a [`Task`] is a thread of a process or a
 //! kthread (no process). Syscalls take the calling `&Task`.

@@ -468,6 +468,13 @@ pub fn cmd_conformance(out: &mut String, exe: &Path, files: &[String], json: boo
                 print_comparison(out, &e.cmp, false);
             }
         }
+        let known: Vec<&Entry> = entries.iter().filter(|e| matches!(e.cmp.verdict, Verdict::Divergence(_))).collect();
+        if !known.is_empty() {
+            let _ = writeln!(out, "\nDocumented divergences:");
+            for e in known {
+                print_comparison(out, &e.cmp, false);
+            }
+        }
     }
     if entries.iter().any(|e| matches!(e.cmp.verdict, Verdict::Disagree | Verdict::Fail | Verdict::Error(_))) {
         EXIT_VIOLATION

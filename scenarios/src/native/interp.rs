@@ -1,6 +1,12 @@
 //! The native interpreter: one execution of a scenario against the host
 //! kernel, inside the child process ([`super::child`]).
 //!
+//! Before anything runs, the child asks the planner
+//! ([`super::host::plan`]) as the parent did: a scenario the host cannot
+//! run as written is skipped with the planner's reason, otherwise the
+//! process is configured to be the simulated machine
+//! ([`super::child::configure`]).
+//!
 //! The phases are the simulator's ([`crate::runner`]): `setup` alone, then
 //! every actor at once, then `finally`, then `check`. Each runs on real OS
 //! threads (setup and finally on one thread each, every actor on its own);

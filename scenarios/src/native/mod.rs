@@ -269,7 +269,7 @@ pub fn run_native_with(exe: &Path, path: &str, limit: u64) -> NativeRun {
             break child.wait().ok();
         }
         polls += 1;
-        if polls % 5 == 0 {
+        if polls.is_multiple_of(5) {
             let rss = resident_bytes(child.id());
             if rss > limit {
                 let _ = child.kill();

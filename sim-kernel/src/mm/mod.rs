@@ -13,8 +13,11 @@
 //!   `POISON`, `CONTINUE`, `MOVE` (the `mfill_atomic` family) and
 //!   `mwriteprotect_range`.
 //!
-//! The model: a VMA is `[start, end)` with its protection and, when
-//! registered, the userfaultfd context and the `VM_UFFD_*` modes. The page
+//! The model: a VMA is `[start, end)` with its protection, whether it is
+//! execute-only (exactly `PROT_EXEC` on a machine with protection keys,
+//! [`crate::machine::Machine::pkeys`]; without them `PROT_EXEC` alone is
+//! readable, as on Linux) and, when registered, the userfaultfd context and
+//! the `VM_UFFD_*` modes. The page
 //! table maps a page address to a [`Pte`]: the shared zero page (read-only,
 //! copied on the first write), a private page, a uffd-wp marker, or a poison
 //! marker; each present entry carries the uffd-wp bit.

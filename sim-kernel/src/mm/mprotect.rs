@@ -1,7 +1,10 @@
 //! `mprotect` (`mm/mprotect.c`: `do_mprotect_pkey`).
 //!
 //! A userfaultfd registration survives a protection change (the VMA keeps
-//! `vm_userfaultfd_ctx`); pages keep their contents and uffd-wp bits.
+//! `vm_userfaultfd_ctx`); pages keep their contents and uffd-wp bits. With
+//! protection keys, exactly `PROT_EXEC` makes the range execute-only and
+//! any other protection makes it ordinary again
+//! (`__arch_override_mprotect_pkey`).
 
 use super::{page_align, MmStruct, PAGE_MASK};
 use crate::abi::{PROT_EXEC, PROT_READ, PROT_SEM, PROT_WRITE};
