@@ -31,9 +31,10 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// The default machine: no protection keys (every CPU without PKU and
-    /// every other architecture), no `CAP_SYS_RESOURCE` (an unprivileged
-    /// user, or root in a container), every userfaultfd feature of 6.8+.
+    /// The default machine: no protection keys (an x86 CPU without PKU:
+    /// `PROT_EXEC` alone is readable), no `CAP_SYS_RESOURCE` (an
+    /// unprivileged user, or root in a container), every userfaultfd
+    /// feature of 6.8+.
     pub const DEFAULT: Machine = Machine { pkeys: false, cap_sys_resource: false, uffd_features: UFFD_API_FEATURES };
 }
 
