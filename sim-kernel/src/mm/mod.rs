@@ -486,6 +486,35 @@ mod tests {
         assert_eq!(memory::memset_user(mm, a, 2, 8), Ok(()), "a populated page is still writable");
     }
 
+    /// `PROT_EXEC` alone: with protection keys an execute-only VMA (loads
+    /// fault, and it does not merge with a readable neighbour), without
+    /// them readable; a store faults either way. Exactly `PROT_EXEC` only:
+    /// `PROT_EXEC | PROT_SEM` is readable even with protection keys.
+    #[test]
+    fn prot_exec_alone_follows_the_machine() {
+        use crate::abi::{PROT_EXEC, PROT_SEM};
+        let fault: Result<u64, _> = Err(memory::Fault::Signal(Signal::SIGSEGV));
+        for pkeys in [false, true] {
+            let k = Kernel::on(Default::default(), crate::Machine { pkeys, ..crate::Machine::DEFAULT });
+            let p = crate::Process::new(&k, "main");
+            let mm = &p.mm;
+            let x = mmap::do_mmap(mm, PAGE_SIZE, PROT_EXEC).unwrap();
+            assert_eq!(memory::load(mm, x), if pkeys { fault.clone() } else { Ok(0) }, "pkeys={pkeys}");
+            assert_eq!(memory::memset_user(mm, x, 1, 1), Err(memory::Fault::Signal(Signal::SIGSEGV)));
+            // Only exactly PROT_EXEC is execute-only: with PROT_SEM the
+            // same protection is readable, and a different pkey keeps the
+            // two VMAs apart.
+            let a = mmap::do_mmap(mm, PAGE_SIZE, PROT_EXEC | PROT_SEM).unwrap();
+            assert_eq!(a + PAGE_SIZE, x);
+            assert_eq!(memory::load(mm, a), Ok(0));
+            assert_eq!(vmas(mm).len(), if pkeys { 2 } else { 1 }, "pkeys={pkeys}");
+            mprotect::do_mprotect(mm, x, PAGE_SIZE, PROT_READ | PROT_EXEC).unwrap();
+            assert_eq!(memory::load(mm, x), Ok(0), "PROT_READ | PROT_EXEC is readable again");
+            mprotect::do_mprotect(mm, a, 2 * PAGE_SIZE, PROT_EXEC).unwrap();
+            assert_eq!(memory::load(mm, a), if pkeys { fault.clone() } else { Ok(0) });
+        }
+    }
+
     #[test]
     fn top_down_allocation_and_merge() {
         let (_k, t) = setup();
