@@ -508,13 +508,22 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
     };
     let prog: Arc<Program> = Arc::new((*prog).clone());
     // The one planner decides what the parent decided: skip, or make this
-    // process the machine the simulator runs on.
-    match super::host::plan(&prog, super::host::detected()) {
-        super::host::Plan::Skip(why) => skip_planned(why),
-        super::host::Plan::Run { drop_cap_sys_resource, .. } => {
-            if let Err(e) = super::child::configure(drop_cap_sys_resource, resume.is_none()) {
-                skip_planned(e)
+    // process the machine the simulator runs on. A child resumed after
+    // exec() was planned before the exec (the scenario may since have
+    // lowered its fd limit below what the probes need): it only drops
+    // CAP_SYS_RESOURCE again, which execve gives back to root.
+    if resume.is_none() {
+        match super::host::plan(&prog, super::host::detected()) {
+            super::host::Plan::Skip(why) => skip_planned(why),
+            super::host::Plan::Run { drop_cap_sys_resource, .. } => {
+                if let Err(e) = super::child::configure(drop_cap_sys_resource, true) {
+                    skip_planned(e)
+                }
             }
+        }
+    } else if prog.config.cap_sys_resource == Some(false) {
+        if let Err(e) = super::child::configure(true, false) {
+            skip_planned(e)
         }
     }
     if let Some((call, line, why)) = static_skip(&prog) {
