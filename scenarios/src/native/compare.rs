@@ -203,10 +203,12 @@ pub fn judge(
     match c.native.status.clone() {
         Status::Skipped(why) => {
             c.verdict = Verdict::Skipped(why);
+            c.problems = c.sim_violations.iter().map(|(_, m)| format!("in ksim: {m}")).collect();
             return c;
         }
         Status::Error(e) => {
             c.verdict = Verdict::Error(e);
+            c.problems = c.sim_violations.iter().map(|(_, m)| format!("in ksim: {m}")).collect();
             return c;
         }
         Status::Passed | Status::Failed => {}

@@ -150,9 +150,15 @@ fn print_comparison(out: &mut String, c: &Comparison, verbose: bool) {
         }
         Verdict::Skipped(why) => {
             let _ = writeln!(out, "SKIPPED: the host cannot run {why}");
+            for p in &c.problems {
+                let _ = writeln!(out, "  {}", p.replace('\n', "\n    "));
+            }
         }
         Verdict::Error(e) => {
             let _ = writeln!(out, "ERROR: {e}");
+            for p in &c.problems {
+                let _ = writeln!(out, "  {}", p.replace('\n', "\n    "));
+            }
         }
         Verdict::Disagree | Verdict::Fail | Verdict::Divergence(_) => {
             let _ = match &c.verdict {
