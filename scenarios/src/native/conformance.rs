@@ -482,7 +482,10 @@ pub fn cmd_conformance(out: &mut String, exe: &Path, files: &[String], json: boo
             }
         }
     }
-    if entries.iter().any(|e| matches!(e.cmp.verdict, Verdict::Disagree | Verdict::Fail | Verdict::Error(_))) {
+    if entries
+        .iter()
+        .any(|e| !e.cmp.sim_passed || matches!(e.cmp.verdict, Verdict::Disagree | Verdict::Fail | Verdict::Error(_)))
+    {
         EXIT_VIOLATION
     } else {
         EXIT_OK

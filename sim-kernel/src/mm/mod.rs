@@ -499,7 +499,7 @@ mod tests {
             let p = crate::Process::new(&k, "main");
             let mm = &p.mm;
             let x = mmap::do_mmap(mm, PAGE_SIZE, PROT_EXEC).unwrap();
-            assert_eq!(memory::load(mm, x), if pkeys { fault.clone() } else { Ok(0) }, "pkeys={pkeys}");
+            assert_eq!(memory::load(mm, x), if pkeys { fault } else { Ok(0) }, "pkeys={pkeys}");
             assert_eq!(memory::memset_user(mm, x, 1, 1), Err(memory::Fault::Signal(Signal::SIGSEGV)));
             // Only exactly PROT_EXEC is execute-only: with PROT_SEM the
             // same protection is readable, and a different pkey keeps the
@@ -511,7 +511,7 @@ mod tests {
             mprotect::do_mprotect(mm, x, PAGE_SIZE, PROT_READ | PROT_EXEC).unwrap();
             assert_eq!(memory::load(mm, x), Ok(0), "PROT_READ | PROT_EXEC is readable again");
             mprotect::do_mprotect(mm, a, 2 * PAGE_SIZE, PROT_EXEC).unwrap();
-            assert_eq!(memory::load(mm, a), if pkeys { fault.clone() } else { Ok(0) });
+            assert_eq!(memory::load(mm, a), if pkeys { fault } else { Ok(0) });
         }
     }
 
