@@ -56,6 +56,8 @@ pub struct HostFeatures {
     /// ... and CAP_SYS_PTRACE (which lets it use userfaultfd(2) whatever
     /// vm.unprivileged_userfaultfd says).
     pub cap_sys_ptrace: bool,
+    /// `vm.unprivileged_userfaultfd` (`None`: not readable).
+    pub unprivileged_userfaultfd: Option<u64>,
     /// The hard RLIMIT_NOFILE this process got.
     pub nofile_hard: u64,
     /// `fs.nr_open`.
@@ -71,6 +73,7 @@ impl HostFeatures {
             userfaultfd: Ok(UFFD_API_FEATURES),
             cap_sys_resource: false,
             cap_sys_ptrace: true,
+            unprivileged_userfaultfd: Some(0),
             nofile_hard: INR_OPEN_MAX,
             nr_open: NR_OPEN_MAX,
         }
@@ -89,6 +92,7 @@ impl HostFeatures {
             userfaultfd: probe_userfaultfd(caps),
             cap_sys_resource: caps & (1 << CAP_SYS_RESOURCE) != 0,
             cap_sys_ptrace: caps & (1 << CAP_SYS_PTRACE) != 0,
+            unprivileged_userfaultfd: read_u64("/proc/sys/vm/unprivileged_userfaultfd"),
             nofile_hard: l.rlim_max,
             nr_open: read_u64("/proc/sys/fs/nr_open").unwrap_or(NR_OPEN_MAX),
         }
@@ -98,14 +102,16 @@ impl HostFeatures {
     pub fn summary(&self) -> String {
         let yn = |b: bool| if b { "yes" } else { "no" };
         format!(
-            "protection keys: {}; CONFIG_WATCH_QUEUE: {}; userfaultfd: {}; CAP_SYS_RESOURCE: {}; RLIMIT_NOFILE hard \
-             limit {}, fs.nr_open {}",
+            "protection keys: {}; CONFIG_WATCH_QUEUE: {}; userfaultfd: {} (vm.unprivileged_userfaultfd {}, \
+             CAP_SYS_PTRACE: {}); CAP_SYS_RESOURCE: {}; RLIMIT_NOFILE hard limit {}, fs.nr_open {}",
             yn(self.pkeys),
             yn(self.watch_queue),
             match &self.userfaultfd {
                 Ok(f) => format!("features {f:#x}"),
-                Err(why) => format!("refused ({why})"),
+                Err(why) => format!("refused: {why}"),
             },
+            self.unprivileged_userfaultfd.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
+            yn(self.cap_sys_ptrace),
             yn(self.cap_sys_resource),
             self.nofile_hard,
             self.nr_open
