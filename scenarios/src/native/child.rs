@@ -148,26 +148,23 @@ pub fn fresh_process() {
 }
 
 /// Make this process the machine the planner chose
-/// ([`super::host::plan`]): drop CAP_SYS_RESOURCE when the scenario pins
-/// it off, and (in a fresh child, not one resumed after `exec()`) lower the
-/// hard RLIMIT_NOFILE to the simulator's INR_OPEN_MAX, the hard limit a
-/// Linux process starts with (`INIT_RLIMITS`), so that raising the limit
-/// fails or succeeds as in the simulator. Lowering needs no privilege.
+/// ([`super::host::plan`]): in a fresh child (not one resumed after
+/// `exec()`), set RLIMIT_NOFILE to the simulator's {INR_OPEN_CUR,
+/// INR_OPEN_MAX}, the limits a Linux process starts with (`INIT_RLIMITS`),
+/// so that raising the limit fails or succeeds as in the simulator; then
+/// drop CAP_SYS_RESOURCE when the scenario pins it off.
 pub fn configure(drop_cap_sys_resource: bool, fresh: bool) -> Result<(), String> {
+    if fresh {
+        // {INR_OPEN_CUR, INR_OPEN_MAX}: lowering needs no privilege, raising
+        // (a host whose hard limit is below 4096) needs CAP_SYS_RESOURCE, so
+        // this comes before the drop; where it fails the planner has
+        // skipped every scenario that calls setrlimit.
+        let l = libc::rlimit { rlim_cur: sim_kernel::abi::INR_OPEN_CUR, rlim_max: sim_kernel::abi::INR_OPEN_MAX };
+        // SAFETY: a valid rlimit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) };
+    }
     if drop_cap_sys_resource && !super::host::drop_cap_sys_resource() {
         return Err("cannot drop CAP_SYS_RESOURCE (capset)".into());
-    }
-    if fresh {
-        let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: valid rlimit pointers.
-        unsafe {
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
-            if l.rlim_max > sim_kernel::abi::INR_OPEN_MAX {
-                l.rlim_max = sim_kernel::abi::INR_OPEN_MAX;
-                l.rlim_cur = l.rlim_cur.min(l.rlim_max);
-                libc::setrlimit(libc::RLIMIT_NOFILE, &l);
-            }
-        }
     }
     Ok(())
 }
