@@ -318,6 +318,8 @@ fn prot_exec_agrees_on_this_host_whatever_its_cpu() {
     );
     let c = compare_file(ksim(), &unpinned).expect("loads");
     assert_eq!(c.verdict, Verdict::Agree, "{:?}", c.disagreements);
+    assert_eq!(c.machine.pkeys, host.pkeys, "the simulator ran on the host's CPU");
+    assert_eq!(c.machine.cap_sys_resource, host.cap_sys_resource);
     for (file, pkeys) in [("mm_prot_exec_pkeys.scn", true), ("mm_prot_exec_readable.scn", false)] {
         let f = manifest_dir().join("library").join(file);
         let c = compare_file(ksim(), f.to_str().expect("UTF-8")).expect("loads");

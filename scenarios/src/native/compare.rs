@@ -97,6 +97,8 @@ pub struct Comparison {
     pub problems: Vec<String>,
     /// How many times the simulator's page cap decided a result in its run.
     pub sim_limit_hits: u64,
+    /// The machine the simulator ran on (the planner's).
+    pub machine: sim_kernel::Machine,
     pub verdict: Verdict,
 }
 
@@ -157,6 +159,7 @@ pub fn compare_file_with(exe: &Path, path: &str, limit: u64) -> Result<Compariso
     let sim_violations = ex.violations.iter().map(|v| (v.kind.name().to_string(), v.message.clone())).collect();
     let mut c = judge(&prog, path, sim_violations, sim_calls, native);
     c.sim_limit_hits = sim_limit_hits;
+    c.machine = sim_prog.config.machine();
     c.verdict = classify(&c);
     Ok(c)
 }
@@ -198,6 +201,7 @@ pub fn judge(
         disagreements: Vec::new(),
         problems: Vec::new(),
         sim_limit_hits: 0,
+        machine: prog.config.machine(),
         verdict: Verdict::Agree,
     };
     match c.native.status.clone() {
@@ -460,6 +464,7 @@ mod tests {
             disagreements,
             problems: Vec::new(),
             sim_limit_hits,
+            machine: sim_kernel::Machine::DEFAULT,
             verdict: Verdict::Disagree,
         }
     }

@@ -133,6 +133,15 @@ fn print_comparison(out: &mut String, c: &Comparison, verbose: bool) {
         c.native.calls.len()
     );
     let _ = writeln!(out, "host: {}", super::host::detected().summary());
+    let m = &c.machine;
+    let on = |b: bool| if b { "on" } else { "off" };
+    let _ = writeln!(
+        out,
+        "ksim's machine: pkeys={}, cap_sys_resource={}, userfaultfd features {:#x}",
+        on(m.pkeys),
+        on(m.cap_sys_resource),
+        m.uffd_features
+    );
     if verbose {
         for l in &c.native.calls {
             if let super::Line::Call { actor, line, text, result, .. } = l {
