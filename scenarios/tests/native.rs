@@ -10,6 +10,12 @@
 //!   cannot make skips the scenario naming it, and `--require-native` makes
 //!   that an error; a blocked actor is reported blocked (or deadlocked), not
 //!   hung; a result that differs is reported call by call.
+//! - The host's features decide the simulated machine of a comparison
+//!   (protection keys, CAP_SYS_RESOURCE): an unpinned scenario agrees on
+//!   any host, a pinned one runs where the host matches and is skipped,
+//!   with the reason, where not; a ksim failure is never AGREE; a native
+//!   run over its memory limit is stopped and labelled a documented
+//!   divergence, from a registry the book's chapter matches.
 //! - The conformance report covers every library scenario, by subsystem;
 //!   `KSIM_BLESS=1` rewrites the book's table with it (test.sh regenerates
 //!   it before building the book).
@@ -332,4 +338,32 @@ fn prot_exec_agrees_on_this_host_whatever_its_cpu() {
             }
         }
     }
+}
+
+/// `setrlimit(RLIMIT_NOFILE, 1048576)` agrees on any host: the simulator
+/// is given the host's CAP_SYS_RESOURCE (EPERM without it: the hard limit
+/// starts at 4096 on both sides), and the pinned library scenarios run
+/// where the host matches and are skipped, with the reason, where not.
+#[test]
+fn raising_the_fd_limit_agrees_with_or_without_cap_sys_resource() {
+    let host = scenarios::native::host::detected();
+    let f = scratch("nofile_max.scn", "setup:\n  r = setrlimit(RLIMIT_NOFILE, 1048576)\n");
+    let c = compare_file(ksim(), &f).expect("loads");
+    assert_eq!(c.verdict, Verdict::Agree, "{:?}", c.disagreements);
+    let want = if host.cap_sys_resource { "0" } else { "EPERM" };
+    assert!(
+        c.native.calls.iter().any(|l| matches!(l, scenarios::native::Line::Call { result, .. } if result == want)),
+        "{:?}",
+        c.native.calls
+    );
+    let cap = manifest_dir().join("library/rlimit_nofile_cap.scn");
+    let c = compare_file(ksim(), cap.to_str().expect("UTF-8")).expect("loads");
+    if host.cap_sys_resource {
+        assert_eq!(c.verdict, Verdict::Agree, "{:?}", c.disagreements);
+    } else {
+        assert!(matches!(&c.verdict, Verdict::Skipped(w) if w.contains("lacks CAP_SYS_RESOURCE")), "{:?}", c.verdict);
+    }
+    // Pinned off runs everywhere: a host with the capability drops it.
+    let hard = manifest_dir().join("library/rlimit_nofile_hard.scn");
+    assert_eq!(compare_file(ksim(), hard.to_str().expect("UTF-8")).expect("loads").verdict, Verdict::Agree);
 }
