@@ -57,7 +57,7 @@ pub fn kernel_api_pairs_in_executor(n: u64) -> f64 {
 pub fn bytes_per_eventfd(n: u64) -> f64 {
     let t = task();
     let p = t.process.clone().expect("process");
-    p.set_rlimit_nofile(sim_kernel::abi::NR_OPEN_MAX).expect("rlimit");
+    p.set_rlimit_nofile(sim_kernel::abi::NR_OPEN_MAX, true).expect("rlimit");
     let before = crate::alloc::live_bytes();
     for _ in 0..n {
         sys_eventfd2(&t, 0, 0).expect("eventfd");

@@ -828,6 +828,7 @@ struct Prepared {
     prog: Rc<Program>,
     path: Rc<str>,
     bugs: BugSet,
+    machine: sim_kernel::Machine,
     /// Executor actor names, by executor id: setup, the actors, finally.
     names: Rc<[String]>,
     /// Task names, by executor id.
@@ -885,6 +886,7 @@ impl Prepared {
             prog: prog.clone(),
             path: Rc::from(path),
             bugs,
+            machine: prog.config.machine(),
             task_names: names.iter().map(|n| Arc::from(n.as_str())).collect(),
             process_names: prog.processes.iter().map(|n| Arc::from(n.as_str())).collect(),
             names: names.into(),
@@ -921,7 +923,7 @@ pub fn recycle(ex: Execution) {
 /// propagates as a panic to the caller.
 pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: RunOptions) -> Execution {
     let pre = Prepared::of(prog, path);
-    let kernel = Kernel::new(pre.bugs);
+    let kernel = Kernel::on(pre.bugs, pre.machine);
     let log_calls = CALL_LOG.with(|l| l.borrow().is_some());
     let procs: smallvec::SmallVec<[Arc<Process>; 2]> =
         pre.process_names.iter().map(|n| Process::new(&kernel, n.clone())).collect();

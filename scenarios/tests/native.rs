@@ -10,13 +10,19 @@
 //!   cannot make skips the scenario naming it, and `--require-native` makes
 //!   that an error; a blocked actor is reported blocked (or deadlocked), not
 //!   hung; a result that differs is reported call by call.
+//! - The host's features decide the simulated machine of a comparison
+//!   (protection keys, CAP_SYS_RESOURCE): an unpinned scenario agrees on
+//!   any host, a pinned one runs where the host matches and is skipped,
+//!   with the reason, where not; a ksim failure is never AGREE; a native
+//!   run over its memory limit is stopped and labelled a documented
+//!   divergence, from a registry the book's chapter matches.
 //! - The conformance report covers every library scenario, by subsystem;
 //!   `KSIM_BLESS=1` rewrites the book's table with it (test.sh regenerates
 //!   it before building the book).
 
-use scenarios::native::compare::{compare_file, judge, Verdict};
+use scenarios::native::compare::{compare_file, compare_file_with, judge, Verdict, DIVERGENCES};
 use scenarios::native::conformance::{conformance, markdown, subsystem};
-use scenarios::native::{run_native, Status};
+use scenarios::native::{run_native, run_native_with, Status, MEMORY_LIMIT_HIT};
 use scenarios::runner::{execute_logged, RunOptions};
 use sim_kernel::sched::choose::SeededChooser;
 use std::path::{Path, PathBuf};
@@ -75,6 +81,8 @@ fn single_threaded_library_scenarios_agree_with_the_host() {
                 bad.push(s);
             }
             Verdict::Error(e) => bad.push(format!("{f}: native run error: {e}")),
+            Verdict::Fail => bad.push(format!("{f}: fails in ksim and on the host: {:?}", c.problems)),
+            Verdict::Divergence(names) => skipped.push(format!("{f}: documented divergence {names:?}")),
         }
     }
     eprintln!("single-threaded scenarios: {compared} agree with the host, {} skipped on the host:", skipped.len());
@@ -164,10 +172,11 @@ fn blocked_actors_are_reported_not_hung() {
     let r = run_native(ksim(), &dead);
     assert_eq!(r.status, Status::Failed);
     assert!(r.violations[0].message.contains("reader blocked in eventfd_read(efd)"), "{:?}", r.violations);
-    // ksim finds the same deadlock.
+    // ksim finds the same deadlock: both fail alike, which is FAIL (a ksim
+    // failure is never AGREE).
     let c = compare_file(ksim(), &dead).expect("loads");
     assert!(!c.sim_passed);
-    assert_eq!(c.verdict, Verdict::Agree);
+    assert_eq!(c.verdict, Verdict::Fail, "{:?}", c.problems);
 }
 
 #[test]
@@ -235,4 +244,126 @@ fn conformance_report_covers_the_library_by_subsystem() {
         );
     }
     assert!(table.contains("| **all** |"));
+}
+
+/// A multi-threaded scenario that fails under ksim is never AGREE, even
+/// when the host satisfies it: `now_ns()` is ksim's virtual clock (0 here:
+/// nobody slept) and CLOCK_MONOTONIC since the start on the host.
+#[test]
+fn a_ksim_failure_is_never_agree() {
+    let f = scratch(
+        "ksim_fails.scn",
+        "thread a:\n  t = now_ns()\n\nthread b:\n  e = eventfd(0, 0)\n\ncheck:\n  assert a.t > 0\n",
+    );
+    let c = compare_file(ksim(), &f).expect("loads");
+    assert!(!c.single_threaded);
+    assert!(!c.sim_passed);
+    assert_eq!(c.native.status, Status::Passed);
+    assert_eq!(c.verdict, Verdict::Disagree, "{:?}", c.problems);
+    assert!(c.problems.iter().any(|p| p.contains("ksim does not satisfy")), "{:?}", c.problems);
+    let out = Command::new(ksim()).args(["compare", &f]).output().expect("ksim runs");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DISAGREE"));
+    // Both sides failing alike is FAIL, not AGREE, and exits 1.
+    let both = scratch(
+        "both_fail.scn",
+        "thread a:\n  x = eventfd(0, 0)\n\nthread b:\n  y = now_ns()\n\ncheck:\n  assert a.x == 99\n",
+    );
+    let c = compare_file(ksim(), &both).expect("loads");
+    assert_eq!(c.verdict, Verdict::Fail, "{:?}", c.problems);
+    let out = Command::new(ksim()).args(["compare", &both]).output().expect("ksim runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL: ksim and the host agree"));
+}
+
+/// A native run that touches more memory than its limit is stopped and
+/// reported, and `compare` labels it a documented divergence (the
+/// simulator's side is bounded by its own page cap).
+#[test]
+fn a_native_run_over_its_memory_limit_is_stopped_and_named() {
+    let f = scratch(
+        "hog.scn",
+        "setup:\n  a = mmap(134217728)\n  memset(a, 1, 134217728) => 0\n  munmap(a, 134217728) => 0\n",
+    );
+    let r = run_native_with(ksim(), &f, 48 << 20);
+    match &r.status {
+        Status::Error(e) => assert!(e.starts_with(MEMORY_LIMIT_HIT) && e.contains("48 MiB limit"), "{e}"),
+        s => panic!("expected the memory limit to stop it, got {s:?}"),
+    }
+    let c = compare_file_with(ksim(), &f, 48 << 20).expect("loads");
+    assert!(c.sim_passed);
+    assert_eq!(c.verdict, Verdict::Divergence(vec!["native memory limit"]));
+    // Under the default limit the same scenario runs and agrees.
+    assert_eq!(compare_file(ksim(), &f).expect("loads").verdict, Verdict::Agree);
+}
+
+/// The registry of divergences `compare` recognises is the book's: each
+/// name is the first cell of a row of the divergences chapter.
+#[test]
+fn every_recognised_divergence_is_in_the_book() {
+    let book = std::fs::read_to_string(manifest_dir().join("../book/src/divergences.md")).expect("the book");
+    for d in DIVERGENCES {
+        assert!(
+            book.lines().any(|l| l.starts_with(&format!("| {} |", d.name))),
+            "book/src/divergences.md has no row `| {} | ...`",
+            d.name
+        );
+    }
+}
+
+/// The host's features decide the machine the simulator is compared on:
+/// a scenario that does not pin `pkeys` agrees on any host (the simulator
+/// is given the host's CPU), and each pinned variant agrees where the host
+/// matches and is skipped, with the reason, where it does not.
+#[test]
+fn prot_exec_agrees_on_this_host_whatever_its_cpu() {
+    let host = scenarios::native::host::detected();
+    let unpinned = scratch(
+        "exec_unpinned.scn",
+        "setup:\n  b = mmap(PAGE_SIZE, PROT_EXEC)\n  r = load(b)\n  store(b, 1) => SIGSEGV\n",
+    );
+    let c = compare_file(ksim(), &unpinned).expect("loads");
+    assert_eq!(c.verdict, Verdict::Agree, "{:?}", c.disagreements);
+    assert_eq!(c.machine.pkeys, host.pkeys, "the simulator ran on the host's CPU");
+    assert_eq!(c.machine.cap_sys_resource, host.cap_sys_resource);
+    for (file, pkeys) in [("mm_prot_exec_pkeys.scn", true), ("mm_prot_exec_readable.scn", false)] {
+        let f = manifest_dir().join("library").join(file);
+        let c = compare_file(ksim(), f.to_str().expect("UTF-8")).expect("loads");
+        if host.pkeys == pkeys {
+            assert_eq!(c.verdict, Verdict::Agree, "{file}: {:?}", c.disagreements);
+        } else {
+            match &c.verdict {
+                Verdict::Skipped(why) => assert!(why.contains("protection keys"), "{why}"),
+                v => panic!("{file}: expected a skip, got {v:?}"),
+            }
+        }
+    }
+}
+
+/// `setrlimit(RLIMIT_NOFILE, 1048576)` agrees on any host: the simulator
+/// is given the host's CAP_SYS_RESOURCE (EPERM without it: the hard limit
+/// starts at 4096 on both sides), and the pinned library scenarios run
+/// where the host matches and are skipped, with the reason, where not.
+#[test]
+fn raising_the_fd_limit_agrees_with_or_without_cap_sys_resource() {
+    let host = scenarios::native::host::detected();
+    let f = scratch("nofile_max.scn", "setup:\n  r = setrlimit(RLIMIT_NOFILE, 1048576)\n");
+    let c = compare_file(ksim(), &f).expect("loads");
+    assert_eq!(c.verdict, Verdict::Agree, "{:?}", c.disagreements);
+    let want = if host.cap_sys_resource { "0" } else { "EPERM" };
+    assert!(
+        c.native.calls.iter().any(|l| matches!(l, scenarios::native::Line::Call { result, .. } if result == want)),
+        "{:?}",
+        c.native.calls
+    );
+    let cap = manifest_dir().join("library/rlimit_nofile_cap.scn");
+    let c = compare_file(ksim(), cap.to_str().expect("UTF-8")).expect("loads");
+    if host.cap_sys_resource {
+        assert_eq!(c.verdict, Verdict::Agree, "{:?}", c.disagreements);
+    } else {
+        assert!(matches!(&c.verdict, Verdict::Skipped(w) if w.contains("lacks CAP_SYS_RESOURCE")), "{:?}", c.verdict);
+    }
+    // Pinned off runs everywhere: a host with the capability drops it.
+    let hard = manifest_dir().join("library/rlimit_nofile_hard.scn");
+    assert_eq!(compare_file(ksim(), hard.to_str().expect("UTF-8")).expect("loads").verdict, Verdict::Agree);
 }

@@ -1,9 +1,10 @@
 //! The kernel instance: what is global in Linux (the object table standing
-//! in for the slab allocator's view, the enabled historical bugs, inode
-//! numbers). One per execution; processes, tasks and objects hold an `Arc`
+//! in for the slab allocator's view, the enabled historical bugs, the
+//! machine's features ([`Machine`]), inode numbers). One per execution; processes, tasks and objects hold an `Arc`
 //! to it.
 
 use crate::bugs::{Bug, BugSet};
+use crate::machine::Machine;
 use crate::objtrack::ObjTable;
 use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Arc;
@@ -11,6 +12,8 @@ use crate::sync::Arc;
 pub struct Kernel {
     pub objs: ObjTable,
     pub bugs: BugSet,
+    /// The CPU features and privileges that change results.
+    pub machine: Machine,
     next_ino: AtomicU64,
     next_pid: AtomicU64,
 }
@@ -23,10 +26,17 @@ thread_local! {
 }
 
 impl Kernel {
+    /// A kernel on the default machine ([`Machine::DEFAULT`]).
     pub fn new(bugs: BugSet) -> Arc<Kernel> {
+        Kernel::on(bugs, Machine::DEFAULT)
+    }
+
+    /// A kernel on `machine`.
+    pub fn on(bugs: BugSet, machine: Machine) -> Arc<Kernel> {
         if let Some(mut k) = SPARE.take() {
             if let Some(m) = Arc::get_mut(&mut k) {
                 m.bugs = bugs;
+                m.machine = machine;
                 m.next_ino.store(ANON_INODE_INO + 1, Ordering::Relaxed);
                 m.next_pid.store(1, Ordering::Relaxed);
                 return k;
@@ -35,6 +45,7 @@ impl Kernel {
         Arc::new(Kernel {
             objs: ObjTable::new(),
             bugs,
+            machine,
             // Inode 1 is the shared anon inode (fs/anon_inodes.c); others
             // count up from there.
             next_ino: AtomicU64::new(ANON_INODE_INO + 1),

@@ -8,7 +8,8 @@
 //! [`eventfd`] (`fs/eventfd.c`), [`pipe`] (`fs/pipe.c`), [`watch_queue`]
 //! (`kernel/watch_queue.c`: notification pipes), [`mm`] (`mm/`: address
 //! spaces, page faults), [`userfaultfd`] (`fs/userfaultfd.c`), [`task`]
-//! (processes and tasks),
+//! (processes and tasks), [`machine`] (the CPU features and privileges
+//! that change results),
 //! [`objtrack`] (object accounting: leaks and use-after-free), [`bugs`] (the
 //! historical-bug registry) and [`syscall`] (one entry point per syscall).
 
@@ -18,6 +19,7 @@ pub mod errno;
 pub mod eventfd;
 pub mod footprint;
 pub mod kernel;
+pub mod machine;
 pub mod mm;
 pub mod objtrack;
 pub mod pipe;
@@ -31,4 +33,5 @@ pub mod watch_queue;
 
 pub use errno::{Errno, KResult};
 pub use kernel::Kernel;
+pub use machine::Machine;
 pub use task::{Process, Task};

@@ -212,9 +212,10 @@ impl PipeInodeInfo {
         if nr_slots == 0 {
             return Err(Errno::EINVAL);
         }
-        // The simulated user lacks CAP_SYS_RESOURCE (as on the host oracle);
-        // per-user page accounting is not modelled.
-        if nr_slots > self.state_look().max_usage && size > PIPE_MAX_SIZE {
+        // Growing past pipe-max-size needs CAP_SYS_RESOURCE (the machine's,
+        // `Machine::cap_sys_resource`); per-user page accounting is not
+        // modelled.
+        if nr_slots > self.state_look().max_usage && size > PIPE_MAX_SIZE && !self.kernel.machine.cap_sys_resource {
             return Err(Errno::EPERM);
         }
         self.resize_ring(nr_slots)?;

@@ -1,6 +1,8 @@
 //! Processes and tasks (analogous to Linux's `struct task_struct`, with the
 //! parts of `struct signal_struct` and `struct files_struct` a scenario
-//! needs: the fd table, the address space, `RLIMIT_NOFILE`, signal counts).
+//! needs: the fd table, the address space, `RLIMIT_NOFILE` (soft and hard;
+//! raising the hard limit needs the machine's CAP_SYS_RESOURCE), signal
+//! counts).
 //!
 //! A [`Process`] owns an fd table; a [`Task`] is a thread of a process or a
 //! kthread (no process). Syscalls take the calling `&Task`.
@@ -23,6 +25,8 @@ pub struct Process {
     pub mm: Arc<crate::mm::MmStruct>,
     /// `RLIMIT_NOFILE` soft limit (the only limit modelled).
     rlimit_nofile: AtomicU64,
+    /// `RLIMIT_NOFILE` hard limit.
+    rlimit_nofile_max: AtomicU64,
     /// Signals sent to the process and ignored (counted, as if SIG_IGN:
     /// e.g. SIGPIPE from a write to a pipe with no readers).
     sig_counts: [AtomicU64; NSIG],
@@ -39,6 +43,7 @@ impl Process {
             files: FilesStruct::with_key(crate::footprint::files_key(pid)),
             mm: crate::mm::MmStruct::new(kernel),
             rlimit_nofile: AtomicU64::new(abi::INR_OPEN_CUR),
+            rlimit_nofile_max: AtomicU64::new(abi::INR_OPEN_MAX),
             sig_counts: std::array::from_fn(|_| AtomicU64::new(0)),
         });
         crate::vfs::console::open_std_fds(kernel, &p);
@@ -50,13 +55,22 @@ impl Process {
         self.rlimit_nofile.load(Ordering::Relaxed)
     }
 
-    /// `setrlimit(RLIMIT_NOFILE, n)` (soft and hard together). Above
-    /// `sysctl_nr_open`: EPERM (`kernel/sys.c: do_prlimit`).
-    pub fn set_rlimit_nofile(&self, n: u64) -> KResult<()> {
+    /// The scenario's `setrlimit(RLIMIT_NOFILE, n)`: Linux's
+    /// `setrlimit(RLIMIT_NOFILE, {n, max(n, hard)})`, which sets the soft
+    /// limit to `n` and raises the hard limit to `n` when `n` is above it
+    /// (never lowering it). Checks in `do_prlimit`'s order
+    /// (`kernel/sys.c`): a hard limit above `sysctl_nr_open`: EPERM;
+    /// raising the hard limit without `CAP_SYS_RESOURCE` (`cap`): EPERM.
+    pub fn set_rlimit_nofile(&self, n: u64, cap: bool) -> KResult<()> {
+        crate::footprint::access(crate::footprint::proc_key(self.pid), true);
+        let max = self.rlimit_nofile_max.load(Ordering::Relaxed);
         if n > abi::NR_OPEN_MAX {
             return Err(Errno::EPERM);
         }
-        crate::footprint::access(crate::footprint::proc_key(self.pid), true);
+        if n > max && !cap {
+            return Err(Errno::EPERM);
+        }
+        self.rlimit_nofile_max.store(n.max(max), Ordering::Relaxed);
         self.rlimit_nofile.store(n, Ordering::Relaxed);
         Ok(())
     }

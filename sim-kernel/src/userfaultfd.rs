@@ -426,11 +426,13 @@ impl UserfaultfdFile {
         if features & UFFD_FEATURE_WP_ASYNC != 0 {
             features |= UFFD_FEATURE_WP_UNPOPULATED;
         }
-        if features & !UFFD_API_FEATURES != 0 {
+        // The machine's features: a kernel clears those its build or CPU
+        // lacks from what it reports and accepts (`userfaultfd_api`).
+        let supported = UFFD_API_FEATURES & ctx.kernel.machine.uffd_features;
+        if features & !supported != 0 {
             return Err(Errno::EINVAL);
         }
-        let out =
-            IoctlOut::Record(vec![("api", UFFD_API), ("features", UFFD_API_FEATURES), ("ioctls", UFFD_API_IOCTLS)]);
+        let out = IoctlOut::Record(vec![("api", UFFD_API), ("features", supported), ("ioctls", UFFD_API_IOCTLS)]);
         sched::yield_point("uffd:api:before_init");
         let mut g = ctx.lock();
         if g.features != 0 && !racy {

@@ -123,6 +123,27 @@ pub struct ConfigIr {
     pub max_steps: Option<u64>,
     /// Bug names, validated against the registry, in file order, deduplicated.
     pub bugs: Vec<String>,
+    /// `pkeys=on|off`: the machine has protection keys (`None`: not pinned,
+    /// [`sim_kernel::Machine::DEFAULT`]).
+    pub pkeys: Option<bool>,
+    /// `cap_sys_resource=on|off`: the process has CAP_SYS_RESOURCE.
+    pub cap_sys_resource: Option<bool>,
+    /// The userfaultfd features of the machine; no config key: set only by
+    /// `ksim compare` to match the host (`scenarios/src/native/host.rs`).
+    pub uffd_features: Option<u64>,
+}
+
+impl ConfigIr {
+    /// The simulated machine: what the scenario pins, the default for the
+    /// rest. Never read from the host.
+    pub fn machine(&self) -> sim_kernel::Machine {
+        let d = sim_kernel::Machine::DEFAULT;
+        sim_kernel::Machine {
+            pkeys: self.pkeys.unwrap_or(d.pkeys),
+            cap_sys_resource: self.cap_sys_resource.unwrap_or(d.cap_sys_resource),
+            uffd_features: self.uffd_features.unwrap_or(d.uffd_features),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

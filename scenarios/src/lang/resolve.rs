@@ -206,7 +206,8 @@ impl<'a> Resolver<'a> {
     // ---- declarations -----------------------------------------------------
 
     fn config(&mut self, file: &File) -> ConfigIr {
-        const KEYS: &[&str] = &["seed", "preemptions", "max_executions", "max_steps", "bug"];
+        const KEYS: &[&str] =
+            &["seed", "preemptions", "max_executions", "max_steps", "bug", "pkeys", "cap_sys_resource"];
         let mut cfg = ConfigIr::default();
         let mut seen: HashMap<String, u32> = HashMap::new();
         for item in &file.config {
@@ -247,6 +248,38 @@ impl<'a> Resolver<'a> {
                         _ => &mut cfg.max_executions,
                     };
                     *slot = Some(n);
+                }
+                "pkeys" | "cap_sys_resource" => {
+                    let on = match &item.value {
+                        ConfigValue::Word(w) if w == "on" => true,
+                        ConfigValue::Word(w) if w == "off" => false,
+                        v => {
+                            let found = match v {
+                                ConfigValue::Word(w) => w.clone(),
+                                ConfigValue::Int(n) => n.to_string(),
+                            };
+                            self.err(
+                                Diag::new(item.value_span, format!("`{key}` is `on` or `off`, found `{found}`"))
+                                    .expected("`on` or `off`"),
+                            );
+                            continue;
+                        }
+                    };
+                    if let Some(line) = seen.get(key) {
+                        let line = *line;
+                        self.err(
+                            Diag::new(item.key.span, format!("`{key}` is set twice"))
+                                .expected(format!("one `{key}=` item"))
+                                .help(format!("it was first set on line {line}")),
+                        );
+                        continue;
+                    }
+                    seen.insert(key.to_string(), item.key.span.line);
+                    if key == "pkeys" {
+                        cfg.pkeys = Some(on);
+                    } else {
+                        cfg.cap_sys_resource = Some(on);
+                    }
                 }
                 "bug" => {
                     let name = match &item.value {

@@ -517,10 +517,13 @@ fn config_errors() {
         8,
         &[
             "unknown config key `sed`",
-            "`seed`, `preemptions`, `max_executions`, `max_steps` or `bug`",
+            "`seed`, `preemptions`, `max_executions`, `max_steps`, `bug`, `pkeys` or `cap_sys_resource`",
             "did you mean `seed`",
         ],
     );
+    expect_err("config pkeys=yes\n", 1, 14, &["`pkeys` is `on` or `off`, found `yes`"]);
+    expect_err("config cap_sys_resource=1\n", 1, 25, &["`cap_sys_resource` is `on` or `off`, found `1`"]);
+    expect_err("config pkeys=on pkeys=off\n", 1, 17, &["`pkeys` is set twice"]);
     expect_err(
         "config bug=eventfd_close_rac\n",
         1,

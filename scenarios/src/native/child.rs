@@ -2,8 +2,9 @@
 //! state of a native run and its setup.
 //!
 //! Before the scenario runs, the child closes every fd but 0, 1 and 2
-//! (close_range(2)), sets RLIMIT_NOFILE's soft limit to 1024 (the
-//! simulator's INR_OPEN_CUR), installs the SIGSEGV/SIGBUS handler of the
+//! (close_range(2)), sets RLIMIT_NOFILE's soft limit to 1024 and its hard
+//! limit to 4096 (the simulator's INR_OPEN_CUR and INR_OPEN_MAX), drops
+//! CAP_SYS_RESOURCE when the planner says so ([`configure`]), installs the SIGSEGV/SIGBUS handler of the
 //! memory probes ([`super::mm`]) and a SIGPIPE handler that only counts
 //! (so a write with no reader returns EPIPE, as if SIGPIPE were ignored, and
 //! `sigcount(SIGPIPE)` reads the count). A child re-executed by `exec()`
@@ -72,7 +73,7 @@ impl Host {
     fn new(start_ns: u64) -> Host {
         #[allow(clippy::disallowed_types)]
         let maps = std::sync::Mutex::new(Vec::new());
-        Host { start_ns, watch_queue: probe_watch_queue(), maps }
+        Host { start_ns, watch_queue: super::host::detected().watch_queue, maps }
     }
 }
 
@@ -127,6 +128,7 @@ pub fn install_handlers() {
 }
 
 /// A fresh process: only fds 0, 1 and 2, RLIMIT_NOFILE soft limit 1024.
+/// [`configure`] then sets the hard limit.
 pub fn fresh_process() {
     // SAFETY: closes fds this process does not use (std holds none open).
     let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
@@ -143,6 +145,28 @@ pub fn fresh_process() {
         l.rlim_cur = (sim_kernel::abi::INR_OPEN_CUR).min(l.rlim_max);
         libc::setrlimit(libc::RLIMIT_NOFILE, &l);
     }
+}
+
+/// Make this process the machine the planner chose
+/// ([`super::host::plan`]): in a fresh child (not one resumed after
+/// `exec()`), set RLIMIT_NOFILE to the simulator's {INR_OPEN_CUR,
+/// INR_OPEN_MAX}, the limits a Linux process starts with (`INIT_RLIMITS`),
+/// so that raising the limit fails or succeeds as in the simulator; then
+/// drop CAP_SYS_RESOURCE when the scenario pins it off.
+pub fn configure(drop_cap_sys_resource: bool, fresh: bool) -> Result<(), String> {
+    if fresh {
+        // {INR_OPEN_CUR, INR_OPEN_MAX}: lowering needs no privilege, raising
+        // (a host whose hard limit is below 4096) needs CAP_SYS_RESOURCE, so
+        // this comes before the drop; where it fails the planner has
+        // skipped every scenario that calls setrlimit.
+        let l = libc::rlimit { rlim_cur: sim_kernel::abi::INR_OPEN_CUR, rlim_max: sim_kernel::abi::INR_OPEN_MAX };
+        // SAFETY: a valid rlimit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &l) };
+    }
+    if drop_cap_sys_resource && !super::host::drop_cap_sys_resource() {
+        return Err("cannot drop CAP_SYS_RESOURCE (capset)".into());
+    }
+    Ok(())
 }
 
 #[allow(clippy::disallowed_types)]

@@ -15,8 +15,18 @@
 //! A *multi-threaded* scenario runs with the host's interleaving, not one of
 //! ours: it must satisfy its own expectations (patterns, `assert`, `never`)
 //! on the host; its results are not diffed.
+//!
+//! Both sides are judged: a scenario that fails under ksim is never
+//! [`Verdict::Agree`] ([`Verdict::Fail`] when both sides fail alike,
+//! [`Verdict::Disagree`] when only ksim does). Before either side runs,
+//! the planner ([`super::host::plan`]) configures the simulated machine
+//! like the host (protection keys, CAP_SYS_RESOURCE, userfaultfd
+//! features) or skips the scenario with its reason. A difference that a
+//! documented divergence explains is [`Verdict::Divergence`], naming the
+//! entry of the book's divergences chapter ([`DIVERGENCES`], one registry
+//! that the chapter's rows match).
 
-use super::{run_native, Line, NativeRun, Status};
+use super::{Line, NativeRun, Status};
 use crate::lang::ir::Program;
 use crate::runner::{execute_logged, CallRecord, RunOptions};
 use sim_kernel::sched::choose::SeededChooser;
@@ -54,11 +64,17 @@ impl std::fmt::Display for Disagreement {
 /// How the two runs of one scenario relate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Single-threaded: every result agrees. Multi-threaded: the host
-    /// satisfied the scenario's expectations.
+    /// Both sides pass. Single-threaded: every result agrees.
+    /// Multi-threaded: both satisfied the scenario's expectations.
     Agree,
     /// Results differ, or the verdicts do (listed in `problems`).
     Disagree,
+    /// Both sides fail the scenario's expectations alike (single-threaded:
+    /// with the same results): the scenario, not ksim, is wrong.
+    Fail,
+    /// The results differ as documented divergences explain: their names
+    /// (the first cell of their row in the book's divergences chapter).
+    Divergence(Vec<&'static str>),
     /// The host cannot run it: why.
     Skipped(String),
     /// The native run crashed or timed out.
@@ -79,6 +95,10 @@ pub struct Comparison {
     pub disagreements: Vec<Disagreement>,
     /// Verdict-level differences (one side failed an expectation).
     pub problems: Vec<String>,
+    /// How many times the simulator's page cap decided a result in its run.
+    pub sim_limit_hits: u64,
+    /// The machine the simulator ran on (the planner's).
+    pub machine: sim_kernel::Machine,
     pub verdict: Verdict,
 }
 
@@ -87,14 +107,77 @@ pub fn single_threaded(prog: &Program) -> bool {
     prog.actors.len() <= 1
 }
 
-/// Run `path` both ways (`exe` is the ksim binary the native child runs).
+/// A documented divergence `ksim compare` recognises: `name` is the first
+/// cell of its row in the book's divergences chapter (a test checks the
+/// chapter has it), `explains` says whether it accounts for a comparison's
+/// differences.
+pub struct Divergence {
+    pub name: &'static str,
+    pub explains: fn(&Comparison) -> bool,
+}
+
+/// Every divergence that shows up as a different result rather than being
+/// normalised away (time, inode numbers, addresses) or skipped.
+pub const DIVERGENCES: &[Divergence] = &[
+    Divergence {
+        // The simulator's page cap decided a result (SIGBUS, ENOMEM) that
+        // the host, with more memory, did not give.
+        name: "memory limits",
+        explains: |c| c.sim_limit_hits > 0 && (!c.disagreements.is_empty() || !c.problems.is_empty()),
+    },
+    Divergence {
+        // The native child touched more memory than the native runner lets
+        // it: the host run was stopped, the simulator's cap answered.
+        name: "native memory limit",
+        explains: |c| matches!(&c.native.status, Status::Error(e) if e.starts_with(super::MEMORY_LIMIT_HIT)),
+    },
+];
+
+/// Run `path` both ways (`exe` is the ksim binary the native child runs):
+/// the planner first, then the simulator on the machine it chose, then
+/// the host.
 pub fn compare_file(exe: &Path, path: &str) -> Result<Comparison, String> {
+    compare_file_with(exe, path, super::CHILD_MEMORY_LIMIT)
+}
+
+/// [`compare_file`] with a native memory limit of `limit` resident bytes.
+pub fn compare_file_with(exe: &Path, path: &str, limit: u64) -> Result<Comparison, String> {
     let prog = crate::cli::load(path)?;
     let seed = prog.config.seed.unwrap_or(0);
-    let (ex, sim_calls) = execute_logged(&prog, path, &mut SeededChooser::new(seed), RunOptions::default());
-    let native = run_native(exe, path);
+    let (sim_prog, skip) = match super::host::plan(&prog, super::host::detected()) {
+        super::host::Plan::Run { machine, .. } => (Rc::new(super::host::configured(&prog, machine)), None),
+        super::host::Plan::Skip(why) => (prog.clone(), Some(why)),
+    };
+    let hits = sim_kernel::mm::limit_hits();
+    let (ex, sim_calls) = execute_logged(&sim_prog, path, &mut SeededChooser::new(seed), RunOptions::default());
+    let sim_limit_hits = sim_kernel::mm::limit_hits() - hits;
+    let native = match skip {
+        // The planner's skip, without starting a child.
+        Some(why) => NativeRun { status: Status::Skipped(why), ..NativeRun::empty() },
+        None => super::run_native_with(exe, path, limit),
+    };
     let sim_violations = ex.violations.iter().map(|v| (v.kind.name().to_string(), v.message.clone())).collect();
-    Ok(judge(&prog, path, sim_violations, sim_calls, native))
+    let mut c = judge(&prog, path, sim_violations, sim_calls, native);
+    c.sim_limit_hits = sim_limit_hits;
+    c.machine = sim_prog.config.machine();
+    c.verdict = classify(&c);
+    Ok(c)
+}
+
+/// The verdict once everything is known: differences a documented
+/// divergence explains are [`Verdict::Divergence`].
+fn classify(c: &Comparison) -> Verdict {
+    match &c.verdict {
+        Verdict::Disagree | Verdict::Error(_) => {
+            let names: Vec<&'static str> = DIVERGENCES.iter().filter(|d| (d.explains)(c)).map(|d| d.name).collect();
+            if names.is_empty() {
+                c.verdict.clone()
+            } else {
+                Verdict::Divergence(names)
+            }
+        }
+        v => v.clone(),
+    }
 }
 
 /// Compare a simulator run (its violations and calls) with a native run.
@@ -117,15 +200,19 @@ pub fn judge(
         native,
         disagreements: Vec::new(),
         problems: Vec::new(),
+        sim_limit_hits: 0,
+        machine: prog.config.machine(),
         verdict: Verdict::Agree,
     };
     match c.native.status.clone() {
         Status::Skipped(why) => {
             c.verdict = Verdict::Skipped(why);
+            c.problems = c.sim_violations.iter().map(|(_, m)| format!("in ksim: {m}")).collect();
             return c;
         }
         Status::Error(e) => {
             c.verdict = Verdict::Error(e);
+            c.problems = c.sim_violations.iter().map(|(_, m)| format!("in ksim: {m}")).collect();
             return c;
         }
         Status::Passed | Status::Failed => {}
@@ -149,8 +236,12 @@ pub fn judge(
             c.problems.push(format!("ksim {}, the host {}", say(&sim_kinds), say(&host_kinds)));
             explain = true;
         }
-    } else if !native_passed {
-        c.problems.push("the host does not satisfy the scenario's expectations".into());
+    } else if sim_passed != native_passed {
+        c.problems.push(if sim_passed {
+            "the host does not satisfy the scenario's expectations".into()
+        } else {
+            "ksim does not satisfy the scenario's expectations; the host does".into()
+        });
         explain = true;
     }
     if explain {
@@ -158,9 +249,19 @@ pub fn judge(
             c.problems.push(format!("on the host: {}", v.message));
         }
     }
-    if !c.disagreements.is_empty() || !c.problems.is_empty() {
-        c.verdict = Verdict::Disagree;
+    if explain || !sim_passed {
+        for (_, m) in &c.sim_violations {
+            c.problems.push(format!("in ksim: {m}"));
+        }
     }
+    c.verdict = if !c.disagreements.is_empty() || explain {
+        Verdict::Disagree
+    } else if !sim_passed {
+        // Both fail, alike: never AGREE.
+        Verdict::Fail
+    } else {
+        Verdict::Agree
+    };
     c
 }
 
@@ -349,6 +450,47 @@ mod tests {
         let mut h2 = h.clone();
         h2[3] = host("setup", 4, "uffd_read", "{event: 18, flags: 0, address: 140000000008192}");
         assert_eq!(diff_calls(&s, &h2).len(), 1, "a different page of the mapping differs");
+    }
+
+    fn comparison(sim_limit_hits: u64, disagreements: Vec<Disagreement>, status: Status) -> Comparison {
+        Comparison {
+            file: "f.scn".into(),
+            title: None,
+            single_threaded: true,
+            sim_passed: true,
+            sim_violations: Vec::new(),
+            sim_calls: 0,
+            native: NativeRun { status, ..NativeRun::empty() },
+            disagreements,
+            problems: Vec::new(),
+            sim_limit_hits,
+            machine: sim_kernel::Machine::DEFAULT,
+            verdict: Verdict::Disagree,
+        }
+    }
+
+    /// A difference the simulator's page cap decided is the documented
+    /// divergence "memory limits"; the same difference without the cap is
+    /// a plain disagreement.
+    #[test]
+    fn the_page_cap_labels_a_difference_as_a_divergence() {
+        let d = || {
+            vec![Disagreement {
+                actor: "setup".into(),
+                line: 3,
+                text: "memset(a, 1, N)".into(),
+                sim: Some("SIGBUS".into()),
+                host: Some("0".into()),
+            }]
+        };
+        assert_eq!(classify(&comparison(1, d(), Status::Passed)), Verdict::Divergence(vec!["memory limits"]));
+        assert_eq!(classify(&comparison(0, d(), Status::Passed)), Verdict::Disagree);
+        let mut agree = comparison(1, Vec::new(), Status::Passed);
+        agree.verdict = Verdict::Agree;
+        assert_eq!(classify(&agree), Verdict::Agree);
+        let mut err = comparison(0, Vec::new(), Status::Error("killed after 60 s".into()));
+        err.verdict = Verdict::Error("killed after 60 s".into());
+        assert_eq!(classify(&err), Verdict::Error("killed after 60 s".into()));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! `ksim run --native`, `ksim compare` and `ksim conformance`: the
 //! commands, and the conformance table (per subsystem: scenarios, passed in
-//! ksim, passed on the host, skipped on the host and why, disagreements).
+//! ksim, passed on the host, skipped on the host and why, documented
+//! divergences, disagreements). Each command's output starts with what it
+//! found on the host ([`super::host::HostFeatures::summary`]); every skip
+//! prints its reason.
 
 use super::compare::{compare_file, Comparison, Verdict};
 use super::{run_native, Status};
@@ -56,6 +59,7 @@ pub fn cmd_run_native(out: &mut String, exe: &Path, files: &[String], require: b
             r.calls.len(),
             r.elapsed.as_millis()
         );
+        let _ = writeln!(out, "host: {}", super::host::detected().summary());
         if verbose {
             for l in &r.calls {
                 if let super::Line::Call { actor, line, text, result, .. } = l {
@@ -128,6 +132,16 @@ fn print_comparison(out: &mut String, c: &Comparison, verbose: bool) {
         host_kernel(),
         c.native.calls.len()
     );
+    let _ = writeln!(out, "host: {}", super::host::detected().summary());
+    let m = &c.machine;
+    let on = |b: bool| if b { "on" } else { "off" };
+    let _ = writeln!(
+        out,
+        "ksim's machine: pkeys={}, cap_sys_resource={}, userfaultfd features {:#x}",
+        on(m.pkeys),
+        on(m.cap_sys_resource),
+        m.uffd_features
+    );
     if verbose {
         for l in &c.native.calls {
             if let super::Line::Call { actor, line, text, result, .. } = l {
@@ -145,17 +159,37 @@ fn print_comparison(out: &mut String, c: &Comparison, verbose: bool) {
         }
         Verdict::Skipped(why) => {
             let _ = writeln!(out, "SKIPPED: the host cannot run {why}");
+            for p in &c.problems {
+                let _ = writeln!(out, "  {}", p.replace('\n', "\n    "));
+            }
         }
         Verdict::Error(e) => {
             let _ = writeln!(out, "ERROR: {e}");
+            for p in &c.problems {
+                let _ = writeln!(out, "  {}", p.replace('\n', "\n    "));
+            }
         }
-        Verdict::Disagree => {
-            let _ = writeln!(out, "DISAGREE");
+        Verdict::Disagree | Verdict::Fail | Verdict::Divergence(_) => {
+            let _ = match &c.verdict {
+                Verdict::Disagree => writeln!(out, "DISAGREE"),
+                Verdict::Fail => {
+                    writeln!(out, "FAIL: ksim and the host agree, and both fail the scenario's expectations")
+                }
+                Verdict::Divergence(names) => writeln!(
+                    out,
+                    "DIVERGENCE: a documented divergence, not a bug (book, Divergences from Linux: {})",
+                    names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                ),
+                _ => Ok(()),
+            };
             for d in &c.disagreements {
                 let _ = writeln!(out, "  {}:{d}", c.file);
             }
             for p in &c.problems {
                 let _ = writeln!(out, "  {}", p.replace('\n', "\n    "));
+            }
+            if let Status::Error(e) = &c.native.status {
+                let _ = writeln!(out, "  on the host: {e}");
             }
         }
     }
@@ -172,11 +206,12 @@ pub fn cmd_compare(out: &mut String, exe: &Path, files: &[String], require: bool
             }
             Ok(c) => {
                 print_comparison(out, &c, verbose);
-                let bad = match &c.verdict {
-                    Verdict::Agree => false,
-                    Verdict::Skipped(_) => require,
-                    Verdict::Disagree | Verdict::Error(_) => true,
-                };
+                let bad = !c.sim_passed
+                    || match &c.verdict {
+                        Verdict::Agree | Verdict::Divergence(_) => false,
+                        Verdict::Skipped(_) => require,
+                        Verdict::Disagree | Verdict::Fail | Verdict::Error(_) => true,
+                    };
                 if bad && code == EXIT_OK {
                     code = EXIT_VIOLATION;
                 }
@@ -266,6 +301,7 @@ struct Row {
     skipped: usize,
     disagreements: usize,
     errors: usize,
+    divergences: usize,
     reasons: BTreeMap<String, usize>,
 }
 
@@ -289,8 +325,9 @@ fn rows(entries: &[Entry]) -> BTreeMap<&'static str, Row> {
                 r.skipped += 1;
                 *r.reasons.entry(reason_key(why)).or_default() += 1;
             }
-            Verdict::Disagree => r.disagreements += 1,
+            Verdict::Disagree | Verdict::Fail => r.disagreements += 1,
             Verdict::Error(_) => r.errors += 1,
+            Verdict::Divergence(_) => r.divergences += 1,
             Verdict::Agree => {}
         }
     }
@@ -302,27 +339,30 @@ pub fn markdown(entries: &[Entry]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "Host: Linux {} (CONFIG_WATCH_QUEUE: {}). Generated by `ksim conformance --markdown`.\n",
+        "Host: Linux {} ({}). Generated by `ksim conformance --markdown`.\n",
         host_kernel(),
-        if super::child::probe_watch_queue() { "yes" } else { "no" }
+        super::host::detected().summary()
     );
     let _ = writeln!(
         s,
-        "| subsystem | scenarios | passed in ksim | passed on the host | skipped on the host | disagreements |"
+        "| subsystem | scenarios | passed in ksim | passed on the host | skipped on the host | documented divergences \
+         | disagreements |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
     let rows = rows(entries);
     let mut total = Row::default();
     for (name, r) in &rows {
         let _ = writeln!(
             s,
-            "| {name} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} |",
             r.scenarios,
             r.sim_passed,
             r.native_passed,
             r.skipped,
+            r.divergences,
             r.disagreements + r.errors
         );
+        total.divergences += r.divergences;
         total.scenarios += r.scenarios;
         total.sim_passed += r.sim_passed;
         total.native_passed += r.native_passed;
@@ -331,8 +371,8 @@ pub fn markdown(entries: &[Entry]) -> String {
     }
     let _ = writeln!(
         s,
-        "| **all** | {} | {} | {} | {} | {} |\n",
-        total.scenarios, total.sim_passed, total.native_passed, total.skipped, total.disagreements
+        "| **all** | {} | {} | {} | {} | {} | {} |\n",
+        total.scenarios, total.sim_passed, total.native_passed, total.skipped, total.divergences, total.disagreements
     );
     let _ = writeln!(s, "Why scenarios are skipped on the host:\n");
     for (name, r) in &rows {
@@ -347,7 +387,16 @@ pub fn markdown(entries: &[Entry]) -> String {
 pub fn json_report(entries: &[Entry]) -> serde_json::Value {
     let rows = rows(entries);
     json!({
-        "host": {"kernel": host_kernel(), "watch_queue": super::child::probe_watch_queue()},
+        "host": {
+            "kernel": host_kernel(),
+            "watch_queue": super::host::detected().watch_queue,
+            "pkeys": super::host::detected().pkeys,
+            "cap_sys_resource": super::host::detected().cap_sys_resource,
+            "userfaultfd": match &super::host::detected().userfaultfd {
+                Ok(f) => json!({"features": f}),
+                Err(why) => json!({"refused": why}),
+            },
+        },
         "subsystems": rows.iter().map(|(name, r)| json!({
             "subsystem": name,
             "scenarios": r.scenarios,
@@ -356,6 +405,7 @@ pub fn json_report(entries: &[Entry]) -> serde_json::Value {
             "native_skipped": r.skipped,
             "skip_reasons": r.reasons,
             "disagreements": r.disagreements,
+            "divergences": r.divergences,
             "errors": r.errors,
         })).collect::<Vec<_>>(),
         "scenarios": entries.iter().map(|e| {
@@ -374,6 +424,8 @@ pub fn json_report(entries: &[Entry]) -> serde_json::Value {
                 "verdict": match &c.verdict {
                     Verdict::Agree => "agree".to_string(),
                     Verdict::Disagree => "disagree".to_string(),
+                    Verdict::Fail => "fail".to_string(),
+                    Verdict::Divergence(n) => format!("divergence: {}", n.join(", ")),
                     Verdict::Skipped(w) => format!("skipped: {w}"),
                     Verdict::Error(e) => format!("error: {e}"),
                 },
@@ -421,16 +473,28 @@ pub fn cmd_conformance(out: &mut String, exe: &Path, files: &[String], json: boo
         out.push_str(&markdown(&entries));
     } else {
         out.push_str(&markdown(&entries));
-        let bad: Vec<&Entry> =
-            entries.iter().filter(|e| matches!(e.cmp.verdict, Verdict::Disagree | Verdict::Error(_))).collect();
+        let bad: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| matches!(e.cmp.verdict, Verdict::Disagree | Verdict::Fail | Verdict::Error(_)))
+            .collect();
         if !bad.is_empty() {
             let _ = writeln!(out, "\nDisagreements:");
             for e in bad {
                 print_comparison(out, &e.cmp, false);
             }
         }
+        let known: Vec<&Entry> = entries.iter().filter(|e| matches!(e.cmp.verdict, Verdict::Divergence(_))).collect();
+        if !known.is_empty() {
+            let _ = writeln!(out, "\nDocumented divergences:");
+            for e in known {
+                print_comparison(out, &e.cmp, false);
+            }
+        }
     }
-    if entries.iter().any(|e| matches!(e.cmp.verdict, Verdict::Disagree | Verdict::Error(_))) {
+    if entries
+        .iter()
+        .any(|e| !e.cmp.sim_passed || matches!(e.cmp.verdict, Verdict::Disagree | Verdict::Fail | Verdict::Error(_)))
+    {
         EXIT_VIOLATION
     } else {
         EXIT_OK

@@ -1,6 +1,12 @@
 //! The native interpreter: one execution of a scenario against the host
 //! kernel, inside the child process ([`super::child`]).
 //!
+//! Before anything runs, the child asks the planner
+//! ([`super::host::plan`]) as the parent did: a scenario the host cannot
+//! run as written is skipped with the planner's reason, otherwise the
+//! process is configured to be the simulated machine
+//! ([`super::child::configure`]).
+//!
 //! The phases are the simulator's ([`crate::runner`]): `setup` alone, then
 //! every actor at once, then `finally`, then `check`. Each runs on real OS
 //! threads (setup and finally on one thread each, every actor on its own);
@@ -336,6 +342,13 @@ fn skip(call: &str, line: u32, reason: String) -> ! {
     exit_now(0)
 }
 
+/// The planner skipped the scenario: its reason names the call or the
+/// config item.
+fn skip_planned(reason: String) -> ! {
+    emit(&super::Line::Skip { call: String::new(), line: 0, reason });
+    exit_now(0)
+}
+
 enum Never {}
 
 /// Re-execute the child at this call; returns only the errno of a failed
@@ -494,6 +507,25 @@ pub fn run_child(path: &str, source: &str, resume: Option<Resume>) -> ! {
         }
     };
     let prog: Arc<Program> = Arc::new((*prog).clone());
+    // The one planner decides what the parent decided: skip, or make this
+    // process the machine the simulator runs on. A child resumed after
+    // exec() was planned before the exec (the scenario may since have
+    // lowered its fd limit below what the probes need): it only drops
+    // CAP_SYS_RESOURCE again, which execve gives back to root.
+    if resume.is_none() {
+        match super::host::plan(&prog, super::host::detected()) {
+            super::host::Plan::Skip(why) => skip_planned(why),
+            super::host::Plan::Run { drop_cap_sys_resource, .. } => {
+                if let Err(e) = super::child::configure(drop_cap_sys_resource, true) {
+                    skip_planned(e)
+                }
+            }
+        }
+    } else if prog.config.cap_sys_resource == Some(false) {
+        if let Err(e) = super::child::configure(true, false) {
+            skip_planned(e)
+        }
+    }
     if let Some((call, line, why)) = static_skip(&prog) {
         skip(&call, line, why);
     }

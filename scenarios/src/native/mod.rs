@@ -16,9 +16,17 @@
 //!   calls, ksim-only calls, notification pipes on a host without
 //!   CONFIG_WATCH_QUEUE) makes the scenario *skipped*, naming the call: never
 //!   failed.
-//! - [`compare`] runs a scenario both ways and diffs the results call by call;
+//! - [`host`] detects the host's features and privileges that change
+//!   results (protection keys, CONFIG_WATCH_QUEUE, userfaultfd and its
+//!   features, CAP_SYS_RESOURCE, RLIMIT_NOFILE) and its planner decides, for
+//!   every scenario and before anything runs, whether it runs here and on
+//!   which simulated machine; every skip carries its reason.
+//! - [`compare`] runs a scenario both ways and diffs the results call by call,
+//!   judging both sides and labelling documented divergences;
 //!   [`conformance`] does it for a whole library and prints a table per
 //!   subsystem.
+//! - The parent kills a child that runs longer than [`CHILD_TIMEOUT`] or has
+//!   more than [`CHILD_MEMORY_LIMIT`] resident.
 //!
 //! The native runner runs on real OS threads, outside the simulated world,
 //! so it uses std's locks (the kernel's `sim_kernel::sync` is for simulated
@@ -34,6 +42,7 @@ pub mod child;
 pub mod compare;
 pub mod conformance;
 pub mod eventfd;
+pub mod host;
 pub mod interp;
 pub mod mm;
 pub mod pipe;
@@ -151,8 +160,42 @@ pub struct NativeRun {
     pub elapsed: Duration,
 }
 
+impl NativeRun {
+    /// A run that has not happened (status: an empty error).
+    pub fn empty() -> NativeRun {
+        NativeRun {
+            status: Status::Error(String::new()),
+            calls: Vec::new(),
+            violations: Vec::new(),
+            checks: Vec::new(),
+            outcome: Vec::new(),
+            blocked: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
 /// How long one native run may take before the child is killed.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most memory a native child may have resident before it is killed
+/// (1 GiB: four times the simulator's per-address-space cap,
+/// `sim_kernel::mm::MAX_PTES` pages, plus the interpreter). A scenario
+/// that touches more is stopped and reported rather than left to push
+/// the host into swap.
+pub const CHILD_MEMORY_LIMIT: u64 = 1 << 30;
+
+/// The start of the message of a run stopped by [`CHILD_MEMORY_LIMIT`].
+pub const MEMORY_LIMIT_HIT: &str = "stopped by the native memory limit";
+
+/// Resident bytes of process `pid` (/proc/PID/statm), 0 if unknown.
+fn resident_bytes(pid: u32) -> u64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+    pages * page
+}
 
 /// The `ksim` binary to re-execute: this process's own executable (tests
 /// pass `CARGO_BIN_EXE_ksim` instead).
@@ -160,8 +203,14 @@ pub fn own_exe() -> std::path::PathBuf {
     std::env::current_exe().unwrap_or_else(|_| "ksim".into())
 }
 
-/// Run `path` natively in a fresh child of `exe` (a `ksim` binary).
+/// Run `path` natively in a fresh child of `exe` (a `ksim` binary), unless
+/// the planner ([`host::plan`]) skips it on this host.
 pub fn run_native(exe: &Path, path: &str) -> NativeRun {
+    run_native_with(exe, path, CHILD_MEMORY_LIMIT)
+}
+
+/// [`run_native`] with a memory limit of `limit` resident bytes.
+pub fn run_native_with(exe: &Path, path: &str, limit: u64) -> NativeRun {
     let start = Instant::now();
     let mut run = NativeRun {
         status: Status::Error(String::new()),
@@ -172,6 +221,13 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
         blocked: Vec::new(),
         elapsed: Duration::ZERO,
     };
+    // The planner, before anything runs (the child plans again, the same).
+    if let Ok(prog) = crate::cli::load(path) {
+        if let host::Plan::Skip(why) = host::plan(&prog, host::detected()) {
+            run.status = Status::Skipped(why);
+            return run;
+        }
+    }
     let child = Command::new(exe)
         .arg("__native-child")
         .arg(path)
@@ -199,6 +255,8 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
         s
     });
     let mut timed_out = false;
+    let mut over_memory = None;
+    let mut polls = 0u32;
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break Some(st),
@@ -209,6 +267,15 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
             let _ = child.kill();
             timed_out = true;
             break child.wait().ok();
+        }
+        polls += 1;
+        if polls.is_multiple_of(5) {
+            let rss = resident_bytes(child.id());
+            if rss > limit {
+                let _ = child.kill();
+                over_memory = Some(rss);
+                break child.wait().ok();
+            }
         }
         std::thread::sleep(Duration::from_millis(2));
     };
@@ -228,7 +295,8 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
             }
             Ok(Line::Skip { call, line, reason }) => {
                 ended = true;
-                run.status = Status::Skipped(format!("{call} (line {line}): {reason}"));
+                run.status =
+                    Status::Skipped(if call.is_empty() { reason } else { format!("{call} (line {line}): {reason}") });
             }
             Ok(c @ Line::Call { .. }) => run.calls.push(c),
             Err(e) => {
@@ -236,6 +304,14 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
                 return run;
             }
         }
+    }
+    if let Some(rss) = over_memory {
+        run.status = Status::Error(format!(
+            "{MEMORY_LIMIT_HIT}: the native child had {} MiB resident, above the {} MiB limit, and was killed",
+            rss >> 20,
+            limit >> 20
+        ));
+        return run;
     }
     if !ended {
         let how = if timed_out {

@@ -27,7 +27,7 @@ fn do_pipe2(flags: u32) -> Result<Value, NErr> {
     if r < 0 {
         let e = last_errno();
         if e == libc::ENOPKG && flags & sim_kernel::abi::O_NOTIFICATION_PIPE != 0 {
-            return Err(NErr::Skip("a notification pipe: the host kernel lacks CONFIG_WATCH_QUEUE".into()));
+            return Err(NErr::Skip(super::host::NO_WATCH_QUEUE.into()));
         }
         return errno_value(e);
     }

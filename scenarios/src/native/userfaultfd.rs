@@ -1,5 +1,6 @@
-//! Native userfaultfd calls (`fs/userfaultfd.c` on the host; the host is
-//! root, so unprivileged_userfaultfd does not matter): `userfaultfd(FLAGS)`,
+//! Native userfaultfd calls (`fs/userfaultfd.c` on the host; a host that
+//! refuses userfaultfd(2) to this process skips the scenario, with the
+//! reason [`super::host`] gives): `userfaultfd(FLAGS)`,
 //! `uffd_read(U)` (one 32-byte `struct uffd_msg` as the record `{event,
 //! flags, address}`), and the UFFDIO_* ioctls with the struct's fields as
 //! named arguments (SCENARIO-LANGUAGE.md section 8), returning the struct's
@@ -36,12 +37,11 @@ fn userfaultfd(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
     let e = super::sys::last_errno();
     // A host that forbids userfaultfd to this caller (no CAP_SYS_PTRACE with
     // vm.unprivileged_userfaultfd=0) or lacks it cannot check the scenario:
-    // a skip, not a disagreement. ksim models a privileged caller.
+    // a skip, not a disagreement (the planner, `host::plan`, usually skips
+    // it before it runs). ksim models a privileged caller.
     if r < 0 && (e == libc::EPERM || e == libc::ENOSYS) {
-        return Err(NErr::Skip(format!(
-            "userfaultfd: the host refuses it here ({})",
-            if e == libc::EPERM { "EPERM" } else { "ENOSYS" }
-        )));
+        let caps = if super::host::detected().cap_sys_ptrace { 1 << 19 } else { 0 };
+        return Err(NErr::Skip(super::host::userfaultfd_refusal(e, caps)));
     }
     ret_int(r)
 }

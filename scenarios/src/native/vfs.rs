@@ -233,11 +233,11 @@ fn setrlimit(a: &[Value], _: &[(String, Value)]) -> Result<Value, NErr> {
     if res != abi::RLIMIT_NOFILE {
         return Err(NErr::Skip(format!("setrlimit of resource {res}: only RLIMIT_NOFILE is modelled")));
     }
-    // ksim models one limit (soft = hard = N) of a process that may raise
-    // it again. On the host the hard limit is only ever raised, never
-    // lowered, so that a process without CAP_SYS_RESOURCE (a container's
-    // root) can raise the soft limit again as the scenario does; above
-    // fs.nr_open the new hard limit is EPERM as in ksim (kernel/sys.c
+    // The scenario's call means setrlimit(RLIMIT_NOFILE, {N, max(N,
+    // hard)}), as in ksim (sim-kernel/src/task.rs): the hard limit is only
+    // ever raised, never lowered. The child started with the hard limit at
+    // ksim's 4096 (child::configure), so raising it needs CAP_SYS_RESOURCE
+    // here as there, and above fs.nr_open it is EPERM (kernel/sys.c,
     // do_prlimit).
     let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: valid rlimit pointers.

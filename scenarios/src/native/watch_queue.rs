@@ -24,7 +24,7 @@ pub fn ioctl(f: i32, cmd: u32, a: &[Value], _named: &[(String, Value)]) -> Resul
         return Ok(None);
     }
     if !super::child::host().watch_queue {
-        return Err(NErr::Skip("IOC_WATCH_QUEUE_*: the host kernel lacks CONFIG_WATCH_QUEUE".into()));
+        return Err(NErr::Skip(super::host::NO_WATCH_QUEUE.into()));
     }
     let r = if cmd == IOC_WATCH_QUEUE_SET_SIZE {
         let n = int("ioctl", a, 2)?;

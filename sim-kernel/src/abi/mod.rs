@@ -84,6 +84,9 @@ pub const FIONCLEX: u32 = 0x5450;
 pub const RLIMIT_NOFILE: u32 = 7;
 /// `include/asm-generic/resource.h`: `INR_OPEN_CUR`, the default soft limit.
 pub const INR_OPEN_CUR: u64 = 1024;
+/// `include/uapi/linux/fs.h`: `INR_OPEN_MAX`, the default hard limit
+/// (`INIT_RLIMITS` in `include/asm-generic/resource.h`).
+pub const INR_OPEN_MAX: u64 = 4096;
 /// `fs/file.c`: `sysctl_nr_open` default (`1024 * 1024`), the hard ceiling.
 pub const NR_OPEN_MAX: u64 = 1024 * 1024;
 

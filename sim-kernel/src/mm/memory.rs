@@ -108,6 +108,7 @@ fn resolve(mm: &MmStruct, g: &mut MmInner, addr: u64, write: bool) -> Step {
             let keep_wp = marker && wp.is_some();
             if !marker && g.ptes.len() >= super::MAX_PTES {
                 // VM_FAULT_OOM (a simulator limit: see MAX_PTES).
+                super::hit_limit();
                 return Step::Bus;
             }
             mm.touch_pte(page, true);

@@ -48,7 +48,9 @@ pub fn do_mmap(mm: &MmStruct, len: u64, prot: u32) -> KResult<u64> {
         None if top >= MMAP_MIN_ADDR + len => top - len,
         None => return Err(Errno::ENOMEM),
     };
-    g.vmas.insert(addr, Vma { start: addr, end: addr + len, prot: prot & crate::abi::PROT_MASK, uffd: None });
+    let exec_only = super::exec_only(prot, &mm.kernel.machine);
+    g.vmas
+        .insert(addr, Vma { start: addr, end: addr + len, prot: prot & crate::abi::PROT_MASK, exec_only, uffd: None });
     g.merge_all();
     Ok(addr)
 }

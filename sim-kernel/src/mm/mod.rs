@@ -13,8 +13,11 @@
 //!   `POISON`, `CONTINUE`, `MOVE` (the `mfill_atomic` family) and
 //!   `mwriteprotect_range`.
 //!
-//! The model: a VMA is `[start, end)` with its protection and, when
-//! registered, the userfaultfd context and the `VM_UFFD_*` modes. The page
+//! The model: a VMA is `[start, end)` with its protection, whether it is
+//! execute-only (exactly `PROT_EXEC` on a machine with protection keys,
+//! [`crate::machine::Machine::pkeys`]; without them `PROT_EXEC` alone is
+//! readable, as on Linux) and, when registered, the userfaultfd context and
+//! the `VM_UFFD_*` modes. The page
 //! table maps a page address to a [`Pte`]: the shared zero page (read-only,
 //! copied on the first write), a private page, a uffd-wp marker, or a poison
 //! marker; each present entry carries the uffd-wp bit.
@@ -74,6 +77,22 @@ pub const TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
 /// longer than this many pages are walked by their populated entries.
 /// Recorded in the book's divergences chapter.
 pub const MAX_PTES: usize = 1 << 16;
+
+thread_local! {
+    /// How many times [`MAX_PTES`] decided a result on this thread.
+    static LIMIT_HITS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many times the simulator's page limit ([`MAX_PTES`]) decided a
+/// result on this thread: `ksim compare` reads it around a run to label a
+/// difference it explains as a documented divergence, not a bug.
+pub fn limit_hits() -> u64 {
+    LIMIT_HITS.with(|c| c.get())
+}
+
+fn hit_limit() {
+    LIMIT_HITS.with(|c| c.set(c.get() + 1));
+}
 /// `vm.mmap_min_addr` (`CONFIG_DEFAULT_MMAP_MIN_ADDR`): 4096, as on the
 /// host oracle (Debian's kernels; the x86 Kconfig suggests 65536).
 pub const MMAP_MIN_ADDR: u64 = 4096;
@@ -113,16 +132,32 @@ pub struct Vma {
     pub end: u64,
     /// `PROT_*` bits.
     pub prot: u32,
+    /// Execute-only: made by `mmap`/`mprotect` with exactly `PROT_EXEC` on
+    /// a machine with protection keys, so the VMA carries the execute-only
+    /// pkey (`arch/x86/mm/pkeys.c`, `__arch_override_mprotect_pkey`). A VMA
+    /// with a different pkey never merges with it (the pkey is in
+    /// `vm_flags`).
+    pub exec_only: bool,
     pub uffd: Option<VmaUffd>,
 }
 
+/// Whether `mmap`/`mprotect` with `prot` (as the caller passed it) makes an
+/// execute-only mapping: only exactly `PROT_EXEC`, and only with
+/// protection keys (`mm/mmap.c`, `do_mmap`: `if (prot == PROT_EXEC)`;
+/// `arch/x86/mm/pkeys.c`, `execute_only_pkey`).
+pub fn exec_only(prot: u32, machine: &crate::machine::Machine) -> bool {
+    machine.pkeys && prot == crate::abi::PROT_EXEC
+}
+
 impl Vma {
-    /// Whether a read may go through (`access_error` on x86): PROT_WRITE
-    /// implies read; PROT_EXEC alone does not, because x86 CPUs with
-    /// protection keys map it execute-only (`arch/x86/mm/pkeys.c`,
-    /// `execute_only_pkey`) as the host kernel does.
+    /// Whether a read may go through (`arch/x86/mm/fault.c`,
+    /// `access_error`): any of `PROT_READ`, `PROT_WRITE`, `PROT_EXEC`
+    /// allows it (`vma_is_accessible`), unless the VMA is execute-only
+    /// under a protection key, whose access-disable bit faults every
+    /// data access (`arch_vma_access_permitted`). So `PROT_EXEC` alone is
+    /// readable on a machine without protection keys, as Linux does there.
     pub fn readable(&self) -> bool {
-        self.prot & (crate::abi::PROT_READ | crate::abi::PROT_WRITE) != 0
+        self.prot & crate::abi::PROT_MASK != 0 && !self.exec_only
     }
 
     pub fn writable(&self) -> bool {
@@ -137,6 +172,7 @@ impl Vma {
     fn mergeable(&self, next: &Vma) -> bool {
         self.end == next.start
             && self.prot == next.prot
+            && self.exec_only == next.exec_only
             && match (&self.uffd, &next.uffd) {
                 (None, None) => true,
                 (Some(a), Some(b)) => a.same(b),
@@ -471,6 +507,35 @@ mod tests {
         assert_eq!(memory::memset_user(mm, a, 1, len), Err(memory::Fault::Signal(Signal::SIGBUS)));
         assert_eq!(mm.lock().ptes.len(), MAX_PTES);
         assert_eq!(memory::memset_user(mm, a, 2, 8), Ok(()), "a populated page is still writable");
+    }
+
+    /// `PROT_EXEC` alone: with protection keys an execute-only VMA (loads
+    /// fault, and it does not merge with a readable neighbour), without
+    /// them readable; a store faults either way. Exactly `PROT_EXEC` only:
+    /// `PROT_EXEC | PROT_SEM` is readable even with protection keys.
+    #[test]
+    fn prot_exec_alone_follows_the_machine() {
+        use crate::abi::{PROT_EXEC, PROT_SEM};
+        let fault: Result<u64, _> = Err(memory::Fault::Signal(Signal::SIGSEGV));
+        for pkeys in [false, true] {
+            let k = Kernel::on(Default::default(), crate::Machine { pkeys, ..crate::Machine::DEFAULT });
+            let p = crate::Process::new(&k, "main");
+            let mm = &p.mm;
+            let x = mmap::do_mmap(mm, PAGE_SIZE, PROT_EXEC).unwrap();
+            assert_eq!(memory::load(mm, x), if pkeys { fault } else { Ok(0) }, "pkeys={pkeys}");
+            assert_eq!(memory::memset_user(mm, x, 1, 1), Err(memory::Fault::Signal(Signal::SIGSEGV)));
+            // Only exactly PROT_EXEC is execute-only: with PROT_SEM the
+            // same protection is readable, and a different pkey keeps the
+            // two VMAs apart.
+            let a = mmap::do_mmap(mm, PAGE_SIZE, PROT_EXEC | PROT_SEM).unwrap();
+            assert_eq!(a + PAGE_SIZE, x);
+            assert_eq!(memory::load(mm, a), Ok(0));
+            assert_eq!(vmas(mm).len(), if pkeys { 2 } else { 1 }, "pkeys={pkeys}");
+            mprotect::do_mprotect(mm, x, PAGE_SIZE, PROT_READ | PROT_EXEC).unwrap();
+            assert_eq!(memory::load(mm, x), Ok(0), "PROT_READ | PROT_EXEC is readable again");
+            mprotect::do_mprotect(mm, a, 2 * PAGE_SIZE, PROT_EXEC).unwrap();
+            assert_eq!(memory::load(mm, a), if pkeys { fault } else { Ok(0) });
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! `mprotect` (`mm/mprotect.c`: `do_mprotect_pkey`).
 //!
 //! A userfaultfd registration survives a protection change (the VMA keeps
-//! `vm_userfaultfd_ctx`); pages keep their contents and uffd-wp bits.
+//! `vm_userfaultfd_ctx`); pages keep their contents and uffd-wp bits. With
+//! protection keys, exactly `PROT_EXEC` makes the range execute-only and
+//! any other protection makes it ordinary again
+//! (`__arch_override_mprotect_pkey`).
 
 use super::{page_align, MmStruct, PAGE_MASK};
 use crate::abi::{PROT_EXEC, PROT_READ, PROT_SEM, PROT_WRITE};
@@ -49,6 +52,7 @@ pub fn do_mprotect(mm: &MmStruct, start: u64, len: u64, prot: u32) -> KResult<()
     let _ = first;
     g.split_at(start);
     g.split_at(end);
+    let exec_only = super::exec_only(prot, &mm.kernel.machine);
     let mut tmp = start;
     let mut err = Ok(());
     for s in g.vmas_in(start, end) {
@@ -58,6 +62,7 @@ pub fn do_mprotect(mm: &MmStruct, start: u64, len: u64, prot: u32) -> KResult<()
         }
         let v = g.vmas.get_mut(&s).expect("vma in range");
         v.prot = prot & crate::abi::PROT_MASK;
+        v.exec_only = exec_only;
         tmp = v.end;
     }
     if err.is_ok() && tmp < end {

@@ -326,6 +326,7 @@ fn mfill_atomic(ctx: &UserfaultfdCtx, dst: u64, len: u64, fill: Fill) -> Result<
         }
         if !g.ptes.contains_key(&d) && g.ptes.len() >= super::MAX_PTES {
             // The page allocation fails (a simulator limit: see MAX_PTES).
+            super::hit_limit();
             err = Some(Errno::ENOMEM);
             break;
         }
@@ -462,6 +463,7 @@ fn mwriteprotect_range(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64, enable: 
             // superset of the pages' keys) so that the explorer orders it
             // against every fault.
             if enable && markers {
+                super::hit_limit();
                 return Err(Errno::ENOMEM);
             }
             mm.touch_vmas(true);

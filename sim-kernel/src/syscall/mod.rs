@@ -119,13 +119,14 @@ pub fn sys_exec(t: &Task) -> KResult<()> {
     Ok(())
 }
 
-/// setrlimit(resource, {n, n}): only RLIMIT_NOFILE is modelled; other
-/// resources are EINVAL.
+/// setrlimit(resource, {n, max(n, hard)}): only RLIMIT_NOFILE is
+/// modelled; other resources are EINVAL. Raising the hard limit needs the
+/// machine's `CAP_SYS_RESOURCE` ([`crate::machine::Machine`]).
 pub fn sys_setrlimit(t: &Task, resource: u32, n: u64) -> KResult<()> {
     if resource != RLIMIT_NOFILE {
         return Err(Errno::EINVAL);
     }
-    t.proc()?.set_rlimit_nofile(n)
+    t.proc()?.set_rlimit_nofile(n, t.kernel.machine.cap_sys_resource)
 }
 
 /// readlink("/proc/self/fd/N"): a closed fd has no such entry, ENOENT.
