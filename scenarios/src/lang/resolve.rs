@@ -15,7 +15,8 @@
 use std::collections::HashMap;
 
 use super::ast::{
-    self, ActorKind, Arg, BinOp, Bind, CallExpr, CallStmt, ConfigValue, Expr, File, Ident, PatAlt, Span, Stmt, UnOp,
+    self, ActorKind, Arg, BinOp, Bind, CallExpr, CallStmt, ConfigItem, ConfigValue, Expr, File, Ident, PatAlt, Span,
+    Stmt, UnOp,
 };
 use super::catalog::{CallCtx, Catalog, Named, Ret};
 use super::diag::{self, did_you_mean, one_of, Diag};
@@ -205,6 +206,22 @@ impl<'a> Resolver<'a> {
 
     // ---- declarations -----------------------------------------------------
 
+    /// Whether `item` is the first setting of its key; a second one is an
+    /// error naming the line of the first.
+    fn config_key_once(&mut self, seen: &mut HashMap<String, u32>, item: &ConfigItem) -> bool {
+        let key = item.key.name.as_str();
+        if let Some(&line) = seen.get(key) {
+            self.err(
+                Diag::new(item.key.span, format!("`{key}` is set twice"))
+                    .expected(format!("one `{key}=` item"))
+                    .help(format!("it was first set on line {line}")),
+            );
+            return false;
+        }
+        seen.insert(key.to_string(), item.key.span.line);
+        true
+    }
+
     fn config(&mut self, file: &File) -> ConfigIr {
         const KEYS: &[&str] =
             &["seed", "preemptions", "max_executions", "max_steps", "bug", "pkeys", "cap_sys_resource"];
@@ -224,16 +241,9 @@ impl<'a> Resolver<'a> {
                             continue;
                         }
                     };
-                    if let Some(line) = seen.get(key) {
-                        let line = *line;
-                        self.err(
-                            Diag::new(item.key.span, format!("`{key}` is set twice"))
-                                .expected(format!("one `{key}=` item"))
-                                .help(format!("it was first set on line {line}")),
-                        );
+                    if !self.config_key_once(&mut seen, item) {
                         continue;
                     }
-                    seen.insert(key.to_string(), item.key.span.line);
                     if key == "max_steps" && n == 0 {
                         self.err(
                             Diag::new(item.value_span, "`max_steps` must be at least 1")
@@ -265,16 +275,9 @@ impl<'a> Resolver<'a> {
                             continue;
                         }
                     };
-                    if let Some(line) = seen.get(key) {
-                        let line = *line;
-                        self.err(
-                            Diag::new(item.key.span, format!("`{key}` is set twice"))
-                                .expected(format!("one `{key}=` item"))
-                                .help(format!("it was first set on line {line}")),
-                        );
+                    if !self.config_key_once(&mut seen, item) {
                         continue;
                     }
-                    seen.insert(key.to_string(), item.key.span.line);
                     if key == "pkeys" {
                         cfg.pkeys = Some(on);
                     } else {

@@ -212,15 +212,7 @@ pub fn run_native(exe: &Path, path: &str) -> NativeRun {
 /// [`run_native`] with a memory limit of `limit` resident bytes.
 pub fn run_native_with(exe: &Path, path: &str, limit: u64) -> NativeRun {
     let start = Instant::now();
-    let mut run = NativeRun {
-        status: Status::Error(String::new()),
-        calls: Vec::new(),
-        violations: Vec::new(),
-        checks: Vec::new(),
-        outcome: Vec::new(),
-        blocked: Vec::new(),
-        elapsed: Duration::ZERO,
-    };
+    let mut run = NativeRun::empty();
     // The planner, before anything runs (the child plans again, the same).
     if let Ok(prog) = crate::cli::load(path) {
         if let host::Plan::Skip(why) = host::plan(&prog, host::detected()) {
