@@ -91,17 +91,18 @@
 //! Ignored models (run them with `-- --ignored`), each with its reason in
 //! its docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
 //! DPOR), `userfaultfd::release_vs_blocked_fault` (the fault's retry after
-//! the release spins with no loom-visible yield: needs a kernel change) and
-//! a kernel divergence loom found, with no bug toggle on:
-//! `userfaultfd::unregister_vs_fault_linux_invariant` (a fault UNREGISTER
-//! woke can re-fault before the clearing and sleep).
+//! the release spins with no loom-visible yield: needs a kernel change).
 //!
-//! A kernel bug loom found and that is fixed:
+//! Two kernel bugs loom found, with no bug toggle on, and that are fixed:
 //! `userfaultfd::munmap_vs_fault_bound_3` (at a preemption bound of 3,
 //! `vma_write_wait` returned with no fault in the window but without
 //! marking the VMAs write-locked, a fault got in before munmap's change,
 //! and munmap unmapped under it: the fault slept for ever; the VMAs now
-//! stay write-locked until the writer's change is done).
+//! stay write-locked until the writer's change is done) and
+//! `userfaultfd::unregister_vs_fault_linux_invariant` (a fault UNREGISTER
+//! woke faulted again before the clearing and slept; a retried fault now
+//! takes `mmap_read_lock`, which UNREGISTER holds for writing until its
+//! clearing, as on Linux).
 //!
 //! What loom cannot see today, and the models avoid: poll outside the
 //! executor re-polls in a loop rather than sleeping on the wait queues

@@ -241,7 +241,7 @@ fn unregister_vs_fault(strict: bool, seen: &Reached) {
             // The handler read the fault's message, UNREGISTER woke it,
             // and it faulted again on the still-registered VMA (re-queued
             // its message) before UNREGISTER's clearing: it sleeps though
-            // UNREGISTER woke it. See the ignored test below.
+            // UNREGISTER woke it. Linux forbids it (see unregister_vs_fault_linux_invariant).
             assert_eq!(l.address, a);
             assert!(!strict, "a fault UNREGISTER woke was left asleep, its second message pending: {l:?}");
             seen.mark("woken by UNREGISTER, re-queued, left asleep");
@@ -265,34 +265,27 @@ fn unregister_vs_fault_ends() {
     );
 }
 
-/// A ksim divergence from Linux found by this model (no bug toggle on).
+/// Linux's invariant: a fault that UNREGISTER woke is never left asleep.
+/// This model found ksim breaking it (no bug toggle on), now fixed.
 ///
 /// The interleaving (2 preemptions): the toucher faults, queues its
 /// message and sleeps; the handler reads it (`m` is the message) and calls
 /// UNREGISTER, whose `wake_userfault` wakes the toucher; the handler is
-/// preempted before `vma_start_write` (`MmStruct::vma_write_wait`). The
-/// toucher's retry (`fault_page`'s `FaultOutcome::Retry` loop) takes the
-/// per-VMA read lock again (`vma_read_trylock`: nothing is marked
-/// write-held yet), finds the VMA still registered, queues a second message
-/// and re-checks (the entry is still empty); UNREGISTER now waits for it to
-/// drop the VMA lock, then clears the registration and returns 0. The
-/// toucher sleeps, its second message pending (`left`), though UNREGISTER
-/// woke it: only the close gets it out (without the close: a hang).
+/// preempted before `vma_start_write`. ksim's retry went back to the
+/// per-VMA path (`vma_read_trylock`: nothing was marked write-held yet),
+/// found the VMA still registered, queued a second message and slept; the
+/// clearing came after, and only the close got the toucher out.
 ///
-/// On Linux the retry cannot do that: after `VM_FAULT_RETRY` from the
-/// per-VMA path, `do_user_addr_fault` falls back to `lock_mm_and_find_vma`
-/// (`mmap_read_lock`), which waits for `userfaultfd_unregister`'s
-/// `mmap_write_lock`, held from before the wake-up until after
-/// `userfaultfd_clear_vma`; the retry then sees the VMA unregistered and
-/// maps the zero page ("Wake any concurrent pending userfault while we
-/// unregister, so they will not hang permanently"). The host reproducer in
-/// `book/src/userfaultfd.md` saw a message left only with the handler's
-/// read finding nothing, as this invariant says. ksim's UNREGISTER takes
-/// the write side (`writer`) only after its wake-ups, and a retried fault
-/// goes back to the per-VMA path. The explorer does not see it: there is no
-/// scheduling point between UNREGISTER's wake-up and its `vma_write_wait`.
+/// On Linux the retry cannot do that: after `VM_FAULT_RETRY`,
+/// `do_user_addr_fault` goes to `lock_mm_and_find_vma` (`mmap_read_lock`),
+/// which waits for `userfaultfd_unregister`'s `mmap_write_lock`, held from
+/// before the wake-up until after `userfaultfd_clear_vma`; the retry then
+/// sees the VMA unregistered and maps the zero page ("Wake any concurrent
+/// pending userfault while we unregister, so they will not hang
+/// permanently"). ksim now models `mmap_lock` apart from the VMA lock
+/// (`MmStruct::mmap_write_lock`, `mmap_read_lock`), and a retried fault
+/// takes `mmap_read_lock`.
 #[test]
-#[ignore = "kernel divergence: a fault woken by UNREGISTER re-faults before the clearing and sleeps (see the doc comment)"]
 fn unregister_vs_fault_linux_invariant() {
     static SEEN: Reached = Reached::new();
     model("unregister_vs_fault_linux_invariant", || unregister_vs_fault(true, &SEEN));

@@ -49,7 +49,7 @@ use crate::abi::{
 use crate::bugs::Bug;
 use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
-use crate::mm::{self, MmStruct, PAGE_MASK, VM_UFFD_WP};
+use crate::mm::{self, FaultLock, MmStruct, PAGE_MASK, VM_UFFD_WP};
 use crate::objtrack::ObjHeader;
 use crate::sched::{self, PollTable, WaitQueueHead, WqGuard};
 use crate::sync::atomic::{AtomicUsize, Ordering};
@@ -266,8 +266,12 @@ pub fn do_userfaultfd(task: &Task, flags: u32) -> KResult<i32> {
 pub enum FaultOutcome {
     /// `VM_FAULT_SIGBUS`.
     Sigbus,
-    /// `VM_FAULT_RETRY` / `VM_FAULT_NOPAGE`: run the access again.
+    /// `VM_FAULT_RETRY`: the fault runs again, under `mmap_read_lock`.
     Retry,
+    /// `VM_FAULT_NOPAGE` (the context is released): the fault ends with no
+    /// page, the access runs again in user space and faults anew, under the
+    /// VMA lock first.
+    NoPage,
     /// Killed while asleep.
     Killed,
 }
@@ -301,20 +305,27 @@ fn userfault_msg(addr: u64, write: bool, reason: u32, features: u64) -> UffdMsg 
 /// UNREGISTER does before it write-locks the VMAs, finds nothing to wake;
 /// the fault then queues and sleeps until a later wake-up, COPY or release
 /// (as on Linux 6.18, see the book's "UNREGISTER can miss a fault").
-pub fn handle_userfault(ctx: &Arc<UserfaultfdCtx>, mm: &MmStruct, addr: u64, write: bool, reason: u32) -> FaultOutcome {
+pub fn handle_userfault(
+    ctx: &Arc<UserfaultfdCtx>,
+    mm: &MmStruct,
+    addr: u64,
+    write: bool,
+    reason: u32,
+    lock: FaultLock,
+) -> FaultOutcome {
     ctx.check("handle_userfault");
     let g = ctx.lock();
     let features = g.features;
     if features & UFFD_FEATURE_SIGBUS != 0 {
         drop(g);
-        mm.vma_read_unlock();
+        mm.release_fault_lock(lock);
         return FaultOutcome::Sigbus;
     }
     if g.released {
         // "Don't return VM_FAULT_SIGBUS in this case": VM_FAULT_NOPAGE.
         drop(g);
-        mm.vma_read_unlock();
-        return FaultOutcome::Retry;
+        mm.release_fault_lock(lock);
+        return FaultOutcome::NoPage;
     }
     // "take the reference before dropping the mmap_lock": the VMA lock
     // held since the registration check pins the context until here.
@@ -329,7 +340,7 @@ pub fn handle_userfault(ctx: &Arc<UserfaultfdCtx>, mm: &MmStruct, addr: u64, wri
     sched::yield_point("uffd:fault:queued");
     let must_wait = mm::memory::userfaultfd_must_wait(mm, addr, reason);
     // release_fault_lock: VMA writers may go on from here.
-    mm.vma_read_unlock();
+    mm.release_fault_lock(lock);
     let released = ctx.lock_look().released;
     let mut outcome = FaultOutcome::Retry;
     if must_wait && !released {

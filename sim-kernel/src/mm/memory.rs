@@ -21,7 +21,7 @@
 //! resolved or woken, and the access then starts over, as the CPU re-runs
 //! the faulting instruction after `VM_FAULT_RETRY`.
 
-use super::{MmInner, MmStruct, Pte, Vma, PAGE_MASK, PAGE_SIZE, VM_UFFD_MISSING, VM_UFFD_WP};
+use super::{FaultLock, MmInner, MmStruct, Pte, Vma, PAGE_MASK, PAGE_SIZE, VM_UFFD_MISSING, VM_UFFD_WP};
 use crate::sync::Arc;
 use crate::userfaultfd::UserfaultfdCtx;
 use crate::userfaultfd::{handle_userfault, FaultOutcome};
@@ -163,39 +163,61 @@ pub fn fault_page<R>(
     mut op: impl FnMut(Option<&mut [u8]>) -> R,
 ) -> FaultResult<R> {
     let page = addr & PAGE_MASK;
+    // arch/x86/mm/fault.c do_user_addr_fault: the first attempt runs under
+    // the VMA lock (lock_vma_under_rcu); a retry (VM_FAULT_RETRY from
+    // handle_userfault), or the fallback when the VMA is write-locked,
+    // runs under mmap_read_lock, which waits for a writer holding
+    // mmap_lock (an UNREGISTER from before its wake-up until its clearing).
+    let mut mmap_path = false;
     loop {
+        if mmap_path && mm.mmap_read_lock().is_err() {
+            return Err(Fault::Killed);
+        }
         let mut g = mm.lock();
-        match resolve(mm, &mut g, addr, write) {
+        let step = resolve(mm, &mut g, addr, write);
+        let done = match step {
             Step::Ready => {
                 mm.touch_pte(page, write);
-                return Ok(match g.ptes.get_mut(&page) {
+                Ok(match g.ptes.get_mut(&page) {
                     Some(Pte::Page { data, .. }) => op(Some(data)),
                     _ => op(None),
-                });
+                })
             }
-            Step::Segv => return Err(Fault::Signal(Signal::SIGSEGV)),
-            Step::Bus => return Err(Fault::Signal(Signal::SIGBUS)),
+            Step::Segv => Err(Fault::Signal(Signal::SIGSEGV)),
+            Step::Bus => Err(Fault::Signal(Signal::SIGBUS)),
             Step::Userfault(ctx, reason) => {
-                // lock_vma_under_rcu: the VMA lock is taken for reading
-                // with the registration seen; if an UNREGISTER holds it
-                // for writing, the fault falls back to mmap_read_lock,
-                // which waits for it, and starts over.
-                if !mm.vma_read_trylock() {
+                let lock = if mmap_path {
+                    FaultLock::Mmap
+                } else if mm.vma_read_trylock() {
+                    // The VMA lock, taken with the registration seen.
+                    FaultLock::Vma
+                } else {
+                    // Write-locked: fall back to mmap_read_lock.
                     drop(g);
-                    if mm.vma_wait_writer().is_err() {
-                        return Err(Fault::Killed);
-                    }
+                    mmap_path = true;
                     continue;
-                }
+                };
                 drop(g);
-                // handle_userfault drops the VMA lock (release_fault_lock).
-                match handle_userfault(&ctx, mm, addr, write, reason) {
+                // handle_userfault drops the lock (release_fault_lock).
+                match handle_userfault(&ctx, mm, addr, write, reason, lock) {
                     FaultOutcome::Sigbus => return Err(Fault::Signal(Signal::SIGBUS)),
-                    FaultOutcome::Retry => continue,
+                    FaultOutcome::Retry => {
+                        mmap_path = true;
+                        continue;
+                    }
+                    FaultOutcome::NoPage => {
+                        mmap_path = false;
+                        continue;
+                    }
                     FaultOutcome::Killed => return Err(Fault::Killed),
                 }
             }
+        };
+        drop(g);
+        if mmap_path {
+            mm.mmap_read_unlock();
         }
+        return done;
     }
 }
 

@@ -24,10 +24,12 @@ pub fn do_mmap(mm: &MmStruct, len: u64, prot: u32) -> KResult<u64> {
     if len == 0 || len > TASK_SIZE {
         return Err(Errno::ENOMEM);
     }
-    // mmap_write_lock: an UNREGISTER holding it goes first.
-    if mm.vma_wait_writer().is_err() {
+    // mmap_write_lock: another writer (an UNREGISTER, a munmap) and the
+    // faults holding it for reading go first. A new VMA has no VMA readers:
+    // no vma_start_write.
+    let Ok(_mmap_locked) = mm.mmap_write_lock() else {
         return Err(Errno::EINTR);
-    }
+    };
     let mut g = mm.lock();
     if g.exited {
         return Err(Errno::ENOMEM);

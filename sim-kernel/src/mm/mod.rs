@@ -22,27 +22,36 @@
 //! copied on the first write), a private page, a uffd-wp marker, or a poison
 //! marker; each present entry carries the uffd-wp bit.
 //!
-//! Locking: `MmStruct::inner` stands for both `mmap_lock` and the page
-//! table locks; it is never held across a yield point or a sleep, so every
-//! step between two scheduling points sees the address space atomically.
-//! Lock order: `inner` before a userfaultfd context's locks (the fault path
-//! drops `inner` before it queues on the context).
+//! Locking: `MmStruct::inner` stands for the page table locks and for the
+//! data `mmap_lock` protects; it is never held across a yield point or a
+//! sleep, so every step between two scheduling points sees the address
+//! space atomically. Lock order: `inner` before a userfaultfd context's
+//! locks (the fault path drops `inner` before it queues on the context).
 //!
-//! The per-VMA lock (`vma_start_read`/`vma_start_write`,
-//! `include/linux/mmap_lock.h`), per mm here (a simplification: one
-//! [`VmaLock`] stands for the locks of all the mm's VMAs): a fault that will
-//! be handed to userfaultfd holds it for reading
-//! (`lock_vma_under_rcu`) from its registration check until it has queued
-//! and re-checked the page table (`release_fault_lock` in
-//! `handle_userfault`), across yield points. Operations that write-lock
-//! VMAs before changing anything visible (munmap, mprotect, REGISTER,
-//! UNREGISTER's clearing, the release's unregistering) wait until no fault
-//! holds it ([`MmStruct::vma_write_wait`]); UNREGISTER does its wake-up
-//! first, then marks the lock write-held (`writer`) while it waits, as
-//! `vma_start_write` does after `mmap_write_lock`: new faults and fills
-//! then wait for it to finish (they fall back to `mmap_read_lock`). The
-//! lock's state is the footprint key [`vma_lock_key`]; it is taken before
-//! `inner` and never held with it.
+//! `mmap_lock` and the per-VMA lock (`include/linux/mmap_lock.h`) are
+//! modelled apart, as states in one [`VmaLock`] per mm (a simplification:
+//! it stands for the VMA locks of all the mm's VMAs), so that who waits for
+//! whom is Linux's:
+//! - a fault that will be handed to userfaultfd first takes the VMA lock
+//!   for reading (`lock_vma_under_rcu`), from its registration check until
+//!   it has queued and re-checked the page table (`release_fault_lock` in
+//!   `handle_userfault`), across yield points; a fault that retries
+//!   (`VM_FAULT_RETRY`), or whose VMA is write-locked, takes `mmap_lock` for
+//!   reading instead ([`MmStruct::mmap_read_lock`], arch/x86/mm/fault.c);
+//! - a writer takes `mmap_lock` for writing ([`MmStruct::mmap_write_lock`],
+//!   which waits for the `mmap_lock` readers but not for the VMA readers),
+//!   then, before it changes anything visible (munmap, mprotect,
+//!   REGISTER, UNREGISTER's clearing, the release's unregistering), marks
+//!   the VMAs write-locked and waits until no fault holds the VMA lock
+//!   ([`VmaWriteGuard::vma_start_write`]; [`MmStruct::vma_write_wait`] does
+//!   both). Both are held until its change is done (the guard's drop is
+//!   `mmap_write_unlock`). UNREGISTER does its wake-up between the two, as
+//!   Linux does: a fault it wakes retries under `mmap_read_lock` and waits
+//!   for the clearing; a fault that holds the VMA lock and has not queued
+//!   yet is not woken (the book's "UNREGISTER can miss a fault").
+//!
+//! The lock's state is the footprint key [`vma_lock_key`]; it is taken
+//! before `inner` and never held with it.
 //!
 //! Footprints: the VMA tree is one key (the mm's object id; lookups read,
 //! changes write), each page table entry its own key
@@ -220,31 +229,75 @@ pub fn vma_lock_key(mm_id: u64) -> u64 {
     (1 << 59) | mm_id
 }
 
-/// The state of the (per-mm) VMA lock.
+/// The state of `mmap_lock` and of the (per-mm) VMA lock.
 #[derive(Default)]
 pub struct VmaLock {
-    /// Faults between their registration check and their queueing.
+    /// Faults that hold the VMA lock for reading (`lock_vma_under_rcu`),
+    /// between their registration check and their queueing.
     pub readers: usize,
-    /// A VMA writer (munmap, mprotect, REGISTER, UNREGISTER's clearing,
-    /// the release) holds `mmap_lock` for writing and has marked the VMAs
-    /// write-locked (`vma_start_write`), from before it waits for the
-    /// faults in their window until its change is done
-    /// ([`VmaWriteGuard`]).
+    /// The VMAs are write-locked (`vma_start_write`): a writer holding
+    /// `mmap_lock` for writing has marked them, from before it waits for
+    /// the VMA readers until its change is done ([`VmaWriteGuard`]).
     pub writer: bool,
+    /// Faults that hold `mmap_lock` for reading: a fault's retry after
+    /// `VM_FAULT_RETRY`, or its fallback when the VMA lock was
+    /// write-locked, takes `mmap_read_lock` (arch/x86/mm/fault.c:
+    /// `do_user_addr_fault`, `lock_mmap:`).
+    pub mmap_readers: usize,
+    /// `mmap_lock` is held for writing ([`MmStruct::mmap_write_lock`]).
+    pub mmap_writer: bool,
 }
 
-/// The VMAs write-locked by [`MmStruct::vma_write_wait`]; dropping it is
-/// `mmap_write_unlock` (`vma_end_write_all`): the mark goes and the faults
-/// and writers waiting for it are woken.
-#[must_use = "the VMAs stay write-locked only while the guard lives"]
+/// The lock a fault holds while `handle_userfault` runs, which that
+/// function drops (`release_fault_lock`) before the fault sleeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultLock {
+    /// The VMA lock, for reading (`FAULT_FLAG_VMA_LOCK`).
+    Vma,
+    /// `mmap_lock`, for reading.
+    Mmap,
+}
+
+/// `mmap_lock` held for writing ([`MmStruct::mmap_write_lock`]), and the
+/// VMAs write-locked once [`VmaWriteGuard::vma_start_write`] has run.
+/// Dropping it is `mmap_write_unlock` (which ends every VMA write lock,
+/// `vma_end_write_all`): both marks go and the faults and writers waiting
+/// for them are woken.
+#[must_use = "mmap_lock is held for writing only while the guard lives"]
 pub struct VmaWriteGuard<'a> {
     mm: &'a MmStruct,
+}
+
+impl VmaWriteGuard<'_> {
+    /// `vma_start_write`: mark the VMAs write-locked (a new fault's
+    /// `lock_vma_under_rcu` fails and falls back to `mmap_read_lock`, which
+    /// waits for this writer) and sleep until no fault holds the VMA lock
+    /// for reading. EINTR if killed (teardown); the caller's guard then
+    /// drops both marks.
+    pub fn vma_start_write(&self) -> KResult<()> {
+        let mm = self.mm;
+        let key = vma_lock_key(mm.hdr.id());
+        let mut g = mm.vma_lock_state();
+        g.writer = true;
+        if g.readers != 0 {
+            mm.vma_lock.wait_locked(g, |g| {
+                crate::footprint::access(key, true);
+                if g.readers != 0 {
+                    None
+                } else {
+                    Some(())
+                }
+            })?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for VmaWriteGuard<'_> {
     fn drop(&mut self) {
         let mut g = self.mm.vma_lock_state();
         g.writer = false;
+        g.mmap_writer = false;
         g.wake_up_locked(0);
     }
 }
@@ -291,8 +344,9 @@ impl MmStruct {
     }
 
     /// `lock_vma_under_rcu` for a fault about to be handed to userfaultfd:
-    /// false if a writer has the VMAs write-locked (the fault must wait
-    /// with [`MmStruct::vma_wait_writer`] and start over).
+    /// false if a writer has the VMAs write-locked (the fault then falls
+    /// back to [`MmStruct::mmap_read_lock`], which waits for the writer,
+    /// and starts over).
     pub fn vma_read_trylock(&self) -> bool {
         let mut g = self.vma_lock_state();
         if g.writer {
@@ -311,9 +365,10 @@ impl MmStruct {
         }
     }
 
-    /// The `mmap_read_lock` fallback (and `mmap_write_lock` of a writer):
-    /// sleep until no writer holds the VMAs write-locked. Only a look at
-    /// the lock when nobody does. EINTR if killed (teardown).
+    /// The fallback of a fill (`uffd_mfill_lock`) whose VMA is
+    /// write-locked: sleep until no writer holds the VMAs write-locked.
+    /// Only a look at the lock when nobody does. EINTR if killed
+    /// (teardown).
     pub fn vma_wait_writer(&self) -> KResult<()> {
         let key = vma_lock_key(self.hdr.id());
         crate::footprint::access(key, false);
@@ -335,41 +390,74 @@ impl MmStruct {
             .map(|_| ())
     }
 
-    /// `mmap_write_lock` + `vma_start_write` of an operation that changes
-    /// VMAs: wait for another writer, mark the lock write-held (new faults
-    /// and fills fall back and wait), and sleep until no fault is in its
-    /// window. The mark stays until the returned guard is dropped, after
-    /// the caller's change (`mmap_write_unlock`, which ends every VMA write
-    /// lock): a fault can never take the VMA lock between the wait and the
-    /// change, on any runtime, whatever scheduling points the change has.
-    /// EINTR if killed (teardown).
-    pub fn vma_write_wait(&self) -> KResult<VmaWriteGuard<'_>> {
+    /// `mmap_read_lock` of a fault that retries, or falls back from the
+    /// VMA lock: sleep while a writer holds `mmap_lock`, then hold it for
+    /// reading (writers wait for it). EINTR if killed (teardown).
+    pub fn mmap_read_lock(&self) -> KResult<()> {
         let key = vma_lock_key(self.hdr.id());
-        crate::footprint::access(key, true);
-        let g = self.vma_lock.lock();
-        // Another writer goes first; the mark is ours once none holds it.
+        let g = self.vma_lock_state();
         let (_, mut g) = self.vma_lock.wait_locked(g, |g| {
             crate::footprint::access(key, true);
-            if g.writer {
+            if g.mmap_writer {
                 None
             } else {
                 Some(())
             }
         })?;
-        g.writer = true;
-        let guard = VmaWriteGuard { mm: self };
-        if g.readers != 0 {
-            // The guard, dropped on an error, takes the mark back.
-            self.vma_lock.wait_locked(g, |g| {
-                crate::footprint::access(key, true);
-                if g.readers != 0 {
-                    None
-                } else {
-                    Some(())
-                }
-            })?;
+        g.mmap_readers += 1;
+        Ok(())
+    }
+
+    /// `mmap_read_unlock`: wakes a waiting writer.
+    pub fn mmap_read_unlock(&self) {
+        let mut g = self.vma_lock_state();
+        g.mmap_readers -= 1;
+        if g.mmap_readers == 0 {
+            g.wake_up_locked(0);
         }
-        Ok(guard)
+    }
+
+    /// `release_fault_lock`: drop the lock a fault holds, whichever it is.
+    pub fn release_fault_lock(&self, lock: FaultLock) {
+        match lock {
+            FaultLock::Vma => self.vma_read_unlock(),
+            FaultLock::Mmap => self.mmap_read_unlock(),
+        }
+    }
+
+    /// `mmap_write_lock`: sleep until no other writer holds `mmap_lock`
+    /// and no fault holds it for reading, then hold it for writing until
+    /// the returned guard is dropped. A fault that holds only the VMA lock
+    /// does not stop it (Linux's per-VMA locks are apart from
+    /// `mmap_lock`); [`VmaWriteGuard::vma_start_write`] waits for those.
+    /// EINTR if killed (teardown).
+    pub fn mmap_write_lock(&self) -> KResult<VmaWriteGuard<'_>> {
+        let key = vma_lock_key(self.hdr.id());
+        let g = self.vma_lock_state();
+        let (_, mut g) = self.vma_lock.wait_locked(g, |g| {
+            crate::footprint::access(key, true);
+            if g.mmap_writer || g.mmap_readers != 0 {
+                None
+            } else {
+                Some(())
+            }
+        })?;
+        g.mmap_writer = true;
+        Ok(VmaWriteGuard { mm: self })
+    }
+
+    /// `mmap_write_lock` + `vma_start_write` of an operation that changes
+    /// VMAs (munmap, mprotect, REGISTER, the release): hold `mmap_lock` for
+    /// writing, mark the VMAs write-locked (new faults and fills fall back
+    /// and wait), and sleep until no fault is in its window. Both stay
+    /// until the returned guard is dropped, after the caller's change
+    /// (`mmap_write_unlock`): a fault can never take the VMA lock between
+    /// the wait and the change, on any runtime, whatever scheduling points
+    /// the change has. EINTR if killed (teardown).
+    pub fn vma_write_wait(&self) -> KResult<VmaWriteGuard<'_>> {
+        let w = self.mmap_write_lock()?;
+        w.vma_start_write()?;
+        Ok(w)
     }
 
     pub fn id(&self) -> u64 {

@@ -134,10 +134,13 @@ pub fn userfaultfd_unregister(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64) -
     validate_range(start, len)?;
     let end = start + len;
     let mm = &ctx.mm;
-    // mmap_write_lock: another UNREGISTER holding it goes first.
-    if mm.vma_wait_writer().is_err() {
+    // mmap_write_lock, held until the range is cleared: another writer
+    // goes first, and a fault woken below that faults again takes
+    // mmap_read_lock and waits for the clearing (it then finds the range
+    // unregistered). Faults that hold only the VMA lock go on.
+    let Ok(mmap_locked) = mm.mmap_write_lock() else {
         return Err(Errno::EINTR);
-    }
+    };
     let mut wakes = Vec::new();
     {
         let g = mm.lock();
@@ -168,11 +171,12 @@ pub fn userfaultfd_unregister(ctx: &Arc<UserfaultfdCtx>, start: u64, len: u64) -
         wake_userfault(ctx, a, l);
     }
     // vma_start_write: wait for the faults that hold the VMA lock. While
-    // this sleeps no other VMA writer, fault or fill can get in (the lock is
-    // marked write-held), so the VMAs seen above are still there.
-    let Ok(_vmas_locked) = mm.vma_write_wait() else {
+    // this sleeps no other VMA writer, fault or fill can get in (mmap_lock
+    // is held for writing, the VMAs are marked write-locked), so the VMAs
+    // seen above are still there.
+    if mmap_locked.vma_start_write().is_err() {
         return Err(Errno::EINTR);
-    };
+    }
     let mut g = mm.lock();
     mm.touch_vmas(true);
     g.split_at(start);
