@@ -104,7 +104,7 @@ pub const CX4_EDR_SEND_LAT: [(usize, Ps); 4] =
 /// The fitted doorbell cost of cx4-edr (see [`Profile::cx4_edr`]).
 pub const CX4_EDR_FITTED_DOORBELL: Ps = 650 * NS;
 /// The fitted DMA read round trip of cx4-edr.
-pub const CX4_EDR_FITTED_DMA_READ_RTT: Ps = 265 * NS;
+pub const CX4_EDR_FITTED_DMA_READ_RTT: Ps = 270 * NS;
 
 const FIT_SOURCE: &str = "fitted (least squares on relative error) to the four ib_send_lat one-way RC medians of \
      D. Potter, RWTH Aachen master's thesis 2018, tables/mtu_performance.tex; see the `fit_cx4_edr` test";
