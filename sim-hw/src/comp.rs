@@ -75,8 +75,7 @@ impl Hca {
                 }
                 qp.req.rnr_wait = true;
                 qp.req.txq.clear();
-                qp.comp.timer_gen += 1;
-                qp.comp.timer_armed = false;
+                qp.comp.timer_deadline = None;
                 let at = t + RNR_NAK_USEC[code as usize & 31] * US;
                 self.q.schedule(at, Event::RnrTimer { qpn });
             }
@@ -131,8 +130,7 @@ impl Hca {
             self.arm_retransmit_timer(t, qpn);
         } else {
             let qp = self.qp_mut(qpn).unwrap();
-            qp.comp.timer_gen += 1;
-            qp.comp.timer_armed = false;
+            qp.comp.timer_deadline = None;
         }
         if was_waiting {
             self.kick_tx(t, qpn);
@@ -148,17 +146,25 @@ impl Hca {
             return;
         }
         qp.comp.retry_left -= 1;
-        qp.comp.timer_gen += 1;
-        qp.comp.timer_armed = false;
+        qp.comp.timer_deadline = None;
         self.retransmit(t, qpn);
     }
 
-    pub(crate) fn on_retransmit_timer(&mut self, now: Ps, qpn: u32, gen: u64) {
+    pub(crate) fn on_retransmit_timer(&mut self, now: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
-        if qp.comp.timer_gen != gen || qp.state != QpState::Rts {
+        qp.comp.timer_event_at = None;
+        match qp.comp.timer_deadline {
+            None => return,
+            Some(d) if d > now => {
+                qp.comp.timer_event_at = Some(d);
+                self.q.schedule(d, Event::RetransmitTimer { qpn });
+                return;
+            }
+            Some(_) => qp.comp.timer_deadline = None,
+        }
+        if qp.state != QpState::Rts {
             return;
         }
-        qp.comp.timer_armed = false;
         if qp.req.sent_psn == qp.comp.psn {
             return;
         }

@@ -23,26 +23,23 @@ pub const NS: Ps = 1_000;
 /// Picoseconds per microsecond.
 pub const US: Ps = 1_000_000;
 
-struct Entry<E> {
+/// A heap key: the event's (time, seq) and the slot holding its payload.
+/// Only these 24 bytes move when the heap reorders; the payload stays put.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
     time: Ps,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Key {
     /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest
-    /// (time, seq) first.
+    /// (time, seq) first. `seq` is unique, so `slot` never decides.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
     }
@@ -53,7 +50,9 @@ impl<E> Ord for Entry<E> {
 /// `now` is the time of the last popped event; scheduling an event before it
 /// is a model bug and panics, since it would break causality.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Key>,
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
     next_seq: u64,
     now: Ps,
     processed: u64,
@@ -68,7 +67,7 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     /// An empty queue at time 0.
     pub fn new() -> Self {
-        EventQueue { heap: BinaryHeap::new(), next_seq: 0, now: 0, processed: 0 }
+        EventQueue { heap: BinaryHeap::new(), slots: Vec::new(), free: Vec::new(), next_seq: 0, now: 0, processed: 0 }
     }
 
     /// The time of the last event popped (or the last [`advance_to`](Self::advance_to)).
@@ -90,7 +89,17 @@ impl<E> EventQueue<E> {
         assert!(at >= self.now, "event scheduled in the past: {at} < {}", self.now);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time: at, seq, event });
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(event);
+                i
+            }
+            None => {
+                self.slots.push(Some(event));
+                self.slots.len() as u32 - 1
+            }
+        };
+        self.heap.push(Key { time: at, seq, slot });
         seq
     }
 
@@ -106,10 +115,12 @@ impl<E> EventQueue<E> {
 
     /// Removes the next event and advances the clock to its time.
     pub fn pop(&mut self) -> Option<(Ps, E)> {
-        let e = self.heap.pop()?;
-        self.now = e.time;
+        let k = self.heap.pop()?;
+        self.now = k.time;
         self.processed += 1;
-        Some((e.time, e.event))
+        let event = self.slots[k.slot as usize].take().expect("slot holds the event");
+        self.free.push(k.slot);
+        Some((k.time, event))
     }
 
     /// Removes the next event if it is due at or before `now`.

@@ -43,7 +43,7 @@ pub(crate) enum Event {
     /// Send the QP's coalesced ACK.
     SendAck { qpn: u32 },
     /// The local ACK timer fired.
-    RetransmitTimer { qpn: u32, gen: u64 },
+    RetransmitTimer { qpn: u32 },
     /// The RNR NAK timer fired.
     RnrTimer { qpn: u32 },
     /// A DMA write becomes visible in host memory.
@@ -224,7 +224,9 @@ impl Hca {
         let Some(qp) = self.qps.get_mut(qpn as usize - 1) else { return };
         let upto = qp.req.head_id + qp.sq.len() as u64;
         let mut bytes = 8;
-        for id in qp.req.doorbell_id..upto {
+        let from = qp.req.rung_id.max(qp.req.head_id);
+        qp.req.rung_id = upto;
+        for id in from..upto {
             let w = &qp.sq[(id - qp.req.head_id) as usize];
             if let Some(d) = &w.wr.inline_data {
                 let remote = matches!(w.wr.op, SendOp::RdmaWrite { .. });
@@ -341,7 +343,7 @@ impl Hca {
                 }
             }
             Event::SendAck { qpn } => self.on_send_ack(now, qpn),
-            Event::RetransmitTimer { qpn, gen } => self.on_retransmit_timer(now, qpn, gen),
+            Event::RetransmitTimer { qpn } => self.on_retransmit_timer(now, qpn),
             Event::RnrTimer { qpn } => self.on_rnr_timer(now, qpn),
             Event::HostWrite { addr, data } => {
                 if host.dma_write(addr, &data).is_err() {
@@ -415,8 +417,7 @@ impl Hca {
         qp.state = QpState::Error;
         qp.req.txq.clear();
         qp.req.rnr_wait = false;
-        qp.comp.timer_gen += 1;
-        qp.comp.timer_armed = false;
+        qp.comp.timer_deadline = None;
         let (scq, rcq) = (qp.send_cq, qp.recv_cq);
         let mut flushed = Vec::new();
         // Send WQEs not yet doorbelled stay until their doorbell (then flush).

@@ -185,7 +185,9 @@ pub(crate) struct ReqState {
     pub noack_pkts: u64,
     /// Absolute index of `sq[0]`.
     pub head_id: u64,
-    /// WQEs before this index have had their doorbell.
+    /// WQEs before this index are covered by a doorbell the driver rang.
+    pub rung_id: u64,
+    /// WQEs before this index have had their doorbell arrive.
     pub doorbell_id: u64,
     /// WQEs before this index have been fetched or are being fetched.
     pub fetch_id: u64,
@@ -207,9 +209,13 @@ pub(crate) struct CompState {
     pub psn: u32,
     pub retry_left: u8,
     pub rnr_left: u8,
-    /// Generation of the retransmit timer; a timer event of another generation is stale.
-    pub timer_gen: u64,
-    pub timer_armed: bool,
+    /// When the local ACK timer expires (None: not running).
+    pub timer_deadline: Option<Ps>,
+    /// When the pending timer event fires. Re-arming to a later deadline
+    /// leaves it in place; it re-schedules itself when it finds the deadline
+    /// moved (rxe's `mod_timer` "kick it down the road"), so a busy QP has
+    /// at most one timer event queued.
+    pub timer_event_at: Option<Ps>,
 }
 
 #[derive(Default)]

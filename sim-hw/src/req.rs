@@ -155,8 +155,11 @@ impl Hca {
         if qp.state != QpState::Rts || qp.req.rnr_wait {
             return;
         }
-        let mut sent = Vec::new();
-        while let Some(&(ready, ref pkt)) = qp.req.txq.front() {
+        let arm = qp.comp.timer_deadline.is_none();
+        let mut sent = false;
+        loop {
+            let qp = &mut self.qps[qpn as usize - 1];
+            let Some(&(ready, ref pkt)) = qp.req.txq.front() else { break };
             if ready > now {
                 break;
             }
@@ -168,12 +171,10 @@ impl Hca {
             if psn_diff(pkt.psn, qp.req.sent_psn) >= 0 {
                 qp.req.sent_psn = psn_add(pkt.psn, 1);
             }
-            sent.push(pkt);
-        }
-        let arm = !sent.is_empty() && !qp.comp.timer_armed;
-        for pkt in sent {
             self.transmit(now, pkt);
+            sent = true;
         }
+        let arm = arm && sent;
         if arm {
             self.arm_retransmit_timer(now, qpn);
         }
@@ -183,12 +184,10 @@ impl Hca {
     /// (Re)starts the local ACK timer if the QP has one.
     pub(crate) fn arm_retransmit_timer(&mut self, now: Ps, qpn: u32) {
         let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
-        qp.comp.timer_gen += 1;
-        qp.comp.timer_armed = false;
-        if let Some(d) = local_ack_timeout(qp.attr.timeout) {
-            qp.comp.timer_armed = true;
-            let gen = qp.comp.timer_gen;
-            self.q.schedule(now + d, Event::RetransmitTimer { qpn, gen });
+        qp.comp.timer_deadline = local_ack_timeout(qp.attr.timeout).map(|d| now + d);
+        if let (Some(d), None) = (qp.comp.timer_deadline, qp.comp.timer_event_at) {
+            qp.comp.timer_event_at = Some(d);
+            self.q.schedule(d, Event::RetransmitTimer { qpn });
         }
     }
 

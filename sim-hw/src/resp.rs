@@ -36,7 +36,7 @@ use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet};
 use crate::qp::{QpState, RecvInProgress, WriteInProgress};
 
 impl Hca {
-    pub(crate) fn responder(&mut self, t: Ps, pkt: Packet) {
+    pub(crate) fn responder(&mut self, t: Ps, mut pkt: Packet) {
         let qpn = pkt.dest_qp;
         let mtu;
         {
@@ -80,7 +80,8 @@ impl Hca {
         }
         let pd = self.qp(qpn).unwrap().pd;
         let mut start = t;
-        let mut pieces: Vec<(u64, Vec<u8>)> = Vec::new();
+        // (host address, offset in the payload, length) of each piece to write.
+        let mut pieces: Vec<(u64, usize, usize)> = Vec::new();
         if pkt.opcode.is_send() {
             let qp = &mut self.qps[qpn as usize - 1];
             // CHK_RESOURCE
@@ -104,9 +105,9 @@ impl Hca {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, Some(WcStatus::LocLenErr));
             }
             // Scatter into the receive buffers, each piece checked by lkey.
-            let (mut off, mut rest) = (recv.offset, &pkt.payload[..]);
+            let (mut off, mut done) = (recv.offset, 0);
             for sge in &recv.wqe.wr.sges {
-                if rest.is_empty() {
+                if done == len {
                     break;
                 }
                 let sl = sge.len as usize;
@@ -114,14 +115,14 @@ impl Hca {
                     off -= sl;
                     continue;
                 }
-                let n = (sl - off).min(rest.len());
+                let n = (sl - off).min(len - done);
                 match self.mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE) {
-                    Ok(a) => pieces.push((a, rest[..n].to_vec())),
+                    Ok(a) => pieces.push((a, done, n)),
                     Err(_) => {
                         return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteOp, Some(WcStatus::LocProtErr))
                     }
                 }
-                rest = &rest[n..];
+                done += n;
                 off = 0;
             }
         } else {
@@ -140,14 +141,16 @@ impl Hca {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
             }
             if len > 0 {
-                pieces.push((w.host_addr, pkt.payload.clone()));
+                pieces.push((w.host_addr, 0, len));
             }
             w.host_addr += len as u64;
             w.resid -= len as u64;
         }
         // EXECUTE: posted writes of the payload.
-        for (addr, data) in pieces {
-            let visible = self.pcie.dma_write(&self.p, start, data.len());
+        for &(addr, off, n) in &pieces {
+            // The common single piece takes the payload without a copy.
+            let data = if n == len { std::mem::take(&mut pkt.payload) } else { pkt.payload[off..off + n].to_vec() };
+            let visible = self.pcie.dma_write(&self.p, start, n);
             self.q.schedule(visible, Event::HostWrite { addr, data });
         }
         let qp = self.qp_mut(qpn).unwrap();
