@@ -159,7 +159,12 @@ impl Profile {
                 "derived bound: ConnectX-6 VPI product brief, 215 million messages/s => >= 4.65 ns per message \
                  (no CX-4 figure pinned)",
             ),
-            max_inline: p(188, "B", false, "Potter 2018: ib_send_lat inlines messages below 188 B on this setup"),
+            max_inline: p(
+                187,
+                "B",
+                false,
+                "Potter 2018: ib_send_lat inlines messages below 188 B on this setup, so 187 B is the largest",
+            ),
             wqe_segment: p(
                 16,
                 "B",

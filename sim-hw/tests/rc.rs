@@ -73,7 +73,7 @@ fn unsignaled_successes_complete_silently() {
 
 #[test]
 fn inline_sends_skip_the_wqe_fetch_and_gather() {
-    // 188 B goes inline, 189 B is fetched and gathered: two more DMA read
+    // 187 B goes inline, 188 B is fetched and gathered: two more DMA read
     // round trips, plus a few bytes of serialization.
     let lat = |len| {
         let (mut pair, a, b) = pair_with(attr());
@@ -84,7 +84,7 @@ fn inline_sends_skip_the_wqe_fetch_and_gather() {
         pair.wait_cqe(1, b.recv_cq).unwrap();
         pair.now() - t0
     };
-    let (inline, fetched) = (lat(188), lat(189));
+    let (inline, fetched) = (lat(187), lat(188));
     let rtt = Profile::cx4_edr().dma_read_rtt.value;
     let step = fetched - inline;
     assert!(step > 2 * rtt && step < 2 * rtt + 60_000, "step {step} ps");
