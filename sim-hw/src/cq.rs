@@ -41,6 +41,7 @@ pub enum WcStatus {
 pub enum WcOpcode {
     Send,
     RdmaWrite,
+    RdmaRead,
     Recv,
 }
 

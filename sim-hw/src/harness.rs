@@ -138,8 +138,25 @@ impl HcaPair {
         self.post(now, ep, wr_id, SendOp::RdmaWrite { remote_addr, rkey }, len, signaled);
     }
 
+    /// Posts an RDMA READ of `len` bytes from `remote_addr`/`rkey` into
+    /// `ep`'s buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post_read(
+        &mut self,
+        now: Ps,
+        ep: &Endpoint,
+        wr_id: u64,
+        len: usize,
+        remote_addr: u64,
+        rkey: u32,
+        signaled: bool,
+    ) {
+        self.post(now, ep, wr_id, SendOp::RdmaRead { remote_addr, rkey }, len, signaled);
+    }
+
     fn post(&mut self, now: Ps, ep: &Endpoint, wr_id: u64, op: SendOp, len: usize, signaled: bool) {
-        let inline = len <= self.fabric.hcas[ep.hca].profile().max_inline.value as usize;
+        let read = matches!(op, SendOp::RdmaRead { .. });
+        let inline = !read && len <= self.fabric.hcas[ep.hca].profile().max_inline.value as usize;
         let inline_data = inline.then(|| self.hosts[ep.hca].mem.slice(ep.buf, len).to_vec());
         let sges = if inline { vec![] } else { vec![Sge { addr: ep.buf, len: len as u32, lkey: ep.mr.lkey }] };
         let h = &mut self.fabric.hcas[ep.hca];

@@ -8,7 +8,9 @@
 //! segmentation into path-MTU packets (`req.rs`) -> transmit engine ->
 //! wire (`fabric.rs`) -> receive engine -> responder checks and payload DMA
 //! write (`resp.rs`) -> coalesced ACK -> completer (`comp.rs`) -> CQE write ->
-//! EQE + MSI-X if the CQ is armed.
+//! EQE + MSI-X if the CQ is armed. An RDMA READ runs the same stages with
+//! the data going the other way: the responder gathers, and the completer
+//! writes the READ responses into the requester's memory.
 //!
 //! The HCA runs only through [`Hca::step`] / [`Hca::poll`]: each call is lent
 //! the [`Host`] (DMA and interrupts). Packets it sends wait in an outbox for
@@ -40,6 +42,8 @@ pub(crate) enum Event {
     Tx { qpn: u32 },
     /// A packet finished arriving from the wire.
     Arrive(Packet),
+    /// Hand a packet whose data is now ready to the transmit engine.
+    Transmit(Packet),
     /// Send the QP's coalesced ACK.
     SendAck { qpn: u32 },
     /// The local ACK timer fired.
@@ -196,6 +200,7 @@ impl Hca {
             return Err(PostError::BadState);
         }
         let len = match &wr.inline_data {
+            Some(_) if matches!(wr.op, SendOp::RdmaRead { .. }) => return Err(PostError::InlineTooLong),
             Some(d) if d.len() > max_inline => return Err(PostError::InlineTooLong),
             Some(d) => d.len(),
             None => wr.sges.iter().map(|s| s.len as usize).sum(),
@@ -229,7 +234,7 @@ impl Hca {
         for id in from..upto {
             let w = &qp.sq[(id - qp.req.head_id) as usize];
             if let Some(d) = &w.wr.inline_data {
-                let remote = matches!(w.wr.op, SendOp::RdmaWrite { .. });
+                let remote = w.wr.op.is_remote();
                 bytes += p.wqe_bytes(0, remote) + d.len().next_multiple_of(p.wqe_segment.value as usize);
             }
         }
@@ -336,12 +341,13 @@ impl Hca {
                 self.stats.packets_received += 1;
                 let t = now.max(self.rx_busy) + self.p.hca_packet_time.value;
                 self.rx_busy = t;
-                if pkt.opcode.has_aeth() {
-                    self.completer(t, pkt);
+                if pkt.opcode.is_response() {
+                    self.completer(host, t, pkt);
                 } else {
-                    self.responder(t, pkt);
+                    self.responder(host, t, pkt);
                 }
             }
+            Event::Transmit(pkt) => self.transmit(now, pkt),
             Event::SendAck { qpn } => self.on_send_ack(now, qpn),
             Event::RetransmitTimer { qpn } => self.on_retransmit_timer(now, qpn),
             Event::RnrTimer { qpn } => self.on_rnr_timer(now, qpn),
@@ -462,5 +468,6 @@ pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
     match wr.op {
         SendOp::Send => WcOpcode::Send,
         SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,
+        SendOp::RdmaRead { .. } => WcOpcode::RdmaRead,
     }
 }

@@ -8,7 +8,7 @@
 //! (`rxe_opcode[]`, with the lengths of `rxe_hdr.h`). The payload is padded to
 //! a multiple of 4 bytes (BTH PadCnt).
 //!
-//! Key types: [`Opcode`], [`Packet`], [`Aeth`] with [`AckKind`].
+//! Key types: [`Opcode`], [`Packet`], [`Reth`], [`Aeth`] with [`AckKind`].
 
 /// Local route header.
 pub const LRH_BYTES: usize = 8;
@@ -36,8 +36,8 @@ pub fn psn_add(psn: u32, n: u32) -> u32 {
     psn.wrapping_add(n) & PSN_MASK
 }
 
-/// RC opcodes modelled (IBTA Vol. 1 table 38; SEND and RDMA WRITE without
-/// immediate, and the acknowledge).
+/// RC opcodes modelled (IBTA Vol. 1 table 38; SEND, RDMA WRITE and RDMA
+/// READ without immediate, and the acknowledge).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opcode {
     SendFirst,
@@ -48,17 +48,45 @@ pub enum Opcode {
     WriteMiddle,
     WriteLast,
     WriteOnly,
+    ReadRequest,
+    ReadResponseFirst,
+    ReadResponseMiddle,
+    ReadResponseLast,
+    ReadResponseOnly,
     Acknowledge,
 }
 
 impl Opcode {
-    /// Whether this packet starts a message (FIRST or ONLY).
+    /// Whether this request packet starts a message (FIRST, ONLY, or a
+    /// READ request).
     pub fn is_start(self) -> bool {
-        matches!(self, Opcode::SendFirst | Opcode::SendOnly | Opcode::WriteFirst | Opcode::WriteOnly)
+        matches!(
+            self,
+            Opcode::SendFirst | Opcode::SendOnly | Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest
+        )
     }
-    /// Whether this packet ends a message (LAST or ONLY).
+    /// Whether this request packet ends a message (LAST, ONLY, or a READ request).
     pub fn is_end(self) -> bool {
-        matches!(self, Opcode::SendLast | Opcode::SendOnly | Opcode::WriteLast | Opcode::WriteOnly)
+        matches!(
+            self,
+            Opcode::SendLast | Opcode::SendOnly | Opcode::WriteLast | Opcode::WriteOnly | Opcode::ReadRequest
+        )
+    }
+    /// Whether the packet travels from responder to requester (acknowledge
+    /// or READ response), i.e. is for the completer.
+    pub fn is_response(self) -> bool {
+        matches!(
+            self,
+            Opcode::Acknowledge
+                | Opcode::ReadResponseFirst
+                | Opcode::ReadResponseMiddle
+                | Opcode::ReadResponseLast
+                | Opcode::ReadResponseOnly
+        )
+    }
+    /// Whether this READ response ends the response (LAST or ONLY).
+    pub fn is_last_response(self) -> bool {
+        matches!(self, Opcode::ReadResponseLast | Opcode::ReadResponseOnly)
     }
     /// SEND family.
     pub fn is_send(self) -> bool {
@@ -69,13 +97,17 @@ impl Opcode {
         matches!(self, Opcode::WriteFirst | Opcode::WriteMiddle | Opcode::WriteLast | Opcode::WriteOnly)
     }
     /// Whether the opcode carries a RETH (rxe_opcode.c: RXE_RETH_MASK on
-    /// RDMA_WRITE_FIRST and RDMA_WRITE_ONLY).
+    /// RDMA_WRITE_FIRST, RDMA_WRITE_ONLY and RDMA_READ_REQUEST).
     pub fn has_reth(self) -> bool {
-        matches!(self, Opcode::WriteFirst | Opcode::WriteOnly)
+        matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest)
     }
-    /// Whether the opcode carries an AETH.
+    /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledge and
+    /// the READ responses FIRST, LAST and ONLY; MIDDLE has none).
     pub fn has_aeth(self) -> bool {
-        self == Opcode::Acknowledge
+        matches!(
+            self,
+            Opcode::Acknowledge | Opcode::ReadResponseFirst | Opcode::ReadResponseLast | Opcode::ReadResponseOnly
+        )
     }
 }
 
@@ -178,6 +210,9 @@ mod tests {
         assert_eq!(pkt(Opcode::WriteFirst, 4096).wire_bytes(), 8 + 12 + 16 + 4096 + 4 + 2);
         assert_eq!(pkt(Opcode::WriteMiddle, 4096).wire_bytes(), 8 + 12 + 4096 + 4 + 2);
         assert_eq!(pkt(Opcode::Acknowledge, 0).wire_bytes(), 8 + 12 + 4 + 4 + 2);
+        assert_eq!(pkt(Opcode::ReadRequest, 0).wire_bytes(), 8 + 12 + 16 + 4 + 2);
+        assert_eq!(pkt(Opcode::ReadResponseFirst, 256).wire_bytes(), 8 + 12 + 4 + 256 + 4 + 2);
+        assert_eq!(pkt(Opcode::ReadResponseMiddle, 256).wire_bytes(), 8 + 12 + 256 + 4 + 2);
         // PadCnt rounds the payload up to 4 bytes.
         assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
     }

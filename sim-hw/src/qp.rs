@@ -98,7 +98,23 @@ pub struct Sge {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendOp {
     Send,
-    RdmaWrite { remote_addr: u64, rkey: u32 },
+    RdmaWrite {
+        remote_addr: u64,
+        rkey: u32,
+    },
+    /// Reads `[remote_addr, +len)` of the peer into the gather list (here a
+    /// scatter list), `len` being the list's total.
+    RdmaRead {
+        remote_addr: u64,
+        rkey: u32,
+    },
+}
+
+impl SendOp {
+    /// Whether the WQE carries a remote-address segment.
+    pub fn is_remote(self) -> bool {
+        !matches!(self, SendOp::Send)
+    }
 }
 
 /// A send work request (`ib_send_wr`).
@@ -129,7 +145,7 @@ pub enum PostError {
     BadQp,
     /// The QP is in RESET.
     BadState,
-    /// Inline payload longer than the profile's max_inline.
+    /// Inline payload longer than the profile's max_inline, or on a READ.
     InlineTooLong,
 }
 

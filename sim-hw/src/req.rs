@@ -13,6 +13,14 @@
 //! stall, released by the completer). Retransmission is go-back-N from the
 //! oldest unacknowledged PSN, re-gathering the payload (rxe_req.c
 //! `req_retry`).
+//!
+//! An RDMA READ is fetched like any WQE (its scatter list is checked for
+//! LOCAL_WRITE, nothing is gathered) and sent as one READ request with a
+//! RETH; the request reserves the PSNs of all its responses. A retry of a
+//! partly answered READ asks only for the rest: the RETH's address and
+//! length are advanced by the responses already received (rxe_req.c
+//! `req_retry`). The number of READs outstanding (max_rd_atomic) is not
+//! limited yet.
 
 use crate::cq::WcStatus;
 use crate::engine::Ps;
@@ -42,7 +50,7 @@ impl Hca {
                 w.stage = Stage::Ready;
             } else {
                 w.stage = Stage::Fetching;
-                fetches.push((id, w.wr.sges.len(), matches!(w.wr.op, SendOp::RdmaWrite { .. })));
+                fetches.push((id, w.wr.sges.len(), w.wr.op.is_remote()));
             }
         }
         qp.req.fetch_id = qp.req.doorbell_id;
@@ -65,6 +73,18 @@ impl Hca {
         }
         w.stage = Stage::Ready;
         w.ready_at = now;
+        if matches!(w.wr.op, SendOp::RdmaRead { .. }) {
+            // The list is where the response will land: check it now for
+            // LOCAL_WRITE; nothing to gather.
+            let ok =
+                w.wr.sges
+                    .iter()
+                    .all(|s| self.mrs.translate(s.lkey, pd, s.addr, s.len as u64, Access::LOCAL_WRITE).is_ok());
+            if !ok {
+                w.error = Some(WcStatus::LocProtErr);
+            }
+            return self.packetize_ready(now, qpn);
+        }
         let mut data = vec![0; w.len];
         let mut off = 0;
         for sge in &w.wr.sges {
@@ -111,6 +131,14 @@ impl Hca {
             w.stage = Stage::Sent;
             qp.req.psn = psn_add(psn, npkts);
             qp.req.packetize_id += 1;
+            if let SendOp::RdmaRead { remote_addr, rkey } = w.wr.op {
+                // One request reserves the PSNs of all its responses.
+                let ready = w.ready_at;
+                let pkt = read_request(lid, dlid, dqp, psn, remote_addr, rkey, w.len as u32);
+                qp.req.noack_pkts = 0;
+                qp.req.txq.push_back((ready.max(now), pkt));
+                continue;
+            }
             for k in 0..npkts {
                 let w = &qp.sq[i];
                 let end = ((k as usize + 1) * mtu).min(w.len);
@@ -168,8 +196,13 @@ impl Hca {
                 break;
             }
             let (_, pkt) = qp.req.txq.pop_front().unwrap();
-            if psn_diff(pkt.psn, qp.req.sent_psn) >= 0 {
-                qp.req.sent_psn = psn_add(pkt.psn, 1);
+            let span = match pkt.reth {
+                Some(r) if pkt.opcode == Opcode::ReadRequest => (r.len as usize).div_ceil(qp.attr.path_mtu).max(1),
+                _ => 1,
+            };
+            let end = psn_add(pkt.psn, span as u32);
+            if psn_diff(end, qp.req.sent_psn) > 0 {
+                qp.req.sent_psn = end;
             }
             self.transmit(now, pkt);
             sent = true;
@@ -210,6 +243,15 @@ impl Hca {
             if psn_diff(last, from) < 0 {
                 continue;
             }
+            if let SendOp::RdmaRead { remote_addr, rkey } = qp.sq[i].wr.op {
+                // Re-request what has not arrived (rxe_req.c req_retry).
+                let done = if psn_diff(from, first) > 0 { psn_diff(from, first) as usize * mtu } else { 0 };
+                let psn = psn_add(first, (done / mtu) as u32);
+                let pkt = read_request(lid, dlid, dqp, psn, remote_addr + done as u64, rkey, (len - done) as u32);
+                qp.req.txq.push_back((now, pkt));
+                n += 1;
+                continue;
+            }
             let inline = qp.sq[i].gather.is_none();
             let gather = (!inline && len > 0).then(|| self.pcie.dma_read(&self.p, now, len));
             let npkts = len.div_ceil(mtu).max(1) as u32;
@@ -227,6 +269,20 @@ impl Hca {
         }
         self.stats.retransmitted_packets += n;
         self.kick_tx(now, qpn);
+    }
+}
+
+fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32, len: u32) -> Packet {
+    Packet {
+        dlid,
+        slid,
+        dest_qp,
+        opcode: Opcode::ReadRequest,
+        psn,
+        ack_req: true,
+        reth: Some(Reth { va, rkey, len }),
+        aeth: None,
+        payload: Vec::new(),
     }
 }
 
@@ -263,6 +319,7 @@ fn make_packet(
             },
             first.then_some(Reth { va: remote_addr, rkey, len: w.len as u32 }),
         ),
+        SendOp::RdmaRead { .. } => unreachable!("a READ is one request packet"),
     };
     Packet {
         dlid,

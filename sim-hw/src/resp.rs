@@ -24,19 +24,25 @@
 //! 9. ACKNOWLEDGE: a packet with AckReq schedules the QP's ACK; further
 //!    AckReqs before it leaves are coalesced into it.
 //!
+//! A READ request checks its RETH for REMOTE_READ, reads the range by a
+//! pipelined DMA read, and answers with one READ response per path MTU
+//! (FIRST/MIDDLE/LAST or ONLY, AETH on all but MIDDLE), each leaving when
+//! its bytes have arrived (rxe_resp.c `read_reply`). A duplicate READ is
+//! executed again without moving the expected PSN (IBTA C9-106).
+//!
 //! Invalid request and access errors move the responder's QP to ERROR and
 //! raise QP_REQ_ERR / QP_ACCESS_ERR (rxe `do_class_ac_error`).
 
 use crate::cq::{Cqe, WcOpcode, WcStatus};
 use crate::engine::Ps;
 use crate::hca::{Event, Hca};
-use crate::host::{AsyncEvent, Interrupt};
+use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::Access;
 use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet};
 use crate::qp::{QpState, RecvInProgress, WriteInProgress};
 
 impl Hca {
-    pub(crate) fn responder(&mut self, t: Ps, mut pkt: Packet) {
+    pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, mut pkt: Packet) {
         let qpn = pkt.dest_qp;
         let mtu;
         {
@@ -56,6 +62,10 @@ impl Hca {
                 return;
             }
             if diff < 0 {
+                if pkt.opcode == Opcode::ReadRequest {
+                    // A duplicate READ is executed again (C9-106).
+                    return self.execute_read(host, t, qpn, &pkt, false);
+                }
                 let psn = psn_add(qp.resp.psn, 0xff_ffff);
                 self.schedule_ack(t, qpn, psn);
                 return;
@@ -72,6 +82,9 @@ impl Hca {
             if !ok {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
             }
+        }
+        if pkt.opcode == Opcode::ReadRequest {
+            return self.execute_read(host, t, qpn, &pkt, true);
         }
         // CHK_OP_VALID: packet length against the path MTU.
         let len = pkt.payload.len();
@@ -182,6 +195,57 @@ impl Hca {
         }
         if pkt.ack_req {
             self.schedule_ack(t, qpn, pkt.psn);
+        }
+    }
+
+    /// READ: CHK_RKEY for REMOTE_READ, then a pipelined DMA read of the
+    /// range and one response packet per path MTU, each leaving when its
+    /// bytes have arrived (rxe_resp.c `read_reply`). `advance` is false for
+    /// a duplicate request, which leaves the responder's PSN alone.
+    fn execute_read<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, qpn: u32, pkt: &Packet, advance: bool) {
+        let reth = pkt.reth.expect("a READ request carries a RETH");
+        let qp = self.qp(qpn).unwrap();
+        let (pd, mtu, dlid, dqp, msn) = (qp.pd, qp.attr.path_mtu, qp.attr.dest_lid, qp.attr.dest_qpn, qp.resp.msn);
+        let len = reth.len as usize;
+        let addr = match self.mrs.translate(reth.rkey, pd, reth.va, len as u64, Access::REMOTE_READ) {
+            Ok(a) => a,
+            Err(_) => return self.responder_error(t, qpn, pkt, AckKind::NakRemoteAccess, None),
+        };
+        let mut data = vec![0; len];
+        if host.dma_read(addr, &mut data).is_err() {
+            return self.responder_error(t, qpn, pkt, AckKind::NakRemoteOp, None);
+        }
+        let timing = (len > 0).then(|| self.pcie.dma_read(&self.p, t, len));
+        let npkts = len.div_ceil(mtu).max(1);
+        let msn = if advance { psn_add(msn, 1) } else { msn };
+        for k in 0..npkts {
+            let (first, last) = (k == 0, k == npkts - 1);
+            let opcode = match (first, last) {
+                (true, true) => Opcode::ReadResponseOnly,
+                (true, false) => Opcode::ReadResponseFirst,
+                (false, true) => Opcode::ReadResponseLast,
+                (false, false) => Opcode::ReadResponseMiddle,
+            };
+            let end = ((k + 1) * mtu).min(len);
+            let ready = timing.map_or(t, |g| g.available(&self.p, end));
+            let resp = Packet {
+                dlid,
+                slid: self.lid,
+                dest_qp: dqp,
+                opcode,
+                psn: psn_add(pkt.psn, k as u32),
+                ack_req: false,
+                reth: None,
+                aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
+                payload: data[k * mtu..end].to_vec(),
+            };
+            self.q.schedule(ready, Event::Transmit(resp));
+        }
+        if advance {
+            let qp = self.qp_mut(qpn).unwrap();
+            qp.resp.psn = psn_add(qp.resp.psn, npkts as u32);
+            qp.resp.msn = msn;
+            qp.resp.last_op = None;
         }
     }
 

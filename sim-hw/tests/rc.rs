@@ -441,3 +441,118 @@ fn the_next_event_is_a_discrete_step_in_time_then_sequence_order() {
     }
     assert_eq!(pair.fabric.hcas[1].cq(b.recv_cq).len(), 1);
 }
+
+// ---------------------------------------------------------------- RDMA READ
+
+fn read_pair(attr: QpAttr) -> (HcaPair, Endpoint, Endpoint) {
+    let mut pair = HcaPair::new(Profile::cx4_edr(), BUF as usize, 7);
+    let access = Access::LOCAL_WRITE | Access::REMOTE_WRITE | Access::REMOTE_READ;
+    let (a, b) = pair.connect_rc(attr, BUF, access);
+    let pattern: Vec<u8> = (0..BUF).map(|i| (i * 13 + 5) as u8).collect();
+    pair.hosts[1].mem.store(b.buf, &pattern);
+    (pair, a, b)
+}
+
+fn b_data(pair: &HcaPair, b: &Endpoint, off: u64, len: usize) -> Vec<u8> {
+    pair.hosts[1].mem.slice(b.buf + off, len).to_vec()
+}
+
+#[test]
+fn rdma_read_brings_the_remote_range_back() {
+    let (mut pair, a, b) = read_pair(QpAttr { path_mtu: 1024, ..attr() });
+    pair.post_read(0, &a, 11, 10_000, b.buf + 500, b.mr.rkey, true);
+    let c = pair.wait_cqe(0, a.send_cq).unwrap();
+    assert_eq!((c.wr_id, c.status, c.opcode, c.byte_len), (11, WcStatus::Success, WcOpcode::RdmaRead, 10_000));
+    assert_eq!(pair.hosts[0].mem.slice(a.buf, 10_000), &b_data(&pair, &b, 500, 10_000)[..]);
+    assert_eq!(pair.fabric.hcas[1].stats().packets_sent, 10, "ten responses");
+    assert!(pair.fabric.hcas[1].cq(b.recv_cq).is_empty());
+}
+
+#[test]
+fn rdma_read_without_remote_read_rights_is_a_remote_access_error() {
+    let (mut pair, a, b) = pair_with(attr()); // registered without REMOTE_READ
+    pair.post_read(0, &a, 1, 64, b.buf, b.mr.rkey, false);
+    let c = pair.wait_cqe(0, a.send_cq).unwrap();
+    assert_eq!(c.status, WcStatus::RemAccessErr);
+    pair.run_to_idle();
+    assert_eq!(pair.hosts[1].irqs, vec![Interrupt::Async(AsyncEvent::QpAccessError { qpn: b.qpn })]);
+}
+
+#[test]
+fn a_lost_read_response_is_re_requested_from_where_it_stopped() {
+    let (mut pair, a, b) = read_pair(QpAttr { path_mtu: 1024, ..attr() });
+    let dropped = Rc::new(Cell::new(false));
+    let requests = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let (d, r) = (dropped.clone(), requests.clone());
+    drop_when(&mut pair, move |p| {
+        if p.opcode == Opcode::ReadRequest {
+            r.borrow_mut().push((p.psn, p.reth.unwrap().len));
+        }
+        p.opcode == Opcode::ReadResponseMiddle && p.psn == 2 && !d.replace(true)
+    });
+    pair.post_read(0, &a, 1, 4096, b.buf, b.mr.rkey, true);
+    let c = pair.wait_cqe(0, a.send_cq).unwrap();
+    assert_eq!(c.status, WcStatus::Success);
+    assert!(pair.now() > 8_192_000, "recovered by the ACK timer, as rxe");
+    assert_eq!(*requests.borrow(), vec![(0, 4096), (2, 2048)], "the retry asks for PSNs 2 and 3 only");
+    assert_eq!(pair.hosts[0].mem.slice(a.buf, 4096), &b_data(&pair, &b, 0, 4096)[..]);
+    // The responder re-executed a duplicate without moving its PSN on: a
+    // later SEND still lands.
+    pair.post_recv(pair.now(), &b, 3, 64);
+    pair.post_send(pair.now(), &a, 2, 64, true);
+    assert_eq!(pair.wait_cqe(1, b.recv_cq).unwrap().status, WcStatus::Success);
+}
+
+#[test]
+fn an_ack_past_a_read_with_lost_responses_retries_at_once() {
+    let (mut pair, a, b) = read_pair(attr());
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    drop_when(&mut pair, move |p| p.opcode == Opcode::ReadResponseOnly && !d.replace(true));
+    pair.post_recv(0, &b, 0, 64);
+    pair.post_read(0, &a, 1, 64, b.buf, b.mr.rkey, true);
+    pair.post_write(0, &a, 2, 64, b.buf + 1024, b.mr.rkey, true);
+    let c = pair.wait_cqe(0, a.send_cq).unwrap();
+    assert_eq!((c.wr_id, c.status), (1, WcStatus::Success));
+    assert_eq!(pair.wait_cqe(0, a.send_cq).unwrap().wr_id, 2);
+    assert!(pair.now() < 8_192_000, "the WRITE's ACK implied the loss; no timeout");
+    assert_eq!(pair.fabric.hcas[0].stats().timeouts, 0);
+    assert_eq!(pair.hosts[0].mem.slice(a.buf, 64), &b_data(&pair, &b, 0, 64)[..]);
+}
+
+#[test]
+fn random_loss_with_reads_writes_and_sends_recovers() {
+    let run = |seed| {
+        let (mut pair, a, b) = read_pair(QpAttr { path_mtu: 1024, ..attr() });
+        pair.fabric.link = sim_hw::fabric::Link::new(seed);
+        pair.fabric.link.loss_ppm = 30_000; // 3 %
+        let mut longest_read = 0;
+        for i in 0..150u64 {
+            let len = 1 + (i as usize * 53) % 8000;
+            match i % 3 {
+                0 => {
+                    pair.post_read(0, &a, i, len, b.buf, b.mr.rkey, true);
+                    longest_read = longest_read.max(len);
+                }
+                1 => pair.post_write(0, &a, i, len, b.buf + 32 * 1024, b.mr.rkey, true),
+                _ => {
+                    // Receive at 16 KiB, away from the range the READs read.
+                    let sges = vec![Sge { addr: b.buf + 16 * 1024, len: 8192, lkey: b.mr.lkey }];
+                    pair.fabric.hcas[1].post_recv(0, b.qpn, sim_hw::qp::RecvWr { wr_id: i, sges }).unwrap();
+                    pair.post_send(0, &a, i, len, true);
+                }
+            }
+        }
+        for i in 0..150 {
+            let c = pair.wait_cqe(0, a.send_cq).unwrap();
+            assert_eq!((c.wr_id, c.status), (i, WcStatus::Success));
+        }
+        pair.run_to_idle();
+        assert_eq!(pair.fabric.hcas[1].poll_cq(b.recv_cq, 100).len(), 50);
+        assert!(pair.hosts[0].mem.slice(a.buf, longest_read) == &b_data(&pair, &b, 0, longest_read)[..]);
+        (pair.now(), pair.fabric.link.dropped)
+    };
+    let (t, dropped) = run(5);
+    assert!(dropped > 10);
+    assert_eq!(run(5), (t, dropped));
+}
