@@ -111,7 +111,7 @@ impl HcaPair {
         for i in 0..2 {
             let peer = eps[1 - i];
             let a = QpAttr { dest_lid: peer.hca as u16, dest_qpn: peer.qpn, ..attr };
-            self.fabric.hcas[i].connect(eps[i].qpn, a);
+            self.fabric.hcas[i].connect(eps[i].qpn, a).expect("connect");
         }
         (eps[0], eps[1])
     }

@@ -28,7 +28,8 @@ use crate::packet::Packet;
 use crate::pcie::Pcie;
 use crate::profile::Profile;
 use crate::qp::{
-    CompState, PostError, Qp, QpAttr, QpState, RecvWqe, RecvWr, ReqState, RespState, SendOp, SendWqe, SendWr, Stage,
+    CompState, ModifyError, PostError, Qp, QpAttr, QpState, RecvWqe, RecvWr, ReqState, RespState, SendOp, SendWqe,
+    SendWr, Stage,
 };
 
 /// Hardware events.
@@ -162,10 +163,22 @@ impl Hca {
     }
 
     /// RESET -> RTS with `attr` (modify_qp to INIT, RTR and RTS at once).
-    pub fn connect(&mut self, qpn: u32, attr: QpAttr) {
-        let qp = self.qp_mut(qpn).expect("no such QP");
-        assert!(matches!(attr.path_mtu, 256 | 512 | 1024 | 2048 | 4096), "bad path MTU");
-        assert!(attr.retry_cnt <= 7 && attr.rnr_retry <= 7 && attr.min_rnr_timer < 32 && attr.timeout < 32);
+    /// Fails, changing nothing, for an unknown QP, a QP not in RESET, or an
+    /// attribute out of its IBTA range (MTU 256..4096, 3-bit retry
+    /// counts, 5-bit timer codes).
+    pub fn connect(&mut self, qpn: u32, attr: QpAttr) -> Result<(), ModifyError> {
+        let qp = self.qp_mut(qpn).ok_or(ModifyError::BadQp)?;
+        if qp.state != QpState::Reset {
+            return Err(ModifyError::BadState);
+        }
+        let valid = matches!(attr.path_mtu, 256 | 512 | 1024 | 2048 | 4096)
+            && attr.retry_cnt <= 7
+            && attr.rnr_retry <= 7
+            && attr.min_rnr_timer < 32
+            && attr.timeout < 32;
+        if !valid {
+            return Err(ModifyError::InvalidAttr);
+        }
         qp.attr = attr;
         qp.state = QpState::Rts;
         qp.req.psn = attr.sq_psn;
@@ -174,6 +187,7 @@ impl Hca {
         qp.comp.retry_left = attr.retry_cnt;
         qp.comp.rnr_left = attr.rnr_retry;
         qp.resp.psn = attr.rq_psn;
+        Ok(())
     }
 
     /// The QP's state.
@@ -226,7 +240,7 @@ impl Hca {
         self.q.advance_to(now);
         let now = self.q.now();
         let p = &self.p;
-        let Some(qp) = self.qps.get_mut(qpn as usize - 1) else { return };
+        let Some(qp) = (qpn as usize).checked_sub(1).and_then(|i| self.qps.get_mut(i)) else { return };
         let upto = qp.req.head_id + qp.sq.len() as u64;
         let mut bytes = 8;
         let from = qp.req.rung_id.max(qp.req.head_id);

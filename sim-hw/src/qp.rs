@@ -149,6 +149,17 @@ pub enum PostError {
     InlineTooLong,
 }
 
+/// Why a QP could not be modified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModifyError {
+    /// No such QP.
+    BadQp,
+    /// The transition is not allowed from the QP's state.
+    BadState,
+    /// An attribute is out of range.
+    InvalidAttr,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stage {
     /// Posted, its doorbell not yet seen.

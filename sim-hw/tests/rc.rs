@@ -387,7 +387,7 @@ fn a_full_cq_overflows_into_an_async_cq_error() {
     let h = &mut pair.fabric.hcas[0];
     let cq = h.create_cq(2);
     let qpn = h.create_qp(1, cq, cq, true);
-    h.connect(qpn, QpAttr { dest_lid: 1, dest_qpn: 1, ..attr() });
+    h.connect(qpn, QpAttr { dest_lid: 1, dest_qpn: 1, ..attr() }).unwrap();
     h.modify_qp_error(0, qpn);
     for i in 0..3 {
         h.post_recv(0, qpn, sim_hw::qp::RecvWr { wr_id: i, sges: vec![] }).unwrap();
@@ -555,4 +555,26 @@ fn random_loss_with_reads_writes_and_sends_recovers() {
     let (t, dropped) = run(5);
     assert!(dropped > 10);
     assert_eq!(run(5), (t, dropped));
+}
+
+#[test]
+fn connect_refuses_out_of_range_attributes_and_a_second_connect() {
+    use sim_hw::qp::ModifyError;
+    let mut pair = HcaPair::new(Profile::cx4_edr(), 4096, 1);
+    let h = &mut pair.fabric.hcas[0];
+    let cq = h.create_cq(4);
+    let qpn = h.create_qp(1, cq, cq, false);
+    for bad in [
+        QpAttr { path_mtu: 3000, ..attr() },
+        QpAttr { retry_cnt: 8, ..attr() },
+        QpAttr { rnr_retry: 8, ..attr() },
+        QpAttr { min_rnr_timer: 32, ..attr() },
+        QpAttr { timeout: 32, ..attr() },
+    ] {
+        assert_eq!(h.connect(qpn, bad), Err(ModifyError::InvalidAttr));
+    }
+    assert_eq!(h.qp_state(qpn), Some(QpState::Reset));
+    assert_eq!(h.connect(qpn + 1, attr()), Err(ModifyError::BadQp));
+    assert_eq!(h.connect(qpn, attr()), Ok(()));
+    assert_eq!(h.connect(qpn, attr()), Err(ModifyError::BadState));
 }
