@@ -201,7 +201,7 @@ impl Hca {
             }
             let n = (sl - off).min(pkt.payload.len() - done);
             match self.mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE) {
-                Ok(a) => pieces.push((a, pkt.payload[done..done + n].to_vec())),
+                Ok(a) => pieces.push((a, pkt.payload.slice(done, n))),
                 Err(_) => fault = true,
             }
             done += n;

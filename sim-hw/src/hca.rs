@@ -24,7 +24,7 @@ use crate::cq::{Cq, Cqe, WcOpcode, WcStatus};
 use crate::engine::{EventQueue, Ps};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::{Access, MrError, MrKeys, MrTable};
-use crate::packet::Packet;
+use crate::packet::{Packet, Payload};
 use crate::pcie::Pcie;
 use crate::profile::Profile;
 use crate::qp::{
@@ -52,7 +52,7 @@ pub(crate) enum Event {
     /// The RNR NAK timer fired.
     RnrTimer { qpn: u32 },
     /// A DMA write becomes visible in host memory.
-    HostWrite { addr: u64, data: Vec<u8> },
+    HostWrite { addr: u64, data: Payload },
     /// A CQE becomes visible.
     CqeVisible { cq: u32, cqe: Cqe },
     /// An MSI-X write lands.
@@ -223,7 +223,7 @@ impl Hca {
             wr,
             len,
             stage: Stage::Posted,
-            data: Vec::new(),
+            data: Default::default(),
             error: None,
             gather: None,
             ready_at: 0,

@@ -8,7 +8,10 @@
 //! (`rxe_opcode[]`, with the lengths of `rxe_hdr.h`). The payload is padded to
 //! a multiple of 4 bytes (BTH PadCnt).
 //!
-//! Key types: [`Opcode`], [`Packet`], [`Reth`], [`Aeth`] with [`AckKind`].
+//! Key types: [`Opcode`], [`Packet`], [`Payload`], [`Reth`], [`Aeth`] with
+//! [`AckKind`].
+
+use std::rc::Rc;
 
 /// Local route header.
 pub const LRH_BYTES: usize = 8;
@@ -145,6 +148,56 @@ pub struct Aeth {
     pub msn: u32,
 }
 
+/// Payload bytes: a window on a shared buffer, so segmenting a message,
+/// carrying its packets and writing them into host memory copies the bytes
+/// once (into the memory), not once per stage.
+#[derive(Clone, Default)]
+pub struct Payload {
+    buf: Rc<Vec<u8>>,
+    start: usize,
+    len: usize,
+}
+
+impl Payload {
+    /// The bytes `[start, start + len)` of `buf`.
+    pub fn window(buf: &Rc<Vec<u8>>, start: usize, len: usize) -> Payload {
+        assert!(start + len <= buf.len(), "payload window outside its buffer");
+        Payload { buf: Rc::clone(buf), start, len }
+    }
+    /// A sub-window.
+    pub fn slice(&self, start: usize, len: usize) -> Payload {
+        assert!(start + len <= self.len, "payload slice outside its window");
+        Payload { buf: Rc::clone(&self.buf), start: self.start + start, len }
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(v: Vec<u8>) -> Payload {
+        let len = v.len();
+        Payload { buf: Rc::new(v), start: 0, len }
+    }
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        **self == **other
+    }
+}
+impl Eq for Payload {}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Payload({} bytes)", self.len)
+    }
+}
+
 /// One packet on the wire. Only the fields the model uses are kept; the size
 /// on the wire is computed from the real header set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,7 +215,7 @@ pub struct Packet {
     pub ack_req: bool,
     pub reth: Option<Reth>,
     pub aeth: Option<Aeth>,
-    pub payload: Vec<u8>,
+    pub payload: Payload,
 }
 
 impl Packet {
@@ -200,7 +253,7 @@ mod tests {
             ack_req: false,
             reth: None,
             aeth: None,
-            payload: vec![0; len],
+            payload: vec![0; len].into(),
         }
     }
 

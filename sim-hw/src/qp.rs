@@ -176,7 +176,7 @@ pub(crate) struct SendWqe {
     pub wr: SendWr,
     pub len: usize,
     pub stage: Stage,
-    pub data: Vec<u8>,
+    pub data: std::rc::Rc<Vec<u8>>,
     /// A local error found by the requester; completed when it reaches the head.
     pub error: Option<WcStatus>,
     /// When the payload was gathered (None: inline, it came with the doorbell).

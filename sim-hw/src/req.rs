@@ -27,7 +27,7 @@ use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, Opcode, Packet, Reth};
+use crate::packet::{psn_add, psn_diff, Opcode, Packet, Payload, Reth};
 use crate::qp::{local_ack_timeout, QpState, SendOp, Stage};
 
 impl Hca {
@@ -45,7 +45,7 @@ impl Hca {
         for id in qp.req.fetch_id..qp.req.doorbell_id {
             let w = qp.wqe_mut(id).unwrap();
             if let Some(d) = w.wr.inline_data.take() {
-                w.data = d;
+                w.data = std::rc::Rc::new(d);
                 w.ready_at = now;
                 w.stage = Stage::Ready;
             } else {
@@ -101,7 +101,7 @@ impl Hca {
             off += len;
         }
         if w.error.is_none() {
-            w.data = data;
+            w.data = std::rc::Rc::new(data);
             if w.len > 0 {
                 w.gather = Some(self.pcie.dma_read(&self.p, now, w.len));
             }
@@ -282,7 +282,7 @@ fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32
         ack_req: true,
         reth: Some(Reth { va, rkey, len }),
         aeth: None,
-        payload: Vec::new(),
+        payload: Payload::default(),
     }
 }
 
@@ -330,6 +330,6 @@ fn make_packet(
         ack_req,
         reth,
         aeth: None,
-        payload: w.data[start..end].to_vec(),
+        payload: Payload::window(&w.data, start, end - start),
     }
 }

@@ -38,11 +38,11 @@ use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet};
+use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet, Payload};
 use crate::qp::{QpState, RecvInProgress, WriteInProgress};
 
 impl Hca {
-    pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, mut pkt: Packet) {
+    pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
         let mtu;
         {
@@ -161,8 +161,7 @@ impl Hca {
         }
         // EXECUTE: posted writes of the payload.
         for &(addr, off, n) in &pieces {
-            // The common single piece takes the payload without a copy.
-            let data = if n == len { std::mem::take(&mut pkt.payload) } else { pkt.payload[off..off + n].to_vec() };
+            let data = pkt.payload.slice(off, n);
             let visible = self.pcie.dma_write(&self.p, start, n);
             self.q.schedule(visible, Event::HostWrite { addr, data });
         }
@@ -215,6 +214,7 @@ impl Hca {
         if host.dma_read(addr, &mut data).is_err() {
             return self.responder_error(t, qpn, pkt, AckKind::NakRemoteOp, None);
         }
+        let data = std::rc::Rc::new(data);
         let timing = (len > 0).then(|| self.pcie.dma_read(&self.p, t, len));
         let npkts = len.div_ceil(mtu).max(1);
         let msn = if advance { psn_add(msn, 1) } else { msn };
@@ -237,7 +237,7 @@ impl Hca {
                 ack_req: false,
                 reth: None,
                 aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
-                payload: data[k * mtu..end].to_vec(),
+                payload: Payload::window(&data, k * mtu, end - k * mtu),
             };
             self.q.schedule(ready, Event::Transmit(resp));
         }
@@ -282,7 +282,7 @@ impl Hca {
             ack_req: false,
             reth: None,
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
-            payload: Vec::new(),
+            payload: Payload::default(),
         };
         self.transmit(t, pkt);
     }

@@ -280,7 +280,7 @@ fn injected(b: &Endpoint, opcode: Opcode, psn: u32, len: usize) -> Packet {
         ack_req: true,
         reth: None,
         aeth: None,
-        payload: vec![1; len],
+        payload: vec![1; len].into(),
     }
 }
 
