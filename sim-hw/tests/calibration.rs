@@ -71,3 +71,24 @@ fn fit_cx4_edr() {
         (best.0 / 4.0).sqrt() * 100.0
     );
 }
+
+/// Latencies are composed from the profile, not constants: moving one row
+/// moves the one-way latency by exactly what the pipeline says.
+#[test]
+fn latency_is_composed_from_the_profile() {
+    let one_way = |p: Profile, size| median(&mut send_lat(p, size, 5).0);
+    let base = Profile::cx4_edr();
+    let (db, rtt) = (base.doorbell.value, base.dma_read_rtt.value);
+    let b32 = one_way(base.clone(), 32);
+    let b1k = one_way(base, 1024);
+    // The doorbell is paid once per one-way trip.
+    assert_eq!(one_way(Profile::cx4_edr_with(db + 100 * NS, rtt), 32), b32 + 100 * NS);
+    // A read round trip: twice (WQE fetch, gather) for a fetched send, never
+    // for an inline one; its half, the write latency, once for both.
+    assert_eq!(one_way(Profile::cx4_edr_with(db, rtt + 100 * NS), 32), b32 + 50 * NS);
+    assert_eq!(one_way(Profile::cx4_edr_with(db, rtt + 100 * NS), 1024), b1k + 250 * NS);
+    // Propagation once per trip.
+    let mut far = Profile::cx4_edr();
+    far.propagation.value += 1000 * NS;
+    assert_eq!(one_way(far, 32), b32 + 1000 * NS);
+}

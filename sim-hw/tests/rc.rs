@@ -578,3 +578,23 @@ fn connect_refuses_out_of_range_attributes_and_a_second_connect() {
     assert_eq!(h.connect(qpn, attr()), Ok(()));
     assert_eq!(h.connect(qpn, attr()), Err(ModifyError::BadState));
 }
+
+#[test]
+fn hca_poll_runs_exactly_the_events_due() {
+    let (mut pair, a, _b) = pair_with(attr());
+    pair.post_send(0, &a, 0, 32, true);
+    let h = &mut pair.fabric.hcas[0];
+    let due = h.next_deadline().unwrap();
+    let p = Profile::cx4_edr();
+    // The doorbell: its fixed cost plus 8 B + a 64 B inline WQE + 32 B in one MWr.
+    assert_eq!(due, p.doorbell.value + p.pcie_time(8 + 64 + 32 + 24));
+    h.poll(due - 1, &mut pair.hosts[0]);
+    assert_eq!((h.events_processed(), h.now()), (0, due - 1));
+    h.poll(due, &mut pair.hosts[0]);
+    // The doorbell, then at the same picosecond the transmit it kicked.
+    assert_eq!(h.events_processed(), 2);
+    assert_eq!(h.next_deadline(), Some(due + 8_192_000), "only the ACK timer is left");
+    let out: Vec<_> = h.take_outbox().collect();
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].0, out[0].1.opcode), (due + p.hca_packet_time.value, Opcode::SendOnly));
+}
