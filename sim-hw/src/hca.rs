@@ -435,6 +435,13 @@ impl Hca {
             return;
         }
         qp.state = QpState::Error;
+        self.flush(t, qpn);
+    }
+
+    /// Completes every doorbelled send WQE and every receive WQE of the QP
+    /// with WR_FLUSH_ERR and drops its queued packets and timers.
+    pub(crate) fn flush(&mut self, t: Ps, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
         qp.req.txq.clear();
         qp.req.rnr_wait = false;
         qp.comp.timer_deadline = None;

@@ -35,10 +35,8 @@ impl Hca {
         let qp = self.qp_mut(qpn).unwrap();
         qp.req.doorbell_id = qp.req.doorbell_id.max(upto);
         if qp.state == QpState::Error {
-            // Posting to a QP in error flushes (qp_error flushes doorbelled WQEs).
-            qp.state = QpState::Rts;
-            self.qp_error(now, qpn);
-            return;
+            // Work posted to a QP in error completes flushed.
+            return self.flush(now, qpn);
         }
         let qp = self.qp_mut(qpn).unwrap();
         let mut fetches = Vec::new();
