@@ -1,1 +1,41 @@
-//! The simulated hardware.
+//! The simulated hardware: a cycle-modelled InfiniBand HCA and fabric.
+//!
+//! This crate knows no kernel. A host reaches an [`hca::Hca`] only through
+//! its driver interface (create QPs and CQs, register memory, post work, ring
+//! doorbells, poll and arm CQs) and lends it a [`host::Host`] whenever
+//! hardware events run: DMA into simulated host memory and MSI-X interrupts
+//! are the only ways out. Time is simulated, in picoseconds, by a
+//! discrete-event engine; every latency is composed from one calibration
+//! table, [`profile::Profile`].
+//!
+//! Modules, one concern each:
+//! - [`engine`]: the (time, sequence) event queue.
+//! - [`profile`]: the calibration table (`cx4-edr`).
+//! - [`host`]: the DMA and interrupt traits the host provides.
+//! - [`pcie`]: the host link (doorbells, DMA reads and writes).
+//! - [`packet`]: IB RC packets and header sizes.
+//! - [`mr`]: memory region translation and protection.
+//! - [`qp`], [`cq`]: queue pair and completion queue state.
+//! - [`hca`]: the HCA, its driver interface and shared pipeline stages;
+//!   `req.rs`, `resp.rs`, `comp.rs`: the requester, responder and completer.
+//! - [`fabric`]: links and the multi-HCA event loop.
+//! - [`harness`]: two HCAs back to back with test hosts, no kernel.
+
+pub mod cq;
+pub mod engine;
+pub mod fabric;
+pub mod harness;
+pub mod hca;
+pub mod host;
+pub mod mr;
+pub mod packet;
+pub mod pcie;
+pub mod profile;
+pub mod qp;
+
+mod comp;
+mod req;
+mod resp;
+
+pub use engine::{Ps, NS, US};
+pub use profile::Profile;

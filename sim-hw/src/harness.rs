@@ -1,0 +1,172 @@
+//! A kernel-free harness: two HCAs back to back, each with a flat host
+//! memory and an interrupt log, and helpers to connect RC QPs and post work
+//! as a verbs user would. Unit tests, the calibration runs and the
+//! throughput bench drive the model through it.
+//!
+//! Key types: [`HcaPair`], [`TestHost`], [`Endpoint`].
+
+use crate::cq::Cqe;
+use crate::engine::Ps;
+use crate::fabric::Fabric;
+use crate::host::{DmaError, FlatMemory, HostMemory, Interrupt, InterruptSink};
+use crate::mr::{Access, MrKeys};
+use crate::profile::Profile;
+use crate::qp::{QpAttr, RecvWr, SendOp, SendWr, Sge};
+
+/// A host: flat memory plus a log of the interrupts it received.
+pub struct TestHost {
+    pub mem: FlatMemory,
+    pub irqs: Vec<Interrupt>,
+}
+
+impl HostMemory for TestHost {
+    fn dma_read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), DmaError> {
+        self.mem.dma_read(addr, buf)
+    }
+    fn dma_write(&mut self, addr: u64, data: &[u8]) -> Result<(), DmaError> {
+        self.mem.dma_write(addr, data)
+    }
+}
+
+impl InterruptSink for TestHost {
+    fn interrupt(&mut self, irq: Interrupt) {
+        self.irqs.push(irq);
+    }
+}
+
+/// One side of a connection: its HCA index, QP, CQs and a registered buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint {
+    pub hca: usize,
+    pub qpn: u32,
+    pub send_cq: u32,
+    pub recv_cq: u32,
+    /// The buffer: host address (== iova) and length.
+    pub buf: u64,
+    pub buf_len: u64,
+    pub mr: MrKeys,
+}
+
+/// Host memory of each side starts here.
+pub const MEM_BASE: u64 = 0x10_0000;
+
+/// Two HCAs back to back with their hosts.
+pub struct HcaPair {
+    pub fabric: Fabric,
+    pub hosts: Vec<TestHost>,
+}
+
+impl HcaPair {
+    /// A pair with `mem` bytes of host memory on each side and link loss seed `seed`.
+    pub fn new(profile: Profile, mem: usize, seed: u64) -> HcaPair {
+        let host = || TestHost { mem: FlatMemory::new(MEM_BASE, mem), irqs: Vec::new() };
+        HcaPair { fabric: Fabric::pair(profile, seed), hosts: vec![host(), host()] }
+    }
+
+    /// The time of the last event run.
+    pub fn now(&self) -> Ps {
+        self.fabric.hcas.iter().map(|h| h.now()).max().unwrap_or(0)
+    }
+
+    /// Runs one event.
+    pub fn step(&mut self) -> Option<(Ps, usize)> {
+        self.fabric.step(&mut self.hosts)
+    }
+
+    /// Runs events until none is left or the next is after `limit`.
+    pub fn run_until(&mut self, limit: Ps) {
+        self.fabric.poll(limit, &mut self.hosts);
+    }
+
+    /// Runs every event.
+    pub fn run_to_idle(&mut self) {
+        while self.step().is_some() {}
+    }
+
+    /// Runs events until `hca`'s CQ `cq` has an entry (busy polling) and
+    /// takes it; None if the model goes idle first.
+    pub fn wait_cqe(&mut self, hca: usize, cq: u32) -> Option<Cqe> {
+        loop {
+            if let Some(c) = self.fabric.hcas[hca].poll_cq_one(cq) {
+                return Some(c);
+            }
+            self.step()?;
+        }
+    }
+
+    /// Creates a QP with its own send and receive CQs and a `buf_len` buffer
+    /// at `buf` registered with `access`, on each HCA, and connects them with
+    /// `attr` (destination fields filled in).
+    pub fn connect_rc(&mut self, attr: QpAttr, buf_len: u64, access: Access) -> (Endpoint, Endpoint) {
+        let mut eps = Vec::new();
+        for hca in 0..2 {
+            let h = &mut self.fabric.hcas[hca];
+            let send_cq = h.create_cq(4096);
+            let recv_cq = h.create_cq(4096);
+            let qpn = h.create_qp(1, send_cq, recv_cq, false);
+            let buf = MEM_BASE;
+            let mr = h.reg_mr(1, buf, buf_len, buf, access);
+            eps.push(Endpoint { hca, qpn, send_cq, recv_cq, buf, buf_len, mr });
+        }
+        for i in 0..2 {
+            let peer = eps[1 - i];
+            let a = QpAttr { dest_lid: peer.hca as u16, dest_qpn: peer.qpn, ..attr };
+            self.fabric.hcas[i].connect(eps[i].qpn, a).expect("connect");
+        }
+        (eps[0], eps[1])
+    }
+
+    /// Posts a SEND of `len` bytes from the start of `ep`'s buffer and rings
+    /// the doorbell at `now`; inline when `len` is at most the profile's
+    /// max_inline (as perftest does).
+    pub fn post_send(&mut self, now: Ps, ep: &Endpoint, wr_id: u64, len: usize, signaled: bool) {
+        self.post(now, ep, wr_id, SendOp::Send, len, signaled);
+    }
+
+    /// Posts an RDMA WRITE of `len` bytes from `ep`'s buffer to `remote_addr`/`rkey`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post_write(
+        &mut self,
+        now: Ps,
+        ep: &Endpoint,
+        wr_id: u64,
+        len: usize,
+        remote_addr: u64,
+        rkey: u32,
+        signaled: bool,
+    ) {
+        self.post(now, ep, wr_id, SendOp::RdmaWrite { remote_addr, rkey }, len, signaled);
+    }
+
+    /// Posts an RDMA READ of `len` bytes from `remote_addr`/`rkey` into
+    /// `ep`'s buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post_read(
+        &mut self,
+        now: Ps,
+        ep: &Endpoint,
+        wr_id: u64,
+        len: usize,
+        remote_addr: u64,
+        rkey: u32,
+        signaled: bool,
+    ) {
+        self.post(now, ep, wr_id, SendOp::RdmaRead { remote_addr, rkey }, len, signaled);
+    }
+
+    fn post(&mut self, now: Ps, ep: &Endpoint, wr_id: u64, op: SendOp, len: usize, signaled: bool) {
+        let read = matches!(op, SendOp::RdmaRead { .. });
+        let inline = !read && len <= self.fabric.hcas[ep.hca].profile().max_inline.value as usize;
+        let inline_data = inline.then(|| self.hosts[ep.hca].mem.slice(ep.buf, len).to_vec());
+        let sges = if inline { vec![] } else { vec![Sge { addr: ep.buf, len: len as u32, lkey: ep.mr.lkey }] };
+        let h = &mut self.fabric.hcas[ep.hca];
+        h.post_send(ep.qpn, SendWr { wr_id, op, sges, inline_data, signaled }).expect("post_send");
+        h.ring_sq_doorbell(now, ep.qpn);
+    }
+
+    /// Posts a receive of `len` bytes into `ep`'s buffer at `now`.
+    pub fn post_recv(&mut self, now: Ps, ep: &Endpoint, wr_id: u64, len: usize) {
+        let sges = vec![Sge { addr: ep.buf, len: len as u32, lkey: ep.mr.lkey }];
+        self.fabric.hcas[ep.hca].post_recv(now, ep.qpn, RecvWr { wr_id, sges }).expect("post_recv");
+    }
+}

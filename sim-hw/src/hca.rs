@@ -1,0 +1,494 @@
+//! The HCA: its driver interface, its event loop, and the stages shared by
+//! the three RC engines (transmit and receive engines, CQE and interrupt
+//! writes, the error flush).
+//!
+//! Pipeline of one message, every step costed from the [`Profile`]:
+//! doorbell (posted MMIO write; an inline WQE rides in it) -> WQE fetch (DMA
+//! read, skipped for inline) -> payload gather (pipelined DMA read) ->
+//! segmentation into path-MTU packets (`req.rs`) -> transmit engine ->
+//! wire (`fabric.rs`) -> receive engine -> responder checks and payload DMA
+//! write (`resp.rs`) -> coalesced ACK -> completer (`comp.rs`) -> CQE write ->
+//! EQE + MSI-X if the CQ is armed. An RDMA READ runs the same stages with
+//! the data going the other way: the responder gathers, and the completer
+//! writes the READ responses into the requester's memory.
+//!
+//! The HCA runs only through [`Hca::step`] / [`Hca::poll`]: each call is lent
+//! the [`Host`] (DMA and interrupts). Packets it sends wait in an outbox for
+//! the fabric to carry (`fabric.rs`).
+//!
+//! Key types: [`Hca`], [`Stats`].
+
+use std::collections::VecDeque;
+
+use crate::cq::{Cq, Cqe, WcOpcode, WcStatus};
+use crate::engine::{EventQueue, Ps};
+use crate::host::{AsyncEvent, Host, Interrupt};
+use crate::mr::{Access, MrError, MrKeys, MrTable};
+use crate::packet::{Packet, Payload};
+use crate::pcie::Pcie;
+use crate::profile::Profile;
+use crate::qp::{
+    CompState, ModifyError, PostError, Qp, QpAttr, QpState, RecvWqe, RecvWr, ReqState, RespState, SendOp, SendWqe,
+    SendWr, Stage,
+};
+
+/// Hardware events.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// The send-queue doorbell arrived: WQEs before `upto` are the HCA's.
+    Doorbell { qpn: u32, upto: u64 },
+    /// A WQE fetch completed.
+    WqeFetched { qpn: u32, id: u64 },
+    /// The head packet of the QP's transmit queue may be ready.
+    Tx { qpn: u32 },
+    /// A packet finished arriving from the wire.
+    Arrive(Packet),
+    /// Hand a packet whose data is now ready to the transmit engine.
+    Transmit(Packet),
+    /// Send the QP's coalesced ACK.
+    SendAck { qpn: u32 },
+    /// The local ACK timer fired.
+    RetransmitTimer { qpn: u32 },
+    /// The RNR NAK timer fired.
+    RnrTimer { qpn: u32 },
+    /// A DMA write becomes visible in host memory.
+    HostWrite { addr: u64, data: Payload },
+    /// A CQE becomes visible.
+    CqeVisible { cq: u32, cqe: Cqe },
+    /// An MSI-X write lands.
+    Irq(Interrupt),
+}
+
+/// Counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub retransmitted_packets: u64,
+    pub timeouts: u64,
+    pub rnr_naks_received: u64,
+    pub seq_naks_received: u64,
+    /// Packets dropped because their QP was not in RTS or did not exist.
+    pub dropped_bad_qp: u64,
+    /// Posted DMA writes the host refused (no one to report them to).
+    pub dma_write_faults: u64,
+}
+
+/// One host channel adapter.
+pub struct Hca {
+    pub(crate) lid: u16,
+    pub(crate) p: Profile,
+    pub(crate) q: EventQueue<Event>,
+    pub(crate) pcie: Pcie,
+    pub(crate) mrs: MrTable,
+    pub(crate) qps: Vec<Qp>,
+    pub(crate) cqs: Vec<Cq>,
+    pub(crate) tx_busy: Ps,
+    pub(crate) rx_busy: Ps,
+    pub(crate) outbox: VecDeque<(Ps, Packet)>,
+    pub(crate) stats: Stats,
+}
+
+impl Hca {
+    /// An HCA at port `lid` with cost table `profile`.
+    pub fn new(lid: u16, profile: Profile) -> Hca {
+        Hca {
+            lid,
+            p: profile,
+            q: EventQueue::new(),
+            pcie: Pcie::default(),
+            mrs: MrTable::default(),
+            qps: Vec::new(),
+            cqs: Vec::new(),
+            tx_busy: 0,
+            rx_busy: 0,
+            outbox: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The cost table.
+    pub fn profile(&self) -> &Profile {
+        &self.p
+    }
+    /// Port LID.
+    pub fn lid(&self) -> u16 {
+        self.lid
+    }
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    /// Events run so far.
+    pub fn events_processed(&self) -> u64 {
+        self.q.processed()
+    }
+    /// The HCA's clock (time of the last event run or driver call).
+    pub fn now(&self) -> Ps {
+        self.q.now()
+    }
+
+    // ---------------------------------------------------------------
+    // Driver interface
+    // ---------------------------------------------------------------
+
+    /// Creates a CQ of `capacity` entries.
+    pub fn create_cq(&mut self, capacity: usize) -> u32 {
+        self.cqs.push(Cq::new(capacity));
+        self.cqs.len() as u32 - 1
+    }
+
+    /// The CQ `cq`.
+    pub fn cq(&self, cq: u32) -> &Cq {
+        &self.cqs[cq as usize]
+    }
+
+    /// Creates an RC QP in RESET. `sig_all` is IB_SIGNAL_ALL_WR.
+    pub fn create_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool) -> u32 {
+        let qpn = self.qps.len() as u32 + 1;
+        self.qps.push(Qp {
+            qpn,
+            pd,
+            state: QpState::Reset,
+            attr: QpAttr::default(),
+            send_cq,
+            recv_cq,
+            sig_all,
+            sq: VecDeque::new(),
+            req: ReqState::default(),
+            comp: CompState::default(),
+            resp: RespState::default(),
+        });
+        qpn
+    }
+
+    /// RESET -> RTS with `attr` (modify_qp to INIT, RTR and RTS at once).
+    /// Fails, changing nothing, for an unknown QP, a QP not in RESET, or an
+    /// attribute out of its IBTA range (MTU 256..4096, 3-bit retry
+    /// counts, 5-bit timer codes).
+    pub fn connect(&mut self, qpn: u32, attr: QpAttr) -> Result<(), ModifyError> {
+        let qp = self.qp_mut(qpn).ok_or(ModifyError::BadQp)?;
+        if qp.state != QpState::Reset {
+            return Err(ModifyError::BadState);
+        }
+        let valid = matches!(attr.path_mtu, 256 | 512 | 1024 | 2048 | 4096)
+            && attr.retry_cnt <= 7
+            && attr.rnr_retry <= 7
+            && attr.min_rnr_timer < 32
+            && attr.timeout < 32;
+        if !valid {
+            return Err(ModifyError::InvalidAttr);
+        }
+        qp.attr = attr;
+        qp.state = QpState::Rts;
+        qp.req.psn = attr.sq_psn;
+        qp.req.sent_psn = attr.sq_psn;
+        qp.comp.psn = attr.sq_psn;
+        qp.comp.retry_left = attr.retry_cnt;
+        qp.comp.rnr_left = attr.rnr_retry;
+        qp.resp.psn = attr.rq_psn;
+        Ok(())
+    }
+
+    /// The QP's state.
+    pub fn qp_state(&self, qpn: u32) -> Option<QpState> {
+        self.qp(qpn).map(|qp| qp.state)
+    }
+
+    /// Registers memory: `[iova, iova + len)` at host bus address `host_addr`.
+    pub fn reg_mr(&mut self, pd: u32, iova: u64, len: u64, host_addr: u64, access: Access) -> MrKeys {
+        self.mrs.register(pd, iova, len, host_addr, access)
+    }
+
+    /// Deregisters the region named by `key`.
+    pub fn dereg_mr(&mut self, key: u32) -> Result<(), MrError> {
+        self.mrs.deregister(key)
+    }
+
+    /// Writes a send WQE into the send queue. The HCA sees it only after
+    /// [`ring_sq_doorbell`](Self::ring_sq_doorbell).
+    pub fn post_send(&mut self, qpn: u32, wr: SendWr) -> Result<(), PostError> {
+        let max_inline = self.p.max_inline.value as usize;
+        let qp = self.qp_mut(qpn).ok_or(PostError::BadQp)?;
+        if qp.state == QpState::Reset {
+            return Err(PostError::BadState);
+        }
+        let len = match &wr.inline_data {
+            Some(_) if matches!(wr.op, SendOp::RdmaRead { .. }) => return Err(PostError::InlineTooLong),
+            Some(d) if d.len() > max_inline => return Err(PostError::InlineTooLong),
+            Some(d) => d.len(),
+            None => wr.sges.iter().map(|s| s.len as usize).sum(),
+        };
+        qp.sq.push_back(SendWqe {
+            wr,
+            len,
+            stage: Stage::Posted,
+            data: Default::default(),
+            error: None,
+            gather: None,
+            ready_at: 0,
+            first_psn: 0,
+            last_psn: 0,
+        });
+        Ok(())
+    }
+
+    /// Rings the send doorbell at `now`: a posted MMIO write that hands every
+    /// WQE posted so far to the HCA. Inline WQEs are written through the same
+    /// MMIO (BlueFlame), so their bytes lengthen it.
+    pub fn ring_sq_doorbell(&mut self, now: Ps, qpn: u32) {
+        self.q.advance_to(now);
+        let now = self.q.now();
+        let p = &self.p;
+        let Some(qp) = (qpn as usize).checked_sub(1).and_then(|i| self.qps.get_mut(i)) else { return };
+        let upto = qp.req.head_id + qp.sq.len() as u64;
+        let mut bytes = 8;
+        let from = qp.req.rung_id.max(qp.req.head_id);
+        qp.req.rung_id = upto;
+        for id in from..upto {
+            let w = &qp.sq[(id - qp.req.head_id) as usize];
+            if let Some(d) = &w.wr.inline_data {
+                let remote = w.wr.op.is_remote();
+                bytes += p.wqe_bytes(0, remote) + d.len().next_multiple_of(p.wqe_segment.value as usize);
+            }
+        }
+        let at = self.pcie.mmio_write(&self.p, now, bytes);
+        self.q.schedule(at, Event::Doorbell { qpn, upto });
+    }
+
+    /// Posts a receive WQE at `now`. The HCA fetches it by DMA read, so it is
+    /// usable one read round trip later.
+    pub fn post_recv(&mut self, now: Ps, qpn: u32, wr: RecvWr) -> Result<(), PostError> {
+        self.q.advance_to(now);
+        let now = self.q.now();
+        let bytes = self.p.wqe_segment.value as usize * wr.sges.len().max(1);
+        let state = self.qp(qpn).ok_or(PostError::BadQp)?.state;
+        match state {
+            QpState::Reset => Err(PostError::BadState),
+            QpState::Error => {
+                let qp = self.qp(qpn).unwrap();
+                let (cq, qpn) = (qp.recv_cq, qp.qpn);
+                let cqe =
+                    Cqe { wr_id: wr.wr_id, status: WcStatus::WrFlushErr, opcode: WcOpcode::Recv, byte_len: 0, qpn };
+                self.post_cqe(now, cq, cqe);
+                Ok(())
+            }
+            QpState::Rts => {
+                let fetched = self.pcie.dma_read(&self.p, now, bytes).end;
+                self.qp_mut(qpn).unwrap().resp.rq.push_back(RecvWqe { wr, ready_at: fetched });
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes the oldest visible CQE (ibv_poll_cq of one entry).
+    pub fn poll_cq_one(&mut self, cq: u32) -> Option<Cqe> {
+        self.cqs[cq as usize].entries.pop_front()
+    }
+
+    /// Takes up to `max` visible CQEs.
+    pub fn poll_cq(&mut self, cq: u32, max: usize) -> Vec<Cqe> {
+        let e = &mut self.cqs[cq as usize].entries;
+        let n = max.min(e.len());
+        e.drain(..n).collect()
+    }
+
+    /// Arms the CQ for one completion event (ibv_req_notify_cq).
+    pub fn req_notify_cq(&mut self, cq: u32) {
+        self.cqs[cq as usize].armed = true;
+    }
+
+    /// Moves a QP to ERROR at `now` (modify_qp to ERR), flushing its queues.
+    pub fn modify_qp_error(&mut self, now: Ps, qpn: u32) {
+        self.q.advance_to(now);
+        let now = self.q.now();
+        self.qp_error(now, qpn);
+    }
+
+    // ---------------------------------------------------------------
+    // Event loop
+    // ---------------------------------------------------------------
+
+    /// The time of the next hardware event.
+    pub fn next_deadline(&self) -> Option<Ps> {
+        self.q.next_deadline()
+    }
+
+    /// The (time, sequence number) of the next event: a discrete step a
+    /// scheduler may interleave with others.
+    pub fn peek_event(&self) -> Option<(Ps, u64)> {
+        self.q.peek()
+    }
+
+    /// Runs exactly the next event; returns its time.
+    pub fn step<H: Host + ?Sized>(&mut self, host: &mut H) -> Option<Ps> {
+        let (t, ev) = self.q.pop()?;
+        self.dispatch(host, t, ev);
+        Some(t)
+    }
+
+    /// Runs every event due at or before `now`, then advances the clock to `now`.
+    pub fn poll<H: Host + ?Sized>(&mut self, now: Ps, host: &mut H) {
+        while let Some((t, ev)) = self.q.pop_due(now) {
+            self.dispatch(host, t, ev);
+        }
+        self.q.advance_to(now);
+    }
+
+    /// Packets sent and not yet taken by the fabric: (time they leave the
+    /// transmit engine, packet), in order.
+    pub fn take_outbox(&mut self) -> impl Iterator<Item = (Ps, Packet)> + '_ {
+        self.outbox.drain(..)
+    }
+
+    /// A packet finishes arriving from the wire at `at`.
+    pub fn deliver(&mut self, at: Ps, pkt: Packet) {
+        self.q.schedule(at, Event::Arrive(pkt));
+    }
+
+    fn dispatch<H: Host + ?Sized>(&mut self, host: &mut H, now: Ps, ev: Event) {
+        match ev {
+            Event::Doorbell { qpn, upto } => self.on_doorbell(now, qpn, upto),
+            Event::WqeFetched { qpn, id } => self.on_wqe_fetched(host, now, qpn, id),
+            Event::Tx { qpn } => self.on_tx(now, qpn),
+            Event::Arrive(pkt) => {
+                self.stats.packets_received += 1;
+                let t = now.max(self.rx_busy) + self.p.hca_packet_time.value;
+                self.rx_busy = t;
+                if pkt.opcode.is_response() {
+                    self.completer(host, t, pkt);
+                } else {
+                    self.responder(host, t, pkt);
+                }
+            }
+            Event::Transmit(pkt) => self.transmit(now, pkt),
+            Event::SendAck { qpn } => self.on_send_ack(now, qpn),
+            Event::RetransmitTimer { qpn } => self.on_retransmit_timer(now, qpn),
+            Event::RnrTimer { qpn } => self.on_rnr_timer(now, qpn),
+            Event::HostWrite { addr, data } => {
+                if host.dma_write(addr, &data).is_err() {
+                    self.stats.dma_write_faults += 1;
+                }
+            }
+            Event::CqeVisible { cq, cqe } => {
+                let c = &mut self.cqs[cq as usize];
+                if c.error {
+                    return;
+                }
+                if c.entries.len() >= c.capacity {
+                    c.error = true;
+                    self.raise(now, Interrupt::Async(AsyncEvent::CqError { cq }));
+                } else {
+                    c.entries.push_back(cqe);
+                }
+            }
+            Event::Irq(irq) => host.interrupt(irq),
+        }
+    }
+
+    // ---------------------------------------------------------------
+    // Shared stages
+    // ---------------------------------------------------------------
+
+    pub(crate) fn qp(&self, qpn: u32) -> Option<&Qp> {
+        self.qps.get((qpn as usize).checked_sub(1)?)
+    }
+    pub(crate) fn qp_mut(&mut self, qpn: u32) -> Option<&mut Qp> {
+        self.qps.get_mut((qpn as usize).checked_sub(1)?)
+    }
+
+    /// The transmit engine: a packet ready at `t` leaves the HCA after the
+    /// per-packet engine time, in order.
+    pub(crate) fn transmit(&mut self, t: Ps, pkt: Packet) {
+        let out = t.max(self.tx_busy) + self.p.hca_packet_time.value;
+        self.tx_busy = out;
+        self.stats.packets_sent += 1;
+        self.outbox.push_back((out, pkt));
+    }
+
+    /// Writes a CQE at `t` (a 64-byte posted DMA write); if the CQ is armed,
+    /// disarms it and follows with an EQE and the MSI-X write.
+    pub(crate) fn post_cqe(&mut self, t: Ps, cq: u32, cqe: Cqe) {
+        let visible = self.pcie.dma_write(&self.p, t, self.p.cqe_size.value as usize);
+        self.q.schedule(visible, Event::CqeVisible { cq, cqe });
+        let c = &mut self.cqs[cq as usize];
+        if c.armed && !c.error {
+            c.armed = false;
+            self.raise(t, Interrupt::Completion { cq });
+        }
+    }
+
+    /// An EQE write followed by the MSI-X write, issued at `t`.
+    pub(crate) fn raise(&mut self, t: Ps, irq: Interrupt) {
+        self.pcie.dma_write(&self.p, t, self.p.cqe_size.value as usize);
+        let at = self.pcie.dma_write(&self.p, t, self.p.msix_size.value as usize);
+        self.q.schedule(at, Event::Irq(irq));
+    }
+
+    /// Moves the QP to ERROR: every outstanding send WQE and receive WQE
+    /// completes with WR_FLUSH_ERR, signaled or not (IBTA Vol. 1 sec.
+    /// 10.7.3.1; rxe_comp.c `rxe_drain_resp_pkts`, rxe_resp.c flush), and the
+    /// timers and queued packets are dropped.
+    pub(crate) fn qp_error(&mut self, t: Ps, qpn: u32) {
+        let Some(qp) = self.qp_mut(qpn) else { return };
+        if qp.state == QpState::Error {
+            return;
+        }
+        qp.state = QpState::Error;
+        self.flush(t, qpn);
+    }
+
+    /// Completes every doorbelled send WQE and every receive WQE of the QP
+    /// with WR_FLUSH_ERR and drops its queued packets and timers.
+    pub(crate) fn flush(&mut self, t: Ps, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.req.txq.clear();
+        qp.req.rnr_wait = false;
+        qp.comp.timer_deadline = None;
+        let (scq, rcq) = (qp.send_cq, qp.recv_cq);
+        let mut flushed = Vec::new();
+        // Send WQEs not yet doorbelled stay until their doorbell (then flush).
+        let n = (qp.req.doorbell_id - qp.req.head_id) as usize;
+        for w in qp.sq.drain(..n) {
+            flushed.push((
+                scq,
+                Cqe { wr_id: w.wr.wr_id, status: WcStatus::WrFlushErr, opcode: wc_opcode(&w.wr), byte_len: 0, qpn },
+            ));
+        }
+        qp.req.head_id = qp.req.doorbell_id;
+        qp.req.fetch_id = qp.req.doorbell_id;
+        qp.req.packetize_id = qp.req.doorbell_id;
+        let recv = qp.resp.recv.take().map(|r| r.wqe);
+        for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
+            flushed.push((
+                rcq,
+                Cqe { wr_id: w.wr.wr_id, status: WcStatus::WrFlushErr, opcode: WcOpcode::Recv, byte_len: 0, qpn },
+            ));
+        }
+        qp.resp.write = None;
+        for (cq, cqe) in flushed {
+            self.post_cqe(t, cq, cqe);
+        }
+    }
+
+    /// Completes the head send WQE at `t` with `status` (an error always
+    /// completes, signaled or not) and moves the QP to ERROR.
+    pub(crate) fn fail_head(&mut self, t: Ps, qpn: u32, status: WcStatus) {
+        let qp = self.qp_mut(qpn).unwrap();
+        if let Some(w) = qp.sq.pop_front() {
+            qp.req.head_id += 1;
+            let cq = qp.send_cq;
+            let cqe = Cqe { wr_id: w.wr.wr_id, status, opcode: wc_opcode(&w.wr), byte_len: 0, qpn };
+            self.post_cqe(t, cq, cqe);
+        }
+        self.qp_error(t, qpn);
+    }
+}
+
+pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
+    match wr.op {
+        SendOp::Send => WcOpcode::Send,
+        SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,
+        SendOp::RdmaRead { .. } => WcOpcode::RdmaRead,
+    }
+}

@@ -1,0 +1,280 @@
+//! InfiniBand RC packets: opcodes, the headers each carries, and their sizes
+//! on the wire.
+//!
+//! Sizes are the IBTA Architecture Specification Vol. 1 ones (LRH 8 B, sec.
+//! 7.7; BTH 12 B, sec. 9.2; RETH 16 B, sec. 9.3.3; AETH 4 B, sec. 9.3.5; ICRC
+//! 4 B, sec. 7.8.1; VCRC 2 B, sec. 7.8.2), and which opcode carries which
+//! extension header follows Linux's `drivers/infiniband/sw/rxe/rxe_opcode.c`
+//! (`rxe_opcode[]`, with the lengths of `rxe_hdr.h`). The payload is padded to
+//! a multiple of 4 bytes (BTH PadCnt).
+//!
+//! Key types: [`Opcode`], [`Packet`], [`Payload`], [`Reth`], [`Aeth`] with
+//! [`AckKind`].
+
+use std::rc::Rc;
+
+/// Local route header.
+pub const LRH_BYTES: usize = 8;
+/// Base transport header.
+pub const BTH_BYTES: usize = 12;
+/// RDMA extended transport header (virtual address, rkey, DMA length).
+pub const RETH_BYTES: usize = 16;
+/// ACK extended transport header (syndrome, MSN).
+pub const AETH_BYTES: usize = 4;
+/// Invariant CRC.
+pub const ICRC_BYTES: usize = 4;
+/// Variant CRC.
+pub const VCRC_BYTES: usize = 2;
+
+/// PSNs are 24 bits.
+pub const PSN_MASK: u32 = 0x00ff_ffff;
+
+/// `a - b` in 24-bit PSN space, as a signed distance (rxe's `psn_compare`).
+pub fn psn_diff(a: u32, b: u32) -> i32 {
+    ((a.wrapping_sub(b)) << 8) as i32 >> 8
+}
+
+/// `psn + n` in 24-bit PSN space.
+pub fn psn_add(psn: u32, n: u32) -> u32 {
+    psn.wrapping_add(n) & PSN_MASK
+}
+
+/// RC opcodes modelled (IBTA Vol. 1 table 38; SEND, RDMA WRITE and RDMA
+/// READ without immediate, and the acknowledge).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opcode {
+    SendFirst,
+    SendMiddle,
+    SendLast,
+    SendOnly,
+    WriteFirst,
+    WriteMiddle,
+    WriteLast,
+    WriteOnly,
+    ReadRequest,
+    ReadResponseFirst,
+    ReadResponseMiddle,
+    ReadResponseLast,
+    ReadResponseOnly,
+    Acknowledge,
+}
+
+impl Opcode {
+    /// Whether this request packet starts a message (FIRST, ONLY, or a
+    /// READ request).
+    pub fn is_start(self) -> bool {
+        matches!(
+            self,
+            Opcode::SendFirst | Opcode::SendOnly | Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest
+        )
+    }
+    /// Whether this request packet ends a message (LAST, ONLY, or a READ request).
+    pub fn is_end(self) -> bool {
+        matches!(
+            self,
+            Opcode::SendLast | Opcode::SendOnly | Opcode::WriteLast | Opcode::WriteOnly | Opcode::ReadRequest
+        )
+    }
+    /// Whether the packet travels from responder to requester (acknowledge
+    /// or READ response), i.e. is for the completer.
+    pub fn is_response(self) -> bool {
+        matches!(
+            self,
+            Opcode::Acknowledge
+                | Opcode::ReadResponseFirst
+                | Opcode::ReadResponseMiddle
+                | Opcode::ReadResponseLast
+                | Opcode::ReadResponseOnly
+        )
+    }
+    /// Whether this READ response ends the response (LAST or ONLY).
+    pub fn is_last_response(self) -> bool {
+        matches!(self, Opcode::ReadResponseLast | Opcode::ReadResponseOnly)
+    }
+    /// SEND family.
+    pub fn is_send(self) -> bool {
+        matches!(self, Opcode::SendFirst | Opcode::SendMiddle | Opcode::SendLast | Opcode::SendOnly)
+    }
+    /// RDMA WRITE family.
+    pub fn is_write(self) -> bool {
+        matches!(self, Opcode::WriteFirst | Opcode::WriteMiddle | Opcode::WriteLast | Opcode::WriteOnly)
+    }
+    /// Whether the opcode carries a RETH (rxe_opcode.c: RXE_RETH_MASK on
+    /// RDMA_WRITE_FIRST, RDMA_WRITE_ONLY and RDMA_READ_REQUEST).
+    pub fn has_reth(self) -> bool {
+        matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest)
+    }
+    /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledge and
+    /// the READ responses FIRST, LAST and ONLY; MIDDLE has none).
+    pub fn has_aeth(self) -> bool {
+        matches!(
+            self,
+            Opcode::Acknowledge | Opcode::ReadResponseFirst | Opcode::ReadResponseLast | Opcode::ReadResponseOnly
+        )
+    }
+}
+
+/// RDMA extended transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reth {
+    pub va: u64,
+    pub rkey: u32,
+    pub len: u32,
+}
+
+/// What an acknowledge says (the AETH syndrome, IBTA Vol. 1 sec. 9.7.5.2 and
+/// rxe_hdr.h `AETH_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckKind {
+    /// Positive ACK of every PSN up to and including the packet's PSN.
+    Ack,
+    /// Receiver not ready; retry after the RNR NAK timer with this 5-bit code.
+    RnrNak(u8),
+    /// PSN sequence error: the responder expects the packet's PSN.
+    NakPsnSeq,
+    /// Invalid request (bad opcode sequence, length error).
+    NakInvalidRequest,
+    /// Remote access error (rkey, bounds, access rights).
+    NakRemoteAccess,
+    /// Remote operational error.
+    NakRemoteOp,
+}
+
+/// ACK extended transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Aeth {
+    pub kind: AckKind,
+    /// Message sequence number (24 bits).
+    pub msn: u32,
+}
+
+/// Payload bytes: a window on a shared buffer, so segmenting a message,
+/// carrying its packets and writing them into host memory copies the bytes
+/// once (into the memory), not once per stage.
+#[derive(Clone, Default)]
+pub struct Payload {
+    buf: Rc<Vec<u8>>,
+    start: usize,
+    len: usize,
+}
+
+impl Payload {
+    /// The bytes `[start, start + len)` of `buf`.
+    pub fn window(buf: &Rc<Vec<u8>>, start: usize, len: usize) -> Payload {
+        assert!(start + len <= buf.len(), "payload window outside its buffer");
+        Payload { buf: Rc::clone(buf), start, len }
+    }
+    /// A sub-window.
+    pub fn slice(&self, start: usize, len: usize) -> Payload {
+        assert!(start + len <= self.len, "payload slice outside its window");
+        Payload { buf: Rc::clone(&self.buf), start: self.start + start, len }
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(v: Vec<u8>) -> Payload {
+        let len = v.len();
+        Payload { buf: Rc::new(v), start: 0, len }
+    }
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.start + self.len]
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        **self == **other
+    }
+}
+impl Eq for Payload {}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Payload({} bytes)", self.len)
+    }
+}
+
+/// One packet on the wire. Only the fields the model uses are kept; the size
+/// on the wire is computed from the real header set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// Destination port (LRH DLID; here the HCA index in the fabric).
+    pub dlid: u16,
+    /// Source port (LRH SLID).
+    pub slid: u16,
+    /// BTH destination QP.
+    pub dest_qp: u32,
+    pub opcode: Opcode,
+    /// BTH PSN.
+    pub psn: u32,
+    /// BTH AckReq bit.
+    pub ack_req: bool,
+    pub reth: Option<Reth>,
+    pub aeth: Option<Aeth>,
+    pub payload: Payload,
+}
+
+impl Packet {
+    /// Bytes on the wire: LRH + BTH + extension headers + padded payload +
+    /// ICRC + VCRC.
+    pub fn wire_bytes(&self) -> usize {
+        LRH_BYTES
+            + BTH_BYTES
+            + if self.opcode.has_reth() { RETH_BYTES } else { 0 }
+            + if self.opcode.has_aeth() { AETH_BYTES } else { 0 }
+            + self.payload.len().next_multiple_of(4)
+            + ICRC_BYTES
+            + VCRC_BYTES
+    }
+}
+
+/// Header bytes of each packet of a message of opcode family `write` split
+/// into `packets` packets (used by bandwidth predictions).
+pub fn message_header_bytes(write: bool, packets: usize) -> usize {
+    let base = LRH_BYTES + BTH_BYTES + ICRC_BYTES + VCRC_BYTES;
+    packets * base + if write { RETH_BYTES } else { 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(opcode: Opcode, len: usize) -> Packet {
+        Packet {
+            dlid: 0,
+            slid: 1,
+            dest_qp: 1,
+            opcode,
+            psn: 0,
+            ack_req: false,
+            reth: None,
+            aeth: None,
+            payload: vec![0; len].into(),
+        }
+    }
+
+    #[test]
+    fn header_sizes_follow_the_opcode() {
+        assert_eq!(pkt(Opcode::SendOnly, 32).wire_bytes(), 8 + 12 + 32 + 4 + 2);
+        assert_eq!(pkt(Opcode::WriteFirst, 4096).wire_bytes(), 8 + 12 + 16 + 4096 + 4 + 2);
+        assert_eq!(pkt(Opcode::WriteMiddle, 4096).wire_bytes(), 8 + 12 + 4096 + 4 + 2);
+        assert_eq!(pkt(Opcode::Acknowledge, 0).wire_bytes(), 8 + 12 + 4 + 4 + 2);
+        assert_eq!(pkt(Opcode::ReadRequest, 0).wire_bytes(), 8 + 12 + 16 + 4 + 2);
+        assert_eq!(pkt(Opcode::ReadResponseFirst, 256).wire_bytes(), 8 + 12 + 4 + 256 + 4 + 2);
+        assert_eq!(pkt(Opcode::ReadResponseMiddle, 256).wire_bytes(), 8 + 12 + 256 + 4 + 2);
+        // PadCnt rounds the payload up to 4 bytes.
+        assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
+    }
+
+    #[test]
+    fn psn_arithmetic_wraps_at_24_bits() {
+        assert_eq!(psn_add(PSN_MASK, 1), 0);
+        assert_eq!(psn_diff(0, PSN_MASK), 1);
+        assert_eq!(psn_diff(PSN_MASK, 0), -1);
+        assert_eq!(psn_diff(5, 3), 2);
+    }
+}

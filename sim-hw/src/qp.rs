@@ -1,0 +1,304 @@
+//! Queue pairs: the driver-visible work requests and attributes, and the
+//! per-QP state of the three RC engines.
+//!
+//! The state is split as in Linux's Soft-RoCE (drivers/infiniband/sw/rxe/
+//! rxe_verbs.h `struct rxe_qp`): the requester's (`req`: next PSN, the send
+//! queue cursor, the packets waiting to go out), the completer's (`comp`: the
+//! oldest unacknowledged PSN, retry counters, the retransmit and RNR timers),
+//! and the responder's (`resp`: expected PSN, the message in progress, the
+//! receive queue, the coalesced ACK). The engines themselves are in `req.rs`,
+//! `resp.rs` and `comp.rs`.
+//!
+//! QPs are created in RESET and moved to RTS in one step by
+//! [`crate::hca::Hca::connect`] (INIT and RTR are not modelled separately),
+//! and to ERROR by a fatal error or by the driver.
+//!
+//! Key types: [`QpAttr`], [`QpState`], [`SendWr`], [`RecvWr`], [`Sge`].
+
+use std::collections::VecDeque;
+
+use crate::cq::WcStatus;
+use crate::engine::Ps;
+use crate::packet::{Opcode, Packet};
+use crate::pcie::ReadTiming;
+
+/// QP states modelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QpState {
+    Reset,
+    /// Ready to send (and receive).
+    Rts,
+    Error,
+}
+
+/// Connection attributes (the RTR and RTS parts of `ib_qp_attr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpAttr {
+    /// The remote port (LID; the HCA index in a fabric).
+    pub dest_lid: u16,
+    /// The remote QP number.
+    pub dest_qpn: u32,
+    /// Path MTU in bytes: 256, 512, 1024, 2048 or 4096.
+    pub path_mtu: usize,
+    /// Local ACK timeout exponent: 4.096 us * 2^timeout; 0 disables the timer.
+    pub timeout: u8,
+    /// Transport retries (0..=7; 7 means seven).
+    pub retry_cnt: u8,
+    /// RNR retries (0..=7; 7 means retry for ever).
+    pub rnr_retry: u8,
+    /// RNR NAK timer code this QP sends as responder (IBTA table 45).
+    pub min_rnr_timer: u8,
+    /// First PSN this QP sends.
+    pub sq_psn: u32,
+    /// First PSN this QP expects.
+    pub rq_psn: u32,
+}
+
+impl Default for QpAttr {
+    /// perftest's defaults: MTU 4096, timeout 14, retry_cnt 7, rnr_retry 7,
+    /// min_rnr_timer 12 (0.64 ms).
+    fn default() -> Self {
+        QpAttr {
+            dest_lid: 0,
+            dest_qpn: 0,
+            path_mtu: 4096,
+            timeout: 14,
+            retry_cnt: 7,
+            rnr_retry: 7,
+            min_rnr_timer: 12,
+            sq_psn: 0,
+            rq_psn: 0,
+        }
+    }
+}
+
+/// The local ACK timeout for exponent `timeout` (IBTA Vol. 1 sec. 9.7.6.1.3:
+/// 4.096 us * 2^timeout), or None when 0 disables it.
+pub fn local_ack_timeout(timeout: u8) -> Option<Ps> {
+    (timeout != 0).then(|| 4_096_000u64 << timeout.min(31))
+}
+
+/// RNR NAK timer values in microseconds, by 5-bit code (IBTA Vol. 1 table
+/// 45; the same table as rxe_comp.c `rnrnak_usec`, except that code 25 is
+/// 61.44 ms as in the specification where rxe has 61410).
+pub const RNR_NAK_USEC: [u64; 32] = [
+    655_360, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960, 1_280, 1_920, 2_560, 3_840, 5_120, 7_680,
+    10_240, 15_360, 20_480, 30_720, 40_960, 61_440, 81_920, 122_880, 163_840, 245_760, 327_680, 491_520,
+];
+
+/// One scatter/gather entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sge {
+    pub addr: u64,
+    pub len: u32,
+    pub lkey: u32,
+}
+
+/// What a send work request does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendOp {
+    Send,
+    RdmaWrite {
+        remote_addr: u64,
+        rkey: u32,
+    },
+    /// Reads `[remote_addr, +len)` of the peer into the gather list (here a
+    /// scatter list), `len` being the list's total.
+    RdmaRead {
+        remote_addr: u64,
+        rkey: u32,
+    },
+}
+
+impl SendOp {
+    /// Whether the WQE carries a remote-address segment.
+    pub fn is_remote(self) -> bool {
+        !matches!(self, SendOp::Send)
+    }
+}
+
+/// A send work request (`ib_send_wr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendWr {
+    pub wr_id: u64,
+    pub op: SendOp,
+    /// Gather list (ignored when `inline_data` is set).
+    pub sges: Vec<Sge>,
+    /// IBV_SEND_INLINE: the driver copied the payload into the WQE, which
+    /// travels with the doorbell; no WQE fetch and no gather.
+    pub inline_data: Option<Vec<u8>>,
+    /// IBV_SEND_SIGNALED (the QP may also signal all).
+    pub signaled: bool,
+}
+
+/// A receive work request (`ib_recv_wr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecvWr {
+    pub wr_id: u64,
+    pub sges: Vec<Sge>,
+}
+
+/// Why a post was refused synchronously.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostError {
+    /// No such QP.
+    BadQp,
+    /// The QP is in RESET.
+    BadState,
+    /// Inline payload longer than the profile's max_inline, or on a READ.
+    InlineTooLong,
+}
+
+/// Why a QP could not be modified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModifyError {
+    /// No such QP.
+    BadQp,
+    /// The transition is not allowed from the QP's state.
+    BadState,
+    /// An attribute is out of range.
+    InvalidAttr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Posted, its doorbell not yet seen.
+    Posted,
+    /// Doorbell seen, WQE fetch in flight.
+    Fetching,
+    /// Fetched and gathered (or failed locally); waiting to be packetized in order.
+    Ready,
+    /// Packets made; waiting for the ACK.
+    Sent,
+}
+
+pub(crate) struct SendWqe {
+    pub wr: SendWr,
+    pub len: usize,
+    pub stage: Stage,
+    pub data: std::rc::Rc<Vec<u8>>,
+    /// A local error found by the requester; completed when it reaches the head.
+    pub error: Option<WcStatus>,
+    /// When the payload was gathered (None: inline, it came with the doorbell).
+    pub gather: Option<ReadTiming>,
+    pub ready_at: Ps,
+    pub first_psn: u32,
+    pub last_psn: u32,
+}
+
+pub(crate) struct RecvWqe {
+    pub wr: RecvWr,
+    /// When the HCA has the WQE (it fetches it when the driver posts it).
+    pub ready_at: Ps,
+}
+
+pub(crate) struct RecvInProgress {
+    pub wqe: RecvWqe,
+    pub offset: usize,
+}
+
+pub(crate) struct WriteInProgress {
+    pub host_addr: u64,
+    pub resid: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct ReqState {
+    /// Next PSN to assign to a new packet.
+    pub psn: u32,
+    /// Next PSN to put on the wire (PSNs before it have been sent at least once).
+    pub sent_psn: u32,
+    /// Packets since the last AckReq.
+    pub noack_pkts: u64,
+    /// Absolute index of `sq[0]`.
+    pub head_id: u64,
+    /// WQEs before this index are covered by a doorbell the driver rang.
+    pub rung_id: u64,
+    /// WQEs before this index have had their doorbell arrive.
+    pub doorbell_id: u64,
+    /// WQEs before this index have been fetched or are being fetched.
+    pub fetch_id: u64,
+    /// WQEs before this index have been packetized.
+    pub packetize_id: u64,
+    /// Packets waiting for their data or for the window: (ready time, packet).
+    pub txq: VecDeque<(Ps, Packet)>,
+    /// A Tx event is pending at this time.
+    pub tx_pending_at: Option<Ps>,
+    /// The window is full (rxe's `wait_psn`).
+    pub wait_psn: bool,
+    /// Paused by an RNR NAK until the RNR timer fires.
+    pub rnr_wait: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct CompState {
+    /// Oldest unacknowledged PSN.
+    pub psn: u32,
+    pub retry_left: u8,
+    pub rnr_left: u8,
+    /// When the local ACK timer expires (None: not running).
+    pub timer_deadline: Option<Ps>,
+    /// When the pending timer event fires. Re-arming to a later deadline
+    /// leaves it in place; it re-schedules itself when it finds the deadline
+    /// moved (rxe's `mod_timer` "kick it down the road"), so a busy QP has
+    /// at most one timer event queued.
+    pub timer_event_at: Option<Ps>,
+}
+
+#[derive(Default)]
+pub(crate) struct RespState {
+    /// Next PSN expected.
+    pub psn: u32,
+    pub msn: u32,
+    /// The opcode of the last packet of the message in progress (None between messages).
+    pub last_op: Option<Opcode>,
+    /// A PSN sequence NAK was sent and not yet answered (rxe's `sent_psn_nak`).
+    pub sent_psn_nak: bool,
+    pub rq: VecDeque<RecvWqe>,
+    pub recv: Option<RecvInProgress>,
+    pub write: Option<WriteInProgress>,
+    /// PSN the coalesced ACK will acknowledge.
+    pub ack_psn: u32,
+    pub ack_scheduled: bool,
+}
+
+pub(crate) struct Qp {
+    pub qpn: u32,
+    pub pd: u32,
+    pub state: QpState,
+    pub attr: QpAttr,
+    pub send_cq: u32,
+    pub recv_cq: u32,
+    pub sig_all: bool,
+    pub sq: VecDeque<SendWqe>,
+    pub req: ReqState,
+    pub comp: CompState,
+    pub resp: RespState,
+}
+
+impl Qp {
+    pub(crate) fn wqe_mut(&mut self, id: u64) -> Option<&mut SendWqe> {
+        let i = id.checked_sub(self.req.head_id)? as usize;
+        self.sq.get_mut(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ack_timeout_is_4_096_us_times_two_to_the_exponent() {
+        assert_eq!(local_ack_timeout(0), None);
+        assert_eq!(local_ack_timeout(1), Some(8_192_000));
+        assert_eq!(local_ack_timeout(14), Some(4_096_000 << 14)); // 67.1 ms
+    }
+
+    #[test]
+    fn rnr_table_matches_the_specification_ends() {
+        assert_eq!(RNR_NAK_USEC[0], 655_360);
+        assert_eq!(RNR_NAK_USEC[1], 10);
+        assert_eq!(RNR_NAK_USEC[12], 640);
+        assert_eq!(RNR_NAK_USEC[31], 491_520);
+    }
+}

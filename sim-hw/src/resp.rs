@@ -1,0 +1,307 @@
+//! The responder: checks each incoming request packet and executes it.
+//! Analogous to Linux's drivers/infiniband/sw/rxe/rxe_resp.c
+//! (`rxe_responder`), whose states it follows in order:
+//!
+//! 1. QP state: a packet for a QP not in RTS is silently dropped (as IBTA
+//!    requires for a QP in ERROR), so the requester times out.
+//! 2. CHK_PSN: a PSN beyond the expected one is out of sequence: the first
+//!    such packet draws one PSN sequence NAK (`sent_psn_nak`), the rest are
+//!    dropped; an older PSN is a duplicate and is re-acknowledged (C9-105).
+//! 3. CHK_OP_SEQ: inside a message only MIDDLE/LAST of the same kind may
+//!    follow; between messages only FIRST/ONLY. Violation: invalid request.
+//! 4. CHK_OP_VALID / length: FIRST and MIDDLE packets carry exactly the path
+//!    MTU, none more. Violation: invalid request.
+//! 5. CHK_RESOURCE: a SEND needs a receive WQE; none is an RNR NAK carrying
+//!    the QP's `min_rnr_timer`, and the PSN does not advance.
+//! 6. CHK_LENGTH: a SEND longer than the receive buffer completes the
+//!    receive with LOC_LEN_ERR and NAKs invalid request.
+//! 7. CHK_RKEY: an RDMA WRITE's RETH must name a region of the QP's PD
+//!    granting REMOTE_WRITE and covering the whole range; otherwise remote
+//!    access NAK.
+//! 8. EXECUTE: the payload is DMA-written to host memory (posted; visible
+//!    after the PCIe write latency), the PSN advances, and the end of a SEND
+//!    writes the receive CQE behind the data.
+//! 9. ACKNOWLEDGE: a packet with AckReq schedules the QP's ACK; further
+//!    AckReqs before it leaves are coalesced into it.
+//!
+//! A READ request checks its RETH for REMOTE_READ, reads the range by a
+//! pipelined DMA read, and answers with one READ response per path MTU
+//! (FIRST/MIDDLE/LAST or ONLY, AETH on all but MIDDLE), each leaving when
+//! its bytes have arrived (rxe_resp.c `read_reply`). A duplicate READ is
+//! executed again without moving the expected PSN (IBTA C9-106).
+//!
+//! Invalid request and access errors move the responder's QP to ERROR and
+//! raise QP_REQ_ERR / QP_ACCESS_ERR (rxe `do_class_ac_error`).
+
+use crate::cq::{Cqe, WcOpcode, WcStatus};
+use crate::engine::Ps;
+use crate::hca::{Event, Hca};
+use crate::host::{AsyncEvent, Host, Interrupt};
+use crate::mr::Access;
+use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet, Payload};
+use crate::qp::{QpState, RecvInProgress, WriteInProgress};
+
+impl Hca {
+    pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
+        let qpn = pkt.dest_qp;
+        let mtu;
+        {
+            let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else {
+                self.stats.dropped_bad_qp += 1;
+                return;
+            };
+            mtu = qp.attr.path_mtu;
+            // CHK_PSN
+            let diff = psn_diff(pkt.psn, qp.resp.psn);
+            if diff > 0 {
+                if !qp.resp.sent_psn_nak {
+                    qp.resp.sent_psn_nak = true;
+                    let psn = qp.resp.psn;
+                    self.send_nak(t, qpn, psn, AckKind::NakPsnSeq);
+                }
+                return;
+            }
+            if diff < 0 {
+                if pkt.opcode == Opcode::ReadRequest {
+                    // A duplicate READ is executed again (C9-106).
+                    return self.execute_read(host, t, qpn, &pkt, false);
+                }
+                let psn = psn_add(qp.resp.psn, 0xff_ffff);
+                self.schedule_ack(t, qpn, psn);
+                return;
+            }
+            qp.resp.sent_psn_nak = false;
+            // CHK_OP_SEQ
+            let ok = match qp.resp.last_op {
+                None => pkt.opcode.is_start(),
+                Some(Opcode::SendFirst | Opcode::SendMiddle) => {
+                    matches!(pkt.opcode, Opcode::SendMiddle | Opcode::SendLast)
+                }
+                Some(_) => matches!(pkt.opcode, Opcode::WriteMiddle | Opcode::WriteLast),
+            };
+            if !ok {
+                return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
+            }
+        }
+        if pkt.opcode == Opcode::ReadRequest {
+            return self.execute_read(host, t, qpn, &pkt, true);
+        }
+        // CHK_OP_VALID: packet length against the path MTU.
+        let len = pkt.payload.len();
+        if len > mtu || (!pkt.opcode.is_end() && len != mtu) {
+            return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
+        }
+        let pd = self.qp(qpn).unwrap().pd;
+        let mut start = t;
+        // (host address, offset in the payload, length) of each piece to write.
+        let mut pieces: Vec<(u64, usize, usize)> = Vec::new();
+        if pkt.opcode.is_send() {
+            let qp = &mut self.qps[qpn as usize - 1];
+            // CHK_RESOURCE
+            if pkt.opcode.is_start() {
+                match qp.resp.rq.pop_front() {
+                    Some(wqe) => qp.resp.recv = Some(RecvInProgress { wqe, offset: 0 }),
+                    None => {
+                        // Later packets of this message are dropped, not
+                        // NAKed again, until the retry arrives.
+                        qp.resp.sent_psn_nak = true;
+                        let code = qp.attr.min_rnr_timer;
+                        return self.send_nak(t, qpn, pkt.psn, AckKind::RnrNak(code));
+                    }
+                }
+            }
+            let recv = qp.resp.recv.as_ref().unwrap();
+            start = start.max(recv.wqe.ready_at);
+            // CHK_LENGTH
+            let cap: usize = recv.wqe.wr.sges.iter().map(|s| s.len as usize).sum();
+            if recv.offset + len > cap {
+                return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, Some(WcStatus::LocLenErr));
+            }
+            // Scatter into the receive buffers, each piece checked by lkey.
+            let (mut off, mut done) = (recv.offset, 0);
+            for sge in &recv.wqe.wr.sges {
+                if done == len {
+                    break;
+                }
+                let sl = sge.len as usize;
+                if off >= sl {
+                    off -= sl;
+                    continue;
+                }
+                let n = (sl - off).min(len - done);
+                match self.mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE) {
+                    Ok(a) => pieces.push((a, done, n)),
+                    Err(_) => {
+                        return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteOp, Some(WcStatus::LocProtErr))
+                    }
+                }
+                done += n;
+                off = 0;
+            }
+        } else {
+            // CHK_RKEY on the first packet; the rest continue the range.
+            if let Some(reth) = pkt.reth {
+                match self.mrs.translate(reth.rkey, pd, reth.va, reth.len as u64, Access::REMOTE_WRITE) {
+                    Ok(a) => {
+                        self.qp_mut(qpn).unwrap().resp.write =
+                            Some(WriteInProgress { host_addr: a, resid: reth.len as u64 })
+                    }
+                    Err(_) => return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteAccess, None),
+                }
+            }
+            let w = self.qp_mut(qpn).unwrap().resp.write.as_mut().expect("op sequence checked");
+            if len as u64 > w.resid || (pkt.opcode.is_end() && len as u64 != w.resid) {
+                return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
+            }
+            if len > 0 {
+                pieces.push((w.host_addr, 0, len));
+            }
+            w.host_addr += len as u64;
+            w.resid -= len as u64;
+        }
+        // EXECUTE: posted writes of the payload.
+        for &(addr, off, n) in &pieces {
+            let data = pkt.payload.slice(off, n);
+            let visible = self.pcie.dma_write(&self.p, start, n);
+            self.q.schedule(visible, Event::HostWrite { addr, data });
+        }
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.resp.psn = psn_add(qp.resp.psn, 1);
+        let end = pkt.opcode.is_end();
+        qp.resp.last_op = if end { None } else { Some(pkt.opcode) };
+        let mut cqe = None;
+        if end {
+            qp.resp.msn = psn_add(qp.resp.msn, 1);
+            qp.resp.write = None;
+            if pkt.opcode.is_send() {
+                let r = qp.resp.recv.take().unwrap();
+                cqe = Some((
+                    qp.recv_cq,
+                    Cqe {
+                        wr_id: r.wqe.wr.wr_id,
+                        status: WcStatus::Success,
+                        opcode: WcOpcode::Recv,
+                        byte_len: (r.offset + len) as u32,
+                        qpn,
+                    },
+                ));
+            }
+        } else if let Some(r) = qp.resp.recv.as_mut() {
+            r.offset += len;
+        }
+        if let Some((cq, cqe)) = cqe {
+            self.post_cqe(start, cq, cqe);
+        }
+        if pkt.ack_req {
+            self.schedule_ack(t, qpn, pkt.psn);
+        }
+    }
+
+    /// READ: CHK_RKEY for REMOTE_READ, then a pipelined DMA read of the
+    /// range and one response packet per path MTU, each leaving when its
+    /// bytes have arrived (rxe_resp.c `read_reply`). `advance` is false for
+    /// a duplicate request, which leaves the responder's PSN alone.
+    fn execute_read<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, qpn: u32, pkt: &Packet, advance: bool) {
+        let reth = pkt.reth.expect("a READ request carries a RETH");
+        let qp = self.qp(qpn).unwrap();
+        let (pd, mtu, dlid, dqp, msn) = (qp.pd, qp.attr.path_mtu, qp.attr.dest_lid, qp.attr.dest_qpn, qp.resp.msn);
+        let len = reth.len as usize;
+        let addr = match self.mrs.translate(reth.rkey, pd, reth.va, len as u64, Access::REMOTE_READ) {
+            Ok(a) => a,
+            Err(_) => return self.responder_error(t, qpn, pkt, AckKind::NakRemoteAccess, None),
+        };
+        let mut data = vec![0; len];
+        if host.dma_read(addr, &mut data).is_err() {
+            return self.responder_error(t, qpn, pkt, AckKind::NakRemoteOp, None);
+        }
+        let data = std::rc::Rc::new(data);
+        let timing = (len > 0).then(|| self.pcie.dma_read(&self.p, t, len));
+        let npkts = len.div_ceil(mtu).max(1);
+        let msn = if advance { psn_add(msn, 1) } else { msn };
+        for k in 0..npkts {
+            let (first, last) = (k == 0, k == npkts - 1);
+            let opcode = match (first, last) {
+                (true, true) => Opcode::ReadResponseOnly,
+                (true, false) => Opcode::ReadResponseFirst,
+                (false, true) => Opcode::ReadResponseLast,
+                (false, false) => Opcode::ReadResponseMiddle,
+            };
+            let end = ((k + 1) * mtu).min(len);
+            let ready = timing.map_or(t, |g| g.available(&self.p, end));
+            let resp = Packet {
+                dlid,
+                slid: self.lid,
+                dest_qp: dqp,
+                opcode,
+                psn: psn_add(pkt.psn, k as u32),
+                ack_req: false,
+                reth: None,
+                aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
+                payload: Payload::window(&data, k * mtu, end - k * mtu),
+            };
+            self.q.schedule(ready, Event::Transmit(resp));
+        }
+        if advance {
+            let qp = self.qp_mut(qpn).unwrap();
+            qp.resp.psn = psn_add(qp.resp.psn, npkts as u32);
+            qp.resp.msn = msn;
+            qp.resp.last_op = None;
+        }
+    }
+
+    /// Coalesces an ACK of `psn` into the QP's pending ACK.
+    fn schedule_ack(&mut self, t: Ps, qpn: u32, psn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.resp.ack_psn = psn;
+        if !qp.resp.ack_scheduled {
+            qp.resp.ack_scheduled = true;
+            self.q.schedule(t, Event::SendAck { qpn });
+        }
+    }
+
+    pub(crate) fn on_send_ack(&mut self, now: Ps, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.resp.ack_scheduled = false;
+        if qp.state != QpState::Rts {
+            return;
+        }
+        let psn = qp.resp.ack_psn;
+        self.send_nak(now, qpn, psn, AckKind::Ack);
+    }
+
+    /// Sends an acknowledge (ACK or NAK) of `psn` at `t`.
+    fn send_nak(&mut self, t: Ps, qpn: u32, psn: u32, kind: AckKind) {
+        let lid = self.lid;
+        let qp = self.qp(qpn).unwrap();
+        let pkt = Packet {
+            dlid: qp.attr.dest_lid,
+            slid: lid,
+            dest_qp: qp.attr.dest_qpn,
+            opcode: Opcode::Acknowledge,
+            psn,
+            ack_req: false,
+            reth: None,
+            aeth: Some(Aeth { kind, msn: qp.resp.msn }),
+            payload: Payload::default(),
+        };
+        self.transmit(t, pkt);
+    }
+
+    /// A class B/C responder error: NAK, complete the receive in progress
+    /// with `recv_status` if given, raise the async event, QP to ERROR.
+    fn responder_error(&mut self, t: Ps, qpn: u32, pkt: &Packet, nak: AckKind, recv_status: Option<WcStatus>) {
+        self.send_nak(t, qpn, pkt.psn, nak);
+        let qp = self.qp_mut(qpn).unwrap();
+        if let (Some(status), Some(r)) = (recv_status, qp.resp.recv.take()) {
+            let cq = qp.recv_cq;
+            let cqe = Cqe { wr_id: r.wqe.wr.wr_id, status, opcode: WcOpcode::Recv, byte_len: 0, qpn };
+            self.post_cqe(t, cq, cqe);
+        }
+        let ev = match nak {
+            AckKind::NakRemoteAccess => AsyncEvent::QpAccessError { qpn },
+            _ => AsyncEvent::QpRequestError { qpn },
+        };
+        self.raise(t, Interrupt::Async(ev));
+        self.qp_error(t, qpn);
+    }
+}
