@@ -684,7 +684,11 @@ fn merge_rejects_duplicate_overlapping_foreign_and_empty_input() {
     let (a, b) = (shard(0, 2), shard(1, 2));
     let whole = run(src, &ExploreOptions::default());
     assert_eq!(merge(&[a.clone(), b.clone()]).unwrap().executions, whole.executions);
-    assert_eq!(merge(std::slice::from_ref(&whole)).unwrap().outcomes, whole.outcomes, "a whole search merges into itself");
+    assert_eq!(
+        merge(std::slice::from_ref(&whole)).unwrap().outcomes,
+        whole.outcomes,
+        "a whole search merges into itself"
+    );
 
     let err = |rs: &[Report]| merge(rs).expect_err("must be refused");
     assert!(err(&[a.clone(), a.clone(), b.clone()]).contains("given twice"));
