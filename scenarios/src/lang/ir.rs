@@ -123,6 +123,9 @@ pub struct ConfigIr {
     pub max_steps: Option<u64>,
     /// Bug names, validated against the registry, in file order, deduplicated.
     pub bugs: Vec<String>,
+    /// `granularity=call|lock`: where actors may switch (`--granularity`
+    /// overrides it).
+    pub granularity: Option<sim_kernel::sched::Granularity>,
 }
 
 #[derive(Clone, Debug)]

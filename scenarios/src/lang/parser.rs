@@ -400,7 +400,9 @@ fn parse_header(l: &Line) -> PResult<Header> {
                 items.push(ConfigItem { key, value, value_span });
             }
             if items.is_empty() {
-                return Err(p.unexpected("`KEY=VALUE` (seed, preemptions, max_executions, max_steps or bug)"));
+                return Err(
+                    p.unexpected("`KEY=VALUE` (seed, preemptions, max_executions, max_steps, granularity or bug)")
+                );
             }
             Header::Config(items)
         }

@@ -155,7 +155,7 @@ impl<'a> Resolver<'a> {
     // ---- declarations -----------------------------------------------------
 
     fn config(&mut self, file: &File) -> ConfigIr {
-        const KEYS: &[&str] = &["seed", "preemptions", "max_executions", "max_steps", "bug"];
+        const KEYS: &[&str] = &["seed", "preemptions", "max_executions", "max_steps", "granularity", "bug"];
         let mut cfg = ConfigIr::default();
         let mut seen: HashMap<String, u32> = HashMap::new();
         for item in &file.config {
@@ -196,6 +196,34 @@ impl<'a> Resolver<'a> {
                         _ => &mut cfg.max_executions,
                     };
                     *slot = Some(n);
+                }
+                "granularity" => {
+                    let g = match &item.value {
+                        ConfigValue::Word(w) => sim_kernel::sched::Granularity::parse(w),
+                        ConfigValue::Int(_) => None,
+                    };
+                    let Some(g) = g else {
+                        let found = match &item.value {
+                            ConfigValue::Word(w) => w.clone(),
+                            ConfigValue::Int(n) => n.to_string(),
+                        };
+                        self.err(
+                            Diag::new(item.value_span, format!("unknown granularity `{found}`"))
+                                .expected("`call` or `lock`"),
+                        );
+                        continue;
+                    };
+                    if let Some(line) = seen.get(key) {
+                        let line = *line;
+                        self.err(
+                            Diag::new(item.key.span, format!("`{key}` is set twice"))
+                                .expected(format!("one `{key}=` item"))
+                                .help(format!("it was first set on line {line}")),
+                        );
+                        continue;
+                    }
+                    seen.insert(key.to_string(), item.key.span.line);
+                    cfg.granularity = Some(g);
                 }
                 "bug" => {
                     let name = match &item.value {

@@ -517,7 +517,7 @@ fn config_errors() {
         8,
         &[
             "unknown config key `sed`",
-            "`seed`, `preemptions`, `max_executions`, `max_steps` or `bug`",
+            "`seed`, `preemptions`, `max_executions`, `max_steps`, `granularity` or `bug`",
             "did you mean `seed`",
         ],
     );

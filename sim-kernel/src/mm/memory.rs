@@ -190,7 +190,13 @@ pub fn fault_page<R>(
                 // handle_userfault drops the VMA lock (release_fault_lock).
                 match handle_userfault(&ctx, mm, addr, write, reason) {
                     FaultOutcome::Sigbus => return Err(Fault::Signal(Signal::SIGBUS)),
-                    FaultOutcome::Retry => continue,
+                    FaultOutcome::Retry => {
+                        // At lock granularity the release (or the wake-up)
+                        // that makes the retry go on may be preempted
+                        // half-way: let it run.
+                        crate::sched::spin_point("fault:retry");
+                        continue;
+                    }
                     FaultOutcome::Killed => return Err(Fault::Killed),
                 }
             }

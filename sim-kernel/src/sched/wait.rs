@@ -176,10 +176,11 @@ impl<T> WqGuard<'_, T> {
             }
             return;
         };
+        let mut woke = false;
         while i < entries.len() {
             match &entries[i] {
                 Entry::Task { actor, token } => {
-                    super::exec::wake(*actor, *token);
+                    woke |= super::exec::wake(*actor, *token);
                     entries.swap_remove(i);
                 }
                 Entry::Func(f) => {
@@ -190,6 +191,11 @@ impl<T> WqGuard<'_, T> {
         }
         if self.g.cv_sleepers != 0 {
             self.head.cv.notify_all();
+        }
+        if woke {
+            // Lock granularity: the woken task may run now (on another CPU,
+            // or preempting the waker), with the lock still held here.
+            super::fine_point("wake");
         }
     }
 
