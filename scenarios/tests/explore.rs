@@ -5,6 +5,7 @@
 
 use scenarios::cli::{cmd_replay, load_source};
 use scenarios::explore::{explore, explore_parallel, merge, ExploreOptions, Mode, Report};
+use sim_kernel::sched::Granularity;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn run(src: &str, o: &ExploreOptions) -> Report {
@@ -578,20 +579,37 @@ fn trace_set(path: &str, src: &str, o: &ExploreOptions) -> (Report, TraceSet) {
 
 #[test]
 fn every_shipped_scenario_reduced_traces_equal_naive_traces() {
+    reduced_traces_equal_naive_traces(Granularity::Call, 20);
+}
+
+/// The same at lock granularity, where every lock, refcount change and
+/// wake-up is a scheduling point: more scenarios exceed the naive limit
+/// there (they are named in the output), the rest must match exactly.
+#[test]
+fn every_shipped_scenario_reduced_traces_equal_naive_traces_at_lock_granularity() {
+    reduced_traces_equal_naive_traces(Granularity::Lock, 10);
+}
+
+fn reduced_traces_equal_naive_traces(g: Granularity, at_least: usize) {
     let scns = shipped_multi_actor_scenarios();
     assert!(scns.len() >= 20, "only {} multi-actor scenarios found", scns.len());
     let mut failures = Vec::new();
     let (mut checked, mut skipped) = (0, Vec::new());
     for (path, src) in &scns {
         let name = path.rsplit('/').next().unwrap();
-        let cap = ExploreOptions { mode: Mode::Naive, max_executions: Some(NAIVE_LIMIT), ..Default::default() };
+        let cap = ExploreOptions {
+            mode: Mode::Naive,
+            max_executions: Some(NAIVE_LIMIT),
+            granularity: Some(g),
+            ..Default::default()
+        };
         let (nr, all) = trace_set(path, src, &cap);
         if !nr.complete {
             skipped.push(name.to_string());
             continue;
         }
         checked += 1;
-        let (dr, seen) = trace_set(path, src, &ExploreOptions::default());
+        let (dr, seen) = trace_set(path, src, &ExploreOptions { granularity: Some(g), ..Default::default() });
         assert!(dr.complete, "{name}");
         let missing = all.keys().filter(|k| !seen.contains_key(*k)).count();
         let extra = seen.keys().filter(|k| !all.contains_key(*k)).count();
@@ -623,11 +641,13 @@ fn every_shipped_scenario_reduced_traces_equal_naive_traces() {
         assert_eq!(violation_keys(&dr), violation_keys(&nr), "{name}: violations");
     }
     eprintln!(
-        "checked {checked} multi-actor scenarios; skipped {} whose naive search exceeds {NAIVE_LIMIT} executions: {}",
+        "{} granularity: checked {checked} multi-actor scenarios; skipped {} whose naive search exceeds {NAIVE_LIMIT} executions: {}",
+        g.name(),
         skipped.len(),
         skipped.join(", ")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= at_least, "only {checked} scenarios checked at {} granularity", g.name());
 }
 
 /// A schedule that fails stops its execution at the failing step, so the

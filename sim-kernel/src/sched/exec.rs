@@ -710,10 +710,29 @@ pub fn spin_point(label: &'static str) {
 /// The scheduling point before a lock acquisition at lock granularity
 /// (see [`fine_point_carrying`]): returns what [`hold_lock`] must remember
 /// for the lock once taken.
+///
+/// The acquisition is a write to the lock: two actors' acquisitions of one
+/// lock never commute (the second parks if the first still holds it),
+/// even when both only read what it protects. A lock has no key of its
+/// own; its key is what the caller reported just before taking it (the
+/// keys its step reported since it opened), recorded here as writes in the
+/// acquiring step, and in every step of the holder at a point of lock
+/// granularity until the release.
 #[cold]
 #[inline(never)]
 pub fn lock_point() -> Option<Footprint> {
-    fine_point_carrying("lock")
+    let mut keys = fine_point_carrying("lock")?;
+    for e in keys.iter_mut() {
+        e.1 = true;
+    }
+    let st = STEP.with(|s| s.get());
+    if !st.is_null() {
+        for &(key, write) in keys.iter() {
+            // SAFETY: as in `access`.
+            unsafe { record_into(key, write, st) };
+        }
+    }
+    Some(keys)
 }
 
 /// The current actor took the lock at `addr` after [`lock_point`]

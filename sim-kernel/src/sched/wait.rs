@@ -111,6 +111,12 @@ impl<T> WaitQueueHead<T> {
 
     /// `spin_lock(&wqh.lock)`.
     pub fn lock(&self) -> WqGuard<'_, T> {
+        if super::fine_grained() {
+            // Lock granularity: the acquisition is a write to the lock,
+            // keyed by the owner (see `exec::lock_point`), also where the
+            // caller reported nothing just before.
+            crate::footprint::access(self.owner, true);
+        }
         WqGuard { g: self.lock.lock(), head: self }
     }
 
