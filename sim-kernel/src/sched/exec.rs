@@ -1755,4 +1755,146 @@ mod tests {
         q.clear();
         assert_eq!((q.len(), q.iter().count()), (0, 0));
     }
+    /// Chooses `script[i]` at the i-th decision when it can run, else the
+    /// lowest runnable id; records every decision's label.
+    struct Script {
+        script: Vec<ActorId>,
+        labels: Vec<&'static str>,
+    }
+
+    impl Chooser for Script {
+        fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId {
+            self.labels.push(p.label);
+            match self.script.get(p.index) {
+                Some(&a) if p.runnable.contains(&a) => a,
+                _ => p.runnable[0],
+            }
+        }
+    }
+
+    fn script(s: &[ActorId]) -> Script {
+        Script { script: s.to_vec(), labels: Vec::new() }
+    }
+
+    #[test]
+    fn fine_points_are_scheduling_points_only_at_lock_granularity() {
+        for g in [super::super::Granularity::Call, super::super::Granularity::Lock] {
+            let mut ex = Executor::new();
+            ex.set_granularity(g);
+            for name in ["a", "b"] {
+                ex.spawn(name, || {
+                    fine_point("lock");
+                    fine_point("atomic");
+                    fine_point("wake");
+                });
+            }
+            let mut ch = script(&[]);
+            assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+            match g {
+                super::super::Granularity::Call => assert_eq!(ch.labels, ["start"]),
+                super::super::Granularity::Lock => assert_eq!(ch.labels, ["start", "lock", "atomic", "wake"]),
+            }
+        }
+    }
+
+    #[test]
+    fn named_yield_points_can_be_turned_off() {
+        for on in [true, false] {
+            let mut ex = Executor::new();
+            ex.set_named_yield_points(on);
+            ex.spawn("a", || yield_point("test:window"));
+            ex.spawn("b", || {});
+            let mut ch = script(&[]);
+            ex.run(&mut ch);
+            assert_eq!(ch.labels.contains(&"test:window"), on);
+        }
+    }
+
+    /// At lock granularity, taking a lock is a write to the key reported
+    /// just before it, in the acquiring step; a lock held across a point
+    /// parks the second taker, whose acquisition carries the key too.
+    #[test]
+    fn a_lock_acquisition_writes_the_key_reported_before_it_and_a_held_lock_parks() {
+        use std::rc::Rc;
+        const K: u64 = 42;
+        let mut ex = Executor::new();
+        ex.set_granularity(super::super::Granularity::Lock);
+        ex.record_steps();
+        ex.record_events();
+        let m = Rc::new(crate::sync::Mutex::new(0u32));
+        let m2 = m.clone();
+        ex.spawn("holder", move || {
+            access(K, false);
+            let mut g = m.lock();
+            fine_point("atomic");
+            *g += 1;
+        });
+        ex.spawn("taker", move || {
+            access(K, false);
+            *m2.lock() += 10;
+        });
+        // start: holder; its lock point: holder; its atomic point (lock
+        // held): taker, whose lock point: taker, which parks.
+        let mut ch = script(&[0, 0, 1, 1]);
+        assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+        assert_eq!(ch.labels[..4], ["start", "lock", "atomic", "lock"]);
+        let steps = ex.steps();
+        for d in [1, 3] {
+            let st = steps.iter().find(|s| s.decision == Some(d)).expect("a step chosen at the decision");
+            assert!(st.accesses.contains(&(K, true)), "decision {d}: {st:?}");
+        }
+        // The holder's step after its atomic point still carries the key.
+        assert!(steps.iter().filter(|s| s.actor == 0).all(|s| s.accesses.iter().any(|(k, _)| *k == K)));
+        let events = take_events();
+        assert!(
+            events.iter().any(|e| matches!(e, ExecEvent::Blocked { actor: 1, on, .. } if on.what == "lock")),
+            "{events:?}"
+        );
+    }
+
+    /// A spin point lets the other actors go first: a chooser that always
+    /// runs the previous actor on would otherwise spin for ever.
+    #[test]
+    fn a_spinning_actor_lets_the_others_run() {
+        use std::rc::Rc;
+        let mut ex = Executor::new();
+        ex.set_granularity(super::super::Granularity::Lock);
+        let flag = Rc::new(Cell::new(false));
+        let f2 = flag.clone();
+        ex.spawn("spinner", move || {
+            let mut n = 0;
+            while !flag.get() {
+                spin_point("spin");
+                n += 1;
+                assert!(n < 10, "spun on");
+            }
+        });
+        ex.spawn("setter", move || f2.set(true));
+        assert_eq!(ex.run(&mut RunToBlock), RunEnd::AllDone);
+    }
+
+    /// At lock granularity a point can fall between `prepare_block` and
+    /// `block` (poll queues itself under locks that are points): a wake-up
+    /// there counts, and the block returns at once.
+    #[test]
+    fn a_wake_up_between_prepare_and_block_counts_at_lock_granularity() {
+        use std::rc::Rc;
+        let mut ex = Executor::new();
+        ex.set_granularity(super::super::Granularity::Lock);
+        let tok = Rc::new(Cell::new(None));
+        let t2 = tok.clone();
+        let got = Rc::new(Cell::new(None));
+        let g2 = got.clone();
+        ex.spawn("sleeper", move || {
+            tok.set(Some(prepare_block()));
+            fine_point("lock");
+            g2.set(Some(block(tok.get().unwrap(), BlockedOn { what: "test", obj: 0 }, None)));
+        });
+        ex.spawn("waker", move || {
+            assert!(wake(0, t2.get().expect("the sleeper prepared")));
+        });
+        let mut ch = script(&[0, 1]);
+        assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+        assert_eq!(got.get(), Some(WakeReason::Woken));
+    }
 }
