@@ -869,8 +869,8 @@ fn lock_granularity_reports_are_deterministic() {
         let mut one = String::new();
         let mut two = String::new();
         let l = scenarios::cli::LimitArgs { granularity: Some(Granularity::Lock), ..Default::default() };
-        scenarios::cli::cmd_run_limited(&mut one, &[path.clone()], Some(7), true, &Default::default(), &l);
-        scenarios::cli::cmd_run_limited(&mut two, &[path.clone()], Some(7), true, &Default::default(), &l);
+        scenarios::cli::cmd_run_limited(&mut one, std::slice::from_ref(&path), Some(7), true, &Default::default(), &l);
+        scenarios::cli::cmd_run_limited(&mut two, std::slice::from_ref(&path), Some(7), true, &Default::default(), &l);
         assert_eq!(one, two, "{path}: ksim run");
         assert!(one.contains("seed 7, lock granularity"), "{one}");
     }
