@@ -11,6 +11,7 @@ use crate::lang::ast::CheckKind;
 use crate::lang::ir::Program;
 use crate::runner::{execute, Execution, RunOptions};
 use sim_kernel::sched::choose::{format_schedule, parse_schedule, ReplayChooser, SeededChooser};
+use sim_kernel::sched::Granularity;
 use std::fmt::Write as _;
 use std::rc::Rc;
 use std::time::Duration;
@@ -52,6 +53,20 @@ fn title(p: &Program, path: &str) -> String {
 
 /// Print one execution's report; returns whether it passed.
 pub fn print_execution(out: &mut String, path: &str, prog: &Program, ex: &Execution, how: &str, verbose: bool) -> bool {
+    print_execution_with(out, path, prog, ex, how, verbose, "")
+}
+
+/// [`print_execution`] whose `replay:` line adds `flags` (a granularity,
+/// `--no-named-yield-points`).
+pub fn print_execution_with(
+    out: &mut String,
+    path: &str,
+    prog: &Program,
+    ex: &Execution,
+    how: &str,
+    verbose: bool,
+    flags: &str,
+) -> bool {
     let _ = writeln!(out, "== {}", title(prog, path));
     if !prog.config.bugs.is_empty() {
         let _ = writeln!(out, "bugs re-introduced: {}", prog.config.bugs.join(", "));
@@ -107,7 +122,7 @@ pub fn print_execution(out: &mut String, path: &str, prog: &Program, ex: &Execut
                 let _ = writeln!(out, "  {}: {msg}", v.kind.name());
             }
         }
-        let _ = writeln!(out, "replay: ksim replay {path} {}", format_schedule(&ex.schedule));
+        let _ = writeln!(out, "replay: ksim replay {path} {}{flags}", format_schedule(&ex.schedule));
         false
     } else {
         let _ = writeln!(out, "PASS");
@@ -132,14 +147,48 @@ pub struct LimitArgs {
     /// report says the time limit ended it).
     #[arg(long, value_name = "SECONDS", value_parser = crate::limits::parse_time_limit)]
     pub time_limit: Option<f64>,
+    /// Where actors may switch: `call` (syscall boundaries, blocking, named
+    /// yield points) or `lock` (also every lock acquisition, refcount
+    /// change and wake-up). Default: the file's `config granularity=`,
+    /// else call.
+    #[arg(long, value_name = "call|lock", value_parser = parse_granularity)]
+    pub granularity: Option<Granularity>,
+    /// Make the kernel's named yield points do nothing.
+    #[arg(long)]
+    pub no_named_yield_points: bool,
+}
+
+/// `--granularity call|lock`.
+pub fn parse_granularity(s: &str) -> Result<Granularity, String> {
+    Granularity::parse(s).ok_or_else(|| format!("`{s}` is not a granularity: call or lock"))
 }
 
 impl LimitArgs {
+    /// What the header of `ksim run` and `ksim replay` adds for these
+    /// options, and the flags a replay of the execution needs: empty at
+    /// the defaults (call granularity, named yield points on), so that
+    /// such output reads as before granularities existed.
+    fn shown(&self, prog: &Program) -> (String, String) {
+        let g = self.granularity.or(prog.config.granularity).unwrap_or_default();
+        let (mut how, mut flags) = (String::new(), String::new());
+        if g != Granularity::Call {
+            let _ = write!(how, ", {} granularity", g.name());
+            let _ = write!(flags, " --granularity {}", g.name());
+        }
+        if self.no_named_yield_points {
+            how.push_str(", no named yield points");
+            flags.push_str(" --no-named-yield-points");
+        }
+        (how, flags)
+    }
+
     /// The options of one execution under these limits, its deadline
     /// counted from now.
     fn run_options(&self, base: RunOptions) -> RunOptions {
         RunOptions {
             max_steps: self.max_steps,
+            granularity: self.granularity,
+            no_named_yield_points: self.no_named_yield_points,
             deadline: self.time_limit.and_then(|s| std::time::Instant::now().checked_add(Duration::from_secs_f64(s))),
             ..base
         }
@@ -243,8 +292,11 @@ pub fn cmd_run_limited(
             ..Default::default()
         });
         let ex = execute(&prog, path, &mut SeededChooser::new(seed), opts);
+        let (how, flags) = l.shown(&prog);
         // The trace (recorded for --check-determinism) shows only with -v.
-        if !print_execution(out, path, &prog, &ex, &format!("seed {seed}"), verbose) && code == EXIT_OK {
+        if !print_execution_with(out, path, &prog, &ex, &format!("seed {seed}{how}"), verbose, &flags)
+            && code == EXIT_OK
+        {
             code = EXIT_VIOLATION;
         }
         if ex.cut.is_some() {
@@ -310,7 +362,8 @@ pub fn cmd_replay_limited(
     if ex.cut.is_some() {
         let mut shown = ex;
         shown.trace.clear();
-        print_execution(out, path, &prog, &shown, "replay", false);
+        let (how, flags) = l.shown(&prog);
+        print_execution_with(out, path, &prog, &shown, &format!("replay{how}"), false, &flags);
         return EXIT_VIOLATION;
     }
     if let Some(i) = chooser.mismatch {
@@ -325,7 +378,9 @@ pub fn cmd_replay_limited(
     if !verbose {
         shown.trace.clear();
     }
-    let mut code = if print_execution(out, path, &prog, &shown, "replay", verbose) { EXIT_OK } else { EXIT_VIOLATION };
+    let (how, flags) = l.shown(&prog);
+    let passed = print_execution_with(out, path, &prog, &shown, &format!("replay{how}"), verbose, &flags);
+    let mut code = if passed { EXIT_OK } else { EXIT_VIOLATION };
     let opts = l.run_options(opts);
     let mut rerun = || execute(&prog, path, &mut ReplayChooser::new(ids.clone()), opts);
     if let Some(c) = after_execution(out, path, &prog, &ex, t, &mut rerun) {
@@ -388,6 +443,10 @@ pub struct ExploreArgs {
     pub check_determinism: bool,
     /// `--max-steps N`: calls one execution may make.
     pub max_steps: Option<u64>,
+    /// `--granularity call|lock` (default: the file's, else call).
+    pub granularity: Option<Granularity>,
+    /// `--no-named-yield-points`.
+    pub no_named_yield_points: bool,
 }
 
 /// Environment variables `--shard env/N` reads the shard index from, in
@@ -430,9 +489,18 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
     let _ = writeln!(out, "== {}", r.title.as_ref().map_or(r.file.clone(), |t| format!("{t} ({})", r.file)));
     let bound = r.preemption_bound.map_or(String::new(), |b| format!(", preemption bound {b}"));
     let shard = r.shard.as_ref().map_or(String::new(), |s| format!(", shard {s}"));
+    // Shown only when not the default, so that a call-granularity report
+    // reads as it did before granularities existed.
+    let mut how = String::new();
+    if r.granularity != Granularity::Call.name() {
+        let _ = write!(how, ", {} granularity", r.granularity);
+    }
+    if r.no_named_yield_points {
+        how.push_str(", no named yield points");
+    }
     let _ = writeln!(
         out,
-        "explored {} executions ({} pruned by sleep sets) [{}{bound}{shard}], complete: {}",
+        "explored {} executions ({} pruned by sleep sets) [{}{how}{bound}{shard}], complete: {}",
         r.executions, r.pruned, r.mode, r.complete
     );
     if r.interrupted {
@@ -548,18 +616,38 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
                 let _ = writeln!(out, "    (its steps: ksim replay -v)");
             } else if let (Some(prog), Ok(choices)) = (prog, parse_schedule(&c.schedule)) {
                 let mut ch = ReplayChooser::new(choices.iter().map(|x| x + 1).collect());
-                let ex = execute(prog, &r.file, &mut ch, RunOptions { verbose: true, ..Default::default() });
+                let opts = RunOptions {
+                    verbose: true,
+                    granularity: Granularity::parse(&r.granularity),
+                    no_named_yield_points: r.no_named_yield_points,
+                    ..Default::default()
+                };
+                let ex = execute(prog, &r.file, &mut ch, opts);
                 for l in &ex.trace {
                     let _ = writeln!(out, "    {l}");
                 }
             }
-            let _ = writeln!(out, "  replay: ksim replay {} {}", r.file, c.schedule);
+            let _ = writeln!(out, "  replay: ksim replay {} {}{}", r.file, c.schedule, replay_flags(r));
         }
         false
     } else {
         let _ = writeln!(out, "PASS");
         true
     }
+}
+
+/// The flags a `ksim replay` of a report's schedule needs besides the file
+/// and the schedule: the granularity (when not call) and
+/// `--no-named-yield-points`.
+pub fn replay_flags(r: &crate::explore::Report) -> String {
+    let mut f = String::new();
+    if r.granularity != Granularity::Call.name() {
+        let _ = write!(f, " --granularity {}", r.granularity);
+    }
+    if r.no_named_yield_points {
+        f.push_str(" --no-named-yield-points");
+    }
+    f
 }
 
 /// The PCT bound's denominator `n k^(d-1)` as the text report prints it:
@@ -734,6 +822,8 @@ fn explore_file(
         }),
         shard,
         max_steps: a.max_steps,
+        granularity: a.granularity,
+        no_named_yield_points: a.no_named_yield_points,
         ..Default::default()
     };
     let jobs = a.jobs.unwrap_or(1);

@@ -44,7 +44,7 @@ use crate::runner::{execute, Execution, RunOptions};
 use serde::{Deserialize, Serialize};
 use sim_kernel::sched::choose::{format_schedule, PctChooser, SeededChooser};
 use sim_kernel::sched::exec::{footprints_conflict, step_count, with_steps_since, ChoicePoint, Chooser, Step};
-use sim_kernel::sched::ActorId;
+use sim_kernel::sched::{ActorId, Granularity};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
@@ -91,6 +91,11 @@ pub struct ExploreOptions {
     /// The memory the naive count's set of seen traces may take per root
     /// child, in bytes (`None`: [`NAIVE_SEEN_BYTES`]; tests set it small).
     pub naive_seen_bytes: Option<usize>,
+    /// Where actors may switch (`--granularity`; `None`: the file's
+    /// `config granularity=`, else call).
+    pub granularity: Option<Granularity>,
+    /// `--no-named-yield-points`.
+    pub no_named_yield_points: bool,
 }
 
 /// `--pct N --depth D --seed S`.
@@ -232,10 +237,28 @@ pub struct Report {
     /// executions finished before it. Written only when true.
     #[serde(default, skip_serializing_if = "is_false")]
     pub interrupted: bool,
+    /// The granularity searched (`call` or `lock`, see `--granularity`).
+    /// Written only when not `call`, so that a call-granularity report is
+    /// what it was before the field existed; a report without it is a
+    /// call-granularity one.
+    #[serde(default = "call_granularity", skip_serializing_if = "is_call")]
+    pub granularity: String,
+    /// `--no-named-yield-points`: the named yield points did nothing.
+    /// Written only when true.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_named_yield_points: bool,
 }
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn call_granularity() -> String {
+    Granularity::Call.name().to_string()
+}
+
+fn is_call(g: &String) -> bool {
+    g == Granularity::Call.name()
 }
 
 impl Report {
@@ -1443,6 +1466,8 @@ impl Acc {
             pruned: self.pruned,
             complete,
             preemption_bound: o.preemptions,
+            granularity: o.granularity.or(prog.config.granularity).unwrap_or_default().name().to_string(),
+            no_named_yield_points: o.no_named_yield_points,
             shard: o.shard.map(|(i, n)| format!("{i}/{n}")),
             violations: self.cex.len() as u64,
             // Ordered by the name-sorted values, as `merge` orders them, so
@@ -2250,7 +2275,13 @@ pub fn explore_program(
     let mut ticker = Ticker { sink: &o.progress, pending: 0 };
     // Every execution, the probes included, under the step limit and the
     // deadline.
-    let run = RunOptions { max_steps: o.max_steps, deadline, ..Default::default() };
+    let run = RunOptions {
+        max_steps: o.max_steps,
+        deadline,
+        granularity: o.granularity,
+        no_named_yield_points: o.no_named_yield_points,
+        ..Default::default()
+    };
     let (shard_i, shard_n) = o.shard.unwrap_or((0, 1));
     if shard_n == 0 || shard_i >= shard_n {
         return Err(format!("error: --shard {shard_i}/{shard_n}: the index must be below the count\n"));
@@ -2425,7 +2456,13 @@ fn explore_pct(
 ) -> Report {
     let ids = prog.actors.len() + 2;
     let depth = p.depth.clamp(1, crate::limits::MAX_DEPTH);
-    let run = RunOptions { max_steps: o.max_steps, deadline, ..Default::default() };
+    let run = RunOptions {
+        max_steps: o.max_steps,
+        deadline,
+        granularity: o.granularity,
+        no_named_yield_points: o.no_named_yield_points,
+        ..Default::default()
+    };
     let mut probe = PctChooser::new(p.seed, ids, 1, 1);
     let first = execute(prog, path, &mut probe, run);
     if let Some(c) = first.cut {
@@ -2561,6 +2598,8 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
         naive_capped: reports.iter().any(|r| r.naive_capped),
         time_limit_reached: reports.iter().any(|r| r.time_limit_reached),
         interrupted: reports.iter().any(|r| r.interrupted),
+        granularity: first.granularity.clone(),
+        no_named_yield_points: first.no_named_yield_points,
     };
     set_naive(&mut r);
     Ok(r)
@@ -2584,6 +2623,12 @@ fn check_disjoint(reports: &[Report]) -> Result<(), String> {
     let what = |r: &Report| {
         use std::fmt::Write as _;
         let mut w = r.mode.clone();
+        if !is_call(&r.granularity) {
+            let _ = write!(w, ", {} granularity", r.granularity);
+        }
+        if r.no_named_yield_points {
+            let _ = write!(w, ", no named yield points");
+        }
         if let Some(b) = r.preemption_bound {
             let _ = write!(w, ", preemption bound {b}");
         }

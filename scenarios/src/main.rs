@@ -204,6 +204,8 @@ fn main() {
                 max_executions,
                 time_limit_s: limits.time_limit,
                 max_steps: limits.max_steps,
+                granularity: limits.granularity,
+                no_named_yield_points: limits.no_named_yield_points,
                 random,
                 seed,
                 shard,

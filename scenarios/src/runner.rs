@@ -29,7 +29,7 @@ use crate::value::Value;
 use sim_kernel::bugs::BugSet;
 use sim_kernel::objtrack::{Report, Site};
 use sim_kernel::sched::exec::{ActorState, Chooser, Decision, ExecEvent, Executor, RunEnd};
-use sim_kernel::sched::{self};
+use sim_kernel::sched::{self, Granularity};
 use sim_kernel::sync::Arc;
 use sim_kernel::{Kernel, Process, Task};
 use std::cell::{Cell, RefCell};
@@ -241,12 +241,23 @@ pub struct RunOptions {
     /// Cut the execution off (see [`Execution::cut`]) once this instant
     /// has passed, looked at every [`crate::limits::POLL_CALLS`] calls.
     pub deadline: Option<std::time::Instant>,
+    /// Where actors may switch (`--granularity`); `None`: the program's
+    /// `config granularity=`, else [`Granularity::Call`].
+    pub granularity: Option<Granularity>,
+    /// `--no-named-yield-points`: the kernel's named yield points do
+    /// nothing.
+    pub no_named_yield_points: bool,
 }
 
 impl RunOptions {
     /// The step limit for `prog` (see [`RunOptions::max_steps`]).
     pub fn max_steps_for(&self, prog: &Program) -> u64 {
         self.max_steps.or(prog.config.max_steps).unwrap_or(crate::limits::DEFAULT_MAX_STEPS).max(1)
+    }
+
+    /// The granularity for `prog` (see [`RunOptions::granularity`]).
+    pub fn granularity_for(&self, prog: &Program) -> Granularity {
+        self.granularity.or(prog.config.granularity).unwrap_or_default()
     }
 }
 
@@ -932,6 +943,8 @@ pub fn execute(prog: &Rc<Program>, path: &str, chooser: &mut dyn Chooser, opts: 
     let main_task = |id: usize| Task::new(&kernel, Some(procs[0].clone()), pre.task_names[id].clone());
 
     let mut ex = Executor::new();
+    ex.set_granularity(opts.granularity_for(prog));
+    ex.set_named_yield_points(!opts.no_named_yield_points);
     if opts.verbose || opts.trace_events {
         ex.record_events();
     }

@@ -5,6 +5,7 @@
 
 use scenarios::cli::{cmd_replay, load_source};
 use scenarios::explore::{explore, explore_parallel, merge, ExploreOptions, Mode, Report};
+use sim_kernel::sched::Granularity;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn run(src: &str, o: &ExploreOptions) -> Report {
@@ -578,20 +579,37 @@ fn trace_set(path: &str, src: &str, o: &ExploreOptions) -> (Report, TraceSet) {
 
 #[test]
 fn every_shipped_scenario_reduced_traces_equal_naive_traces() {
+    reduced_traces_equal_naive_traces(Granularity::Call, 20);
+}
+
+/// The same at lock granularity, where every lock, refcount change and
+/// wake-up is a scheduling point: more scenarios exceed the naive limit
+/// there (they are named in the output), the rest must match exactly.
+#[test]
+fn every_shipped_scenario_reduced_traces_equal_naive_traces_at_lock_granularity() {
+    reduced_traces_equal_naive_traces(Granularity::Lock, 10);
+}
+
+fn reduced_traces_equal_naive_traces(g: Granularity, at_least: usize) {
     let scns = shipped_multi_actor_scenarios();
     assert!(scns.len() >= 20, "only {} multi-actor scenarios found", scns.len());
     let mut failures = Vec::new();
     let (mut checked, mut skipped) = (0, Vec::new());
     for (path, src) in &scns {
         let name = path.rsplit('/').next().unwrap();
-        let cap = ExploreOptions { mode: Mode::Naive, max_executions: Some(NAIVE_LIMIT), ..Default::default() };
+        let cap = ExploreOptions {
+            mode: Mode::Naive,
+            max_executions: Some(NAIVE_LIMIT),
+            granularity: Some(g),
+            ..Default::default()
+        };
         let (nr, all) = trace_set(path, src, &cap);
         if !nr.complete {
             skipped.push(name.to_string());
             continue;
         }
         checked += 1;
-        let (dr, seen) = trace_set(path, src, &ExploreOptions::default());
+        let (dr, seen) = trace_set(path, src, &ExploreOptions { granularity: Some(g), ..Default::default() });
         assert!(dr.complete, "{name}");
         let missing = all.keys().filter(|k| !seen.contains_key(*k)).count();
         let extra = seen.keys().filter(|k| !all.contains_key(*k)).count();
@@ -623,11 +641,13 @@ fn every_shipped_scenario_reduced_traces_equal_naive_traces() {
         assert_eq!(violation_keys(&dr), violation_keys(&nr), "{name}: violations");
     }
     eprintln!(
-        "checked {checked} multi-actor scenarios; skipped {} whose naive search exceeds {NAIVE_LIMIT} executions: {}",
+        "{} granularity: checked {checked} multi-actor scenarios; skipped {} whose naive search exceeds {NAIVE_LIMIT} executions: {}",
+        g.name(),
         skipped.len(),
         skipped.join(", ")
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= at_least, "only {checked} scenarios checked at {} granularity", g.name());
 }
 
 /// A schedule that fails stops its execution at the failing step, so the
@@ -730,4 +750,132 @@ fn merge_rejects_duplicate_overlapping_foreign_and_empty_input() {
     let (code, out) = merge_cmd(&["/dev/null".to_string()]);
     assert_eq!(code, 2, "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---- granularity ------------------------------------------------------------------
+
+fn granularity_file(name: &str) -> (String, String) {
+    let path = format!("{}/tests/granularity/{name}", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (path, src)
+}
+
+fn at(g: Granularity) -> ExploreOptions {
+    ExploreOptions { granularity: Some(g), ..Default::default() }
+}
+
+/// dup(2) reserves an fd and installs the file in two sections of the fd
+/// table's lock, with no named yield point between them; dup2(2) onto the
+/// reserved fd in between fails with EBUSY. Only lock granularity, where
+/// the second acquisition is a scheduling point, finds it, and it needs no
+/// named yield point; the reduced search there reaches the naive search's
+/// outcomes.
+#[test]
+fn a_race_with_no_yield_point_in_its_window_is_found_only_at_lock_granularity() {
+    let (path, src) = granularity_file("dup_vs_dup2.scn");
+    let ebusy = |r: &Report| r.outcomes.iter().any(|o| o.values.get("duper2.r").map(String::as_str) == Some("EBUSY"));
+    let call = explore(&path, &src, &at(Granularity::Call)).unwrap();
+    assert!(call.complete);
+    assert!(!ebusy(&call) && call.failed(), "call granularity cannot see the window: {call:?}");
+    assert_eq!(call.granularity, "call");
+    let lock = explore(&path, &src, &at(Granularity::Lock)).unwrap();
+    assert!(lock.complete && ebusy(&lock) && !lock.failed(), "{lock:?}");
+    assert_eq!(lock.granularity, "lock");
+    let no_named =
+        explore(&path, &src, &ExploreOptions { no_named_yield_points: true, ..at(Granularity::Lock) }).unwrap();
+    assert!(ebusy(&no_named) && !no_named.failed() && no_named.no_named_yield_points);
+    let naive = explore(&path, &src, &ExploreOptions { mode: Mode::Naive, ..at(Granularity::Lock) }).unwrap();
+    assert_eq!(outcome_set(&naive), outcome_set(&lock));
+    assert_eq!(naive.naive_executions, lock.naive_executions, "the naive count is exact at lock granularity too");
+}
+
+/// `--no-named-yield-points`: the userfaultfd API race needs
+/// `uffd:api:before_init` at call granularity; at lock granularity the
+/// search finds it without.
+#[test]
+fn without_named_yield_points_only_lock_granularity_finds_the_uffd_api_race() {
+    let path = format!("{}/tests/fail/bug_uffd_api_init_race.scn", env!("CARGO_MANIFEST_DIR"));
+    let src = std::fs::read_to_string(&path).unwrap();
+    let named = explore(&path, &src, &at(Granularity::Call)).unwrap();
+    assert!(named.violations > 0, "found with its named yield point");
+    let off = |g| explore(&path, &src, &ExploreOptions { no_named_yield_points: true, ..at(g) }).unwrap();
+    let call = off(Granularity::Call);
+    assert!(call.complete && call.violations == 0, "{call:?}");
+    let lock = off(Granularity::Lock);
+    assert!(lock.complete && lock.violations > 0, "{lock:?}");
+    // The counterexample replays with the flags the report names.
+    let c = &lock.counterexamples[0];
+    let (mut out, l) = (
+        String::new(),
+        scenarios::cli::LimitArgs {
+            granularity: Some(Granularity::Lock),
+            no_named_yield_points: true,
+            ..Default::default()
+        },
+    );
+    let code = scenarios::cli::cmd_replay_limited(&mut out, &path, &c.schedule, false, &Default::default(), &l);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&c.message.lines().next().unwrap().chars().take(30).collect::<String>()), "{out}");
+    assert!(out.contains("--granularity lock --no-named-yield-points"), "{out}");
+}
+
+/// `config granularity=` sets the default, the option overrides it, the
+/// JSON report carries it only when it is not `call` (a call report reads
+/// as before the field existed, and old readers keep working), and merge
+/// refuses shards of two granularities.
+#[test]
+fn granularity_config_flag_json_and_merge() {
+    let (path, src) = granularity_file("dup_vs_dup2.scn");
+    let mut lines: Vec<&str> = src.lines().collect();
+    let title = lines.iter().position(|l| l.starts_with("scenario")).unwrap();
+    lines.insert(title + 1, "config granularity=lock");
+    let with_config = lines.join("\n") + "\n";
+    let from_file = explore(&path, &with_config, &ExploreOptions::default()).unwrap();
+    assert_eq!(from_file.granularity, "lock");
+    let overridden = explore(&path, &with_config, &at(Granularity::Call)).unwrap();
+    assert_eq!(overridden.granularity, "call");
+    assert_eq!(overridden.executions, explore(&path, &src, &ExploreOptions::default()).unwrap().executions);
+    let bad = with_config.replace("granularity=lock", "granularity=instruction");
+    let e = explore(&path, &bad, &ExploreOptions::default()).unwrap_err();
+    assert!(e.contains("unknown granularity `instruction`") && e.contains("`call` or `lock`"), "{e}");
+
+    let call_json = serde_json::to_string(&overridden).unwrap();
+    assert!(!call_json.contains("\"granularity\":"), "{call_json}");
+    let lock_json = serde_json::to_string(&from_file).unwrap();
+    assert!(lock_json.contains("\"granularity\":\"lock\""), "{lock_json}");
+    let back: Report = serde_json::from_str(&call_json).unwrap();
+    assert_eq!(back.granularity, "call", "a report without the field is a call-granularity one");
+
+    let shard = |i, g| explore(&path, &src, &ExploreOptions { shard: Some((i, 2)), ..at(g) }).unwrap();
+    let e = merge(&[shard(0, Granularity::Call), shard(1, Granularity::Lock)]).unwrap_err();
+    assert!(e.contains("lock granularity"), "{e}");
+    let merged = merge(&[shard(0, Granularity::Lock), shard(1, Granularity::Lock)]).unwrap();
+    let whole = explore(&path, &src, &at(Granularity::Lock)).unwrap();
+    assert_eq!(
+        (merged.executions, &merged.outcomes, &merged.granularity),
+        (whole.executions, &whole.outcomes, &whole.granularity)
+    );
+}
+
+/// Lock granularity is as deterministic as call granularity: the same
+/// search twice, and with threads, gives the same report byte for byte.
+#[test]
+fn lock_granularity_reports_are_deterministic() {
+    for (path, src) in
+        [granularity_file("dup_vs_dup2.scn"), library("race_create_vs_close.scn"), library("race_uffd_api.scn")]
+    {
+        let o = at(Granularity::Lock);
+        let a = serde_json::to_string(&explore(&path, &src, &o).unwrap()).unwrap();
+        let b = serde_json::to_string(&explore(&path, &src, &o).unwrap()).unwrap();
+        let c = serde_json::to_string(&explore_parallel(&path, &src, &o, 3).unwrap()).unwrap();
+        assert_eq!(a, b, "{path}");
+        assert_eq!(a, c, "{path}: three threads");
+        let mut one = String::new();
+        let mut two = String::new();
+        let l = scenarios::cli::LimitArgs { granularity: Some(Granularity::Lock), ..Default::default() };
+        scenarios::cli::cmd_run_limited(&mut one, std::slice::from_ref(&path), Some(7), true, &Default::default(), &l);
+        scenarios::cli::cmd_run_limited(&mut two, std::slice::from_ref(&path), Some(7), true, &Default::default(), &l);
+        assert_eq!(one, two, "{path}: ksim run");
+        assert!(one.contains("seed 7, lock granularity"), "{one}");
+    }
 }

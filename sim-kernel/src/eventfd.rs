@@ -246,6 +246,7 @@ impl FileOps for EventfdFile {
 pub fn eventfd_ctx_fileget(file: &File) -> KResult<Arc<EventfdCtx>> {
     let ef = file.ops_as::<EventfdFile>().ok_or(Errno::EINVAL)?;
     ef.ctx.check("eventfd_ctx_fileget");
+    crate::sched::fine_point("atomic");
     crate::footprint::access(ef.ctx.hdr.id(), true);
     ef.ctx.kref.fetch_add(1, Ordering::AcqRel);
     Ok(ef.ctx.clone())
@@ -262,6 +263,7 @@ pub fn eventfd_ctx_put(ctx: &Arc<EventfdCtx>) {
     if !ctx.check("eventfd_ctx_put") {
         return;
     }
+    crate::sched::fine_point("atomic");
     crate::footprint::access(ctx.hdr.id(), true);
     if ctx.kref.fetch_sub(1, Ordering::AcqRel) == 1 {
         if ctx.lock().func_count() != 0 {

@@ -119,7 +119,7 @@ impl ObjTable {
     /// call site.
     pub fn register(&self, ty: &'static str) -> ObjHeader {
         let site = crate::sched::current_site();
-        let mut r = self.records.lock();
+        let mut r = self.records.lock_quiet();
         let t = r.type_index(ty);
         r.sites.push((site, 0));
         r.tys.push(t);
@@ -142,7 +142,7 @@ impl ObjTable {
             });
             return;
         }
-        let mut r = self.records.lock();
+        let mut r = self.records.lock_quiet();
         let i = (h.id as usize).wrapping_sub(1);
         if let Some(s) = r.sites.get_mut(i) {
             s.1 = site;
@@ -188,11 +188,11 @@ impl ObjTable {
     }
 
     pub fn record(&self, id: ObjId) -> ObjRecord {
-        self.records.lock().get(id).unwrap_or(ObjRecord { ty: "?", created: 0, released: None })
+        self.records.lock_quiet().get(id).unwrap_or(ObjRecord { ty: "?", created: 0, released: None })
     }
 
     pub fn report(&self, r: Report) {
-        self.reports.lock().push(r);
+        self.reports.lock_quiet().push(r);
     }
 
     /// A `WARN_ON`: record a broken invariant at the current site.
@@ -201,12 +201,12 @@ impl ObjTable {
     }
 
     pub fn reports(&self) -> Vec<Report> {
-        self.reports.lock().clone()
+        self.reports.lock_quiet().clone()
     }
 
     /// Objects never released, in creation order.
     pub fn live(&self) -> Vec<(ObjId, ObjRecord)> {
-        let r = self.records.lock();
+        let r = self.records.lock_quiet();
         (0..r.tys.len())
             .filter(|&i| r.tys[i] & RELEASED == 0)
             .filter_map(|i| r.get(i as ObjId + 1).map(|rec| (i as ObjId + 1, rec)))
@@ -223,6 +223,6 @@ impl ObjTable {
     }
 
     pub fn count(&self) -> usize {
-        self.records.lock().sites.len()
+        self.records.lock_quiet().sites.len()
     }
 }

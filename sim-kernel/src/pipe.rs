@@ -604,6 +604,7 @@ impl FileOps for PipeFile {
 
 /// `put_pipe_info`: the last file frees the pipe.
 fn put_pipe_info(pipe: &Arc<PipeInodeInfo>) {
+    crate::sched::fine_point("atomic");
     crate::footprint::access(pipe.hdr.id(), true);
     if pipe.files.fetch_sub(1, Ordering::AcqRel) == 1 {
         free_pipe_info(pipe);

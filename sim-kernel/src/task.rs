@@ -76,6 +76,7 @@ impl Process {
     }
 
     pub fn signal(&self, sig: usize) {
+        crate::sched::fine_point("atomic");
         crate::footprint::access(crate::footprint::proc_key(self.pid), true);
         if let Some(c) = self.sig_counts.get(sig) {
             c.fetch_add(1, Ordering::Relaxed);

@@ -190,6 +190,7 @@ impl UserfaultfdCtx {
 
     /// `userfaultfd_ctx_get`.
     fn get(&self) {
+        crate::sched::fine_point("atomic");
         crate::footprint::access(self.hdr.id(), true);
         self.kref.fetch_add(1, Ordering::AcqRel);
     }
@@ -207,6 +208,7 @@ fn userfaultfd_ctx_put(ctx: &UserfaultfdCtx) {
     if !ctx.check("userfaultfd_ctx_put") {
         return;
     }
+    crate::sched::fine_point("atomic");
     crate::footprint::access(ctx.hdr.id(), true);
     if ctx.kref.fetch_sub(1, Ordering::AcqRel) == 1 {
         let busy = {

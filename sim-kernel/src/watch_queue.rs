@@ -205,6 +205,7 @@ pub(crate) fn watch_queue_attach(wq: &WatchQueue, pipe: &Arc<PipeInodeInfo>) {
 /// `put_watch_queue`: the last reference frees the note pages and the
 /// filter.
 pub(crate) fn put_watch_queue(wq: &Arc<WatchQueue>) {
+    crate::sched::fine_point("atomic");
     crate::footprint::access(wq.hdr.id(), true);
     if wq.kref.fetch_sub(1, Ordering::AcqRel) == 1 {
         if let Some(pages) = wq.notes().pages.take() {
@@ -221,6 +222,7 @@ pub(crate) fn put_watch_queue(wq: &Arc<WatchQueue>) {
 /// `put_watch`: the last reference frees the watch and drops its queue
 /// reference (`free_watch`).
 fn put_watch(w: &Arc<Watch>) {
+    crate::sched::fine_point("atomic");
     crate::footprint::access(w.hdr.id(), true);
     if w.kref.fetch_sub(1, Ordering::AcqRel) == 1 {
         w.kernel.objs.release(&w.hdr);
@@ -468,6 +470,7 @@ fn get_watch_queue(task: &Task, fd: i64) -> KResult<Arc<WatchQueue>> {
     let file = task.proc()?.files.fget(fd).map_err(|_| Errno::EINVAL)?;
     let pipe = get_pipe_info(&file).ok_or(Errno::EINVAL)?;
     let wq = pipe.watch_queue.as_ref().ok_or(Errno::EINVAL)?;
+    crate::sched::fine_point("atomic");
     crate::footprint::access(wq.hdr.id(), true);
     wq.kref.fetch_add(1, Ordering::AcqRel);
     Ok(wq.clone())
@@ -506,6 +509,7 @@ pub fn sys_watch_add(task: &Task, src: &Arc<WatchSource>, fd: i64, watch_id: i64
         // watch's queue pointer borrows the caller's, and add_one_watch
         // takes the lasting one. Keep the count honest: this one is the
         // watch's until free_watch.
+        crate::sched::fine_point("atomic");
         wq.kref.fetch_add(1, Ordering::AcqRel);
         let r = add_watch_to_object(&w, src);
         if r.is_err() {

@@ -131,6 +131,9 @@ pub struct ConfigIr {
     /// The userfaultfd features of the machine; no config key: set only by
     /// `ksim compare` to match the host (`scenarios/src/native/host.rs`).
     pub uffd_features: Option<u64>,
+    /// `granularity=call|lock`: where actors may switch (`--granularity`
+    /// overrides it).
+    pub granularity: Option<sim_kernel::sched::Granularity>,
 }
 
 impl ConfigIr {

@@ -401,7 +401,7 @@ fn parse_header(l: &Line) -> PResult<Header> {
             }
             if items.is_empty() {
                 return Err(p.unexpected(
-                    "`KEY=VALUE` (seed, preemptions, max_executions, max_steps, bug, pkeys or cap_sys_resource)",
+                    "`KEY=VALUE` (seed, preemptions, max_executions, max_steps, granularity, bug, pkeys or cap_sys_resource)",
                 ));
             }
             Header::Config(items)

@@ -224,7 +224,7 @@ impl<'a> Resolver<'a> {
 
     fn config(&mut self, file: &File) -> ConfigIr {
         const KEYS: &[&str] =
-            &["seed", "preemptions", "max_executions", "max_steps", "bug", "pkeys", "cap_sys_resource"];
+            &["seed", "preemptions", "max_executions", "max_steps", "granularity", "bug", "pkeys", "cap_sys_resource"];
         let mut cfg = ConfigIr::default();
         let mut seen: HashMap<String, u32> = HashMap::new();
         for item in &file.config {
@@ -283,6 +283,27 @@ impl<'a> Resolver<'a> {
                     } else {
                         cfg.cap_sys_resource = Some(on);
                     }
+                }
+                "granularity" => {
+                    let g = match &item.value {
+                        ConfigValue::Word(w) => sim_kernel::sched::Granularity::parse(w),
+                        ConfigValue::Int(_) => None,
+                    };
+                    let Some(g) = g else {
+                        let found = match &item.value {
+                            ConfigValue::Word(w) => w.clone(),
+                            ConfigValue::Int(n) => n.to_string(),
+                        };
+                        self.err(
+                            Diag::new(item.value_span, format!("unknown granularity `{found}`"))
+                                .expected("`call` or `lock`"),
+                        );
+                        continue;
+                    };
+                    if !self.config_key_once(&mut seen, item) {
+                        continue;
+                    }
+                    cfg.granularity = Some(g);
                 }
                 "bug" => {
                     let name = match &item.value {

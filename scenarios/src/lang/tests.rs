@@ -517,7 +517,7 @@ fn config_errors() {
         8,
         &[
             "unknown config key `sed`",
-            "`seed`, `preemptions`, `max_executions`, `max_steps`, `bug`, `pkeys` or `cap_sys_resource`",
+            "`seed`, `preemptions`, `max_executions`, `max_steps`, `granularity`, `bug`, `pkeys` or `cap_sys_resource`",
             "did you mean `seed`",
         ],
     );

@@ -206,6 +206,10 @@ pub fn fault_page<R>(
                         continue;
                     }
                     FaultOutcome::NoPage => {
+                        // Back to user space and faulting anew, until the
+                        // release clears the range: a spin, which at lock
+                        // granularity lets the (preempted) release run.
+                        crate::sched::spin_point("fault:retry");
                         mmap_path = false;
                         continue;
                     }

@@ -482,12 +482,14 @@ impl MmStruct {
 
     /// `mmgrab`.
     pub fn grab(&self) {
+        crate::sched::fine_point("atomic");
         crate::footprint::access(self.hdr.id(), true);
         self.mm_count.fetch_add(1, Ordering::AcqRel);
     }
 
     /// `mmdrop`: the last reference frees the structure.
     pub fn drop_ref(&self) {
+        crate::sched::fine_point("atomic");
         crate::footprint::access(self.hdr.id(), true);
         if self.mm_count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.kernel.objs.release(&self.hdr);

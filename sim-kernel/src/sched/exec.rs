@@ -55,6 +55,11 @@ struct ActorRec {
     site: u32,
     /// The label of the scheduling point where it last gave up the CPU.
     at: &'static str,
+    /// Between [`prepare_block`] and [`block`] at lock granularity (where
+    /// a scheduling point can fall between them, as when `poll` queues on
+    /// several wait queues): a wake-up with its token then counts, and the
+    /// block returns at once (Linux's `set_current_state` before queueing).
+    armed: bool,
 }
 
 /// A short list of actor ids kept inline (no allocation for up to
@@ -187,6 +192,9 @@ struct Core {
     lock_waiters: Vec<(usize, ActorId, u64)>,
     /// Set by [`request_stop`]: the run ends at the next switch.
     stop: bool,
+    /// An actor at a [`spin_point`]: not chosen at the next decision
+    /// while another actor can run.
+    yielding: Option<ActorId>,
     /// Recorded when [`Executor::record_events`] is on.
     events: Option<Vec<ExecEvent>>,
     /// Recorded when [`Executor::record_steps`] is on.
@@ -286,6 +294,9 @@ pub fn access(key: u64, write: bool) {
         // (so its slice is dead before any access), and `step_count`,
         // which reads the length.
         unsafe { record_into(key, write, st) };
+        if fine_grained() {
+            note_native(key, write);
+        }
     }
 }
 
@@ -363,6 +374,17 @@ thread_local! {
     /// Whether the installed executor has killed its actors
     /// ([`Executor::kill_all`]): [`current_killed`]'s fast exit.
     static KILLED: Cell<bool> = const { Cell::new(false) };
+    /// Lock granularity ([`Granularity::Lock`]): every lock acquisition,
+    /// refcount read-modify-write and wake-up is a scheduling point too.
+    static FINE: Cell<bool> = const { Cell::new(false) };
+    /// `--no-named-yield-points`: named yield points do nothing.
+    static NAMED_OFF: Cell<bool> = const { Cell::new(false) };
+    /// Lock granularity, steps recorded: the keys the running actor's own
+    /// code reported since its step opened (see `fine_point_carrying`).
+    static NATIVE: RefCell<Footprint> = RefCell::new(Footprint::new());
+    /// Lock granularity, steps recorded: the locks each actor holds, with
+    /// the keys reported before each was taken.
+    static HELD: RefCell<Vec<(ActorId, usize, Footprint)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The runnable actors as a set that lists them in id order: a bit per
@@ -538,18 +560,25 @@ impl Core {
 
 /// A named yield point inside a kernel path: the place where Linux could be
 /// preempted (or another CPU could run) between two steps that matter. The
-/// explorer interleaves here; outside the executor it is a no-op.
+/// explorer interleaves here; outside the executor it is a no-op, and so it
+/// is with `--no-named-yield-points` ([`Executor::set_named_yield_points`]).
 pub fn yield_point(name: &'static str) {
-    if !in_sim() {
+    if !in_sim() || (NAMED_OFF.with(|f| f.get()) && name != "syscall") {
         return;
     }
+    point(name, name != "syscall");
+}
+
+/// A scheduling point labelled `label` of the running actor (inside the
+/// executor); `event`: show it in step traces.
+fn point(label: &'static str, event: bool) {
     let at = with_core(|c| {
         let a = c.current?;
-        c.actors[a].at = name;
-        if name != "syscall" {
+        c.actors[a].at = label;
+        if event {
             let t = c.clock_ns;
             if let Some(ev) = c.events.as_mut() {
-                ev.push(ExecEvent::Yield { actor: a, label: name, t });
+                ev.push(ExecEvent::Yield { actor: a, label, t });
             }
         }
         Some(c.at_point(a))
@@ -565,6 +594,187 @@ pub fn yield_point(name: &'static str) {
     }
 }
 
+/// Whether the executor on this thread runs at lock granularity
+/// ([`Granularity::Lock`]). One thread-local read: the check every lock
+/// acquisition, refcount change and wake-up makes at call granularity.
+#[inline(always)]
+pub fn fine_grained() -> bool {
+    FINE.with(|f| f.get())
+}
+
+/// A scheduling point of lock granularity ([`Granularity::Lock`]): a lock
+/// acquisition (`"lock"`), a refcount read-modify-write (`"atomic"`), a
+/// wake-up (`"wake"`). Nothing at call granularity.
+#[inline(always)]
+pub fn fine_point(label: &'static str) {
+    if fine_grained() {
+        fine_point_slow(label);
+    }
+}
+
+/// [`fine_point`] at lock granularity.
+#[cold]
+#[inline(never)]
+fn fine_point_slow(label: &'static str) {
+    fine_point_carrying(label);
+}
+
+/// A point of lock granularity, where the code after it may touch state
+/// whose key was reported before it: kernel paths report a lock's key
+/// once, just before taking it, and then work under the lock. So the new
+/// step repeats (a superset of what it needs, which keeps the reduction
+/// sound) the keys the ended step reported itself since the last such
+/// point, and the keys of every lock the actor holds (each lock's are those
+/// reported before its acquisition). Not transitively: a key repeated into
+/// a step is not repeated again unless its lock is still held, or the
+/// footprints of a long call would pile up into every later step. Returns
+/// the keys reported before the point (for [`lock_point`]), `None` when
+/// steps are not recorded.
+fn fine_point_carrying(label: &'static str) -> Option<Footprint> {
+    // Not inside an actor, or unwinding one (a dropped coroutine's kernel
+    // code runs its guards' drops and puts, and must not switch).
+    if !in_sim() || std::thread::panicking() {
+        return None;
+    }
+    let carry = take_carry();
+    point(label, false);
+    put_carry(carry)
+}
+
+/// What [`fine_point_carrying`] repeats into the next step: the keys
+/// reported since the step opened, and with those of the held locks.
+fn take_carry() -> Option<(Footprint, Footprint)> {
+    if STEP.with(|s| s.get()).is_null() {
+        None
+    } else {
+        let native = NATIVE.with(|n| n.borrow().clone());
+        let mut carry = native.clone();
+        let me = current();
+        HELD.with(|h| {
+            for (a, _, fp) in h.borrow().iter() {
+                if Some(*a) == me {
+                    carry.extend_from_slice(fp);
+                }
+            }
+        });
+        Some((native, carry))
+    }
+}
+
+/// Repeat what [`take_carry`] took into the step now open.
+fn put_carry(carry: Option<(Footprint, Footprint)>) -> Option<Footprint> {
+    let (native, carry) = carry?;
+    let st = STEP.with(|s| s.get());
+    if !st.is_null() {
+        for (key, write) in carry {
+            // SAFETY: as in `access` (the step just opened for this
+            // actor); not noted as this step's own report.
+            unsafe { record_into(key, write, st) };
+        }
+    }
+    Some(native)
+}
+
+/// A busy-wait retry at lock granularity (Linux's `cpu_relax()` in a
+/// loop that waits for another CPU, as a fault retried while its
+/// userfaultfd context is being released): the running actor lets every
+/// other runnable actor go first, as loom's `yield_now` does. Without it
+/// the search would follow the schedule in which the spinner always runs
+/// on, for ever. At call granularity no other actor can run inside such a
+/// window, and this does nothing.
+pub fn spin_point(label: &'static str) {
+    if !fine_grained() || !in_sim() || std::thread::panicking() {
+        return;
+    }
+    let carry = take_carry();
+    let yielded = with_core(|c| {
+        let a = c.current?;
+        c.actors[a].at = label;
+        if c.runq.len() > 1 {
+            c.yielding = Some(a);
+            Some(true)
+        } else {
+            Some(false)
+        }
+    })
+    .flatten()
+    .unwrap_or(false);
+    if yielded {
+        suspend();
+    } else {
+        point(label, false);
+    }
+    put_carry(carry);
+}
+
+/// The scheduling point before a lock acquisition at lock granularity
+/// (see [`fine_point_carrying`]): returns what [`hold_lock`] must remember
+/// for the lock once taken.
+///
+/// The acquisition is a write to the lock: two actors' acquisitions of one
+/// lock never commute (the second parks if the first still holds it),
+/// even when both only read what it protects. A lock has no key of its
+/// own; its key is what the caller reported just before taking it (the
+/// keys its step reported since it opened), recorded here as writes in the
+/// acquiring step, and in every step of the holder at a point of lock
+/// granularity until the release.
+#[cold]
+#[inline(never)]
+pub fn lock_point() -> Option<Footprint> {
+    let mut keys = fine_point_carrying("lock")?;
+    for e in keys.iter_mut() {
+        e.1 = true;
+    }
+    let st = STEP.with(|s| s.get());
+    if !st.is_null() {
+        for &(key, write) in keys.iter() {
+            // SAFETY: as in `access`.
+            unsafe { record_into(key, write, st) };
+        }
+    }
+    Some(keys)
+}
+
+/// The current actor took the lock at `addr` after [`lock_point`]
+/// returned `keys`: they are repeated into every step at a point of lock
+/// granularity until [`release_lock`].
+#[cold]
+#[inline(never)]
+pub fn hold_lock(addr: usize, keys: Footprint) {
+    if let Some(a) = current() {
+        HELD.with(|h| h.borrow_mut().push((a, addr, keys)));
+    }
+}
+
+/// The current actor released the lock at `addr` (at lock granularity).
+#[inline]
+pub fn release_lock(addr: usize) {
+    HELD.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.is_empty() {
+            return;
+        }
+        let me = current();
+        if let Some(i) = h.iter().rposition(|(a, x, _)| *x == addr && Some(*a) == me) {
+            h.remove(i);
+        }
+    });
+}
+
+/// Note a key reported by the running actor's own code (lock
+/// granularity: see [`fine_point_carrying`]).
+#[inline(never)]
+fn note_native(key: u64, write: bool) {
+    NATIVE.with(|n| {
+        let mut n = n.borrow_mut();
+        if let Some(e) = n.iter_mut().find(|(k, _)| *k == key) {
+            e.1 |= write;
+        } else {
+            n.push((key, write));
+        }
+    });
+}
+
 /// The interpreter's entry to a call: the scheduling point before it
 /// (`switch`: not for an actor's first call), then whether the actor was
 /// killed meanwhile (it must not make the call), then the call site. One
@@ -577,6 +787,7 @@ pub fn enter_call(switch: bool, site: u32) -> bool {
     let enter = |c: &mut Core, a: ActorId| {
         let r = &mut c.actors[a];
         r.site = site;
+        r.armed = false;
         r.killed
     };
     let h = match with_core(|c| {
@@ -700,7 +911,9 @@ pub fn sleep_ns(ns: u64) {
 pub fn prepare_block() -> u64 {
     with_core(|c| {
         let a = c.current.expect("prepare_block outside an actor");
-        c.actors[a].token
+        let r = &mut c.actors[a];
+        r.armed = true;
+        r.token
     })
     .expect("prepare_block outside the executor")
 }
@@ -712,27 +925,35 @@ pub fn block(token: u64, on: BlockedOn, deadline: Option<u64>) -> WakeReason {
 }
 
 fn block_as(token: u64, on: BlockedOn, deadline: Option<u64>, interruptible: bool) -> WakeReason {
-    let killed = with_core(|c| {
+    let early = with_core(|c| {
         let a = c.current.expect("block outside an actor");
         let t = c.clock_ns;
         let r = &mut c.actors[a];
         if r.killed && interruptible {
-            return true;
+            return Some(WakeReason::Killed);
+        }
+        r.armed = false;
+        if r.token != token {
+            // Lock granularity: woken between `prepare_block` and here (a
+            // wake-up counts once the caller is queued, as Linux's does
+            // once the task has set its state), or the token moved while
+            // the caller waited for a lock in between (a spurious wake-up:
+            // every sleeper re-checks its condition).
+            return Some(r.wake_reason);
         }
         if let Some(ev) = c.events.as_mut() {
             ev.push(ExecEvent::Blocked { actor: a, on: on.clone(), t });
         }
-        debug_assert_eq!(c.actors[a].token, token);
         c.set_state(a, ActorState::Blocked);
         let r = &mut c.actors[a];
         r.deadline = deadline;
         r.blocked_on = Some(on);
         r.at = "block";
-        false
+        None
     })
     .expect("block outside the executor");
-    if killed {
-        return WakeReason::Killed;
+    if let Some(why) = early {
+        return why;
     }
     suspend();
     with_core(|c| {
@@ -793,6 +1014,14 @@ impl Core {
             if let Some(ev) = self.events.as_mut() {
                 ev.push(ExecEvent::Woken { actor, why, t });
             }
+            true
+        } else if r.armed && r.state == ActorState::Runnable && r.token == token && fine_grained() {
+            // Only at lock granularity can another actor run while this one
+            // is armed (see `ActorRec::armed`): the wake-up counts.
+            let r = &mut self.actors[actor];
+            r.token += 1;
+            r.armed = false;
+            r.wake_reason = why;
             true
         } else {
             false
@@ -866,6 +1095,9 @@ impl Core {
             // Through the buffer's pointer (no reference to the step).
             let st = steps.as_mut_ptr().wrapping_add(steps.len() - 1);
             STEP.with(|r| r.set(st));
+            if fine_grained() {
+                NATIVE.with(|n| n.borrow_mut().clear());
+            }
         }
     }
 
@@ -1012,6 +1244,7 @@ impl Executor {
                 clock_ns: 0,
                 lock_waiters: Vec::new(),
                 stop: false,
+                yielding: None,
                 events: None,
                 steps: None,
                 spare_names: Vec::new(),
@@ -1037,6 +1270,10 @@ impl Executor {
         STEP.with(|r| r.set(std::ptr::null_mut()));
         LOCK_PARKED.with(|n| n.set(0));
         KILLED.with(|k| k.set(false));
+        FINE.with(|f| f.set(false));
+        NAMED_OFF.with(|f| f.set(false));
+        NATIVE.with(|n| n.borrow_mut().clear());
+        HELD.with(|h| h.borrow_mut().clear());
         Executor { core, cos, decisions: Vec::new(), full_decisions: false, schedule: Vec::with_capacity(32) }
     }
 
@@ -1063,6 +1300,7 @@ impl Executor {
                 killed: false,
                 site: 0,
                 at: "start",
+                armed: false,
             });
             let id = c.actors.len() - 1;
             c.runq.insert(id);
@@ -1123,14 +1361,20 @@ impl Executor {
                     return Next::Resume(a, Some(d));
                 }
                 c.pass_forced = pass && c.steps.is_none();
-                match c.runq.len() {
+                // An actor at a spin point lets the others go first.
+                let skip = c.yielding.take().filter(|_| c.runq.len() > 1);
+                match c.runq.len() - usize::from(skip.is_some()) {
                     0 => Next::Idle,
-                    1 => Next::Forced(c.runq.first(), c.choices),
+                    1 => match skip {
+                        None => Next::Forced(c.runq.first(), c.choices),
+                        Some(y) => Next::Forced(c.runq.iter().find(|&a| a != y).expect("runnable"), c.choices),
+                    },
                     _ => {
                         runnable.clear();
-                        runnable.extend(c.runq.iter());
+                        runnable.extend(c.runq.iter().filter(|&a| Some(a) != skip));
                         let (prev_runnable, label) = match c.prev {
-                            Some(p) => (c.actors[p].state == ActorState::Runnable, c.actors[p].at),
+                            Some(p) if Some(p) != skip => (c.actors[p].state == ActorState::Runnable, c.actors[p].at),
+                            Some(p) => (false, c.actors[p].at),
                             None => (false, "start"),
                         };
                         Next::Choose(prev_runnable, label, c.prev, c.choices)
@@ -1236,6 +1480,18 @@ impl Executor {
                 }
             });
         }
+    }
+
+    /// Set how finely actors interleave from now on (the executor starts
+    /// at [`Granularity::Call`](super::Granularity::Call)).
+    pub fn set_granularity(&mut self, g: super::Granularity) {
+        FINE.with(|f| f.set(g == super::Granularity::Lock));
+    }
+
+    /// Whether named yield points are scheduling points (the default) or do
+    /// nothing (`--no-named-yield-points`).
+    pub fn set_named_yield_points(&mut self, on: bool) {
+        NAMED_OFF.with(|f| f.set(!on));
     }
 
     /// Record [`ExecEvent`]s from now on.
@@ -1395,6 +1651,10 @@ impl Drop for Executor {
         SPARE.with(|s| *s.borrow_mut() = Some(core));
         LOCK_PARKED.with(|n| n.set(0));
         KILLED.with(|k| k.set(false));
+        FINE.with(|f| f.set(false));
+        NAMED_OFF.with(|f| f.set(false));
+        NATIVE.with(|n| n.borrow_mut().clear());
+        HELD.with(|h| h.borrow_mut().clear());
     }
 }
 
@@ -1409,6 +1669,7 @@ impl Core {
             clock_ns,
             lock_waiters,
             stop,
+            yielding,
             events,
             steps,
             spare_names,
@@ -1438,6 +1699,7 @@ impl Core {
         *clock_ns = 0;
         lock_waiters.clear();
         *stop = false;
+        *yielding = None;
         *events = None;
         *steps = None;
     }
@@ -1492,5 +1754,147 @@ mod tests {
         assert_eq!(q.iter().collect::<Vec<_>>(), [1, 64, 70]);
         q.clear();
         assert_eq!((q.len(), q.iter().count()), (0, 0));
+    }
+    /// Chooses `script[i]` at the i-th decision when it can run, else the
+    /// lowest runnable id; records every decision's label.
+    struct Script {
+        script: Vec<ActorId>,
+        labels: Vec<&'static str>,
+    }
+
+    impl Chooser for Script {
+        fn choose(&mut self, p: &ChoicePoint<'_>) -> ActorId {
+            self.labels.push(p.label);
+            match self.script.get(p.index) {
+                Some(&a) if p.runnable.contains(&a) => a,
+                _ => p.runnable[0],
+            }
+        }
+    }
+
+    fn script(s: &[ActorId]) -> Script {
+        Script { script: s.to_vec(), labels: Vec::new() }
+    }
+
+    #[test]
+    fn fine_points_are_scheduling_points_only_at_lock_granularity() {
+        for g in [super::super::Granularity::Call, super::super::Granularity::Lock] {
+            let mut ex = Executor::new();
+            ex.set_granularity(g);
+            for name in ["a", "b"] {
+                ex.spawn(name, || {
+                    fine_point("lock");
+                    fine_point("atomic");
+                    fine_point("wake");
+                });
+            }
+            let mut ch = script(&[]);
+            assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+            match g {
+                super::super::Granularity::Call => assert_eq!(ch.labels, ["start"]),
+                super::super::Granularity::Lock => assert_eq!(ch.labels, ["start", "lock", "atomic", "wake"]),
+            }
+        }
+    }
+
+    #[test]
+    fn named_yield_points_can_be_turned_off() {
+        for on in [true, false] {
+            let mut ex = Executor::new();
+            ex.set_named_yield_points(on);
+            ex.spawn("a", || yield_point("test:window"));
+            ex.spawn("b", || {});
+            let mut ch = script(&[]);
+            ex.run(&mut ch);
+            assert_eq!(ch.labels.contains(&"test:window"), on);
+        }
+    }
+
+    /// At lock granularity, taking a lock is a write to the key reported
+    /// just before it, in the acquiring step; a lock held across a point
+    /// parks the second taker, whose acquisition carries the key too.
+    #[test]
+    fn a_lock_acquisition_writes_the_key_reported_before_it_and_a_held_lock_parks() {
+        use std::rc::Rc;
+        const K: u64 = 42;
+        let mut ex = Executor::new();
+        ex.set_granularity(super::super::Granularity::Lock);
+        ex.record_steps();
+        ex.record_events();
+        let m = Rc::new(crate::sync::Mutex::new(0u32));
+        let m2 = m.clone();
+        ex.spawn("holder", move || {
+            access(K, false);
+            let mut g = m.lock();
+            fine_point("atomic");
+            *g += 1;
+        });
+        ex.spawn("taker", move || {
+            access(K, false);
+            *m2.lock() += 10;
+        });
+        // start: holder; its lock point: holder; its atomic point (lock
+        // held): taker, whose lock point: taker, which parks.
+        let mut ch = script(&[0, 0, 1, 1]);
+        assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+        assert_eq!(ch.labels[..4], ["start", "lock", "atomic", "lock"]);
+        let steps = ex.steps();
+        for d in [1, 3] {
+            let st = steps.iter().find(|s| s.decision == Some(d)).expect("a step chosen at the decision");
+            assert!(st.accesses.contains(&(K, true)), "decision {d}: {st:?}");
+        }
+        // The holder's step after its atomic point still carries the key.
+        assert!(steps.iter().filter(|s| s.actor == 0).all(|s| s.accesses.iter().any(|(k, _)| *k == K)));
+        let events = take_events();
+        assert!(
+            events.iter().any(|e| matches!(e, ExecEvent::Blocked { actor: 1, on, .. } if on.what == "lock")),
+            "{events:?}"
+        );
+    }
+
+    /// A spin point lets the other actors go first: a chooser that always
+    /// runs the previous actor on would otherwise spin for ever.
+    #[test]
+    fn a_spinning_actor_lets_the_others_run() {
+        use std::rc::Rc;
+        let mut ex = Executor::new();
+        ex.set_granularity(super::super::Granularity::Lock);
+        let flag = Rc::new(Cell::new(false));
+        let f2 = flag.clone();
+        ex.spawn("spinner", move || {
+            let mut n = 0;
+            while !flag.get() {
+                spin_point("spin");
+                n += 1;
+                assert!(n < 10, "spun on");
+            }
+        });
+        ex.spawn("setter", move || f2.set(true));
+        assert_eq!(ex.run(&mut RunToBlock), RunEnd::AllDone);
+    }
+
+    /// At lock granularity a point can fall between `prepare_block` and
+    /// `block` (poll queues itself under locks that are points): a wake-up
+    /// there counts, and the block returns at once.
+    #[test]
+    fn a_wake_up_between_prepare_and_block_counts_at_lock_granularity() {
+        use std::rc::Rc;
+        let mut ex = Executor::new();
+        ex.set_granularity(super::super::Granularity::Lock);
+        let tok = Rc::new(Cell::new(None));
+        let t2 = tok.clone();
+        let got = Rc::new(Cell::new(None));
+        let g2 = got.clone();
+        ex.spawn("sleeper", move || {
+            tok.set(Some(prepare_block()));
+            fine_point("lock");
+            g2.set(Some(block(tok.get().unwrap(), BlockedOn { what: "test", obj: 0 }, None)));
+        });
+        ex.spawn("waker", move || {
+            assert!(wake(0, t2.get().expect("the sleeper prepared")));
+        });
+        let mut ch = script(&[0, 1]);
+        assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+        assert_eq!(got.get(), Some(WakeReason::Woken));
     }
 }

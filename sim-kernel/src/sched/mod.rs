@@ -7,7 +7,9 @@
 //! time. It gives control back at *scheduling points*: syscall boundaries
 //! ([`schedule_point`]), blocking ([`wait::WaitQueueHead`]), and the *named
 //! yield points* that kernel paths declare inside their race windows
-//! ([`yield_point`]). At each point the executor asks its [`exec::Chooser`]
+//! ([`yield_point`]); at lock granularity ([`Granularity::Lock`]) also every
+//! lock acquisition, refcount read-modify-write and wake-up
+//! ([`fine_point`]). At each point the executor asks its [`exec::Chooser`]
 //! which runnable actor goes next: a seeded RNG for `ksim run`, a recorded
 //! schedule for `ksim replay`, the search for `ksim explore`.
 //!
@@ -50,12 +52,45 @@ pub struct BlockedOn {
     pub obj: u64,
 }
 
+/// How finely the executor interleaves actors (`ksim --granularity`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Granularity {
+    /// Scheduling points at syscall boundaries, blocking, and named yield
+    /// points only.
+    #[default]
+    Call,
+    /// Also every lock acquisition ([`crate::sync::Mutex::lock`]), every
+    /// read-modify-write of a kernel refcount, and every wake-up that
+    /// woke a task ([`fine_point`]): where Linux can be preempted or
+    /// another CPU can run.
+    Lock,
+}
+
+impl Granularity {
+    /// `call` or `lock`, as the command line and `config granularity=`
+    /// spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Granularity::Call => "call",
+            Granularity::Lock => "lock",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Granularity> {
+        match s {
+            "call" => Some(Granularity::Call),
+            "lock" => Some(Granularity::Lock),
+            _ => None,
+        }
+    }
+}
+
 /// Index of an actor in its executor.
 pub type ActorId = usize;
 
 pub use exec::{
-    current, current_killed, current_site, in_sim, now_ns, park_on_lock, request_stop, schedule_point, set_site,
-    sleep_ns, unpark_lock, yield_point,
+    current, current_killed, current_site, fine_grained, fine_point, in_sim, now_ns, park_on_lock, request_stop,
+    schedule_point, set_site, sleep_ns, spin_point, unpark_lock, yield_point,
 };
 
 /// Under `cfg(loom)` there is no executor: this module stands in for the
@@ -83,6 +118,13 @@ pub mod exec {
     }
     pub fn request_stop() {}
     pub fn yield_point(_name: &'static str) {}
+    #[inline(always)]
+    pub fn fine_grained() -> bool {
+        false
+    }
+    #[inline(always)]
+    pub fn fine_point(_label: &'static str) {}
+    pub fn spin_point(_label: &'static str) {}
     pub fn schedule_point() {}
     pub fn park_on_lock(_addr: usize) {}
     pub fn unpark_lock(_addr: usize) {}

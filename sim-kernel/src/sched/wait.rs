@@ -111,6 +111,12 @@ impl<T> WaitQueueHead<T> {
 
     /// `spin_lock(&wqh.lock)`.
     pub fn lock(&self) -> WqGuard<'_, T> {
+        if super::fine_grained() {
+            // Lock granularity: the acquisition is a write to the lock,
+            // keyed by the owner (see `exec::lock_point`), also where the
+            // caller reported nothing just before.
+            crate::footprint::access(self.owner, true);
+        }
         WqGuard { g: self.lock.lock(), head: self }
     }
 
@@ -176,10 +182,11 @@ impl<T> WqGuard<'_, T> {
             }
             return;
         };
+        let mut woke = false;
         while i < entries.len() {
             match &entries[i] {
                 Entry::Task { actor, token } => {
-                    super::exec::wake(*actor, *token);
+                    woke |= super::exec::wake(*actor, *token);
                     entries.swap_remove(i);
                 }
                 Entry::Func(f) => {
@@ -190,6 +197,11 @@ impl<T> WqGuard<'_, T> {
         }
         if self.g.cv_sleepers != 0 {
             self.head.cv.notify_all();
+        }
+        if woke {
+            // Lock granularity: the woken task may run now (on another CPU,
+            // or preempting the waker), with the lock still held here.
+            super::fine_point("wake");
         }
     }
 

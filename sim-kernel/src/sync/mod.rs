@@ -14,7 +14,9 @@
 //! point (as Linux can be preempted holding a mutex, or contended on another
 //! CPU holding a spinlock). A second actor that finds it taken must not block
 //! the OS thread: [`Mutex::lock`] parks that actor in the scheduler until the
-//! holder's guard drops. That is the only scheduler-aware primitive.
+//! holder's guard drops. That is the only scheduler-aware primitive. At lock
+//! granularity ([`crate::sched::Granularity::Lock`]) every acquisition is
+//! also a scheduling point.
 
 #[cfg(loom)]
 pub use loom::sync::atomic;
@@ -80,8 +82,38 @@ mod imp {
             Mutex { state: AtomicU8::new(FREE), value: UnsafeCell::new(value) }
         }
 
+        /// `spin_lock`/`mutex_lock`: at lock granularity a scheduling point
+        /// first ([`sched::fine_point`]; its step carries the footprint the
+        /// caller reported for the lock), then the acquisition, which parks
+        /// the actor if another holds the lock.
         #[inline]
         pub fn lock(&self) -> MutexGuard<'_, T> {
+            if sched::fine_grained() {
+                return self.lock_fine();
+            }
+            self.lock_quiet()
+        }
+
+        /// [`Mutex::lock`] at lock granularity: the point, the acquisition,
+        /// and the keys reported before it remembered while the lock is
+        /// held ([`sched::exec::hold_lock`]), so that the critical
+        /// section's later steps carry them.
+        #[cold]
+        #[inline(never)]
+        fn lock_fine(&self) -> MutexGuard<'_, T> {
+            let keys = sched::exec::lock_point();
+            let g = self.lock_quiet();
+            if let Some(keys) = keys {
+                sched::exec::hold_lock(self as *const Self as usize, keys);
+            }
+            g
+        }
+
+        /// Take the lock with no scheduling point at any granularity: for
+        /// the simulator's own bookkeeping behind kernel objects (the
+        /// object table), which has no Linux counterpart to preempt.
+        #[inline]
+        pub fn lock_quiet(&self) -> MutexGuard<'_, T> {
             if self.state.compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed).is_err() {
                 self.lock_slow();
             }
@@ -134,6 +166,9 @@ mod imp {
 
         #[inline]
         fn unlock(&self) {
+            if sched::fine_grained() {
+                sched::exec::release_lock(self as *const Self as usize);
+            }
             if self.state.load(Ordering::Relaxed) == PARKED {
                 self.state.store(FREE, Ordering::Release);
                 sched::unpark_lock(self as *const Self as usize);
@@ -238,6 +273,9 @@ mod imp {
         }
         pub fn lock(&self) -> MutexGuard<'_, T> {
             self.0.lock().unwrap_or_else(|p| p.into_inner())
+        }
+        pub fn lock_quiet(&self) -> MutexGuard<'_, T> {
+            self.lock()
         }
         pub fn into_inner(self) -> T {
             self.0.into_inner().unwrap_or_else(|p| p.into_inner())

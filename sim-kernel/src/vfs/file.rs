@@ -282,6 +282,7 @@ impl Clone for FileRef {
     #[inline]
     fn clone(&self) -> Self {
         // check("get_file"), whose footprint read the write covers.
+        crate::sched::fine_point("atomic");
         self.kernel.objs.check_then_write(&self.hdr, "get_file");
         crate::footprint::access(self.hdr.id(), true);
         self.f_count.fetch_add(1, Ordering::AcqRel);
@@ -302,6 +303,7 @@ impl Drop for FileRef {
     #[inline]
     fn drop(&mut self) {
         let f: &File = self;
+        crate::sched::fine_point("atomic");
         crate::footprint::access(f.hdr.id(), true);
         let prev = f.f_count.fetch_sub(1, Ordering::AcqRel);
         if prev <= 1 {
