@@ -41,8 +41,9 @@ pub(crate) enum Event {
     WqeFetched { qpn: u32, id: u64 },
     /// The head packet of the QP's transmit queue may be ready.
     Tx { qpn: u32 },
-    /// A packet finished arriving from the wire.
-    Arrive(Packet),
+    /// A packet finished arriving from the wire; it was sent while the
+    /// port's link was in this epoch (a port that went down since lost it).
+    Arrive(Packet, u32),
     /// Hand a packet whose data is now ready to the transmit engine.
     Transmit(Packet),
     /// Send the QP's coalesced ACK.
@@ -72,6 +73,8 @@ pub struct Stats {
     pub dropped_bad_qp: u64,
     /// Posted DMA writes the host refused (no one to report them to).
     pub dma_write_faults: u64,
+    /// Packets lost because the port went down while they were arriving.
+    pub dropped_port_down: u64,
 }
 
 /// One host channel adapter.
@@ -87,6 +90,11 @@ pub struct Hca {
     pub(crate) rx_busy: Ps,
     pub(crate) outbox: VecDeque<(Ps, Packet)>,
     pub(crate) stats: Stats,
+    /// Port 1 is up (PORT_ACTIVE).
+    pub(crate) port_up: bool,
+    /// Counts the port's down transitions: a packet delivered in an older
+    /// epoch was on the wire when the link died.
+    pub(crate) port_epoch: u32,
 }
 
 impl Hca {
@@ -104,6 +112,8 @@ impl Hca {
             rx_busy: 0,
             outbox: VecDeque::new(),
             stats: Stats::default(),
+            port_up: true,
+            port_epoch: 0,
         }
     }
 
@@ -341,9 +351,37 @@ impl Hca {
         self.outbox.drain(..)
     }
 
-    /// A packet finishes arriving from the wire at `at`.
+    /// A packet finishes arriving from the wire at `at`. It is lost if the
+    /// port goes down before then.
     pub fn deliver(&mut self, at: Ps, pkt: Packet) {
-        self.q.schedule(at, Event::Arrive(pkt));
+        self.q.schedule(at, Event::Arrive(pkt, self.port_epoch));
+    }
+
+    /// Whether port 1 is up.
+    pub fn port_active(&self) -> bool {
+        self.port_up
+    }
+
+    /// The physical state of port 1 changes at `now` (the fabric calls this
+    /// when the port's link goes down or comes back). Down: packets still
+    /// arriving are lost and PORT_ERR is raised; up: PORT_ACTIVE is raised.
+    /// Both go through the EQE and MSI-X writes, like any async event. QPs
+    /// are left alone: their retries recover or exhaust, as on real HCAs
+    /// (IBTA Vol. 1 sec. 11.6.3: port events are unaffiliated).
+    pub fn set_port_state(&mut self, now: Ps, up: bool) {
+        self.q.advance_to(now);
+        let now = self.q.now();
+        if self.port_up == up {
+            return;
+        }
+        self.port_up = up;
+        let ev = if up {
+            AsyncEvent::PortActive { port: 1 }
+        } else {
+            self.port_epoch += 1;
+            AsyncEvent::PortError { port: 1 }
+        };
+        self.raise(now, Interrupt::Async(ev));
     }
 
     fn dispatch<H: Host + ?Sized>(&mut self, host: &mut H, now: Ps, ev: Event) {
@@ -351,7 +389,11 @@ impl Hca {
             Event::Doorbell { qpn, upto } => self.on_doorbell(now, qpn, upto),
             Event::WqeFetched { qpn, id } => self.on_wqe_fetched(host, now, qpn, id),
             Event::Tx { qpn } => self.on_tx(now, qpn),
-            Event::Arrive(pkt) => {
+            Event::Arrive(pkt, epoch) => {
+                if epoch != self.port_epoch || !self.port_up {
+                    self.stats.dropped_port_down += 1;
+                    return;
+                }
                 self.stats.packets_received += 1;
                 let t = now.max(self.rx_busy) + self.p.hca_packet_time.value;
                 self.rx_busy = t;

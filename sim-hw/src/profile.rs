@@ -104,6 +104,19 @@ pub struct Profile {
     /// Propagation delay of the cable. cx4-edr: 2.5 ns, Potter 2018's
     /// 0.5 m DAC at about 5 ns/m.
     pub propagation: Param,
+
+    // ---- switch (used only by switched topologies) ----
+    /// Port-to-port latency of a cut-through switch: from a packet's head
+    /// arriving to its head leaving, on an idle output port.
+    /// cx4-edr: 90 ns, Mellanox's Switch-IB 2 (SB7800, EDR) product brief.
+    pub switch_hop_latency: Param,
+    /// Link-level flow-control credit unit: 64 B (IBTA Vol. 1 sec. 7.9.4).
+    pub link_credit_bytes: Param,
+    /// Receive buffer of one switch input port (one data VL), in bytes; the
+    /// credits it advertises to the port's sender. cx4-edr: 64 KiB, an
+    /// assumption (no public figure per port): 16 packets of MTU 4096, far
+    /// above the credit round trip at 100 Gb/s (about 2.5 KB).
+    pub switch_port_buffer: Param,
 }
 
 /// The published `ib_send_lat` one-way RC medians the cx4-edr profile is
@@ -220,6 +233,25 @@ impl Profile {
                 false,
                 "Potter 2018, tables/benchmark_testsystem.tex: 0.5 m DAC; at ~5 ns/m in twinax copper",
             ),
+            switch_hop_latency: p(
+                90_000,
+                "ps",
+                false,
+                "Mellanox SB7800 (Switch-IB 2, EDR) product brief: 90 ns port-to-port latency",
+            ),
+            link_credit_bytes: p(
+                64,
+                "B",
+                false,
+                "IBTA Architecture Specification Vol. 1 sec. 7.9.4: one flow-control credit is 64 bytes",
+            ),
+            switch_port_buffer: p(
+                65_536,
+                "B",
+                false,
+                "assumption (no published per-port figure): 16 MTU-4096 packets, well above the credit round \
+                 trip at 100 Gb/s",
+            ),
         }
     }
 
@@ -247,6 +279,9 @@ impl Profile {
             ("link_code_data_bits", self.link_code_data_bits),
             ("link_code_total_bits", self.link_code_total_bits),
             ("propagation", self.propagation),
+            ("switch_hop_latency", self.switch_hop_latency),
+            ("link_credit_bytes", self.link_credit_bytes),
+            ("switch_port_buffer", self.switch_port_buffer),
         ]
     }
 
