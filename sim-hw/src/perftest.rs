@@ -121,16 +121,30 @@ pub struct AllToAll {
 }
 
 /// An all-to-all of RDMA WRITEs behind one switch: `hcas` HCAs, each with
-/// `qps_per_hca` RC QPs (an even number): for each distance d in
-/// 1..=qps_per_hca/2, HCA i connects a QP to HCA i + d (mod `hcas`), so
-/// every HCA has QPs to the qps_per_hca/2 HCAs ahead of it and as many
-/// behind. Every QP writes `writes_per_qp` messages of `size`
-/// bytes, `depth` outstanding, from its own source buffer into its own
-/// region of the peer's memory. Each HCA shares one send CQ among its QPs,
-/// and the driver polls only the CQ of the HCA whose event just ran, so the
-/// driver's own cost per event does not grow with the QP count. Panics if a
-/// WRITE fails or a destination region does not end up holding its
-/// sender's bytes.
+/// `qps_per_hca` RC QPs. With an even `qps_per_hca`, for each distance d in
+/// 1..=qps_per_hca/2 HCA i connects a QP to HCA i + d (mod `hcas`), so every
+/// HCA has QPs to the qps_per_hca/2 HCAs ahead of it and as many behind;
+/// with 1, HCAs pair up (0 with 1, 2 with 3, ...). Every QP writes
+/// `writes_per_qp` messages of `size` bytes, `depth` outstanding, from its
+/// own source buffer into its own region of the peer's memory. Each HCA
+/// shares one send CQ among its QPs, and the driver polls only the CQ of
+/// the HCA whose event just ran, so the driver's own cost per event does
+/// not grow with the QP count. Panics if a WRITE fails or (in
+/// [`check`](Self::check)) a region does not hold its sender's bytes.
+pub struct AllToAllRun {
+    /// The HCAs and their hosts.
+    pub cluster: Cluster,
+    size: usize,
+    depth: u64,
+    cqs: Vec<u32>,
+    /// eps[h][slot] = (this QP, its peer).
+    eps: Vec<Vec<(Endpoint, Endpoint)>>,
+    /// by_qpn[h][qpn] = slot.
+    by_qpn: Vec<Vec<usize>>,
+    left: Vec<Vec<u64>>,
+}
+
+/// [`AllToAllRun`] built, run and checked.
 pub fn all_to_all(
     profile: Profile,
     hcas: usize,
@@ -139,36 +153,54 @@ pub fn all_to_all(
     writes_per_qp: u64,
     depth: u64,
 ) -> AllToAll {
-    assert!(qps_per_hca >= 2 && qps_per_hca.is_multiple_of(2) && hcas >= 2);
-    assert!((1..=qps_per_hca / 2).all(|d| d % hcas != 0), "a QP would connect an HCA to itself");
-    let q = qps_per_hca;
-    // Slot k of each HCA: a source buffer and a destination region.
-    let region = |k: usize| MEM_BASE + (2 * k * size) as u64;
-    let mut c = Cluster::switched(profile, hcas, 2 * q * size, 7);
-    let access = Access::LOCAL_WRITE | Access::REMOTE_WRITE;
-    let mut cqs = Vec::new();
-    let mut mrs = Vec::new();
-    for h in 0..hcas {
-        let hca = c.fabric.hca_mut(h);
-        cqs.push(hca.create_cq(q * depth as usize + 16));
-        let mr = hca.reg_mr(1, MEM_BASE, (2 * q * size) as u64, MEM_BASE, access);
-        mrs.push(mr);
-        for k in 0..q {
-            let pattern: Vec<u8> = (0..size).map(|i| (i as u64 * 31 + h as u64 * 7 + k as u64 * 13) as u8).collect();
-            c.hosts[h].mem.store(region(k), &pattern);
+    let mut run = AllToAllRun::new(profile, hcas, qps_per_hca, size, writes_per_qp, depth);
+    let r = run.run();
+    run.check();
+    r
+}
+
+impl AllToAllRun {
+    /// Builds the cluster, registers memory, fills the source buffers and
+    /// connects the QPs; runs nothing.
+    pub fn new(profile: Profile, hcas: usize, qps_per_hca: usize, size: usize, writes_per_qp: u64, depth: u64) -> Self {
+        let q = qps_per_hca;
+        assert!(hcas >= 2 && (q == 1 || q.is_multiple_of(2)), "1 or an even number of QPs per HCA");
+        assert!(q > 1 || hcas.is_multiple_of(2), "pairs need an even number of HCAs");
+        assert!((1..=q / 2).all(|d| d % hcas != 0), "a QP would connect an HCA to itself");
+        // Slot k of each HCA: a source buffer, then a destination region.
+        let region = |k: usize| MEM_BASE + (2 * k * size) as u64;
+        let mut c = Cluster::switched(profile, hcas, 2 * q * size, 7);
+        let access = Access::LOCAL_WRITE | Access::REMOTE_WRITE;
+        let mut cqs = Vec::new();
+        let mut mrs = Vec::new();
+        for h in 0..hcas {
+            let hca = c.fabric.hca_mut(h);
+            cqs.push(hca.create_cq(q * depth as usize + 16));
+            mrs.push(hca.reg_mr(1, MEM_BASE, (2 * q * size) as u64, MEM_BASE, access));
+            for k in 0..q {
+                let pattern: Vec<u8> =
+                    (0..size).map(|i| (i as u64 * 31 + h as u64 * 7 + k as u64 * 13) as u8).collect();
+                c.hosts[h].mem.store(region(k), &pattern);
+                // Touch the destination too, so that the run does not pay
+                // the host's first-touch page faults.
+                c.hosts[h].mem.store(region(k) + size as u64, &vec![0xee; size]);
+            }
         }
-    }
-    // eps[h][slot] = (this QP, its peer); by_qpn[h][qpn] = slot.
-    let mut eps: Vec<Vec<Option<(Endpoint, Endpoint)>>> = vec![vec![None; q]; hcas];
-    let mut by_qpn: Vec<Vec<usize>> = vec![Vec::new(); hcas];
-    let attr = QpAttr::default();
-    for d in 1..=q / 2 {
-        for i in 0..hcas {
-            let j = (i + d) % hcas;
-            let (ki, kj) = (2 * (d - 1), 2 * (d - 1) + 1);
+        // (HCA, slot, peer HCA, peer slot) of each connection.
+        let mut conns = Vec::new();
+        if q == 1 {
+            conns.extend((0..hcas).step_by(2).map(|i| (i, 0, i + 1, 0)));
+        } else {
+            for d in 1..=q / 2 {
+                conns.extend((0..hcas).map(|i| (i, 2 * (d - 1), (i + d) % hcas, 2 * (d - 1) + 1)));
+            }
+        }
+        let mut eps: Vec<Vec<Option<(Endpoint, Endpoint)>>> = vec![vec![None; q]; hcas];
+        let mut by_qpn: Vec<Vec<usize>> = vec![Vec::new(); hcas];
+        for (i, ki, j, kj) in conns {
             let a = c.endpoint(i, cqs[i], cqs[i], region(ki), size as u64, mrs[i]);
             let b = c.endpoint(j, cqs[j], cqs[j], region(kj), size as u64, mrs[j]);
-            c.connect(&a, &b, attr);
+            c.connect(&a, &b, QpAttr::default());
             eps[i][ki] = Some((a, b));
             eps[j][kj] = Some((b, a));
             for (h, qpn, k) in [(i, a.qpn, ki), (j, b.qpn, kj)] {
@@ -179,59 +211,81 @@ pub fn all_to_all(
                 v[qpn as usize] = k;
             }
         }
+        let eps = eps.into_iter().map(|row| row.into_iter().map(|e| e.expect("every slot connected")).collect());
+        AllToAllRun {
+            cluster: c,
+            size,
+            depth,
+            cqs,
+            eps: eps.collect(),
+            by_qpn,
+            left: vec![vec![writes_per_qp; q]; hcas],
+        }
     }
-    let mut left = vec![vec![writes_per_qp; q]; hcas];
-    let mut done = 0u64;
-    let total = (hcas * q) as u64 * writes_per_qp;
-    let start = c.now();
-    let post = |c: &mut Cluster, h: usize, k: usize, left: &mut Vec<Vec<u64>>, now: Ps| {
-        let (me, peer) = eps[h][k].unwrap();
-        let n = left[h][k];
-        left[h][k] -= 1;
-        // The destination of slot k's QP is the peer's region of its own slot + size.
-        let dst = peer.buf + size as u64;
-        c.post(now, &me, n, SendOp::RdmaWrite { remote_addr: dst, rkey: peer.mr.rkey }, size, true);
-    };
-    for h in 0..hcas {
-        for k in 0..q {
-            for _ in 0..depth.min(writes_per_qp) {
-                post(&mut c, h, k, &mut left, start);
+
+    fn post(&mut self, h: usize, k: usize, now: Ps) {
+        let (me, peer) = self.eps[h][k];
+        let n = self.left[h][k];
+        self.left[h][k] -= 1;
+        // Into the peer's destination region, behind its source buffer.
+        let dst = peer.buf + self.size as u64;
+        let op = SendOp::RdmaWrite { remote_addr: dst, rkey: peer.mr.rkey };
+        self.cluster.post(now, &me, n, op, self.size, true);
+    }
+
+    /// Posts every WRITE, `depth` per QP at a time, and runs until all have
+    /// completed (then until the model is idle).
+    pub fn run(&mut self) -> AllToAll {
+        let hcas = self.eps.len();
+        let q = self.eps[0].len();
+        let total: u64 = self.left.iter().flatten().sum();
+        let events0 = self.cluster.fabric.events_processed();
+        let start = self.cluster.now();
+        for h in 0..hcas {
+            for k in 0..q {
+                for _ in 0..self.depth.min(self.left[h][k]) {
+                    self.post(h, k, start);
+                }
             }
         }
-    }
-    while done < total {
-        let (_, src) = c.step().expect("the all-to-all completes");
-        if src >= hcas {
-            continue;
-        }
-        while let Some(cqe) = c.fabric.poll_cq_one(src, cqs[src]) {
-            assert_eq!(cqe.status, WcStatus::Success, "{cqe:?}");
-            done += 1;
-            let k = by_qpn[src][cqe.qpn as usize];
-            if left[src][k] > 0 {
-                let now = c.now();
-                post(&mut c, src, k, &mut left, now);
+        let mut done = 0u64;
+        while done < total {
+            let (_, src) = self.cluster.step().expect("the all-to-all completes");
+            if src >= hcas {
+                continue;
+            }
+            while let Some(cqe) = self.cluster.fabric.poll_cq_one(src, self.cqs[src]) {
+                assert_eq!(cqe.status, WcStatus::Success, "{cqe:?}");
+                done += 1;
+                let k = self.by_qpn[src][cqe.qpn as usize];
+                if self.left[src][k] > 0 {
+                    let now = self.cluster.now();
+                    self.post(src, k, now);
+                }
             }
         }
-    }
-    let sim_time = c.now() - start;
-    c.run_to_idle();
-    for (h, row) in eps.iter().enumerate() {
-        for (k, e) in row.iter().enumerate() {
-            let (me, peer) = e.unwrap();
-            let sent = c.hosts[h].mem.slice(me.buf, size);
-            let got = c.hosts[peer.hca].mem.slice(peer.buf + size as u64, size);
-            assert!(sent == got, "HCA {h} slot {k}: the peer's region does not hold the written bytes");
+        let sim_time = self.cluster.now() - start;
+        self.cluster.run_to_idle();
+        let f = &self.cluster.fabric;
+        AllToAll {
+            qps: hcas * q,
+            writes: done,
+            events: f.events_processed() - events0,
+            sim_time,
+            dropped: f.links.iter().map(|l| l.dropped).sum(),
+            credit_stalls: f.links.iter().map(|l| l.credit_stalls).sum(),
+            retransmitted: f.hcas().iter().map(|h| h.stats().retransmitted_packets).sum(),
         }
     }
-    let f = &c.fabric;
-    AllToAll {
-        qps: hcas * q,
-        writes: done,
-        events: f.events_processed(),
-        sim_time,
-        dropped: f.links.iter().map(|l| l.dropped).sum(),
-        credit_stalls: f.links.iter().map(|l| l.credit_stalls).sum(),
-        retransmitted: f.hcas().iter().map(|h| h.stats().retransmitted_packets).sum(),
+
+    /// Panics unless every destination region holds its sender's bytes.
+    pub fn check(&self) {
+        for (h, row) in self.eps.iter().enumerate() {
+            for (k, (me, peer)) in row.iter().enumerate() {
+                let sent = self.cluster.hosts[h].mem.slice(me.buf, self.size);
+                let got = self.cluster.hosts[peer.hca].mem.slice(peer.buf + self.size as u64, self.size);
+                assert!(sent == got, "HCA {h} slot {k}: the peer's region does not hold the written bytes");
+            }
+        }
     }
 }
