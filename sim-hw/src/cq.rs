@@ -42,6 +42,8 @@ pub enum WcOpcode {
     Send,
     RdmaWrite,
     RdmaRead,
+    CompSwap,
+    FetchAdd,
     Recv,
 }
 

@@ -179,7 +179,7 @@ impl HcaPair {
 
     /// Posts `op` on `len` bytes of `ep`'s buffer and rings the doorbell.
     pub fn post(&mut self, now: Ps, ep: &Endpoint, wr_id: u64, op: SendOp, len: usize, signaled: bool) {
-        let read = matches!(op, SendOp::RdmaRead { .. });
+        let read = op.has_response();
         let inline = !read && len <= self.fabric.hca(ep.hca).profile().max_inline.value as usize;
         let inline_data = inline.then(|| self.hosts[ep.hca].mem.slice(ep.buf, len).to_vec());
         let sges = if inline { vec![] } else { vec![Sge { addr: ep.buf, len: len as u32, lkey: ep.mr.lkey }] };

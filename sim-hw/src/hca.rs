@@ -52,6 +52,9 @@ pub(crate) enum Event {
     RetransmitTimer { qpn: u32 },
     /// The RNR NAK timer fired.
     RnrTimer { qpn: u32 },
+    /// An atomic's read-modify-write of the 8 bytes at host address `addr`,
+    /// once its DMA read has returned.
+    AtomicExec { qpn: u32, addr: u64, pkt: Packet },
     /// A DMA write becomes visible in host memory.
     HostWrite { addr: u64, data: Payload },
     /// A CQE becomes visible.
@@ -224,11 +227,16 @@ impl Hca {
             return Err(PostError::BadState);
         }
         let len = match &wr.inline_data {
-            Some(_) if matches!(wr.op, SendOp::RdmaRead { .. }) => return Err(PostError::InlineTooLong),
+            Some(_) if wr.op.has_response() => return Err(PostError::InlineTooLong),
             Some(d) if d.len() > max_inline => return Err(PostError::InlineTooLong),
             Some(d) => d.len(),
             None => wr.sges.iter().map(|s| s.len as usize).sum(),
         };
+        if let SendOp::AtomicCmpSwap { remote_addr, .. } | SendOp::AtomicFetchAdd { remote_addr, .. } = wr.op {
+            if len != 8 || !remote_addr.is_multiple_of(8) {
+                return Err(PostError::InvalidAtomic);
+            }
+        }
         qp.sq.push_back(SendWqe {
             wr,
             len,
@@ -407,6 +415,7 @@ impl Hca {
             Event::SendAck { qpn } => self.on_send_ack(now, qpn),
             Event::RetransmitTimer { qpn } => self.on_retransmit_timer(now, qpn),
             Event::RnrTimer { qpn } => self.on_rnr_timer(now, qpn),
+            Event::AtomicExec { qpn, addr, pkt } => self.on_atomic_exec(host, now, qpn, addr, pkt),
             Event::HostWrite { addr, data } => {
                 if host.dma_write(addr, &data).is_err() {
                     self.stats.dma_write_faults += 1;
@@ -508,6 +517,7 @@ impl Hca {
             ));
         }
         qp.resp.write = None;
+        qp.resp.atomic_pending.clear();
         for (cq, cqe) in flushed {
             self.post_cqe(t, cq, cqe);
         }
@@ -532,5 +542,7 @@ pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
         SendOp::Send => WcOpcode::Send,
         SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,
         SendOp::RdmaRead { .. } => WcOpcode::RdmaRead,
+        SendOp::AtomicCmpSwap { .. } => WcOpcode::CompSwap,
+        SendOp::AtomicFetchAdd { .. } => WcOpcode::FetchAdd,
     }
 }

@@ -21,6 +21,12 @@ pub const BTH_BYTES: usize = 12;
 pub const RETH_BYTES: usize = 16;
 /// ACK extended transport header (syndrome, MSN).
 pub const AETH_BYTES: usize = 4;
+/// Atomic extended transport header (virtual address, rkey, swap or add
+/// data, compare data; IBTA Vol. 1 sec. 9.3.4).
+pub const ATOMIC_ETH_BYTES: usize = 28;
+/// Atomic acknowledge extended transport header (the original value; IBTA
+/// Vol. 1 sec. 9.3.6).
+pub const ATOMIC_ACK_ETH_BYTES: usize = 8;
 /// Invariant CRC.
 pub const ICRC_BYTES: usize = 4;
 /// Variant CRC.
@@ -40,7 +46,7 @@ pub fn psn_add(psn: u32, n: u32) -> u32 {
 }
 
 /// RC opcodes modelled (IBTA Vol. 1 table 38; SEND, RDMA WRITE and RDMA
-/// READ without immediate, and the acknowledge).
+/// READ without immediate, the two atomics, and the acknowledges).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opcode {
     SendFirst,
@@ -57,23 +63,31 @@ pub enum Opcode {
     ReadResponseLast,
     ReadResponseOnly,
     Acknowledge,
+    CompareSwap,
+    FetchAdd,
+    AtomicAcknowledge,
 }
 
 impl Opcode {
-    /// Whether this request packet starts a message (FIRST, ONLY, or a
-    /// READ request).
+    /// Whether this request packet starts a message (FIRST, ONLY, a READ
+    /// request or an atomic).
     pub fn is_start(self) -> bool {
         matches!(
             self,
             Opcode::SendFirst | Opcode::SendOnly | Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest
-        )
+        ) || self.is_atomic()
     }
-    /// Whether this request packet ends a message (LAST, ONLY, or a READ request).
+    /// Whether this request packet ends a message (LAST, ONLY, a READ
+    /// request or an atomic).
     pub fn is_end(self) -> bool {
         matches!(
             self,
             Opcode::SendLast | Opcode::SendOnly | Opcode::WriteLast | Opcode::WriteOnly | Opcode::ReadRequest
-        )
+        ) || self.is_atomic()
+    }
+    /// CMP_SWAP or FETCH_ADD (a request with an AtomicETH).
+    pub fn is_atomic(self) -> bool {
+        matches!(self, Opcode::CompareSwap | Opcode::FetchAdd)
     }
     /// Whether the packet travels from responder to requester (acknowledge
     /// or READ response), i.e. is for the completer.
@@ -81,6 +95,7 @@ impl Opcode {
         matches!(
             self,
             Opcode::Acknowledge
+                | Opcode::AtomicAcknowledge
                 | Opcode::ReadResponseFirst
                 | Opcode::ReadResponseMiddle
                 | Opcode::ReadResponseLast
@@ -89,7 +104,7 @@ impl Opcode {
     }
     /// Whether this READ response ends the response (LAST or ONLY).
     pub fn is_last_response(self) -> bool {
-        matches!(self, Opcode::ReadResponseLast | Opcode::ReadResponseOnly)
+        matches!(self, Opcode::ReadResponseLast | Opcode::ReadResponseOnly | Opcode::AtomicAcknowledge)
     }
     /// SEND family.
     pub fn is_send(self) -> bool {
@@ -104,12 +119,16 @@ impl Opcode {
     pub fn has_reth(self) -> bool {
         matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest)
     }
-    /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledge and
-    /// the READ responses FIRST, LAST and ONLY; MIDDLE has none).
+    /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledges
+    /// and the READ responses FIRST, LAST and ONLY; MIDDLE has none).
     pub fn has_aeth(self) -> bool {
         matches!(
             self,
-            Opcode::Acknowledge | Opcode::ReadResponseFirst | Opcode::ReadResponseLast | Opcode::ReadResponseOnly
+            Opcode::Acknowledge
+                | Opcode::AtomicAcknowledge
+                | Opcode::ReadResponseFirst
+                | Opcode::ReadResponseLast
+                | Opcode::ReadResponseOnly
         )
     }
 }
@@ -138,6 +157,17 @@ pub enum AckKind {
     NakRemoteAccess,
     /// Remote operational error.
     NakRemoteOp,
+}
+
+/// Atomic extended transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtomicEth {
+    pub va: u64,
+    pub rkey: u32,
+    /// The swap value (CMP_SWAP) or the addend (FETCH_ADD).
+    pub swap_add: u64,
+    /// The compare value (CMP_SWAP; unused by FETCH_ADD).
+    pub compare: u64,
 }
 
 /// ACK extended transport header.
@@ -215,6 +245,10 @@ pub struct Packet {
     pub ack_req: bool,
     pub reth: Option<Reth>,
     pub aeth: Option<Aeth>,
+    /// AtomicETH (CMP_SWAP, FETCH_ADD).
+    pub atomic: Option<AtomicEth>,
+    /// AtomicAckETH: the original value (ATOMIC_ACKNOWLEDGE).
+    pub atomic_ack: Option<u64>,
     pub payload: Payload,
 }
 
@@ -226,6 +260,8 @@ impl Packet {
             + BTH_BYTES
             + if self.opcode.has_reth() { RETH_BYTES } else { 0 }
             + if self.opcode.has_aeth() { AETH_BYTES } else { 0 }
+            + if self.opcode.is_atomic() { ATOMIC_ETH_BYTES } else { 0 }
+            + if self.opcode == Opcode::AtomicAcknowledge { ATOMIC_ACK_ETH_BYTES } else { 0 }
             + self.payload.len().next_multiple_of(4)
             + ICRC_BYTES
             + VCRC_BYTES
@@ -253,6 +289,8 @@ mod tests {
             ack_req: false,
             reth: None,
             aeth: None,
+            atomic: None,
+            atomic_ack: None,
             payload: vec![0; len].into(),
         }
     }
@@ -266,6 +304,9 @@ mod tests {
         assert_eq!(pkt(Opcode::ReadRequest, 0).wire_bytes(), 8 + 12 + 16 + 4 + 2);
         assert_eq!(pkt(Opcode::ReadResponseFirst, 256).wire_bytes(), 8 + 12 + 4 + 256 + 4 + 2);
         assert_eq!(pkt(Opcode::ReadResponseMiddle, 256).wire_bytes(), 8 + 12 + 256 + 4 + 2);
+        assert_eq!(pkt(Opcode::CompareSwap, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
+        assert_eq!(pkt(Opcode::FetchAdd, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
+        assert_eq!(pkt(Opcode::AtomicAcknowledge, 0).wire_bytes(), 8 + 12 + 4 + 8 + 4 + 2);
         // PadCnt rounds the payload up to 4 bytes.
         assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
     }

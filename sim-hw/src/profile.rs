@@ -91,6 +91,10 @@ pub struct Profile {
     /// The requester sets AckReq at least every this many packets: 64
     /// (rxe_param.h RXE_MAX_PKT_PER_ACK).
     pub max_pkt_per_ack: Param,
+    /// Responder resources for READs and atomics per QP; here, how many
+    /// atomic results the responder keeps to answer duplicates. cx4-edr:
+    /// 16 (mlx5 `max_qp_rd_atom` = 1 << log_max_ra_res_qp).
+    pub max_rd_atomic: Param,
 
     // ---- link ----
     /// Link lanes (4x; IBTA Architecture Specification Vol. 2).
@@ -213,6 +217,12 @@ impl Profile {
                 false,
                 "Linux drivers/infiniband/sw/rxe/rxe_param.h: RXE_MAX_PKT_PER_ACK",
             ),
+            max_rd_atomic: p(
+                16,
+                "requests",
+                false,
+                "Linux drivers/infiniband/hw/mlx5/main.c: max_qp_rd_atom = 1 << log_max_ra_res_qp, 16 on ConnectX-4",
+            ),
             link_lanes: p(4, "lanes", false, "IBTA Architecture Specification Vol. 2 (physical): EDR 4x"),
             link_baud: p(
                 25_781_250_000,
@@ -274,6 +284,7 @@ impl Profile {
             ("msix_size", self.msix_size),
             ("max_unacked_psns", self.max_unacked_psns),
             ("max_pkt_per_ack", self.max_pkt_per_ack),
+            ("max_rd_atomic", self.max_rd_atomic),
             ("link_lanes", self.link_lanes),
             ("link_baud", self.link_baud),
             ("link_code_data_bits", self.link_code_data_bits),

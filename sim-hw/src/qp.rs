@@ -108,12 +108,36 @@ pub enum SendOp {
         remote_addr: u64,
         rkey: u32,
     },
+    /// If the 8 bytes at `remote_addr` equal `compare`, replaces them with
+    /// `swap`; the original value lands in the (8-byte) gather list.
+    AtomicCmpSwap {
+        remote_addr: u64,
+        rkey: u32,
+        compare: u64,
+        swap: u64,
+    },
+    /// Adds `add` to the 8 bytes at `remote_addr`; the original value lands
+    /// in the (8-byte) gather list.
+    AtomicFetchAdd {
+        remote_addr: u64,
+        rkey: u32,
+        add: u64,
+    },
 }
 
 impl SendOp {
     /// Whether the WQE carries a remote-address segment.
     pub fn is_remote(self) -> bool {
         !matches!(self, SendOp::Send)
+    }
+    /// Whether the WQE carries an atomic segment.
+    pub fn is_atomic(self) -> bool {
+        matches!(self, SendOp::AtomicCmpSwap { .. } | SendOp::AtomicFetchAdd { .. })
+    }
+    /// Whether the responder answers with data for the gather list (READ,
+    /// atomics), which then serves as a scatter list.
+    pub fn has_response(self) -> bool {
+        matches!(self, SendOp::RdmaRead { .. }) || self.is_atomic()
     }
 }
 
@@ -147,6 +171,9 @@ pub enum PostError {
     BadState,
     /// Inline payload longer than the profile's max_inline, or on a READ.
     InlineTooLong,
+    /// An atomic whose gather list is not 8 bytes or whose remote address
+    /// is not 8-byte aligned (rxe_verbs.c `validate_send_wr`: -EINVAL).
+    InvalidAtomic,
 }
 
 /// Why a QP could not be modified.
@@ -259,6 +286,14 @@ pub(crate) struct RespState {
     pub write: Option<WriteInProgress>,
     /// PSN the coalesced ACK will acknowledge.
     pub ack_psn: u32,
+    /// Atomics being executed, oldest first: (PSN, when its acknowledge
+    /// leaves); a coalesced ACK of a later PSN waits for the oldest, so
+    /// that responses leave in PSN order.
+    pub atomic_pending: VecDeque<(u32, Ps)>,
+    /// The original values of the last atomics executed, by PSN, to answer
+    /// duplicates without executing them again (IBTA C9-150; rxe's
+    /// responder resources). At most the profile's `max_rd_atomic`.
+    pub atomic_results: VecDeque<(u32, u64)>,
     pub ack_scheduled: bool,
 }
 

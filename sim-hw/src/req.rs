@@ -21,13 +21,19 @@
 //! length are advanced by the responses already received (rxe_req.c
 //! `req_retry`). The number of READs outstanding (max_rd_atomic) is not
 //! limited yet.
+//!
+//! An atomic (CMP_SWAP, FETCH_ADD) is fetched like a READ (its WQE adds a
+//! 16-byte atomic segment; its 8-byte list is checked for LOCAL_WRITE) and
+//! sent as one request with an AtomicETH; a retry sends the same request.
+//! A list that is not 8 bytes or a remote address that is not 8-byte
+//! aligned is refused at post time, as rxe's `validate_send_wr` does.
 
 use crate::cq::WcStatus;
 use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, Opcode, Packet, Payload, Reth};
+use crate::packet::{psn_add, psn_diff, AtomicEth, Opcode, Packet, Payload, Reth};
 use crate::qp::{local_ack_timeout, QpState, SendOp, Stage};
 
 impl Hca {
@@ -48,7 +54,8 @@ impl Hca {
                 w.stage = Stage::Ready;
             } else {
                 w.stage = Stage::Fetching;
-                fetches.push((id, w.wr.sges.len(), w.wr.op.is_remote()));
+                // An atomic WQE adds its 16-byte atomic segment.
+                fetches.push((id, w.wr.sges.len() + w.wr.op.is_atomic() as usize, w.wr.op.is_remote()));
             }
         }
         qp.req.fetch_id = qp.req.doorbell_id;
@@ -71,7 +78,7 @@ impl Hca {
         }
         w.stage = Stage::Ready;
         w.ready_at = now;
-        if matches!(w.wr.op, SendOp::RdmaRead { .. }) {
+        if w.wr.op.has_response() {
             // The list is where the response will land: check it now for
             // LOCAL_WRITE; nothing to gather.
             let ok =
@@ -129,6 +136,12 @@ impl Hca {
             w.stage = Stage::Sent;
             qp.req.psn = psn_add(psn, npkts);
             qp.req.packetize_id += 1;
+            if let Some(pkt) = atomic_request(lid, dlid, dqp, psn, w.wr.op) {
+                let ready = w.ready_at;
+                qp.req.noack_pkts = 0;
+                qp.req.txq.push_back((ready.max(now), pkt));
+                continue;
+            }
             if let SendOp::RdmaRead { remote_addr, rkey } = w.wr.op {
                 // One request reserves the PSNs of all its responses.
                 let ready = w.ready_at;
@@ -241,6 +254,13 @@ impl Hca {
             if psn_diff(last, from) < 0 {
                 continue;
             }
+            if let Some(pkt) = atomic_request(lid, dlid, dqp, first, qp.sq[i].wr.op) {
+                // The same request again; the responder answers a
+                // duplicate from its saved result.
+                qp.req.txq.push_back((now, pkt));
+                n += 1;
+                continue;
+            }
             if let SendOp::RdmaRead { remote_addr, rkey } = qp.sq[i].wr.op {
                 // Re-request what has not arrived (rxe_req.c req_retry).
                 let done = if psn_diff(from, first) > 0 { psn_diff(from, first) as usize * mtu } else { 0 };
@@ -270,6 +290,32 @@ impl Hca {
     }
 }
 
+/// The request packet of an atomic WQE (None for other operations).
+fn atomic_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, op: SendOp) -> Option<Packet> {
+    let (opcode, eth) = match op {
+        SendOp::AtomicCmpSwap { remote_addr, rkey, compare, swap } => {
+            (Opcode::CompareSwap, AtomicEth { va: remote_addr, rkey, swap_add: swap, compare })
+        }
+        SendOp::AtomicFetchAdd { remote_addr, rkey, add } => {
+            (Opcode::FetchAdd, AtomicEth { va: remote_addr, rkey, swap_add: add, compare: 0 })
+        }
+        _ => return None,
+    };
+    Some(Packet {
+        dlid,
+        slid,
+        dest_qp,
+        opcode,
+        psn,
+        ack_req: true,
+        reth: None,
+        aeth: None,
+        atomic: Some(eth),
+        atomic_ack: None,
+        payload: Payload::default(),
+    })
+}
+
 fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32, len: u32) -> Packet {
     Packet {
         dlid,
@@ -280,6 +326,8 @@ fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32
         ack_req: true,
         reth: Some(Reth { va, rkey, len }),
         aeth: None,
+        atomic: None,
+        atomic_ack: None,
         payload: Payload::default(),
     }
 }
@@ -317,7 +365,7 @@ fn make_packet(
             },
             first.then_some(Reth { va: remote_addr, rkey, len: w.len as u32 }),
         ),
-        SendOp::RdmaRead { .. } => unreachable!("a READ is one request packet"),
+        _ => unreachable!("a READ or an atomic is one request packet"),
     };
     Packet {
         dlid,
@@ -328,6 +376,8 @@ fn make_packet(
         ack_req,
         reth,
         aeth: None,
+        atomic: None,
+        atomic_ack: None,
         payload: Payload::window(&w.data, start, end - start),
     }
 }

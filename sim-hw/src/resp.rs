@@ -30,6 +30,13 @@
 //! its bytes have arrived (rxe_resp.c `read_reply`). A duplicate READ is
 //! executed again without moving the expected PSN (IBTA C9-106).
 //!
+//! An atomic (CMP_SWAP, FETCH_ADD) checks its AtomicETH for REMOTE_ATOMIC
+//! on 8 bytes, then its alignment (misaligned: invalid request, as rxe's
+//! `RESPST_ERR_MISALIGNED_ATOMIC`), and executes once its DMA read is back
+//! and every earlier posted write is visible; the ATOMIC acknowledge
+//! carries the original value. A duplicate is answered from the saved
+//! result (the last `max_rd_atomic`), never executed twice (C9-150).
+//!
 //! Invalid request and access errors move the responder's QP to ERROR and
 //! raise QP_REQ_ERR / QP_ACCESS_ERR (rxe `do_class_ac_error`).
 
@@ -62,6 +69,14 @@ impl Hca {
                 return;
             }
             if diff < 0 {
+                if pkt.opcode.is_atomic() {
+                    // Answered from the saved result, never executed twice.
+                    let saved = qp.resp.atomic_results.iter().find(|r| r.0 == pkt.psn).map(|r| r.1);
+                    if let Some(orig) = saved {
+                        self.send_atomic_ack(t, qpn, pkt.psn, orig);
+                    }
+                    return;
+                }
                 if pkt.opcode == Opcode::ReadRequest {
                     // A duplicate READ is executed again (C9-106).
                     return self.execute_read(host, t, qpn, &pkt, false);
@@ -85,6 +100,9 @@ impl Hca {
         }
         if pkt.opcode == Opcode::ReadRequest {
             return self.execute_read(host, t, qpn, &pkt, true);
+        }
+        if pkt.opcode.is_atomic() {
+            return self.execute_atomic(t, qpn, pkt);
         }
         // CHK_OP_VALID: packet length against the path MTU.
         let len = pkt.payload.len();
@@ -237,6 +255,8 @@ impl Hca {
                 ack_req: false,
                 reth: None,
                 aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
+                atomic: None,
+                atomic_ack: None,
                 payload: Payload::window(&data, k * mtu, end - k * mtu),
             };
             self.q.schedule(ready, Event::Transmit(resp));
@@ -247,6 +267,83 @@ impl Hca {
             qp.resp.msn = msn;
             qp.resp.last_op = None;
         }
+    }
+
+    /// An atomic: CHK_RKEY for REMOTE_ATOMIC on 8 bytes, then the alignment
+    /// (rxe `RESPST_ERR_MISALIGNED_ATOMIC`: invalid request). The read-modify-
+    /// write runs when its 8-byte DMA read returns, and not before every
+    /// earlier posted write is visible (PCIe ordering), so that it sees
+    /// the data of the WRITEs before it.
+    fn execute_atomic(&mut self, t: Ps, qpn: u32, pkt: Packet) {
+        let eth = pkt.atomic.expect("an atomic carries an AtomicETH");
+        let pd = self.qp(qpn).unwrap().pd;
+        let addr = match self.mrs.translate(eth.rkey, pd, eth.va, 8, Access::REMOTE_ATOMIC) {
+            Ok(a) => a,
+            Err(_) => return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteAccess, None),
+        };
+        if !eth.va.is_multiple_of(8) {
+            return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
+        }
+        let read = self.pcie.dma_read(&self.p, t, 8);
+        let at = read.end.max(self.pcie.writes_visible(&self.p));
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.resp.psn = psn_add(qp.resp.psn, 1);
+        qp.resp.msn = psn_add(qp.resp.msn, 1);
+        qp.resp.last_op = None;
+        qp.resp.atomic_pending.push_back((pkt.psn, at));
+        self.q.schedule(at, Event::AtomicExec { qpn, addr, pkt });
+    }
+
+    /// The atomic's read-modify-write. The HCA holds the location for the
+    /// operation, so the new value is in memory at once (the next atomic
+    /// reads it); the 8-byte posted write's PCIe time is charged.
+    pub(crate) fn on_atomic_exec<H: Host + ?Sized>(&mut self, host: &mut H, now: Ps, qpn: u32, addr: u64, pkt: Packet) {
+        let max = self.p.max_rd_atomic.value as usize;
+        let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else { return };
+        if qp.resp.atomic_pending.front().is_some_and(|&(psn, _)| psn == pkt.psn) {
+            qp.resp.atomic_pending.pop_front();
+        }
+        let eth = pkt.atomic.unwrap();
+        let mut b = [0; 8];
+        if host.dma_read(addr, &mut b).is_err() {
+            return self.responder_error(now, qpn, &pkt, AckKind::NakRemoteOp, None);
+        }
+        let orig = u64::from_le_bytes(b);
+        let new = match pkt.opcode {
+            Opcode::CompareSwap if orig == eth.compare => eth.swap_add,
+            Opcode::CompareSwap => orig,
+            _ => orig.wrapping_add(eth.swap_add),
+        };
+        if host.dma_write(addr, &new.to_le_bytes()).is_err() {
+            self.stats.dma_write_faults += 1;
+        }
+        self.pcie.dma_write(&self.p, now, 8);
+        let qp = self.qp_mut(qpn).unwrap();
+        if qp.resp.atomic_results.len() >= max {
+            qp.resp.atomic_results.pop_front();
+        }
+        qp.resp.atomic_results.push_back((pkt.psn, orig));
+        self.send_atomic_ack(now, qpn, pkt.psn, orig);
+    }
+
+    /// Sends the ATOMIC acknowledge of `psn` carrying `orig`.
+    fn send_atomic_ack(&mut self, t: Ps, qpn: u32, psn: u32, orig: u64) {
+        let lid = self.lid;
+        let qp = self.qp(qpn).unwrap();
+        let pkt = Packet {
+            dlid: qp.attr.dest_lid,
+            slid: lid,
+            dest_qp: qp.attr.dest_qpn,
+            opcode: Opcode::AtomicAcknowledge,
+            psn,
+            ack_req: false,
+            reth: None,
+            aeth: Some(Aeth { kind: AckKind::Ack, msn: qp.resp.msn }),
+            atomic: None,
+            atomic_ack: Some(orig),
+            payload: Payload::default(),
+        };
+        self.transmit(t, pkt);
     }
 
     /// Coalesces an ACK of `psn` into the QP's pending ACK.
@@ -261,6 +358,13 @@ impl Hca {
 
     pub(crate) fn on_send_ack(&mut self, now: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
+        if let Some(&(apsn, at)) = qp.resp.atomic_pending.front() {
+            if now < at && psn_diff(qp.resp.ack_psn, apsn) > 0 {
+                // Not before the atomic's acknowledge: responses in PSN order.
+                self.q.schedule(at, Event::SendAck { qpn });
+                return;
+            }
+        }
         qp.resp.ack_scheduled = false;
         if qp.state != QpState::Rts {
             return;
@@ -282,6 +386,8 @@ impl Hca {
             ack_req: false,
             reth: None,
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
+            atomic: None,
+            atomic_ack: None,
             payload: Payload::default(),
         };
         self.transmit(t, pkt);

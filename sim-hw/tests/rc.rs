@@ -280,6 +280,8 @@ fn injected(b: &Endpoint, opcode: Opcode, psn: u32, len: usize) -> Packet {
         ack_req: true,
         reth: None,
         aeth: None,
+        atomic: None,
+        atomic_ack: None,
         payload: vec![1; len].into(),
     }
 }
