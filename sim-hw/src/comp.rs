@@ -43,7 +43,7 @@ impl Hca {
     pub(crate) fn completer<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
         match self.qp(qpn) {
-            Some(qp) if qp.state == QpState::Rts => {}
+            Some(qp) if qp.state == QpState::Rts && !qp.ud => {}
             _ => {
                 self.stats.dropped_bad_qp += 1;
                 return;
@@ -148,6 +148,8 @@ impl Hca {
                     opcode: wc_opcode(&w.wr),
                     byte_len: w.len as u32,
                     qpn,
+                    src_qp: 0,
+                    slid: 0,
                 });
             }
         }
@@ -255,6 +257,8 @@ impl Hca {
                     opcode: wc_opcode(&w.wr),
                     byte_len: w.len as u32,
                     qpn,
+                    src_qp: 0,
+                    slid: 0,
                 });
             }
         }

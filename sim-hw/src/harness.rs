@@ -123,6 +123,34 @@ impl HcaPair {
         (eps[0], eps[1])
     }
 
+    /// A UD QP on `hca` in RTS with Q_Key `qkey` and path MTU `mtu`, its
+    /// own send and receive CQs, and `[MEM_BASE, + buf_len)` registered for
+    /// local writes.
+    pub fn ud_endpoint(&mut self, hca: usize, qkey: u32, mtu: usize, buf_len: u64) -> Endpoint {
+        let h = self.fabric.hca_mut(hca);
+        let (send_cq, recv_cq) = (h.create_cq(4096), h.create_cq(4096));
+        let mr = h.reg_mr(1, MEM_BASE, buf_len, MEM_BASE, Access::LOCAL_WRITE);
+        let qpn = h.create_ud_qp(1, send_cq, recv_cq, false);
+        h.connect(qpn, QpAttr { qkey, path_mtu: mtu, ..QpAttr::default() }).expect("connect");
+        Endpoint { hca, qpn, send_cq, recv_cq, buf: MEM_BASE, buf_len, mr }
+    }
+
+    /// Posts a UD SEND of `len` bytes from `ep`'s buffer through address
+    /// handle `ah` to QP `remote_qpn` with Q_Key `qkey`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn post_ud_send(
+        &mut self,
+        now: Ps,
+        ep: &Endpoint,
+        wr_id: u64,
+        len: usize,
+        ah: u32,
+        remote_qpn: u32,
+        qkey: u32,
+    ) {
+        self.post(now, ep, wr_id, SendOp::UdSend { ah, remote_qpn, remote_qkey: qkey }, len, true);
+    }
+
     /// Creates a QP (PD 1) on `hca` with the given CQs, its buffer
     /// `[buf, buf + buf_len)` named by `mr`.
     pub fn endpoint(&mut self, hca: usize, send_cq: u32, recv_cq: u32, buf: u64, buf_len: u64, mr: MrKeys) -> Endpoint {

@@ -78,6 +78,10 @@ pub struct Stats {
     pub dma_write_faults: u64,
     /// Packets lost because the port went down while they were arriving.
     pub dropped_port_down: u64,
+    /// UD datagrams dropped for a Q_Key that is not the QP's.
+    pub dropped_qkey: u64,
+    /// UD datagrams dropped for want of a receive WQE (UD has no RNR).
+    pub dropped_no_recv: u64,
 }
 
 /// One host channel adapter.
@@ -98,6 +102,8 @@ pub struct Hca {
     /// Counts the port's down transitions: a packet delivered in an older
     /// epoch was on the wire when the link died.
     pub(crate) port_epoch: u32,
+    /// Address handles: the destination LID of each.
+    pub(crate) ahs: Vec<u16>,
 }
 
 impl Hca {
@@ -117,6 +123,7 @@ impl Hca {
             stats: Stats::default(),
             port_up: true,
             port_epoch: 0,
+            ahs: Vec::new(),
         }
     }
 
@@ -158,9 +165,26 @@ impl Hca {
 
     /// Creates an RC QP in RESET. `sig_all` is IB_SIGNAL_ALL_WR.
     pub fn create_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool) -> u32 {
+        self.new_qp(pd, send_cq, recv_cq, sig_all, false)
+    }
+
+    /// Creates a UD QP in RESET; [`connect`](Self::connect) moves it to RTS
+    /// (only `qkey`, `path_mtu` and `sq_psn` matter).
+    pub fn create_ud_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool) -> u32 {
+        self.new_qp(pd, send_cq, recv_cq, sig_all, true)
+    }
+
+    /// Creates an address handle for the port at `dlid` (ibv_create_ah).
+    pub fn create_ah(&mut self, dlid: u16) -> u32 {
+        self.ahs.push(dlid);
+        self.ahs.len() as u32 - 1
+    }
+
+    fn new_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool, ud: bool) -> u32 {
         let qpn = self.qps.len() as u32 + 1;
         self.qps.push(Qp {
             qpn,
+            ud,
             pd,
             state: QpState::Reset,
             attr: QpAttr::default(),
@@ -222,7 +246,12 @@ impl Hca {
     /// [`ring_sq_doorbell`](Self::ring_sq_doorbell).
     pub fn post_send(&mut self, qpn: u32, wr: SendWr) -> Result<(), PostError> {
         let max_inline = self.p.max_inline.value as usize;
+        let ahs = self.ahs.len() as u32;
         let qp = self.qp_mut(qpn).ok_or(PostError::BadQp)?;
+        let ud_op = matches!(wr.op, SendOp::UdSend { .. });
+        if qp.ud != ud_op || matches!(wr.op, SendOp::UdSend { ah, .. } if ah >= ahs) {
+            return Err(PostError::WrongTransport);
+        }
         if qp.state == QpState::Reset {
             return Err(PostError::BadState);
         }
@@ -286,8 +315,15 @@ impl Hca {
             QpState::Error => {
                 let qp = self.qp(qpn).unwrap();
                 let (cq, qpn) = (qp.recv_cq, qp.qpn);
-                let cqe =
-                    Cqe { wr_id: wr.wr_id, status: WcStatus::WrFlushErr, opcode: WcOpcode::Recv, byte_len: 0, qpn };
+                let cqe = Cqe {
+                    wr_id: wr.wr_id,
+                    status: WcStatus::WrFlushErr,
+                    opcode: WcOpcode::Recv,
+                    byte_len: 0,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                };
                 self.post_cqe(now, cq, cqe);
                 Ok(())
             }
@@ -503,7 +539,15 @@ impl Hca {
         for w in qp.sq.drain(..n) {
             flushed.push((
                 scq,
-                Cqe { wr_id: w.wr.wr_id, status: WcStatus::WrFlushErr, opcode: wc_opcode(&w.wr), byte_len: 0, qpn },
+                Cqe {
+                    wr_id: w.wr.wr_id,
+                    status: WcStatus::WrFlushErr,
+                    opcode: wc_opcode(&w.wr),
+                    byte_len: 0,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                },
             ));
         }
         qp.req.head_id = qp.req.doorbell_id;
@@ -513,7 +557,15 @@ impl Hca {
         for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
             flushed.push((
                 rcq,
-                Cqe { wr_id: w.wr.wr_id, status: WcStatus::WrFlushErr, opcode: WcOpcode::Recv, byte_len: 0, qpn },
+                Cqe {
+                    wr_id: w.wr.wr_id,
+                    status: WcStatus::WrFlushErr,
+                    opcode: WcOpcode::Recv,
+                    byte_len: 0,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                },
             ));
         }
         qp.resp.write = None;
@@ -530,7 +582,7 @@ impl Hca {
         if let Some(w) = qp.sq.pop_front() {
             qp.req.head_id += 1;
             let cq = qp.send_cq;
-            let cqe = Cqe { wr_id: w.wr.wr_id, status, opcode: wc_opcode(&w.wr), byte_len: 0, qpn };
+            let cqe = Cqe { wr_id: w.wr.wr_id, status, opcode: wc_opcode(&w.wr), byte_len: 0, qpn, src_qp: 0, slid: 0 };
             self.post_cqe(t, cq, cqe);
         }
         self.qp_error(t, qpn);
@@ -539,7 +591,7 @@ impl Hca {
 
 pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
     match wr.op {
-        SendOp::Send => WcOpcode::Send,
+        SendOp::Send | SendOp::UdSend { .. } => WcOpcode::Send,
         SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,
         SendOp::RdmaRead { .. } => WcOpcode::RdmaRead,
         SendOp::AtomicCmpSwap { .. } => WcOpcode::CompSwap,

@@ -24,6 +24,13 @@ pub const AETH_BYTES: usize = 4;
 /// Atomic extended transport header (virtual address, rkey, swap or add
 /// data, compare data; IBTA Vol. 1 sec. 9.3.4).
 pub const ATOMIC_ETH_BYTES: usize = 28;
+/// Datagram extended transport header (Q_Key, source QP; IBTA Vol. 1 sec.
+/// 9.3.2).
+pub const DETH_BYTES: usize = 8;
+/// Global route header: absent from the packets (one subnet), but a UD
+/// receive buffer reserves its 40 bytes first (IBTA Vol. 1 sec. 8.3, and
+/// verbs: the GRH, if any, lands in the first 40 bytes).
+pub const GRH_BYTES: usize = 40;
 /// Atomic acknowledge extended transport header (the original value; IBTA
 /// Vol. 1 sec. 9.3.6).
 pub const ATOMIC_ACK_ETH_BYTES: usize = 8;
@@ -66,6 +73,8 @@ pub enum Opcode {
     CompareSwap,
     FetchAdd,
     AtomicAcknowledge,
+    /// UD SEND_ONLY (IBTA Vol. 1 table 38, opcode 0x64): LRH + BTH + DETH.
+    UdSendOnly,
 }
 
 impl Opcode {
@@ -159,6 +168,13 @@ pub enum AckKind {
     NakRemoteOp,
 }
 
+/// Datagram extended transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deth {
+    pub qkey: u32,
+    pub src_qp: u32,
+}
+
 /// Atomic extended transport header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AtomicEth {
@@ -249,6 +265,8 @@ pub struct Packet {
     pub atomic: Option<AtomicEth>,
     /// AtomicAckETH: the original value (ATOMIC_ACKNOWLEDGE).
     pub atomic_ack: Option<u64>,
+    /// DETH (UD).
+    pub deth: Option<Deth>,
     pub payload: Payload,
 }
 
@@ -262,6 +280,7 @@ impl Packet {
             + if self.opcode.has_aeth() { AETH_BYTES } else { 0 }
             + if self.opcode.is_atomic() { ATOMIC_ETH_BYTES } else { 0 }
             + if self.opcode == Opcode::AtomicAcknowledge { ATOMIC_ACK_ETH_BYTES } else { 0 }
+            + if self.opcode == Opcode::UdSendOnly { DETH_BYTES } else { 0 }
             + self.payload.len().next_multiple_of(4)
             + ICRC_BYTES
             + VCRC_BYTES
@@ -291,6 +310,7 @@ mod tests {
             aeth: None,
             atomic: None,
             atomic_ack: None,
+            deth: None,
             payload: vec![0; len].into(),
         }
     }
@@ -307,6 +327,7 @@ mod tests {
         assert_eq!(pkt(Opcode::CompareSwap, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
         assert_eq!(pkt(Opcode::FetchAdd, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
         assert_eq!(pkt(Opcode::AtomicAcknowledge, 0).wire_bytes(), 8 + 12 + 4 + 8 + 4 + 2);
+        assert_eq!(pkt(Opcode::UdSendOnly, 100).wire_bytes(), 8 + 12 + 8 + 100 + 4 + 2);
         // PadCnt rounds the payload up to 4 bytes.
         assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
     }

@@ -52,6 +52,8 @@ pub struct QpAttr {
     pub sq_psn: u32,
     /// First PSN this QP expects.
     pub rq_psn: u32,
+    /// UD: the Q_Key incoming datagrams must carry.
+    pub qkey: u32,
 }
 
 impl Default for QpAttr {
@@ -68,6 +70,7 @@ impl Default for QpAttr {
             min_rnr_timer: 12,
             sq_psn: 0,
             rq_psn: 0,
+            qkey: 0,
         }
     }
 }
@@ -123,12 +126,19 @@ pub enum SendOp {
         rkey: u32,
         add: u64,
     },
+    /// A UD SEND to QP `remote_qpn`, with Q_Key `remote_qkey`, at the port
+    /// of address handle `ah` (from [`crate::hca::Hca::create_ah`]).
+    UdSend {
+        ah: u32,
+        remote_qpn: u32,
+        remote_qkey: u32,
+    },
 }
 
 impl SendOp {
     /// Whether the WQE carries a remote-address segment.
     pub fn is_remote(self) -> bool {
-        !matches!(self, SendOp::Send)
+        !matches!(self, SendOp::Send | SendOp::UdSend { .. })
     }
     /// Whether the WQE carries an atomic segment.
     pub fn is_atomic(self) -> bool {
@@ -171,6 +181,9 @@ pub enum PostError {
     BadState,
     /// Inline payload longer than the profile's max_inline, or on a READ.
     InlineTooLong,
+    /// A UD operation on an RC QP or an RC one on a UD QP, or an unknown
+    /// address handle.
+    WrongTransport,
     /// An atomic whose gather list is not 8 bytes or whose remote address
     /// is not 8-byte aligned (rxe_verbs.c `validate_send_wr`: -EINVAL).
     InvalidAtomic,
@@ -299,6 +312,8 @@ pub(crate) struct RespState {
 
 pub(crate) struct Qp {
     pub qpn: u32,
+    /// Unreliable datagram (else reliable connection).
+    pub ud: bool,
     pub pd: u32,
     pub state: QpState,
     pub attr: QpAttr,

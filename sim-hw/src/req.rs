@@ -28,12 +28,12 @@
 //! A list that is not 8 bytes or a remote address that is not 8-byte
 //! aligned is refused at post time, as rxe's `validate_send_wr` does.
 
-use crate::cq::WcStatus;
+use crate::cq::{Cqe, WcOpcode, WcStatus};
 use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, AtomicEth, Opcode, Packet, Payload, Reth};
+use crate::packet::{psn_add, psn_diff, AtomicEth, Deth, Opcode, Packet, Payload, Reth};
 use crate::qp::{local_ack_timeout, QpState, SendOp, Stage};
 
 impl Hca {
@@ -54,8 +54,13 @@ impl Hca {
                 w.stage = Stage::Ready;
             } else {
                 w.stage = Stage::Fetching;
-                // An atomic WQE adds its 16-byte atomic segment.
-                fetches.push((id, w.wr.sges.len() + w.wr.op.is_atomic() as usize, w.wr.op.is_remote()));
+                // An atomic WQE adds its 16-byte atomic segment, a UD one
+                // its 48-byte datagram segment (mlx5_wqe_datagram_seg).
+                let extra = match w.wr.op {
+                    SendOp::UdSend { .. } => 3,
+                    op => op.is_atomic() as usize,
+                };
+                fetches.push((id, w.wr.sges.len() + extra, w.wr.op.is_remote()));
             }
         }
         qp.req.fetch_id = qp.req.doorbell_id;
@@ -136,6 +141,32 @@ impl Hca {
             w.stage = Stage::Sent;
             qp.req.psn = psn_add(psn, npkts);
             qp.req.packetize_id += 1;
+            if let SendOp::UdSend { ah, remote_qpn, remote_qkey } = w.wr.op {
+                // One packet, whatever the length: a message longer than
+                // the MTU is never sent (see on_tx_ud).
+                let ready = match &w.gather {
+                    Some(g) => g.end,
+                    None => w.ready_at,
+                };
+                let pkt = Packet {
+                    dlid: self.ahs[ah as usize],
+                    slid: lid,
+                    dest_qp: remote_qpn,
+                    opcode: Opcode::UdSendOnly,
+                    psn,
+                    ack_req: false,
+                    reth: None,
+                    aeth: None,
+                    atomic: None,
+                    atomic_ack: None,
+                    deth: Some(Deth { qkey: remote_qkey, src_qp: qpn }),
+                    payload: Payload::window(&w.data, 0, w.len),
+                };
+                qp.req.psn = psn_add(psn, 1);
+                w.last_psn = psn;
+                qp.req.txq.push_back((ready.max(now), pkt));
+                continue;
+            }
             if let Some(pkt) = atomic_request(lid, dlid, dqp, psn, w.wr.op) {
                 let ready = w.ready_at;
                 qp.req.noack_pkts = 0;
@@ -194,6 +225,9 @@ impl Hca {
         if qp.state != QpState::Rts || qp.req.rnr_wait {
             return;
         }
+        if qp.ud {
+            return self.on_tx_ud(now, qpn);
+        }
         let arm = qp.comp.timer_deadline.is_none();
         let mut sent = false;
         loop {
@@ -223,6 +257,47 @@ impl Hca {
             self.arm_retransmit_timer(now, qpn);
         }
         self.kick_tx(now, qpn);
+    }
+
+    /// UD: each ready datagram leaves and its WQE completes as it does (no
+    /// ACK, no window, no retransmission). A message longer than the path
+    /// MTU emits nothing and completes successfully (IBTA C10-93.1.1, as
+    /// rxe_req.c's "fake a successful UD send").
+    fn on_tx_ud(&mut self, now: Ps, qpn: u32) {
+        loop {
+            let qp = &mut self.qps[qpn as usize - 1];
+            let Some(&(ready, _)) = qp.req.txq.front() else { break };
+            if ready > now {
+                break;
+            }
+            let (_, pkt) = qp.req.txq.pop_front().unwrap();
+            let mtu = qp.attr.path_mtu;
+            let w = qp.sq.pop_front().expect("a datagram's WQE is at the head");
+            qp.req.head_id += 1;
+            qp.comp.psn = psn_add(pkt.psn, 1);
+            qp.req.sent_psn = qp.comp.psn;
+            let cq = qp.send_cq;
+            let signaled = qp.sig_all || w.wr.signaled;
+            let mut t = now;
+            if pkt.payload.len() <= mtu {
+                t = now.max(self.tx_busy) + self.p.hca_packet_time.value;
+                self.transmit(now, pkt);
+            }
+            if signaled {
+                let cqe = Cqe {
+                    wr_id: w.wr.wr_id,
+                    status: WcStatus::Success,
+                    opcode: WcOpcode::Send,
+                    byte_len: w.len as u32,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                };
+                self.post_cqe(t, cq, cqe);
+            }
+        }
+        self.kick_tx(now, qpn);
+        self.check_failed_head(now, qpn);
     }
 
     /// (Re)starts the local ACK timer if the QP has one.
@@ -312,6 +387,7 @@ fn atomic_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, op: SendOp) -> O
         aeth: None,
         atomic: Some(eth),
         atomic_ack: None,
+        deth: None,
         payload: Payload::default(),
     })
 }
@@ -328,6 +404,7 @@ fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32
         aeth: None,
         atomic: None,
         atomic_ack: None,
+        deth: None,
         payload: Payload::default(),
     }
 }
@@ -378,6 +455,7 @@ fn make_packet(
         aeth: None,
         atomic: None,
         atomic_ack: None,
+        deth: None,
         payload: Payload::window(&w.data, start, end - start),
     }
 }

@@ -45,12 +45,20 @@ use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet, Payload};
+use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet, Payload, GRH_BYTES};
 use crate::qp::{QpState, RecvInProgress, WriteInProgress};
 
 impl Hca {
     pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
+        let ud = self.qp(qpn).is_some_and(|q| q.ud);
+        if ud || pkt.opcode == Opcode::UdSendOnly {
+            if ud && pkt.opcode == Opcode::UdSendOnly {
+                return self.ud_receive(t, pkt);
+            }
+            self.stats.dropped_bad_qp += 1;
+            return;
+        }
         let mtu;
         {
             let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else {
@@ -201,6 +209,8 @@ impl Hca {
                         opcode: WcOpcode::Recv,
                         byte_len: (r.offset + len) as u32,
                         qpn,
+                        src_qp: 0,
+                        slid: 0,
                     },
                 ));
             }
@@ -257,6 +267,7 @@ impl Hca {
                 aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
                 atomic: None,
                 atomic_ack: None,
+                deth: None,
                 payload: Payload::window(&data, k * mtu, end - k * mtu),
             };
             self.q.schedule(ready, Event::Transmit(resp));
@@ -341,9 +352,83 @@ impl Hca {
             aeth: Some(Aeth { kind: AckKind::Ack, msn: qp.resp.msn }),
             atomic: None,
             atomic_ack: Some(orig),
+            deth: None,
             payload: Payload::default(),
         };
         self.transmit(t, pkt);
+    }
+
+    /// A UD datagram (after rxe_resp.c for UD): dropped silently unless the
+    /// QP is in RTS, the Q_Key matches, the payload fits the path MTU and
+    /// a receive WQE is posted (UD has no RNR NAK, no PSN check, no ACK).
+    /// The payload lands 40 bytes into the receive buffer, behind the room
+    /// verbs reserve for a GRH; a buffer too small for both completes the
+    /// receive with LOC_LEN_ERR (rxe's class D error for UD). The CQE names
+    /// the sender's QP and LID.
+    fn ud_receive(&mut self, t: Ps, pkt: Packet) {
+        let qpn = pkt.dest_qp;
+        let deth = pkt.deth.expect("a UD packet carries a DETH");
+        let qp = self.qp_mut(qpn).unwrap();
+        if qp.state != QpState::Rts || pkt.payload.len() > qp.attr.path_mtu {
+            self.stats.dropped_bad_qp += 1;
+            return;
+        }
+        if deth.qkey != qp.attr.qkey {
+            self.stats.dropped_qkey += 1;
+            return;
+        }
+        let Some(wqe) = qp.resp.rq.pop_front() else {
+            self.stats.dropped_no_recv += 1;
+            return;
+        };
+        let (pd, cq) = (qp.pd, qp.recv_cq);
+        let start = t.max(wqe.ready_at);
+        let len = pkt.payload.len();
+        let cap: usize = wqe.wr.sges.iter().map(|s| s.len as usize).sum();
+        let mut cqe = Cqe {
+            wr_id: wqe.wr.wr_id,
+            status: WcStatus::Success,
+            opcode: WcOpcode::Recv,
+            byte_len: (GRH_BYTES + len) as u32,
+            qpn,
+            src_qp: deth.src_qp,
+            slid: pkt.slid,
+        };
+        let mut pieces = Vec::new();
+        if GRH_BYTES + len > cap {
+            cqe.status = WcStatus::LocLenErr;
+        } else {
+            let (mut off, mut done) = (GRH_BYTES, 0);
+            for sge in &wqe.wr.sges {
+                if done == len {
+                    break;
+                }
+                let sl = sge.len as usize;
+                if off >= sl {
+                    off -= sl;
+                    continue;
+                }
+                let n = (sl - off).min(len - done);
+                match self.mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE) {
+                    Ok(a) => pieces.push((a, pkt.payload.slice(done, n))),
+                    Err(_) => {
+                        cqe.status = WcStatus::LocProtErr;
+                        pieces.clear();
+                        break;
+                    }
+                }
+                done += n;
+                off = 0;
+            }
+        }
+        if cqe.status != WcStatus::Success {
+            cqe.byte_len = 0;
+        }
+        for (addr, data) in pieces {
+            let visible = self.pcie.dma_write(&self.p, start, data.len());
+            self.q.schedule(visible, Event::HostWrite { addr, data });
+        }
+        self.post_cqe(start, cq, cqe);
     }
 
     /// Coalesces an ACK of `psn` into the QP's pending ACK.
@@ -388,6 +473,7 @@ impl Hca {
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
             atomic: None,
             atomic_ack: None,
+            deth: None,
             payload: Payload::default(),
         };
         self.transmit(t, pkt);
@@ -400,7 +486,8 @@ impl Hca {
         let qp = self.qp_mut(qpn).unwrap();
         if let (Some(status), Some(r)) = (recv_status, qp.resp.recv.take()) {
             let cq = qp.recv_cq;
-            let cqe = Cqe { wr_id: r.wqe.wr.wr_id, status, opcode: WcOpcode::Recv, byte_len: 0, qpn };
+            let cqe =
+                Cqe { wr_id: r.wqe.wr.wr_id, status, opcode: WcOpcode::Recv, byte_len: 0, qpn, src_qp: 0, slid: 0 };
             self.post_cqe(t, cq, cqe);
         }
         let ev = match nak {

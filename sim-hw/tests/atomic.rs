@@ -167,6 +167,7 @@ fn a_misaligned_atomic_at_the_responder_is_an_invalid_request() {
         aeth: None,
         atomic: Some(AtomicEth { va: b.buf + CTR + 4, rkey: b.mr.rkey, swap_add: 1, compare: 0 }),
         atomic_ack: None,
+        deth: None,
         payload: Default::default(),
     };
     pair.fabric.hca_mut(1).deliver(10 * US, pkt);

@@ -282,6 +282,7 @@ fn injected(b: &Endpoint, opcode: Opcode, psn: u32, len: usize) -> Packet {
         aeth: None,
         atomic: None,
         atomic_ack: None,
+        deth: None,
         payload: vec![1; len].into(),
     }
 }
