@@ -10,7 +10,11 @@
 //! write (`resp.rs`) -> coalesced ACK -> completer (`comp.rs`) -> CQE write ->
 //! EQE + MSI-X if the CQ is armed. An RDMA READ runs the same stages with
 //! the data going the other way: the responder gathers, and the completer
-//! writes the READ responses into the requester's memory.
+//! writes the READ responses into the requester's memory. An atomic is a
+//! one-packet request whose acknowledge brings the original value back; a
+//! UD datagram is one packet with no acknowledge at all (`req.rs`'s
+//! `on_tx_ud`, `resp.rs`'s `ud_receive`). Port state (`set_port_state`,
+//! driven by the fabric's faults) raises PORT_ERR / PORT_ACTIVE.
 //!
 //! The HCA runs only through [`Hca::step`] / [`Hca::poll`]: each call is lent
 //! the [`Host`] (DMA and interrupts). Packets it sends wait in an outbox for

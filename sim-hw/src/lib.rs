@@ -13,7 +13,7 @@
 //! - [`profile`]: the calibration table (`cx4-edr`).
 //! - [`host`]: the DMA and interrupt traits the host provides.
 //! - [`pcie`]: the host link (doorbells, DMA reads and writes).
-//! - [`packet`]: IB RC packets and header sizes.
+//! - [`packet`]: IB RC and UD packets and header sizes.
 //! - [`mr`]: memory region translation and protection.
 //! - [`qp`], [`cq`]: queue pair and completion queue state.
 //! - [`hca`]: the HCA, its driver interface and shared pipeline stages;

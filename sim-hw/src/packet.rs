@@ -1,15 +1,17 @@
-//! InfiniBand RC packets: opcodes, the headers each carries, and their sizes
-//! on the wire.
+//! InfiniBand RC and UD packets: opcodes, the headers each carries, and
+//! their sizes on the wire.
 //!
 //! Sizes are the IBTA Architecture Specification Vol. 1 ones (LRH 8 B, sec.
-//! 7.7; BTH 12 B, sec. 9.2; RETH 16 B, sec. 9.3.3; AETH 4 B, sec. 9.3.5; ICRC
-//! 4 B, sec. 7.8.1; VCRC 2 B, sec. 7.8.2), and which opcode carries which
+//! 7.7; BTH 12 B, sec. 9.2; DETH 8 B, sec. 9.3.2; RETH 16 B, sec. 9.3.3;
+//! AtomicETH 28 B, sec. 9.3.4; AETH 4 B, sec. 9.3.5; AtomicAckETH 8 B, sec.
+//! 9.3.6; ICRC 4 B, sec. 7.8.1; VCRC 2 B, sec. 7.8.2); no packet carries a
+//! GRH (one subnet). Which opcode carries which which opcode carries which
 //! extension header follows Linux's `drivers/infiniband/sw/rxe/rxe_opcode.c`
 //! (`rxe_opcode[]`, with the lengths of `rxe_hdr.h`). The payload is padded to
 //! a multiple of 4 bytes (BTH PadCnt).
 //!
 //! Key types: [`Opcode`], [`Packet`], [`Payload`], [`Reth`], [`Aeth`] with
-//! [`AckKind`].
+//! [`AckKind`], [`AtomicEth`], [`Deth`].
 
 use std::rc::Rc;
 

@@ -11,7 +11,11 @@
 //!
 //! QPs are created in RESET and moved to RTS in one step by
 //! [`crate::hca::Hca::connect`] (INIT and RTR are not modelled separately),
-//! and to ERROR by a fatal error or by the driver.
+//! and to ERROR by a fatal error or by the driver. A UD QP
+//! ([`crate::hca::Hca::create_ud_qp`]) uses only the requester's PSN and
+//! queues and the responder's receive queue: no ACK, window or timer.
+//! RC work requests are SEND, RDMA WRITE, RDMA READ and the two atomics;
+//! UD ones are [`SendOp::UdSend`] through an address handle.
 //!
 //! Key types: [`QpAttr`], [`QpState`], [`SendWr`], [`RecvWr`], [`Sge`].
 
