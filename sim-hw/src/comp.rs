@@ -52,7 +52,7 @@ impl Hca {
         if pkt.opcode == Opcode::AtomicAcknowledge {
             // The original value is the response's data: scatter it like
             // a one-packet READ response.
-            let orig = pkt.atomic_ack.expect("an atomic acknowledge carries the original value");
+            let orig = pkt.atomic_ack().expect("an atomic acknowledge carries the original value");
             let pkt = Packet { payload: orig.to_le_bytes().to_vec().into(), ..pkt };
             return self.read_response(host, t, pkt);
         }

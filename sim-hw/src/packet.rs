@@ -177,6 +177,19 @@ pub struct Deth {
     pub src_qp: u32,
 }
 
+/// The AtomicETH, AtomicAckETH or DETH a packet carries, if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Ext {
+    #[default]
+    None,
+    /// AtomicETH (CMP_SWAP, FETCH_ADD).
+    Atomic(Box<AtomicEth>),
+    /// AtomicAckETH: the original value (ATOMIC_ACKNOWLEDGE).
+    AtomicAck(u64),
+    /// DETH (UD).
+    Deth(Deth),
+}
+
 /// Atomic extended transport header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AtomicEth {
@@ -263,16 +276,35 @@ pub struct Packet {
     pub ack_req: bool,
     pub reth: Option<Reth>,
     pub aeth: Option<Aeth>,
-    /// AtomicETH (CMP_SWAP, FETCH_ADD).
-    pub atomic: Option<AtomicEth>,
-    /// AtomicAckETH: the original value (ATOMIC_ACKNOWLEDGE).
-    pub atomic_ack: Option<u64>,
-    /// DETH (UD).
-    pub deth: Option<Deth>,
+    /// The header only some opcodes carry (boxed when rare and large, so
+    /// that every packet stays small to move).
+    pub ext: Ext,
     pub payload: Payload,
 }
 
 impl Packet {
+    /// The AtomicETH, if the packet carries one.
+    pub fn atomic(&self) -> Option<AtomicEth> {
+        match &self.ext {
+            Ext::Atomic(e) => Some(**e),
+            _ => None,
+        }
+    }
+    /// The AtomicAckETH's original value, if the packet carries one.
+    pub fn atomic_ack(&self) -> Option<u64> {
+        match self.ext {
+            Ext::AtomicAck(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// The DETH, if the packet carries one.
+    pub fn deth(&self) -> Option<Deth> {
+        match self.ext {
+            Ext::Deth(d) => Some(d),
+            _ => None,
+        }
+    }
+
     /// Bytes on the wire: LRH + BTH + extension headers + padded payload +
     /// ICRC + VCRC.
     pub fn wire_bytes(&self) -> usize {
@@ -310,9 +342,7 @@ mod tests {
             ack_req: false,
             reth: None,
             aeth: None,
-            atomic: None,
-            atomic_ack: None,
-            deth: None,
+            ext: Ext::None,
             payload: vec![0; len].into(),
         }
     }

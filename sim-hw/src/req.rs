@@ -33,7 +33,7 @@ use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, AtomicEth, Deth, Opcode, Packet, Payload, Reth};
+use crate::packet::{psn_add, psn_diff, AtomicEth, Deth, Ext, Opcode, Packet, Payload, Reth};
 use crate::qp::{local_ack_timeout, QpState, SendOp, Stage};
 
 impl Hca {
@@ -157,9 +157,7 @@ impl Hca {
                     ack_req: false,
                     reth: None,
                     aeth: None,
-                    atomic: None,
-                    atomic_ack: None,
-                    deth: Some(Deth { qkey: remote_qkey, src_qp: qpn }),
+                    ext: Ext::Deth(Deth { qkey: remote_qkey, src_qp: qpn }),
                     payload: Payload::window(&w.data, 0, w.len),
                 };
                 qp.req.psn = psn_add(psn, 1);
@@ -385,9 +383,7 @@ fn atomic_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, op: SendOp) -> O
         ack_req: true,
         reth: None,
         aeth: None,
-        atomic: Some(eth),
-        atomic_ack: None,
-        deth: None,
+        ext: Ext::Atomic(Box::new(eth)),
         payload: Payload::default(),
     })
 }
@@ -402,9 +398,7 @@ fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32
         ack_req: true,
         reth: Some(Reth { va, rkey, len }),
         aeth: None,
-        atomic: None,
-        atomic_ack: None,
-        deth: None,
+        ext: Ext::None,
         payload: Payload::default(),
     }
 }
@@ -453,9 +447,7 @@ fn make_packet(
         ack_req,
         reth,
         aeth: None,
-        atomic: None,
-        atomic_ack: None,
-        deth: None,
+        ext: Ext::None,
         payload: Payload::window(&w.data, start, end - start),
     }
 }

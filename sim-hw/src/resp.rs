@@ -45,7 +45,7 @@ use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet, Payload, GRH_BYTES};
+use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Ext, Opcode, Packet, Payload, GRH_BYTES};
 use crate::qp::{QpState, RecvInProgress, WriteInProgress};
 
 impl Hca {
@@ -265,9 +265,7 @@ impl Hca {
                 ack_req: false,
                 reth: None,
                 aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
-                atomic: None,
-                atomic_ack: None,
-                deth: None,
+                ext: Ext::None,
                 payload: Payload::window(&data, k * mtu, end - k * mtu),
             };
             self.q.schedule(ready, Event::Transmit(resp));
@@ -286,7 +284,7 @@ impl Hca {
     /// earlier posted write is visible (PCIe ordering), so that it sees
     /// the data of the WRITEs before it.
     fn execute_atomic(&mut self, t: Ps, qpn: u32, pkt: Packet) {
-        let eth = pkt.atomic.expect("an atomic carries an AtomicETH");
+        let eth = pkt.atomic().expect("an atomic carries an AtomicETH");
         let pd = self.qp(qpn).unwrap().pd;
         let addr = match self.mrs.translate(eth.rkey, pd, eth.va, 8, Access::REMOTE_ATOMIC) {
             Ok(a) => a,
@@ -314,7 +312,7 @@ impl Hca {
         if qp.resp.atomic_pending.front().is_some_and(|&(psn, _)| psn == pkt.psn) {
             qp.resp.atomic_pending.pop_front();
         }
-        let eth = pkt.atomic.unwrap();
+        let eth = pkt.atomic().unwrap();
         let mut b = [0; 8];
         if host.dma_read(addr, &mut b).is_err() {
             return self.responder_error(now, qpn, &pkt, AckKind::NakRemoteOp, None);
@@ -350,9 +348,7 @@ impl Hca {
             ack_req: false,
             reth: None,
             aeth: Some(Aeth { kind: AckKind::Ack, msn: qp.resp.msn }),
-            atomic: None,
-            atomic_ack: Some(orig),
-            deth: None,
+            ext: Ext::AtomicAck(orig),
             payload: Payload::default(),
         };
         self.transmit(t, pkt);
@@ -367,7 +363,7 @@ impl Hca {
     /// the sender's QP and LID.
     fn ud_receive(&mut self, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
-        let deth = pkt.deth.expect("a UD packet carries a DETH");
+        let deth = pkt.deth().expect("a UD packet carries a DETH");
         let qp = self.qp_mut(qpn).unwrap();
         if qp.state != QpState::Rts || pkt.payload.len() > qp.attr.path_mtu {
             self.stats.dropped_bad_qp += 1;
@@ -471,9 +467,7 @@ impl Hca {
             ack_req: false,
             reth: None,
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
-            atomic: None,
-            atomic_ack: None,
-            deth: None,
+            ext: Ext::None,
             payload: Payload::default(),
         };
         self.transmit(t, pkt);

@@ -8,7 +8,7 @@ use sim_hw::cq::{Cqe, WcOpcode, WcStatus};
 use sim_hw::harness::{Endpoint, HcaPair};
 use sim_hw::host::{AsyncEvent, Interrupt};
 use sim_hw::mr::Access;
-use sim_hw::packet::{AtomicEth, Opcode, Packet};
+use sim_hw::packet::{AtomicEth, Ext, Opcode, Packet};
 use sim_hw::qp::{PostError, QpAttr, QpState, SendOp, SendWr, Sge};
 use sim_hw::{Profile, US};
 
@@ -165,9 +165,7 @@ fn a_misaligned_atomic_at_the_responder_is_an_invalid_request() {
         ack_req: true,
         reth: None,
         aeth: None,
-        atomic: Some(AtomicEth { va: b.buf + CTR + 4, rkey: b.mr.rkey, swap_add: 1, compare: 0 }),
-        atomic_ack: None,
-        deth: None,
+        ext: Ext::Atomic(Box::new(AtomicEth { va: b.buf + CTR + 4, rkey: b.mr.rkey, swap_add: 1, compare: 0 })),
         payload: Default::default(),
     };
     pair.fabric.hca_mut(1).deliver(10 * US, pkt);

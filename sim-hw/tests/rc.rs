@@ -9,7 +9,7 @@ use sim_hw::cq::{WcOpcode, WcStatus};
 use sim_hw::harness::{Endpoint, HcaPair};
 use sim_hw::host::{AsyncEvent, Interrupt};
 use sim_hw::mr::Access;
-use sim_hw::packet::{Opcode, Packet};
+use sim_hw::packet::{Ext, Opcode, Packet};
 use sim_hw::qp::{QpAttr, QpState, SendOp, SendWr, Sge};
 use sim_hw::{Profile, Ps, US};
 
@@ -280,9 +280,7 @@ fn injected(b: &Endpoint, opcode: Opcode, psn: u32, len: usize) -> Packet {
         ack_req: true,
         reth: None,
         aeth: None,
-        atomic: None,
-        atomic_ack: None,
-        deth: None,
+        ext: Ext::None,
         payload: vec![1; len].into(),
     }
 }
