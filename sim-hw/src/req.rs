@@ -19,8 +19,8 @@
 //! RETH; the request reserves the PSNs of all its responses. A retry of a
 //! partly answered READ asks only for the rest: the RETH's address and
 //! length are advanced by the responses already received (rxe_req.c
-//! `req_retry`). The number of READs outstanding (max_rd_atomic) is not
-//! limited yet.
+//! `req_retry`). At most `max_rd_atomic` READs and atomics are outstanding
+//! (the initiator depth): a further request waits for the completer.
 //!
 //! An atomic (CMP_SWAP, FETCH_ADD) is fetched like a READ (its WQE adds a
 //! 16-byte atomic segment; its 8-byte list is checked for LOCAL_WRITE) and
@@ -216,6 +216,7 @@ impl Hca {
 
     pub(crate) fn on_tx(&mut self, now: Ps, qpn: u32) {
         let window = self.p.max_unacked_psns.value as i32;
+        let max_rd_atomic = self.p.max_rd_atomic.value as usize;
         let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
         if qp.req.tx_pending_at == Some(now) {
             qp.req.tx_pending_at = None;
@@ -237,6 +238,21 @@ impl Hca {
             if psn_diff(pkt.psn, qp.comp.psn) >= window {
                 qp.req.wait_psn = true;
                 break;
+            }
+            if pkt.opcode == Opcode::ReadRequest || pkt.opcode.is_atomic() {
+                // The initiator depth: no more READs and atomics
+                // outstanding than the responder keeps resources for
+                // (max_rd_atomic); the completer kicks again.
+                let before = qp
+                    .sq
+                    .iter()
+                    .take_while(|w| w.stage == Stage::Sent && psn_diff(w.first_psn, pkt.psn) < 0)
+                    .filter(|w| w.wr.op.has_response())
+                    .count();
+                if before >= max_rd_atomic {
+                    qp.req.wait_psn = true;
+                    break;
+                }
             }
             let (_, pkt) = qp.req.txq.pop_front().unwrap();
             let span = match pkt.reth {

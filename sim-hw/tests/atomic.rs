@@ -226,3 +226,50 @@ fn random_loss_with_atomics_recovers_and_adds_exactly_once() {
     assert!(dropped > 5 && retx > 0, "{dropped} lost, {retx} retransmitted");
     assert_eq!(run(11), (t, dropped, retx));
 }
+
+/// 40 FETCH_ADDs posted at once under 5 % loss: the requester keeps at
+/// most `max_rd_atomic` (16) outstanding (see the next test), so a
+/// duplicate always finds its saved result; every add happens once.
+#[test]
+fn forty_atomics_at_once_under_loss_each_add_once() {
+    let (mut pair, a, b) = pair_with(all());
+    pair.fabric.links[0] = sim_hw::fabric::Link::new(&Profile::cx4_edr(), 3);
+    pair.fabric.links[0].loss_ppm = 50_000;
+    for i in 0..40 {
+        post_atomic(&mut pair, &a, i, i, fetch_add(&b, 1)).unwrap();
+    }
+    pair.run_to_idle();
+    let cqes = pair.fabric.hca_mut(0).poll_cq(a.send_cq, 64);
+    assert_eq!(cqes.len(), 40);
+    assert!(cqes.iter().all(|c| c.status == WcStatus::Success), "{cqes:?}");
+    assert_eq!(counter(&pair, &b), 40);
+    let mut seen: Vec<u64> = (0..40).map(|i| original(&pair, &a, i)).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..40).collect::<Vec<_>>());
+    assert!(pair.fabric.links[0].dropped > 0);
+}
+
+/// Without loss, the atomic requests on the wire run exactly 16 ahead of
+/// their acknowledges at most.
+#[test]
+fn without_loss_exactly_max_rd_atomic_atomics_are_outstanding() {
+    let (mut pair, a, b) = pair_with(all());
+    let in_flight = Rc::new(Cell::new((0i64, 0i64)));
+    let f = in_flight.clone();
+    pair.fabric.links[0].drop_filter = Some(Box::new(move |p: &Packet| {
+        let (n, max) = f.get();
+        let n = match p.opcode {
+            Opcode::FetchAdd => n + 1,
+            Opcode::AtomicAcknowledge => n - 1,
+            _ => n,
+        };
+        f.set((n, max.max(n)));
+        false
+    }));
+    for i in 0..40 {
+        post_atomic(&mut pair, &a, i, i, fetch_add(&b, 1)).unwrap();
+    }
+    pair.run_to_idle();
+    assert_eq!(counter(&pair, &b), 40);
+    assert_eq!(in_flight.get(), (0, 16));
+}
