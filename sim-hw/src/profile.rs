@@ -91,9 +91,10 @@ pub struct Profile {
     /// The requester sets AckReq at least every this many packets: 64
     /// (rxe_param.h RXE_MAX_PKT_PER_ACK).
     pub max_pkt_per_ack: Param,
-    /// Responder resources for READs and atomics per QP; here, how many
-    /// atomic results the responder keeps to answer duplicates. cx4-edr:
-    /// 16 (mlx5 `max_qp_rd_atom` = 1 << log_max_ra_res_qp).
+    /// READs and atomics per QP: how many the requester keeps outstanding
+    /// (the initiator depth) and how many atomic results the responder
+    /// keeps to answer duplicates. cx4-edr: 16 (mlx5 `max_qp_rd_atom` =
+    /// 1 << log_max_ra_res_qp).
     pub max_rd_atomic: Param,
 
     // ---- link ----
@@ -221,7 +222,8 @@ impl Profile {
                 16,
                 "requests",
                 false,
-                "Linux drivers/infiniband/hw/mlx5/main.c: max_qp_rd_atom = 1 << log_max_ra_res_qp, 16 on ConnectX-4",
+                "Linux drivers/infiniband/hw/mlx5/main.c: max_qp_rd_atom = 1 << log_max_ra_res_qp, 16 on ConnectX-4 \
+                 (the initiator depth and the responder's saved atomic results)",
             ),
             link_lanes: p(4, "lanes", false, "IBTA Architecture Specification Vol. 2 (physical): EDR 4x"),
             link_baud: p(
