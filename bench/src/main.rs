@@ -23,9 +23,13 @@
 //!   execution of FILE again and again, without the search around it.
 //! - `KSIM_BENCH_PROBE=N`: N kernel-API eventfd pairs, and the memory per
 //!   open eventfd.
+//! - `KSIM_BENCH_HW=1`: only the simulated hardware's rows (`hw.rs`: events
+//!   per second, 1 GiB ib_write_bw against its simulated time, cost per
+//!   event from 2 to 1,024 QPs), with `--reps`; needs no ksim binary.
 
 mod alloc;
 mod gen;
+mod hw;
 mod native;
 mod sim;
 
@@ -275,6 +279,18 @@ fn race_scenarios() -> Vec<String> {
 }
 
 fn main() {
+    if std::env::var_os("KSIM_BENCH_HW").is_some() {
+        let mut it = std::env::args().skip(1);
+        let mut reps = 3;
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--reps" => reps = it.next().and_then(|s| s.parse().ok()).unwrap_or_else(|| usage()),
+                _ => usage(),
+            }
+        }
+        println!("{}", render_table(&hw::rows(reps)));
+        return;
+    }
     if let Some(p) = std::env::var_os("KSIM_BENCH_DEBUG_TRACES") {
         let p = p.to_string_lossy().into_owned();
         println!("{:?}", sim::distinct_traces(&p, 1_000_000));
@@ -700,6 +716,9 @@ fn main() {
         target: "<= 256 B".into(),
         met: Some(bpe <= 256.0),
     });
+
+    // 10-12. The simulated hardware (issue 15).
+    rows.extend(hw::rows(reps));
 
     let table = render_table(&rows);
     println!("{table}");

@@ -17,6 +17,9 @@
 //!   retries from the oldest unacknowledged PSN, counting against `retry_cnt`.
 //! - Exhausted counters fail the head WQE with RETRY_EXC_ERR or
 //!   RNR_RETRY_EXC_ERR, move the QP to ERROR and flush the rest.
+//! - An ATOMIC acknowledge is handled as a one-packet READ response whose
+//!   data is the original value (8 bytes into the WQE's scatter list); a
+//!   lost one is recovered like a lost READ response.
 //! - READ responses in sequence are DMA-written into the WQE's scatter list
 //!   at their offset; the last completes the READ. Out-of-sequence responses
 //!   are ignored (rxe `check_psn` -> COMPST_DONE) and recovered by the ACK
@@ -28,23 +31,30 @@
 //! specification (Vol. 1 sec. 9.7.6.1.3) makes only `rnr_retry == 7`
 //! infinite, so here `retry_cnt` 7 means seven retries.
 
-use crate::cq::{Cqe, WcOpcode, WcStatus};
+use crate::cq::{Cqe, WcStatus};
 use crate::engine::{Ps, US};
 use crate::hca::{wc_opcode, Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
 use crate::packet::{psn_add, psn_diff, AckKind, Opcode, Packet};
-use crate::qp::{QpState, SendOp, Stage, RNR_NAK_USEC};
+use crate::qp::{QpState, Stage, RNR_NAK_USEC};
 
 impl Hca {
     pub(crate) fn completer<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
         match self.qp(qpn) {
-            Some(qp) if qp.state == QpState::Rts => {}
+            Some(qp) if qp.state == QpState::Rts && !qp.ud => {}
             _ => {
                 self.stats.dropped_bad_qp += 1;
                 return;
             }
+        }
+        if pkt.opcode == Opcode::AtomicAcknowledge {
+            // The original value is the response's data: scatter it like
+            // a one-packet READ response.
+            let orig = pkt.atomic_ack().expect("an atomic acknowledge carries the original value");
+            let pkt = Packet { payload: orig.to_le_bytes().to_vec().into(), ..pkt };
+            return self.read_response(host, t, pkt);
         }
         if pkt.opcode != Opcode::Acknowledge {
             return self.read_response(host, t, pkt);
@@ -107,11 +117,12 @@ impl Hca {
     /// the acknowledge but not completed by its responses lost them: the
     /// acknowledge stops there and the requester retries (rxe_comp.c
     /// `check_psn` -> COMPST_ERROR_RETRY).
-    fn ack_through(&mut self, t: Ps, qpn: u32, psn: u32) {
+    /// Returns whether it found such a READ (or atomic) and retried.
+    fn ack_through(&mut self, t: Ps, qpn: u32, psn: u32) -> bool {
         let qp = self.qp_mut(qpn).unwrap();
         let progress = psn_diff(psn, qp.comp.psn) >= 0;
         if !progress {
-            return;
+            return false;
         }
         qp.comp.retry_left = qp.attr.retry_cnt;
         qp.comp.rnr_left = qp.attr.rnr_retry;
@@ -121,7 +132,7 @@ impl Hca {
             if w.stage != Stage::Sent || psn_diff(w.last_psn, psn) > 0 {
                 break;
             }
-            if matches!(w.wr.op, SendOp::RdmaRead { .. }) {
+            if w.wr.op.has_response() {
                 if psn_diff(w.first_psn, qp.comp.psn) > 0 {
                     qp.comp.psn = w.first_psn;
                 }
@@ -137,6 +148,8 @@ impl Hca {
                     opcode: wc_opcode(&w.wr),
                     byte_len: w.len as u32,
                     qpn,
+                    src_qp: 0,
+                    slid: 0,
                 });
             }
         }
@@ -162,6 +175,7 @@ impl Hca {
         if lost_read {
             self.retry(t, qpn);
         }
+        lost_read
     }
 
     /// A READ response (rxe_comp.c COMPST_READ): in sequence, its payload
@@ -171,13 +185,27 @@ impl Hca {
     fn read_response<H: Host + ?Sized>(&mut self, _host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
         let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
+        let first =
+            matches!(pkt.opcode, Opcode::ReadResponseFirst | Opcode::ReadResponseOnly | Opcode::AtomicAcknowledge);
+        if first && psn_diff(pkt.psn, qp.comp.psn) > 0 && psn_diff(pkt.psn, qp.req.sent_psn) < 0 {
+            // The first response of a later WQE acknowledges every PSN
+            // before it (rxe_comp.c check_psn: COMPST_COMP_WQE); a READ or
+            // atomic among them without its response is retried.
+            let retried = self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
+            if retried || self.qp(qpn).is_none_or(|q| q.state != QpState::Rts) {
+                return;
+            }
+        }
+        let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
         if pkt.psn != qp.comp.psn {
             return;
         }
         let mtu = qp.attr.path_mtu;
         let pd = qp.pd;
         let Some(w) = qp.sq.front() else { return };
-        let SendOp::RdmaRead { .. } = w.wr.op else { return };
+        if !w.wr.op.has_response() {
+            return;
+        }
         if w.stage != Stage::Sent || psn_diff(pkt.psn, w.first_psn) < 0 || psn_diff(pkt.psn, w.last_psn) > 0 {
             return;
         }
@@ -226,9 +254,11 @@ impl Hca {
                 cqe = Some(Cqe {
                     wr_id: w.wr.wr_id,
                     status: WcStatus::Success,
-                    opcode: WcOpcode::RdmaRead,
+                    opcode: wc_opcode(&w.wr),
                     byte_len: w.len as u32,
                     qpn,
+                    src_qp: 0,
+                    slid: 0,
                 });
             }
         }

@@ -42,6 +42,8 @@ pub enum WcOpcode {
     Send,
     RdmaWrite,
     RdmaRead,
+    CompSwap,
+    FetchAdd,
     Recv,
 }
 
@@ -53,6 +55,10 @@ pub struct Cqe {
     pub opcode: WcOpcode,
     pub byte_len: u32,
     pub qpn: u32,
+    /// UD receives: the sender's QP (wc.src_qp); 0 otherwise.
+    pub src_qp: u32,
+    /// UD receives: the sender's LID (wc.slid); 0 otherwise.
+    pub slid: u16,
 }
 
 /// One completion queue.

@@ -10,7 +10,11 @@
 //! write (`resp.rs`) -> coalesced ACK -> completer (`comp.rs`) -> CQE write ->
 //! EQE + MSI-X if the CQ is armed. An RDMA READ runs the same stages with
 //! the data going the other way: the responder gathers, and the completer
-//! writes the READ responses into the requester's memory.
+//! writes the READ responses into the requester's memory. An atomic is a
+//! one-packet request whose acknowledge brings the original value back; a
+//! UD datagram is one packet with no acknowledge at all (`req.rs`'s
+//! `on_tx_ud`, `resp.rs`'s `ud_receive`). Port state (`set_port_state`,
+//! driven by the fabric's faults) raises PORT_ERR / PORT_ACTIVE.
 //!
 //! The HCA runs only through [`Hca::step`] / [`Hca::poll`]: each call is lent
 //! the [`Host`] (DMA and interrupts). Packets it sends wait in an outbox for
@@ -41,8 +45,9 @@ pub(crate) enum Event {
     WqeFetched { qpn: u32, id: u64 },
     /// The head packet of the QP's transmit queue may be ready.
     Tx { qpn: u32 },
-    /// A packet finished arriving from the wire.
-    Arrive(Packet),
+    /// A packet finished arriving from the wire; it was sent while the
+    /// port's link was in this epoch (a port that went down since lost it).
+    Arrive(Packet, u32),
     /// Hand a packet whose data is now ready to the transmit engine.
     Transmit(Packet),
     /// Send the QP's coalesced ACK.
@@ -51,6 +56,9 @@ pub(crate) enum Event {
     RetransmitTimer { qpn: u32 },
     /// The RNR NAK timer fired.
     RnrTimer { qpn: u32 },
+    /// An atomic's read-modify-write of the 8 bytes at host address `addr`,
+    /// once its DMA read has returned.
+    AtomicExec { qpn: u32, addr: u64, pkt: Packet },
     /// A DMA write becomes visible in host memory.
     HostWrite { addr: u64, data: Payload },
     /// A CQE becomes visible.
@@ -72,6 +80,12 @@ pub struct Stats {
     pub dropped_bad_qp: u64,
     /// Posted DMA writes the host refused (no one to report them to).
     pub dma_write_faults: u64,
+    /// Packets lost because the port went down while they were arriving.
+    pub dropped_port_down: u64,
+    /// UD datagrams dropped for a Q_Key that is not the QP's.
+    pub dropped_qkey: u64,
+    /// UD datagrams dropped for want of a receive WQE (UD has no RNR).
+    pub dropped_no_recv: u64,
 }
 
 /// One host channel adapter.
@@ -87,6 +101,13 @@ pub struct Hca {
     pub(crate) rx_busy: Ps,
     pub(crate) outbox: VecDeque<(Ps, Packet)>,
     pub(crate) stats: Stats,
+    /// Port 1 is up (PORT_ACTIVE).
+    pub(crate) port_up: bool,
+    /// Counts the port's down transitions: a packet delivered in an older
+    /// epoch was on the wire when the link died.
+    pub(crate) port_epoch: u32,
+    /// Address handles: the destination LID of each.
+    pub(crate) ahs: Vec<u16>,
 }
 
 impl Hca {
@@ -104,6 +125,9 @@ impl Hca {
             rx_busy: 0,
             outbox: VecDeque::new(),
             stats: Stats::default(),
+            port_up: true,
+            port_epoch: 0,
+            ahs: Vec::new(),
         }
     }
 
@@ -145,9 +169,26 @@ impl Hca {
 
     /// Creates an RC QP in RESET. `sig_all` is IB_SIGNAL_ALL_WR.
     pub fn create_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool) -> u32 {
+        self.new_qp(pd, send_cq, recv_cq, sig_all, false)
+    }
+
+    /// Creates a UD QP in RESET; [`connect`](Self::connect) moves it to RTS
+    /// (only `qkey`, `path_mtu` and `sq_psn` matter).
+    pub fn create_ud_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool) -> u32 {
+        self.new_qp(pd, send_cq, recv_cq, sig_all, true)
+    }
+
+    /// Creates an address handle for the port at `dlid` (ibv_create_ah).
+    pub fn create_ah(&mut self, dlid: u16) -> u32 {
+        self.ahs.push(dlid);
+        self.ahs.len() as u32 - 1
+    }
+
+    fn new_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool, ud: bool) -> u32 {
         let qpn = self.qps.len() as u32 + 1;
         self.qps.push(Qp {
             qpn,
+            ud,
             pd,
             state: QpState::Reset,
             attr: QpAttr::default(),
@@ -209,16 +250,26 @@ impl Hca {
     /// [`ring_sq_doorbell`](Self::ring_sq_doorbell).
     pub fn post_send(&mut self, qpn: u32, wr: SendWr) -> Result<(), PostError> {
         let max_inline = self.p.max_inline.value as usize;
+        let ahs = self.ahs.len() as u32;
         let qp = self.qp_mut(qpn).ok_or(PostError::BadQp)?;
+        let ud_op = matches!(wr.op, SendOp::UdSend { .. });
+        if qp.ud != ud_op || matches!(wr.op, SendOp::UdSend { ah, .. } if ah >= ahs) {
+            return Err(PostError::WrongTransport);
+        }
         if qp.state == QpState::Reset {
             return Err(PostError::BadState);
         }
         let len = match &wr.inline_data {
-            Some(_) if matches!(wr.op, SendOp::RdmaRead { .. }) => return Err(PostError::InlineTooLong),
+            Some(_) if wr.op.has_response() => return Err(PostError::InlineTooLong),
             Some(d) if d.len() > max_inline => return Err(PostError::InlineTooLong),
             Some(d) => d.len(),
             None => wr.sges.iter().map(|s| s.len as usize).sum(),
         };
+        if let SendOp::AtomicCmpSwap { remote_addr, .. } | SendOp::AtomicFetchAdd { remote_addr, .. } = wr.op {
+            if len != 8 || !remote_addr.is_multiple_of(8) {
+                return Err(PostError::InvalidAtomic);
+            }
+        }
         qp.sq.push_back(SendWqe {
             wr,
             len,
@@ -268,8 +319,15 @@ impl Hca {
             QpState::Error => {
                 let qp = self.qp(qpn).unwrap();
                 let (cq, qpn) = (qp.recv_cq, qp.qpn);
-                let cqe =
-                    Cqe { wr_id: wr.wr_id, status: WcStatus::WrFlushErr, opcode: WcOpcode::Recv, byte_len: 0, qpn };
+                let cqe = Cqe {
+                    wr_id: wr.wr_id,
+                    status: WcStatus::WrFlushErr,
+                    opcode: WcOpcode::Recv,
+                    byte_len: 0,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                };
                 self.post_cqe(now, cq, cqe);
                 Ok(())
             }
@@ -341,9 +399,37 @@ impl Hca {
         self.outbox.drain(..)
     }
 
-    /// A packet finishes arriving from the wire at `at`.
+    /// A packet finishes arriving from the wire at `at`. It is lost if the
+    /// port goes down before then.
     pub fn deliver(&mut self, at: Ps, pkt: Packet) {
-        self.q.schedule(at, Event::Arrive(pkt));
+        self.q.schedule(at, Event::Arrive(pkt, self.port_epoch));
+    }
+
+    /// Whether port 1 is up.
+    pub fn port_active(&self) -> bool {
+        self.port_up
+    }
+
+    /// The physical state of port 1 changes at `now` (the fabric calls this
+    /// when the port's link goes down or comes back). Down: packets still
+    /// arriving are lost and PORT_ERR is raised; up: PORT_ACTIVE is raised.
+    /// Both go through the EQE and MSI-X writes, like any async event. QPs
+    /// are left alone: their retries recover or exhaust, as on real HCAs
+    /// (IBTA Vol. 1 sec. 11.6.3: port events are unaffiliated).
+    pub fn set_port_state(&mut self, now: Ps, up: bool) {
+        self.q.advance_to(now);
+        let now = self.q.now();
+        if self.port_up == up {
+            return;
+        }
+        self.port_up = up;
+        let ev = if up {
+            AsyncEvent::PortActive { port: 1 }
+        } else {
+            self.port_epoch += 1;
+            AsyncEvent::PortError { port: 1 }
+        };
+        self.raise(now, Interrupt::Async(ev));
     }
 
     fn dispatch<H: Host + ?Sized>(&mut self, host: &mut H, now: Ps, ev: Event) {
@@ -351,7 +437,11 @@ impl Hca {
             Event::Doorbell { qpn, upto } => self.on_doorbell(now, qpn, upto),
             Event::WqeFetched { qpn, id } => self.on_wqe_fetched(host, now, qpn, id),
             Event::Tx { qpn } => self.on_tx(now, qpn),
-            Event::Arrive(pkt) => {
+            Event::Arrive(pkt, epoch) => {
+                if epoch != self.port_epoch || !self.port_up {
+                    self.stats.dropped_port_down += 1;
+                    return;
+                }
                 self.stats.packets_received += 1;
                 let t = now.max(self.rx_busy) + self.p.hca_packet_time.value;
                 self.rx_busy = t;
@@ -365,6 +455,7 @@ impl Hca {
             Event::SendAck { qpn } => self.on_send_ack(now, qpn),
             Event::RetransmitTimer { qpn } => self.on_retransmit_timer(now, qpn),
             Event::RnrTimer { qpn } => self.on_rnr_timer(now, qpn),
+            Event::AtomicExec { qpn, addr, pkt } => self.on_atomic_exec(host, now, qpn, addr, pkt),
             Event::HostWrite { addr, data } => {
                 if host.dma_write(addr, &data).is_err() {
                     self.stats.dma_write_faults += 1;
@@ -452,7 +543,15 @@ impl Hca {
         for w in qp.sq.drain(..n) {
             flushed.push((
                 scq,
-                Cqe { wr_id: w.wr.wr_id, status: WcStatus::WrFlushErr, opcode: wc_opcode(&w.wr), byte_len: 0, qpn },
+                Cqe {
+                    wr_id: w.wr.wr_id,
+                    status: WcStatus::WrFlushErr,
+                    opcode: wc_opcode(&w.wr),
+                    byte_len: 0,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                },
             ));
         }
         qp.req.head_id = qp.req.doorbell_id;
@@ -462,10 +561,19 @@ impl Hca {
         for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
             flushed.push((
                 rcq,
-                Cqe { wr_id: w.wr.wr_id, status: WcStatus::WrFlushErr, opcode: WcOpcode::Recv, byte_len: 0, qpn },
+                Cqe {
+                    wr_id: w.wr.wr_id,
+                    status: WcStatus::WrFlushErr,
+                    opcode: WcOpcode::Recv,
+                    byte_len: 0,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                },
             ));
         }
         qp.resp.write = None;
+        qp.resp.atomic_pending.clear();
         for (cq, cqe) in flushed {
             self.post_cqe(t, cq, cqe);
         }
@@ -478,7 +586,7 @@ impl Hca {
         if let Some(w) = qp.sq.pop_front() {
             qp.req.head_id += 1;
             let cq = qp.send_cq;
-            let cqe = Cqe { wr_id: w.wr.wr_id, status, opcode: wc_opcode(&w.wr), byte_len: 0, qpn };
+            let cqe = Cqe { wr_id: w.wr.wr_id, status, opcode: wc_opcode(&w.wr), byte_len: 0, qpn, src_qp: 0, slid: 0 };
             self.post_cqe(t, cq, cqe);
         }
         self.qp_error(t, qpn);
@@ -487,8 +595,10 @@ impl Hca {
 
 pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
     match wr.op {
-        SendOp::Send => WcOpcode::Send,
+        SendOp::Send | SendOp::UdSend { .. } => WcOpcode::Send,
         SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,
         SendOp::RdmaRead { .. } => WcOpcode::RdmaRead,
+        SendOp::AtomicCmpSwap { .. } => WcOpcode::CompSwap,
+        SendOp::AtomicFetchAdd { .. } => WcOpcode::FetchAdd,
     }
 }

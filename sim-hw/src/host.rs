@@ -36,6 +36,10 @@ pub enum AsyncEvent {
     QpAccessError { qpn: u32 },
     /// A responder saw an invalid request (IBV_EVENT_QP_REQ_ERR).
     QpRequestError { qpn: u32 },
+    /// The port's link went down (IBV_EVENT_PORT_ERR).
+    PortError { port: u8 },
+    /// The port's link came (back) up (IBV_EVENT_PORT_ACTIVE).
+    PortActive { port: u8 },
 }
 
 /// An interrupt as delivered by MSI-X.

@@ -13,13 +13,16 @@
 //! - [`profile`]: the calibration table (`cx4-edr`).
 //! - [`host`]: the DMA and interrupt traits the host provides.
 //! - [`pcie`]: the host link (doorbells, DMA reads and writes).
-//! - [`packet`]: IB RC packets and header sizes.
+//! - [`packet`]: IB RC and UD packets and header sizes.
 //! - [`mr`]: memory region translation and protection.
 //! - [`qp`], [`cq`]: queue pair and completion queue state.
 //! - [`hca`]: the HCA, its driver interface and shared pipeline stages;
 //!   `req.rs`, `resp.rs`, `comp.rs`: the requester, responder and completer.
-//! - [`fabric`]: links and the multi-HCA event loop.
-//! - [`harness`]: two HCAs back to back with test hosts, no kernel.
+//! - [`fabric`]: links, the switch, credits, port faults, and the
+//!   multi-HCA event loop.
+//! - [`harness`]: HCAs on a fabric with test hosts, no kernel.
+//! - [`perftest`]: ib_send_lat, ib_write_bw and an all-to-all, for the
+//!   calibration, the tests and the bench.
 
 pub mod cq;
 pub mod engine;
@@ -30,6 +33,7 @@ pub mod host;
 pub mod mr;
 pub mod packet;
 pub mod pcie;
+pub mod perftest;
 pub mod profile;
 pub mod qp;
 

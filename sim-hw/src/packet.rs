@@ -1,15 +1,17 @@
-//! InfiniBand RC packets: opcodes, the headers each carries, and their sizes
-//! on the wire.
+//! InfiniBand RC and UD packets: opcodes, the headers each carries, and
+//! their sizes on the wire.
 //!
 //! Sizes are the IBTA Architecture Specification Vol. 1 ones (LRH 8 B, sec.
-//! 7.7; BTH 12 B, sec. 9.2; RETH 16 B, sec. 9.3.3; AETH 4 B, sec. 9.3.5; ICRC
-//! 4 B, sec. 7.8.1; VCRC 2 B, sec. 7.8.2), and which opcode carries which
+//! 7.7; BTH 12 B, sec. 9.2; DETH 8 B, sec. 9.3.2; RETH 16 B, sec. 9.3.3;
+//! AtomicETH 28 B, sec. 9.3.4; AETH 4 B, sec. 9.3.5; AtomicAckETH 8 B, sec.
+//! 9.3.6; ICRC 4 B, sec. 7.8.1; VCRC 2 B, sec. 7.8.2); no packet carries a
+//! GRH (one subnet). Which opcode carries which which opcode carries which
 //! extension header follows Linux's `drivers/infiniband/sw/rxe/rxe_opcode.c`
 //! (`rxe_opcode[]`, with the lengths of `rxe_hdr.h`). The payload is padded to
 //! a multiple of 4 bytes (BTH PadCnt).
 //!
 //! Key types: [`Opcode`], [`Packet`], [`Payload`], [`Reth`], [`Aeth`] with
-//! [`AckKind`].
+//! [`AckKind`], [`AtomicEth`], [`Deth`].
 
 use std::rc::Rc;
 
@@ -21,6 +23,19 @@ pub const BTH_BYTES: usize = 12;
 pub const RETH_BYTES: usize = 16;
 /// ACK extended transport header (syndrome, MSN).
 pub const AETH_BYTES: usize = 4;
+/// Atomic extended transport header (virtual address, rkey, swap or add
+/// data, compare data; IBTA Vol. 1 sec. 9.3.4).
+pub const ATOMIC_ETH_BYTES: usize = 28;
+/// Datagram extended transport header (Q_Key, source QP; IBTA Vol. 1 sec.
+/// 9.3.2).
+pub const DETH_BYTES: usize = 8;
+/// Global route header: absent from the packets (one subnet), but a UD
+/// receive buffer reserves its 40 bytes first (IBTA Vol. 1 sec. 8.3, and
+/// verbs: the GRH, if any, lands in the first 40 bytes).
+pub const GRH_BYTES: usize = 40;
+/// Atomic acknowledge extended transport header (the original value; IBTA
+/// Vol. 1 sec. 9.3.6).
+pub const ATOMIC_ACK_ETH_BYTES: usize = 8;
 /// Invariant CRC.
 pub const ICRC_BYTES: usize = 4;
 /// Variant CRC.
@@ -40,7 +55,7 @@ pub fn psn_add(psn: u32, n: u32) -> u32 {
 }
 
 /// RC opcodes modelled (IBTA Vol. 1 table 38; SEND, RDMA WRITE and RDMA
-/// READ without immediate, and the acknowledge).
+/// READ without immediate, the two atomics, and the acknowledges).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opcode {
     SendFirst,
@@ -57,23 +72,33 @@ pub enum Opcode {
     ReadResponseLast,
     ReadResponseOnly,
     Acknowledge,
+    CompareSwap,
+    FetchAdd,
+    AtomicAcknowledge,
+    /// UD SEND_ONLY (IBTA Vol. 1 table 38, opcode 0x64): LRH + BTH + DETH.
+    UdSendOnly,
 }
 
 impl Opcode {
-    /// Whether this request packet starts a message (FIRST, ONLY, or a
-    /// READ request).
+    /// Whether this request packet starts a message (FIRST, ONLY, a READ
+    /// request or an atomic).
     pub fn is_start(self) -> bool {
         matches!(
             self,
             Opcode::SendFirst | Opcode::SendOnly | Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest
-        )
+        ) || self.is_atomic()
     }
-    /// Whether this request packet ends a message (LAST, ONLY, or a READ request).
+    /// Whether this request packet ends a message (LAST, ONLY, a READ
+    /// request or an atomic).
     pub fn is_end(self) -> bool {
         matches!(
             self,
             Opcode::SendLast | Opcode::SendOnly | Opcode::WriteLast | Opcode::WriteOnly | Opcode::ReadRequest
-        )
+        ) || self.is_atomic()
+    }
+    /// CMP_SWAP or FETCH_ADD (a request with an AtomicETH).
+    pub fn is_atomic(self) -> bool {
+        matches!(self, Opcode::CompareSwap | Opcode::FetchAdd)
     }
     /// Whether the packet travels from responder to requester (acknowledge
     /// or READ response), i.e. is for the completer.
@@ -81,6 +106,7 @@ impl Opcode {
         matches!(
             self,
             Opcode::Acknowledge
+                | Opcode::AtomicAcknowledge
                 | Opcode::ReadResponseFirst
                 | Opcode::ReadResponseMiddle
                 | Opcode::ReadResponseLast
@@ -89,7 +115,7 @@ impl Opcode {
     }
     /// Whether this READ response ends the response (LAST or ONLY).
     pub fn is_last_response(self) -> bool {
-        matches!(self, Opcode::ReadResponseLast | Opcode::ReadResponseOnly)
+        matches!(self, Opcode::ReadResponseLast | Opcode::ReadResponseOnly | Opcode::AtomicAcknowledge)
     }
     /// SEND family.
     pub fn is_send(self) -> bool {
@@ -104,12 +130,16 @@ impl Opcode {
     pub fn has_reth(self) -> bool {
         matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest)
     }
-    /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledge and
-    /// the READ responses FIRST, LAST and ONLY; MIDDLE has none).
+    /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledges
+    /// and the READ responses FIRST, LAST and ONLY; MIDDLE has none).
     pub fn has_aeth(self) -> bool {
         matches!(
             self,
-            Opcode::Acknowledge | Opcode::ReadResponseFirst | Opcode::ReadResponseLast | Opcode::ReadResponseOnly
+            Opcode::Acknowledge
+                | Opcode::AtomicAcknowledge
+                | Opcode::ReadResponseFirst
+                | Opcode::ReadResponseLast
+                | Opcode::ReadResponseOnly
         )
     }
 }
@@ -138,6 +168,37 @@ pub enum AckKind {
     NakRemoteAccess,
     /// Remote operational error.
     NakRemoteOp,
+}
+
+/// Datagram extended transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deth {
+    pub qkey: u32,
+    pub src_qp: u32,
+}
+
+/// The AtomicETH, AtomicAckETH or DETH a packet carries, if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Ext {
+    #[default]
+    None,
+    /// AtomicETH (CMP_SWAP, FETCH_ADD).
+    Atomic(Box<AtomicEth>),
+    /// AtomicAckETH: the original value (ATOMIC_ACKNOWLEDGE).
+    AtomicAck(u64),
+    /// DETH (UD).
+    Deth(Deth),
+}
+
+/// Atomic extended transport header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AtomicEth {
+    pub va: u64,
+    pub rkey: u32,
+    /// The swap value (CMP_SWAP) or the addend (FETCH_ADD).
+    pub swap_add: u64,
+    /// The compare value (CMP_SWAP; unused by FETCH_ADD).
+    pub compare: u64,
 }
 
 /// ACK extended transport header.
@@ -215,10 +276,35 @@ pub struct Packet {
     pub ack_req: bool,
     pub reth: Option<Reth>,
     pub aeth: Option<Aeth>,
+    /// The header only some opcodes carry (boxed when rare and large, so
+    /// that every packet stays small to move).
+    pub ext: Ext,
     pub payload: Payload,
 }
 
 impl Packet {
+    /// The AtomicETH, if the packet carries one.
+    pub fn atomic(&self) -> Option<AtomicEth> {
+        match &self.ext {
+            Ext::Atomic(e) => Some(**e),
+            _ => None,
+        }
+    }
+    /// The AtomicAckETH's original value, if the packet carries one.
+    pub fn atomic_ack(&self) -> Option<u64> {
+        match self.ext {
+            Ext::AtomicAck(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// The DETH, if the packet carries one.
+    pub fn deth(&self) -> Option<Deth> {
+        match self.ext {
+            Ext::Deth(d) => Some(d),
+            _ => None,
+        }
+    }
+
     /// Bytes on the wire: LRH + BTH + extension headers + padded payload +
     /// ICRC + VCRC.
     pub fn wire_bytes(&self) -> usize {
@@ -226,6 +312,9 @@ impl Packet {
             + BTH_BYTES
             + if self.opcode.has_reth() { RETH_BYTES } else { 0 }
             + if self.opcode.has_aeth() { AETH_BYTES } else { 0 }
+            + if self.opcode.is_atomic() { ATOMIC_ETH_BYTES } else { 0 }
+            + if self.opcode == Opcode::AtomicAcknowledge { ATOMIC_ACK_ETH_BYTES } else { 0 }
+            + if self.opcode == Opcode::UdSendOnly { DETH_BYTES } else { 0 }
             + self.payload.len().next_multiple_of(4)
             + ICRC_BYTES
             + VCRC_BYTES
@@ -253,6 +342,7 @@ mod tests {
             ack_req: false,
             reth: None,
             aeth: None,
+            ext: Ext::None,
             payload: vec![0; len].into(),
         }
     }
@@ -266,6 +356,10 @@ mod tests {
         assert_eq!(pkt(Opcode::ReadRequest, 0).wire_bytes(), 8 + 12 + 16 + 4 + 2);
         assert_eq!(pkt(Opcode::ReadResponseFirst, 256).wire_bytes(), 8 + 12 + 4 + 256 + 4 + 2);
         assert_eq!(pkt(Opcode::ReadResponseMiddle, 256).wire_bytes(), 8 + 12 + 256 + 4 + 2);
+        assert_eq!(pkt(Opcode::CompareSwap, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
+        assert_eq!(pkt(Opcode::FetchAdd, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
+        assert_eq!(pkt(Opcode::AtomicAcknowledge, 0).wire_bytes(), 8 + 12 + 4 + 8 + 4 + 2);
+        assert_eq!(pkt(Opcode::UdSendOnly, 100).wire_bytes(), 8 + 12 + 8 + 100 + 4 + 2);
         // PadCnt rounds the payload up to 4 bytes.
         assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
     }

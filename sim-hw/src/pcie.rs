@@ -58,6 +58,12 @@ impl Pcie {
         ReadTiming { start, end }
     }
 
+    /// When every posted write issued so far is visible in host memory (a
+    /// read issued now returns nothing older: PCIe ordering).
+    pub fn writes_visible(&self, p: &Profile) -> Ps {
+        self.up_busy + p.dma_write_latency.value
+    }
+
     /// A posted DMA write of `bytes` issued at `t`: when it is visible in host
     /// memory.
     pub fn dma_write(&mut self, p: &Profile, t: Ps, bytes: usize) -> Ps {

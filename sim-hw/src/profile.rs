@@ -91,6 +91,11 @@ pub struct Profile {
     /// The requester sets AckReq at least every this many packets: 64
     /// (rxe_param.h RXE_MAX_PKT_PER_ACK).
     pub max_pkt_per_ack: Param,
+    /// READs and atomics per QP: how many the requester keeps outstanding
+    /// (the initiator depth) and how many atomic results the responder
+    /// keeps to answer duplicates. cx4-edr: 16 (mlx5 `max_qp_rd_atom` =
+    /// 1 << log_max_ra_res_qp).
+    pub max_rd_atomic: Param,
 
     // ---- link ----
     /// Link lanes (4x; IBTA Architecture Specification Vol. 2).
@@ -104,6 +109,19 @@ pub struct Profile {
     /// Propagation delay of the cable. cx4-edr: 2.5 ns, Potter 2018's
     /// 0.5 m DAC at about 5 ns/m.
     pub propagation: Param,
+
+    // ---- switch (used only by switched topologies) ----
+    /// Port-to-port latency of a cut-through switch: from a packet's head
+    /// arriving to its head leaving, on an idle output port.
+    /// cx4-edr: 90 ns, Mellanox's Switch-IB 2 (SB7800, EDR) product brief.
+    pub switch_hop_latency: Param,
+    /// Link-level flow-control credit unit: 64 B (IBTA Vol. 1 sec. 7.9.4).
+    pub link_credit_bytes: Param,
+    /// Receive buffer of one switch input port (one data VL), in bytes; the
+    /// credits it advertises to the port's sender. cx4-edr: 64 KiB, an
+    /// assumption (no public figure per port): 16 packets of MTU 4096, far
+    /// above the credit round trip at 100 Gb/s (about 2.5 KB).
+    pub switch_port_buffer: Param,
 }
 
 /// The published `ib_send_lat` one-way RC medians the cx4-edr profile is
@@ -200,6 +218,13 @@ impl Profile {
                 false,
                 "Linux drivers/infiniband/sw/rxe/rxe_param.h: RXE_MAX_PKT_PER_ACK",
             ),
+            max_rd_atomic: p(
+                16,
+                "requests",
+                false,
+                "Linux drivers/infiniband/hw/mlx5/main.c: max_qp_rd_atom = 1 << log_max_ra_res_qp, 16 on ConnectX-4 \
+                 (the initiator depth and the responder's saved atomic results)",
+            ),
             link_lanes: p(4, "lanes", false, "IBTA Architecture Specification Vol. 2 (physical): EDR 4x"),
             link_baud: p(
                 25_781_250_000,
@@ -219,6 +244,25 @@ impl Profile {
                 "ps",
                 false,
                 "Potter 2018, tables/benchmark_testsystem.tex: 0.5 m DAC; at ~5 ns/m in twinax copper",
+            ),
+            switch_hop_latency: p(
+                90_000,
+                "ps",
+                false,
+                "Mellanox SB7800 (Switch-IB 2, EDR) product brief: 90 ns port-to-port latency",
+            ),
+            link_credit_bytes: p(
+                64,
+                "B",
+                false,
+                "IBTA Architecture Specification Vol. 1 sec. 7.9.4: one flow-control credit is 64 bytes",
+            ),
+            switch_port_buffer: p(
+                65_536,
+                "B",
+                false,
+                "assumption (no published per-port figure): 16 MTU-4096 packets, well above the credit round \
+                 trip at 100 Gb/s",
             ),
         }
     }
@@ -242,11 +286,15 @@ impl Profile {
             ("msix_size", self.msix_size),
             ("max_unacked_psns", self.max_unacked_psns),
             ("max_pkt_per_ack", self.max_pkt_per_ack),
+            ("max_rd_atomic", self.max_rd_atomic),
             ("link_lanes", self.link_lanes),
             ("link_baud", self.link_baud),
             ("link_code_data_bits", self.link_code_data_bits),
             ("link_code_total_bits", self.link_code_total_bits),
             ("propagation", self.propagation),
+            ("switch_hop_latency", self.switch_hop_latency),
+            ("link_credit_bytes", self.link_credit_bytes),
+            ("switch_port_buffer", self.switch_port_buffer),
         ]
     }
 

@@ -11,7 +11,11 @@
 //!
 //! QPs are created in RESET and moved to RTS in one step by
 //! [`crate::hca::Hca::connect`] (INIT and RTR are not modelled separately),
-//! and to ERROR by a fatal error or by the driver.
+//! and to ERROR by a fatal error or by the driver. A UD QP
+//! ([`crate::hca::Hca::create_ud_qp`]) uses only the requester's PSN and
+//! queues and the responder's receive queue: no ACK, window or timer.
+//! RC work requests are SEND, RDMA WRITE, RDMA READ and the two atomics;
+//! UD ones are [`SendOp::UdSend`] through an address handle.
 //!
 //! Key types: [`QpAttr`], [`QpState`], [`SendWr`], [`RecvWr`], [`Sge`].
 
@@ -52,6 +56,8 @@ pub struct QpAttr {
     pub sq_psn: u32,
     /// First PSN this QP expects.
     pub rq_psn: u32,
+    /// UD: the Q_Key incoming datagrams must carry.
+    pub qkey: u32,
 }
 
 impl Default for QpAttr {
@@ -68,6 +74,7 @@ impl Default for QpAttr {
             min_rnr_timer: 12,
             sq_psn: 0,
             rq_psn: 0,
+            qkey: 0,
         }
     }
 }
@@ -108,12 +115,43 @@ pub enum SendOp {
         remote_addr: u64,
         rkey: u32,
     },
+    /// If the 8 bytes at `remote_addr` equal `compare`, replaces them with
+    /// `swap`; the original value lands in the (8-byte) gather list.
+    AtomicCmpSwap {
+        remote_addr: u64,
+        rkey: u32,
+        compare: u64,
+        swap: u64,
+    },
+    /// Adds `add` to the 8 bytes at `remote_addr`; the original value lands
+    /// in the (8-byte) gather list.
+    AtomicFetchAdd {
+        remote_addr: u64,
+        rkey: u32,
+        add: u64,
+    },
+    /// A UD SEND to QP `remote_qpn`, with Q_Key `remote_qkey`, at the port
+    /// of address handle `ah` (from [`crate::hca::Hca::create_ah`]).
+    UdSend {
+        ah: u32,
+        remote_qpn: u32,
+        remote_qkey: u32,
+    },
 }
 
 impl SendOp {
     /// Whether the WQE carries a remote-address segment.
     pub fn is_remote(self) -> bool {
-        !matches!(self, SendOp::Send)
+        !matches!(self, SendOp::Send | SendOp::UdSend { .. })
+    }
+    /// Whether the WQE carries an atomic segment.
+    pub fn is_atomic(self) -> bool {
+        matches!(self, SendOp::AtomicCmpSwap { .. } | SendOp::AtomicFetchAdd { .. })
+    }
+    /// Whether the responder answers with data for the gather list (READ,
+    /// atomics), which then serves as a scatter list.
+    pub fn has_response(self) -> bool {
+        matches!(self, SendOp::RdmaRead { .. }) || self.is_atomic()
     }
 }
 
@@ -147,6 +185,12 @@ pub enum PostError {
     BadState,
     /// Inline payload longer than the profile's max_inline, or on a READ.
     InlineTooLong,
+    /// A UD operation on an RC QP or an RC one on a UD QP, or an unknown
+    /// address handle.
+    WrongTransport,
+    /// An atomic whose gather list is not 8 bytes or whose remote address
+    /// is not 8-byte aligned (rxe_verbs.c `validate_send_wr`: -EINVAL).
+    InvalidAtomic,
 }
 
 /// Why a QP could not be modified.
@@ -259,11 +303,21 @@ pub(crate) struct RespState {
     pub write: Option<WriteInProgress>,
     /// PSN the coalesced ACK will acknowledge.
     pub ack_psn: u32,
+    /// Atomics being executed, oldest first: (PSN, when its acknowledge
+    /// leaves); a coalesced ACK of a later PSN waits for the oldest, so
+    /// that responses leave in PSN order.
+    pub atomic_pending: VecDeque<(u32, Ps)>,
+    /// The original values of the last atomics executed, by PSN, to answer
+    /// duplicates without executing them again (IBTA C9-150; rxe's
+    /// responder resources). At most the profile's `max_rd_atomic`.
+    pub atomic_results: VecDeque<(u32, u64)>,
     pub ack_scheduled: bool,
 }
 
 pub(crate) struct Qp {
     pub qpn: u32,
+    /// Unreliable datagram (else reliable connection).
+    pub ud: bool,
     pub pd: u32,
     pub state: QpState,
     pub attr: QpAttr,

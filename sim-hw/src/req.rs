@@ -19,15 +19,21 @@
 //! RETH; the request reserves the PSNs of all its responses. A retry of a
 //! partly answered READ asks only for the rest: the RETH's address and
 //! length are advanced by the responses already received (rxe_req.c
-//! `req_retry`). The number of READs outstanding (max_rd_atomic) is not
-//! limited yet.
+//! `req_retry`). At most `max_rd_atomic` READs and atomics are outstanding
+//! (the initiator depth): a further request waits for the completer.
+//!
+//! An atomic (CMP_SWAP, FETCH_ADD) is fetched like a READ (its WQE adds a
+//! 16-byte atomic segment; its 8-byte list is checked for LOCAL_WRITE) and
+//! sent as one request with an AtomicETH; a retry sends the same request.
+//! A list that is not 8 bytes or a remote address that is not 8-byte
+//! aligned is refused at post time, as rxe's `validate_send_wr` does.
 
-use crate::cq::WcStatus;
+use crate::cq::{Cqe, WcOpcode, WcStatus};
 use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, Opcode, Packet, Payload, Reth};
+use crate::packet::{psn_add, psn_diff, AtomicEth, Deth, Ext, Opcode, Packet, Payload, Reth};
 use crate::qp::{local_ack_timeout, QpState, SendOp, Stage};
 
 impl Hca {
@@ -48,7 +54,13 @@ impl Hca {
                 w.stage = Stage::Ready;
             } else {
                 w.stage = Stage::Fetching;
-                fetches.push((id, w.wr.sges.len(), w.wr.op.is_remote()));
+                // An atomic WQE adds its 16-byte atomic segment, a UD one
+                // its 48-byte datagram segment (mlx5_wqe_datagram_seg).
+                let extra = match w.wr.op {
+                    SendOp::UdSend { .. } => 3,
+                    op => op.is_atomic() as usize,
+                };
+                fetches.push((id, w.wr.sges.len() + extra, w.wr.op.is_remote()));
             }
         }
         qp.req.fetch_id = qp.req.doorbell_id;
@@ -71,7 +83,7 @@ impl Hca {
         }
         w.stage = Stage::Ready;
         w.ready_at = now;
-        if matches!(w.wr.op, SendOp::RdmaRead { .. }) {
+        if w.wr.op.has_response() {
             // The list is where the response will land: check it now for
             // LOCAL_WRITE; nothing to gather.
             let ok =
@@ -129,6 +141,36 @@ impl Hca {
             w.stage = Stage::Sent;
             qp.req.psn = psn_add(psn, npkts);
             qp.req.packetize_id += 1;
+            if let SendOp::UdSend { ah, remote_qpn, remote_qkey } = w.wr.op {
+                // One packet, whatever the length: a message longer than
+                // the MTU is never sent (see on_tx_ud).
+                let ready = match &w.gather {
+                    Some(g) => g.end,
+                    None => w.ready_at,
+                };
+                let pkt = Packet {
+                    dlid: self.ahs[ah as usize],
+                    slid: lid,
+                    dest_qp: remote_qpn,
+                    opcode: Opcode::UdSendOnly,
+                    psn,
+                    ack_req: false,
+                    reth: None,
+                    aeth: None,
+                    ext: Ext::Deth(Deth { qkey: remote_qkey, src_qp: qpn }),
+                    payload: Payload::window(&w.data, 0, w.len),
+                };
+                qp.req.psn = psn_add(psn, 1);
+                w.last_psn = psn;
+                qp.req.txq.push_back((ready.max(now), pkt));
+                continue;
+            }
+            if let Some(pkt) = atomic_request(lid, dlid, dqp, psn, w.wr.op) {
+                let ready = w.ready_at;
+                qp.req.noack_pkts = 0;
+                qp.req.txq.push_back((ready.max(now), pkt));
+                continue;
+            }
             if let SendOp::RdmaRead { remote_addr, rkey } = w.wr.op {
                 // One request reserves the PSNs of all its responses.
                 let ready = w.ready_at;
@@ -174,12 +216,16 @@ impl Hca {
 
     pub(crate) fn on_tx(&mut self, now: Ps, qpn: u32) {
         let window = self.p.max_unacked_psns.value as i32;
+        let max_rd_atomic = self.p.max_rd_atomic.value as usize;
         let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
         if qp.req.tx_pending_at == Some(now) {
             qp.req.tx_pending_at = None;
         }
         if qp.state != QpState::Rts || qp.req.rnr_wait {
             return;
+        }
+        if qp.ud {
+            return self.on_tx_ud(now, qpn);
         }
         let arm = qp.comp.timer_deadline.is_none();
         let mut sent = false;
@@ -192,6 +238,21 @@ impl Hca {
             if psn_diff(pkt.psn, qp.comp.psn) >= window {
                 qp.req.wait_psn = true;
                 break;
+            }
+            if pkt.opcode == Opcode::ReadRequest || pkt.opcode.is_atomic() {
+                // The initiator depth: no more READs and atomics
+                // outstanding than the responder keeps resources for
+                // (max_rd_atomic); the completer kicks again.
+                let before = qp
+                    .sq
+                    .iter()
+                    .take_while(|w| w.stage == Stage::Sent && psn_diff(w.first_psn, pkt.psn) < 0)
+                    .filter(|w| w.wr.op.has_response())
+                    .count();
+                if before >= max_rd_atomic {
+                    qp.req.wait_psn = true;
+                    break;
+                }
             }
             let (_, pkt) = qp.req.txq.pop_front().unwrap();
             let span = match pkt.reth {
@@ -210,6 +271,47 @@ impl Hca {
             self.arm_retransmit_timer(now, qpn);
         }
         self.kick_tx(now, qpn);
+    }
+
+    /// UD: each ready datagram leaves and its WQE completes as it does (no
+    /// ACK, no window, no retransmission). A message longer than the path
+    /// MTU emits nothing and completes successfully (IBTA C10-93.1.1, as
+    /// rxe_req.c's "fake a successful UD send").
+    fn on_tx_ud(&mut self, now: Ps, qpn: u32) {
+        loop {
+            let qp = &mut self.qps[qpn as usize - 1];
+            let Some(&(ready, _)) = qp.req.txq.front() else { break };
+            if ready > now {
+                break;
+            }
+            let (_, pkt) = qp.req.txq.pop_front().unwrap();
+            let mtu = qp.attr.path_mtu;
+            let w = qp.sq.pop_front().expect("a datagram's WQE is at the head");
+            qp.req.head_id += 1;
+            qp.comp.psn = psn_add(pkt.psn, 1);
+            qp.req.sent_psn = qp.comp.psn;
+            let cq = qp.send_cq;
+            let signaled = qp.sig_all || w.wr.signaled;
+            let mut t = now;
+            if pkt.payload.len() <= mtu {
+                t = now.max(self.tx_busy) + self.p.hca_packet_time.value;
+                self.transmit(now, pkt);
+            }
+            if signaled {
+                let cqe = Cqe {
+                    wr_id: w.wr.wr_id,
+                    status: WcStatus::Success,
+                    opcode: WcOpcode::Send,
+                    byte_len: w.len as u32,
+                    qpn,
+                    src_qp: 0,
+                    slid: 0,
+                };
+                self.post_cqe(t, cq, cqe);
+            }
+        }
+        self.kick_tx(now, qpn);
+        self.check_failed_head(now, qpn);
     }
 
     /// (Re)starts the local ACK timer if the QP has one.
@@ -241,6 +343,13 @@ impl Hca {
             if psn_diff(last, from) < 0 {
                 continue;
             }
+            if let Some(pkt) = atomic_request(lid, dlid, dqp, first, qp.sq[i].wr.op) {
+                // The same request again; the responder answers a
+                // duplicate from its saved result.
+                qp.req.txq.push_back((now, pkt));
+                n += 1;
+                continue;
+            }
             if let SendOp::RdmaRead { remote_addr, rkey } = qp.sq[i].wr.op {
                 // Re-request what has not arrived (rxe_req.c req_retry).
                 let done = if psn_diff(from, first) > 0 { psn_diff(from, first) as usize * mtu } else { 0 };
@@ -270,6 +379,31 @@ impl Hca {
     }
 }
 
+/// The request packet of an atomic WQE (None for other operations).
+fn atomic_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, op: SendOp) -> Option<Packet> {
+    let (opcode, eth) = match op {
+        SendOp::AtomicCmpSwap { remote_addr, rkey, compare, swap } => {
+            (Opcode::CompareSwap, AtomicEth { va: remote_addr, rkey, swap_add: swap, compare })
+        }
+        SendOp::AtomicFetchAdd { remote_addr, rkey, add } => {
+            (Opcode::FetchAdd, AtomicEth { va: remote_addr, rkey, swap_add: add, compare: 0 })
+        }
+        _ => return None,
+    };
+    Some(Packet {
+        dlid,
+        slid,
+        dest_qp,
+        opcode,
+        psn,
+        ack_req: true,
+        reth: None,
+        aeth: None,
+        ext: Ext::Atomic(Box::new(eth)),
+        payload: Payload::default(),
+    })
+}
+
 fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32, len: u32) -> Packet {
     Packet {
         dlid,
@@ -280,6 +414,7 @@ fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32
         ack_req: true,
         reth: Some(Reth { va, rkey, len }),
         aeth: None,
+        ext: Ext::None,
         payload: Payload::default(),
     }
 }
@@ -317,7 +452,7 @@ fn make_packet(
             },
             first.then_some(Reth { va: remote_addr, rkey, len: w.len as u32 }),
         ),
-        SendOp::RdmaRead { .. } => unreachable!("a READ is one request packet"),
+        _ => unreachable!("a READ or an atomic is one request packet"),
     };
     Packet {
         dlid,
@@ -328,6 +463,7 @@ fn make_packet(
         ack_req,
         reth,
         aeth: None,
+        ext: Ext::None,
         payload: Payload::window(&w.data, start, end - start),
     }
 }

@@ -30,6 +30,13 @@
 //! its bytes have arrived (rxe_resp.c `read_reply`). A duplicate READ is
 //! executed again without moving the expected PSN (IBTA C9-106).
 //!
+//! An atomic (CMP_SWAP, FETCH_ADD) checks its AtomicETH for REMOTE_ATOMIC
+//! on 8 bytes, then its alignment (misaligned: invalid request, as rxe's
+//! `RESPST_ERR_MISALIGNED_ATOMIC`), and executes once its DMA read is back
+//! and every earlier posted write is visible; the ATOMIC acknowledge
+//! carries the original value. A duplicate is answered from the saved
+//! result (the last `max_rd_atomic`), never executed twice (C9-150).
+//!
 //! Invalid request and access errors move the responder's QP to ERROR and
 //! raise QP_REQ_ERR / QP_ACCESS_ERR (rxe `do_class_ac_error`).
 
@@ -38,12 +45,20 @@ use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::Access;
-use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Opcode, Packet, Payload};
+use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Ext, Opcode, Packet, Payload, GRH_BYTES};
 use crate::qp::{QpState, RecvInProgress, WriteInProgress};
 
 impl Hca {
     pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
+        let ud = self.qp(qpn).is_some_and(|q| q.ud);
+        if ud || pkt.opcode == Opcode::UdSendOnly {
+            if ud && pkt.opcode == Opcode::UdSendOnly {
+                return self.ud_receive(t, pkt);
+            }
+            self.stats.dropped_bad_qp += 1;
+            return;
+        }
         let mtu;
         {
             let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else {
@@ -62,6 +77,14 @@ impl Hca {
                 return;
             }
             if diff < 0 {
+                if pkt.opcode.is_atomic() {
+                    // Answered from the saved result, never executed twice.
+                    let saved = qp.resp.atomic_results.iter().find(|r| r.0 == pkt.psn).map(|r| r.1);
+                    if let Some(orig) = saved {
+                        self.send_atomic_ack(t, qpn, pkt.psn, orig);
+                    }
+                    return;
+                }
                 if pkt.opcode == Opcode::ReadRequest {
                     // A duplicate READ is executed again (C9-106).
                     return self.execute_read(host, t, qpn, &pkt, false);
@@ -85,6 +108,9 @@ impl Hca {
         }
         if pkt.opcode == Opcode::ReadRequest {
             return self.execute_read(host, t, qpn, &pkt, true);
+        }
+        if pkt.opcode.is_atomic() {
+            return self.execute_atomic(t, qpn, pkt);
         }
         // CHK_OP_VALID: packet length against the path MTU.
         let len = pkt.payload.len();
@@ -183,6 +209,8 @@ impl Hca {
                         opcode: WcOpcode::Recv,
                         byte_len: (r.offset + len) as u32,
                         qpn,
+                        src_qp: 0,
+                        slid: 0,
                     },
                 ));
             }
@@ -237,6 +265,7 @@ impl Hca {
                 ack_req: false,
                 reth: None,
                 aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
+                ext: Ext::None,
                 payload: Payload::window(&data, k * mtu, end - k * mtu),
             };
             self.q.schedule(ready, Event::Transmit(resp));
@@ -247,6 +276,155 @@ impl Hca {
             qp.resp.msn = msn;
             qp.resp.last_op = None;
         }
+    }
+
+    /// An atomic: CHK_RKEY for REMOTE_ATOMIC on 8 bytes, then the alignment
+    /// (rxe `RESPST_ERR_MISALIGNED_ATOMIC`: invalid request). The read-modify-
+    /// write runs when its 8-byte DMA read returns, and not before every
+    /// earlier posted write is visible (PCIe ordering), so that it sees
+    /// the data of the WRITEs before it.
+    fn execute_atomic(&mut self, t: Ps, qpn: u32, pkt: Packet) {
+        let eth = pkt.atomic().expect("an atomic carries an AtomicETH");
+        let pd = self.qp(qpn).unwrap().pd;
+        let addr = match self.mrs.translate(eth.rkey, pd, eth.va, 8, Access::REMOTE_ATOMIC) {
+            Ok(a) => a,
+            Err(_) => return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteAccess, None),
+        };
+        if !eth.va.is_multiple_of(8) {
+            return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
+        }
+        let read = self.pcie.dma_read(&self.p, t, 8);
+        let at = read.end.max(self.pcie.writes_visible(&self.p));
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.resp.psn = psn_add(qp.resp.psn, 1);
+        qp.resp.msn = psn_add(qp.resp.msn, 1);
+        qp.resp.last_op = None;
+        qp.resp.atomic_pending.push_back((pkt.psn, at));
+        self.q.schedule(at, Event::AtomicExec { qpn, addr, pkt });
+    }
+
+    /// The atomic's read-modify-write. The HCA holds the location for the
+    /// operation, so the new value is in memory at once (the next atomic
+    /// reads it); the 8-byte posted write's PCIe time is charged.
+    pub(crate) fn on_atomic_exec<H: Host + ?Sized>(&mut self, host: &mut H, now: Ps, qpn: u32, addr: u64, pkt: Packet) {
+        let max = self.p.max_rd_atomic.value as usize;
+        let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else { return };
+        if qp.resp.atomic_pending.front().is_some_and(|&(psn, _)| psn == pkt.psn) {
+            qp.resp.atomic_pending.pop_front();
+        }
+        let eth = pkt.atomic().unwrap();
+        let mut b = [0; 8];
+        if host.dma_read(addr, &mut b).is_err() {
+            return self.responder_error(now, qpn, &pkt, AckKind::NakRemoteOp, None);
+        }
+        let orig = u64::from_le_bytes(b);
+        let new = match pkt.opcode {
+            Opcode::CompareSwap if orig == eth.compare => eth.swap_add,
+            Opcode::CompareSwap => orig,
+            _ => orig.wrapping_add(eth.swap_add),
+        };
+        if host.dma_write(addr, &new.to_le_bytes()).is_err() {
+            self.stats.dma_write_faults += 1;
+        }
+        self.pcie.dma_write(&self.p, now, 8);
+        let qp = self.qp_mut(qpn).unwrap();
+        if qp.resp.atomic_results.len() >= max {
+            qp.resp.atomic_results.pop_front();
+        }
+        qp.resp.atomic_results.push_back((pkt.psn, orig));
+        self.send_atomic_ack(now, qpn, pkt.psn, orig);
+    }
+
+    /// Sends the ATOMIC acknowledge of `psn` carrying `orig`.
+    fn send_atomic_ack(&mut self, t: Ps, qpn: u32, psn: u32, orig: u64) {
+        let lid = self.lid;
+        let qp = self.qp(qpn).unwrap();
+        let pkt = Packet {
+            dlid: qp.attr.dest_lid,
+            slid: lid,
+            dest_qp: qp.attr.dest_qpn,
+            opcode: Opcode::AtomicAcknowledge,
+            psn,
+            ack_req: false,
+            reth: None,
+            aeth: Some(Aeth { kind: AckKind::Ack, msn: qp.resp.msn }),
+            ext: Ext::AtomicAck(orig),
+            payload: Payload::default(),
+        };
+        self.transmit(t, pkt);
+    }
+
+    /// A UD datagram (after rxe_resp.c for UD): dropped silently unless the
+    /// QP is in RTS, the Q_Key matches, the payload fits the path MTU and
+    /// a receive WQE is posted (UD has no RNR NAK, no PSN check, no ACK).
+    /// The payload lands 40 bytes into the receive buffer, behind the room
+    /// verbs reserve for a GRH; a buffer too small for both completes the
+    /// receive with LOC_LEN_ERR (rxe's class D error for UD). The CQE names
+    /// the sender's QP and LID.
+    fn ud_receive(&mut self, t: Ps, pkt: Packet) {
+        let qpn = pkt.dest_qp;
+        let deth = pkt.deth().expect("a UD packet carries a DETH");
+        let qp = self.qp_mut(qpn).unwrap();
+        if qp.state != QpState::Rts || pkt.payload.len() > qp.attr.path_mtu {
+            self.stats.dropped_bad_qp += 1;
+            return;
+        }
+        if deth.qkey != qp.attr.qkey {
+            self.stats.dropped_qkey += 1;
+            return;
+        }
+        let Some(wqe) = qp.resp.rq.pop_front() else {
+            self.stats.dropped_no_recv += 1;
+            return;
+        };
+        let (pd, cq) = (qp.pd, qp.recv_cq);
+        let start = t.max(wqe.ready_at);
+        let len = pkt.payload.len();
+        let cap: usize = wqe.wr.sges.iter().map(|s| s.len as usize).sum();
+        let mut cqe = Cqe {
+            wr_id: wqe.wr.wr_id,
+            status: WcStatus::Success,
+            opcode: WcOpcode::Recv,
+            byte_len: (GRH_BYTES + len) as u32,
+            qpn,
+            src_qp: deth.src_qp,
+            slid: pkt.slid,
+        };
+        let mut pieces = Vec::new();
+        if GRH_BYTES + len > cap {
+            cqe.status = WcStatus::LocLenErr;
+        } else {
+            let (mut off, mut done) = (GRH_BYTES, 0);
+            for sge in &wqe.wr.sges {
+                if done == len {
+                    break;
+                }
+                let sl = sge.len as usize;
+                if off >= sl {
+                    off -= sl;
+                    continue;
+                }
+                let n = (sl - off).min(len - done);
+                match self.mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE) {
+                    Ok(a) => pieces.push((a, pkt.payload.slice(done, n))),
+                    Err(_) => {
+                        cqe.status = WcStatus::LocProtErr;
+                        pieces.clear();
+                        break;
+                    }
+                }
+                done += n;
+                off = 0;
+            }
+        }
+        if cqe.status != WcStatus::Success {
+            cqe.byte_len = 0;
+        }
+        for (addr, data) in pieces {
+            let visible = self.pcie.dma_write(&self.p, start, data.len());
+            self.q.schedule(visible, Event::HostWrite { addr, data });
+        }
+        self.post_cqe(start, cq, cqe);
     }
 
     /// Coalesces an ACK of `psn` into the QP's pending ACK.
@@ -261,6 +439,13 @@ impl Hca {
 
     pub(crate) fn on_send_ack(&mut self, now: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
+        if let Some(&(apsn, at)) = qp.resp.atomic_pending.front() {
+            if now < at && psn_diff(qp.resp.ack_psn, apsn) > 0 {
+                // Not before the atomic's acknowledge: responses in PSN order.
+                self.q.schedule(at, Event::SendAck { qpn });
+                return;
+            }
+        }
         qp.resp.ack_scheduled = false;
         if qp.state != QpState::Rts {
             return;
@@ -282,6 +467,7 @@ impl Hca {
             ack_req: false,
             reth: None,
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
+            ext: Ext::None,
             payload: Payload::default(),
         };
         self.transmit(t, pkt);
@@ -294,7 +480,8 @@ impl Hca {
         let qp = self.qp_mut(qpn).unwrap();
         if let (Some(status), Some(r)) = (recv_status, qp.resp.recv.take()) {
             let cq = qp.recv_cq;
-            let cqe = Cqe { wr_id: r.wqe.wr.wr_id, status, opcode: WcOpcode::Recv, byte_len: 0, qpn };
+            let cqe =
+                Cqe { wr_id: r.wqe.wr.wr_id, status, opcode: WcOpcode::Recv, byte_len: 0, qpn, src_qp: 0, slid: 0 };
             self.post_cqe(t, cq, cqe);
         }
         let ev = match nak {

@@ -9,7 +9,7 @@ use sim_hw::cq::{WcOpcode, WcStatus};
 use sim_hw::harness::{Endpoint, HcaPair};
 use sim_hw::host::{AsyncEvent, Interrupt};
 use sim_hw::mr::Access;
-use sim_hw::packet::{Opcode, Packet};
+use sim_hw::packet::{Ext, Opcode, Packet};
 use sim_hw::qp::{QpAttr, QpState, SendOp, SendWr, Sge};
 use sim_hw::{Profile, Ps, US};
 
@@ -28,7 +28,7 @@ fn attr() -> QpAttr {
 }
 
 fn drop_when(pair: &mut HcaPair, mut f: impl FnMut(&Packet) -> bool + 'static) {
-    pair.fabric.link.drop_filter = Some(Box::new(move |p| f(p)));
+    pair.fabric.links[0].drop_filter = Some(Box::new(move |p| f(p)));
 }
 
 fn a_data(pair: &HcaPair, a: &Endpoint, len: usize) -> Vec<u8> {
@@ -45,7 +45,7 @@ fn multi_packet_send_lands_in_the_receive_buffer() {
     let s = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!((s.wr_id, s.status, s.opcode), (5, WcStatus::Success, WcOpcode::Send));
     assert_eq!(pair.hosts[1].mem.slice(b.buf, 10_000), &a_data(&pair, &a, 10_000)[..]);
-    assert_eq!(pair.fabric.hcas[0].stats().packets_sent, 10); // ceil(10000 / 1024)
+    assert_eq!(pair.fabric.hca(0).stats().packets_sent, 10); // ceil(10000 / 1024)
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn rdma_write_places_data_without_a_receive_completion() {
     assert_eq!((s.status, s.opcode, s.byte_len), (WcStatus::Success, WcOpcode::RdmaWrite, 9000));
     pair.run_to_idle();
     assert_eq!(pair.hosts[1].mem.slice(b.buf + 100, 9000), &a_data(&pair, &a, 9000)[..]);
-    assert!(pair.fabric.hcas[1].cq(b.recv_cq).is_empty());
+    assert!(pair.fabric.hca(1).cq(b.recv_cq).is_empty());
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn unsignaled_successes_complete_silently() {
         pair.post_write(0, &a, i, 64, b.buf, b.mr.rkey, i == 3);
     }
     pair.run_to_idle();
-    let cqes = pair.fabric.hcas[0].poll_cq(a.send_cq, 16);
+    let cqes = pair.fabric.hca_mut(0).poll_cq(a.send_cq, 16);
     assert_eq!(cqes.len(), 1);
     assert_eq!(cqes[0].wr_id, 3);
 }
@@ -102,7 +102,7 @@ fn a_lost_only_packet_is_retransmitted_after_the_ack_timeout() {
     assert_eq!(r.status, WcStatus::Success);
     assert!(pair.now() > 8_192_000, "delivered only after the 8.192 us timeout");
     assert_eq!(pair.wait_cqe(0, a.send_cq).unwrap().status, WcStatus::Success);
-    let st = pair.fabric.hcas[0].stats();
+    let st = pair.fabric.hca(0).stats();
     assert_eq!((st.timeouts, st.retransmitted_packets), (1, 1));
     assert_eq!(pair.hosts[1].mem.slice(b.buf, 1000), &a_data(&pair, &a, 1000)[..]);
 }
@@ -117,7 +117,7 @@ fn a_lost_middle_packet_draws_one_sequence_nak_and_go_back_n() {
     pair.post_send(0, &a, 0, 8192, true);
     assert_eq!(pair.wait_cqe(1, b.recv_cq).unwrap().byte_len, 8192);
     assert!(pair.now() < 8_192_000, "recovered by NAK, before any timeout");
-    let st = pair.fabric.hcas[0].stats().clone();
+    let st = pair.fabric.hca(0).stats().clone();
     assert_eq!((st.seq_naks_received, st.timeouts), (1, 0));
     assert_eq!(st.retransmitted_packets, 7); // PSNs 1..=7 again
     assert_eq!(pair.hosts[1].mem.slice(b.buf, 8192), &a_data(&pair, &a, 8192)[..]);
@@ -134,8 +134,8 @@ fn a_lost_ack_makes_a_duplicate_that_is_acknowledged_not_redelivered() {
     pair.post_send(0, &a, 0, 100, true);
     assert_eq!(pair.wait_cqe(0, a.send_cq).unwrap().status, WcStatus::Success);
     pair.run_to_idle();
-    assert_eq!(pair.fabric.hcas[1].poll_cq(b.recv_cq, 8).len(), 1, "delivered once");
-    assert_eq!(pair.fabric.hcas[0].stats().timeouts, 1);
+    assert_eq!(pair.fabric.hca_mut(1).poll_cq(b.recv_cq, 8).len(), 1, "delivered once");
+    assert_eq!(pair.fabric.hca(0).stats().timeouts, 1);
 }
 
 #[test]
@@ -145,9 +145,9 @@ fn timeout_zero_disables_the_ack_timer() {
     pair.post_recv(0, &b, 0, 4096);
     pair.post_send(0, &a, 0, 100, true);
     pair.run_to_idle();
-    assert!(pair.fabric.hcas[0].cq(a.send_cq).is_empty());
-    assert_eq!(pair.fabric.hcas[0].stats().timeouts, 0);
-    assert_eq!(pair.fabric.hcas[0].qp_state(a.qpn), Some(QpState::Rts));
+    assert!(pair.fabric.hca(0).cq(a.send_cq).is_empty());
+    assert_eq!(pair.fabric.hca(0).stats().timeouts, 0);
+    assert_eq!(pair.fabric.hca(0).qp_state(a.qpn), Some(QpState::Rts));
 }
 
 fn exhaust_retries(retry_cnt: u8) -> (HcaPair, Endpoint, Ps) {
@@ -160,14 +160,14 @@ fn exhaust_retries(retry_cnt: u8) -> (HcaPair, Endpoint, Ps) {
     let t = pair.now();
     let c = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!((c.wr_id, c.status), (2, WcStatus::WrFlushErr));
-    assert_eq!(pair.fabric.hcas[0].qp_state(a.qpn), Some(QpState::Error));
+    assert_eq!(pair.fabric.hca(0).qp_state(a.qpn), Some(QpState::Error));
     (pair, a, t)
 }
 
 #[test]
 fn exhausted_retries_fail_with_retry_exc_err_and_flush() {
     let (pair, _, t) = exhaust_retries(3);
-    let st = pair.fabric.hcas[0].stats();
+    let st = pair.fabric.hca(0).stats();
     assert_eq!(st.timeouts, 4, "three retries, then the fourth timeout fails");
     assert_eq!(st.retransmitted_packets, 3 * 2);
     assert!(t > 4 * 8_192_000 && t < 5 * 8_192_000);
@@ -176,7 +176,7 @@ fn exhausted_retries_fail_with_retry_exc_err_and_flush() {
 #[test]
 fn retry_cnt_seven_means_seven_not_infinite() {
     let (pair, _, _) = exhaust_retries(7);
-    assert_eq!(pair.fabric.hcas[0].stats().timeouts, 8);
+    assert_eq!(pair.fabric.hca(0).stats().timeouts, 8);
 }
 
 #[test]
@@ -194,10 +194,10 @@ fn rnr_naks_retry_after_the_rnr_timer_then_fail() {
     pair.post_send(0, &a, 4, 100, false);
     let c = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!(c.status, WcStatus::RnrRetryExcErr);
-    assert_eq!(pair.fabric.hcas[0].stats().rnr_naks_received, 3);
+    assert_eq!(pair.fabric.hca(0).stats().rnr_naks_received, 3);
     let t = pair.now();
     assert!(t > 2 * 10 * US && t < 3 * 10 * US, "two 10 us RNR waits: {t}");
-    assert_eq!(pair.fabric.hcas[0].qp_state(a.qpn), Some(QpState::Error));
+    assert_eq!(pair.fabric.hca(0).qp_state(a.qpn), Some(QpState::Error));
 }
 
 #[test]
@@ -205,8 +205,8 @@ fn rnr_retry_seven_retries_for_ever_until_a_receive_is_posted() {
     let (mut pair, a, b) = pair_with(QpAttr { rnr_retry: 7, min_rnr_timer: 1, ..attr() });
     pair.post_send(0, &a, 4, 3000, true);
     pair.run_until(1_500 * US);
-    assert!(pair.fabric.hcas[0].stats().rnr_naks_received > 100);
-    assert_eq!(pair.fabric.hcas[0].qp_state(a.qpn), Some(QpState::Rts));
+    assert!(pair.fabric.hca(0).stats().rnr_naks_received > 100);
+    assert_eq!(pair.fabric.hca(0).qp_state(a.qpn), Some(QpState::Rts));
     pair.post_recv(pair.now(), &b, 8, 4096);
     assert_eq!(pair.wait_cqe(1, b.recv_cq).unwrap().byte_len, 3000);
     assert_eq!(pair.wait_cqe(0, a.send_cq).unwrap().status, WcStatus::Success);
@@ -222,8 +222,8 @@ fn write_error(remote: impl FnOnce(&mut HcaPair, &Endpoint) -> (u64, u32), len: 
     assert_eq!((c.wr_id, c.status), (1, WcStatus::RemAccessErr));
     assert_eq!(pair.wait_cqe(0, a.send_cq).unwrap().status, WcStatus::WrFlushErr);
     pair.run_to_idle();
-    assert_eq!(pair.fabric.hcas[0].qp_state(a.qpn), Some(QpState::Error));
-    assert_eq!(pair.fabric.hcas[1].qp_state(b.qpn), Some(QpState::Error));
+    assert_eq!(pair.fabric.hca(0).qp_state(a.qpn), Some(QpState::Error));
+    assert_eq!(pair.fabric.hca(1).qp_state(b.qpn), Some(QpState::Error));
     assert_eq!(pair.hosts[1].irqs, vec![Interrupt::Async(AsyncEvent::QpAccessError { qpn: b.qpn })]);
     assert!(pair.hosts[1].mem.slice(b.buf, 64).iter().all(|&x| x == 0), "nothing written");
 }
@@ -240,20 +240,20 @@ fn a_write_past_the_region_is_a_remote_access_error() {
 
 #[test]
 fn a_write_to_a_region_without_remote_write_is_a_remote_access_error() {
-    write_error(|pair, b| (b.buf, pair.fabric.hcas[1].reg_mr(1, b.buf, 4096, b.buf, Access::LOCAL_WRITE).rkey), 64);
+    write_error(|pair, b| (b.buf, pair.fabric.hca_mut(1).reg_mr(1, b.buf, 4096, b.buf, Access::LOCAL_WRITE).rkey), 64);
 }
 
 #[test]
 fn a_bad_lkey_is_a_local_protection_error_and_nothing_is_sent() {
     let (mut pair, a, _b) = pair_with(attr());
-    let h = &mut pair.fabric.hcas[0];
+    let h = &mut pair.fabric.hca_mut(0);
     let sges = vec![Sge { addr: a.buf, len: 1000, lkey: a.mr.lkey ^ 0xff }];
     h.post_send(a.qpn, SendWr { wr_id: 3, op: SendOp::Send, sges, inline_data: None, signaled: false }).unwrap();
     h.ring_sq_doorbell(0, a.qpn);
     let c = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!((c.wr_id, c.status), (3, WcStatus::LocProtErr));
-    assert_eq!(pair.fabric.hcas[0].stats().packets_sent, 0);
-    assert_eq!(pair.fabric.hcas[0].qp_state(a.qpn), Some(QpState::Error));
+    assert_eq!(pair.fabric.hca(0).stats().packets_sent, 0);
+    assert_eq!(pair.fabric.hca(0).qp_state(a.qpn), Some(QpState::Error));
 }
 
 #[test]
@@ -280,6 +280,7 @@ fn injected(b: &Endpoint, opcode: Opcode, psn: u32, len: usize) -> Packet {
         ack_req: true,
         reth: None,
         aeth: None,
+        ext: Ext::None,
         payload: vec![1; len].into(),
     }
 }
@@ -288,20 +289,20 @@ fn injected(b: &Endpoint, opcode: Opcode, psn: u32, len: usize) -> Packet {
 fn a_middle_packet_outside_a_message_is_an_invalid_request() {
     let (mut pair, _a, b) = pair_with(attr());
     pair.post_recv(0, &b, 0, 4096);
-    pair.fabric.hcas[1].deliver(10 * US, injected(&b, Opcode::SendMiddle, 0, 4096));
+    pair.fabric.hca_mut(1).deliver(10 * US, injected(&b, Opcode::SendMiddle, 0, 4096));
     pair.run_to_idle();
-    assert_eq!(pair.fabric.hcas[1].qp_state(b.qpn), Some(QpState::Error));
+    assert_eq!(pair.fabric.hca(1).qp_state(b.qpn), Some(QpState::Error));
     assert_eq!(pair.hosts[1].irqs, vec![Interrupt::Async(AsyncEvent::QpRequestError { qpn: b.qpn })]);
-    assert_eq!(pair.fabric.hcas[1].poll_cq_one(b.recv_cq).unwrap().status, WcStatus::WrFlushErr);
+    assert_eq!(pair.fabric.hca_mut(1).poll_cq_one(b.recv_cq).unwrap().status, WcStatus::WrFlushErr);
 }
 
 #[test]
 fn a_short_first_packet_is_an_invalid_request() {
     let (mut pair, _a, b) = pair_with(attr());
     pair.post_recv(0, &b, 0, 8192);
-    pair.fabric.hcas[1].deliver(10 * US, injected(&b, Opcode::SendFirst, 0, 100));
+    pair.fabric.hca_mut(1).deliver(10 * US, injected(&b, Opcode::SendFirst, 0, 100));
     pair.run_to_idle();
-    assert_eq!(pair.fabric.hcas[1].qp_state(b.qpn), Some(QpState::Error));
+    assert_eq!(pair.fabric.hca(1).qp_state(b.qpn), Some(QpState::Error));
 }
 
 #[test]
@@ -309,27 +310,27 @@ fn out_of_sequence_packets_draw_one_nak_and_are_dropped() {
     let (mut pair, _a, b) = pair_with(attr());
     pair.post_recv(0, &b, 0, 4096);
     for k in 0..3 {
-        pair.fabric.hcas[1].deliver(10 * US + k, injected(&b, Opcode::SendOnly, 5 + k as u32, 8));
+        pair.fabric.hca_mut(1).deliver(10 * US + k, injected(&b, Opcode::SendOnly, 5 + k as u32, 8));
     }
-    while pair.fabric.hcas[1].next_deadline().is_some() {
-        pair.fabric.hcas[1].step(&mut pair.hosts[1]);
+    while pair.fabric.hca(1).next_deadline().is_some() {
+        pair.fabric.hca_mut(1).step(&mut pair.hosts[1]);
     }
-    let out: Vec<_> = pair.fabric.hcas[1].take_outbox().map(|(_, p)| p).collect();
+    let out: Vec<_> = pair.fabric.hca_mut(1).take_outbox().map(|(_, p)| p).collect();
     assert_eq!(out.len(), 1, "one NAK for the gap");
     assert_eq!(out[0].psn, 0, "it names the expected PSN");
     assert_eq!(out[0].aeth.unwrap().kind, sim_hw::packet::AckKind::NakPsnSeq);
-    assert!(pair.fabric.hcas[1].cq(b.recv_cq).is_empty());
-    assert_eq!(pair.fabric.hcas[1].qp_state(b.qpn), Some(QpState::Rts));
+    assert!(pair.fabric.hca(1).cq(b.recv_cq).is_empty());
+    assert_eq!(pair.fabric.hca(1).qp_state(b.qpn), Some(QpState::Rts));
 }
 
 #[test]
 fn packets_for_a_qp_in_error_are_dropped_silently() {
     let (mut pair, a, b) = pair_with(QpAttr { retry_cnt: 1, ..attr() });
-    pair.fabric.hcas[1].modify_qp_error(0, b.qpn);
+    pair.fabric.hca_mut(1).modify_qp_error(0, b.qpn);
     pair.post_write(0, &a, 1, 64, b.buf, b.mr.rkey, true);
     let c = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!(c.status, WcStatus::RetryExcErr);
-    assert_eq!(pair.fabric.hcas[1].stats().dropped_bad_qp, 2);
+    assert_eq!(pair.fabric.hca(1).stats().dropped_bad_qp, 2);
 }
 
 #[test]
@@ -359,13 +360,13 @@ fn the_window_never_exceeds_128_unacknowledged_psns() {
     assert_eq!(worst.get(), 128);
     // Two windows, of 128 and 122 packets: about two round trips.
     assert!(pair.now() > 2 * 200 * US && pair.now() < 2 * 200 * US + 50 * US, "{}", pair.now());
-    assert_eq!(pair.fabric.hcas[0].stats().timeouts, 0);
+    assert_eq!(pair.fabric.hca(0).stats().timeouts, 0);
 }
 
 #[test]
 fn an_armed_cq_interrupts_once_and_must_be_rearmed() {
     let (mut pair, a, b) = pair_with(attr());
-    pair.fabric.hcas[1].req_notify_cq(b.recv_cq);
+    pair.fabric.hca_mut(1).req_notify_cq(b.recv_cq);
     for i in 0..3 {
         pair.post_recv(0, &b, i, 4096);
     }
@@ -373,9 +374,9 @@ fn an_armed_cq_interrupts_once_and_must_be_rearmed() {
     pair.post_send(0, &a, 1, 10, false);
     pair.run_to_idle();
     assert_eq!(pair.hosts[1].irqs, vec![Interrupt::Completion { cq: b.recv_cq }]);
-    assert_eq!(pair.fabric.hcas[1].cq(b.recv_cq).len(), 2);
-    assert!(!pair.fabric.hcas[1].cq(b.recv_cq).is_armed());
-    pair.fabric.hcas[1].req_notify_cq(b.recv_cq);
+    assert_eq!(pair.fabric.hca(1).cq(b.recv_cq).len(), 2);
+    assert!(!pair.fabric.hca(1).cq(b.recv_cq).is_armed());
+    pair.fabric.hca_mut(1).req_notify_cq(b.recv_cq);
     pair.post_send(pair.now(), &a, 2, 10, false);
     pair.run_to_idle();
     assert_eq!(pair.hosts[1].irqs.len(), 2);
@@ -384,7 +385,7 @@ fn an_armed_cq_interrupts_once_and_must_be_rearmed() {
 #[test]
 fn a_full_cq_overflows_into_an_async_cq_error() {
     let mut pair = HcaPair::new(Profile::cx4_edr(), 4096, 1);
-    let h = &mut pair.fabric.hcas[0];
+    let h = &mut pair.fabric.hca_mut(0);
     let cq = h.create_cq(2);
     let qpn = h.create_qp(1, cq, cq, true);
     h.connect(qpn, QpAttr { dest_lid: 1, dest_qpn: 1, ..attr() }).unwrap();
@@ -393,7 +394,7 @@ fn a_full_cq_overflows_into_an_async_cq_error() {
         h.post_recv(0, qpn, sim_hw::qp::RecvWr { wr_id: i, sges: vec![] }).unwrap();
     }
     pair.run_to_idle();
-    assert!(pair.fabric.hcas[0].cq(cq).is_error());
+    assert!(pair.fabric.hca(0).cq(cq).is_error());
     assert_eq!(pair.hosts[0].irqs, vec![Interrupt::Async(AsyncEvent::CqError { cq })]);
 }
 
@@ -402,7 +403,7 @@ fn a_full_cq_overflows_into_an_async_cq_error() {
 fn random_loss_recovers_and_is_deterministic() {
     let run = |seed| {
         let mut pair = HcaPair::new(Profile::cx4_edr(), BUF as usize, seed);
-        pair.fabric.link.loss_ppm = 20_000; // 2 %
+        pair.fabric.links[0].loss_ppm = 20_000; // 2 %
         let (a, b) =
             pair.connect_rc(QpAttr { path_mtu: 1024, ..attr() }, BUF, Access::LOCAL_WRITE | Access::REMOTE_WRITE);
         for i in 0..200u64 {
@@ -418,7 +419,7 @@ fn random_loss_recovers_and_is_deterministic() {
             assert_eq!((c.wr_id, c.status), (i, WcStatus::Success));
         }
         pair.run_to_idle();
-        (pair.now(), pair.fabric.events_processed(), pair.fabric.link.dropped, pair.fabric.hcas[0].stats().clone())
+        (pair.now(), pair.fabric.events_processed(), pair.fabric.links[0].dropped, pair.fabric.hca(0).stats().clone())
     };
     let (t, events, dropped, stats) = run(42);
     assert!(dropped > 10, "{dropped}");
@@ -434,12 +435,12 @@ fn the_next_event_is_a_discrete_step_in_time_then_sequence_order() {
     pair.post_send(0, &a, 0, 64, true);
     let mut last = (0, 0);
     while let Some((t, i)) = pair.fabric.next_event() {
-        assert_eq!(pair.fabric.hcas[i].peek_event().unwrap().0, t);
+        assert_eq!(pair.fabric.hca_mut(i).peek_event().unwrap().0, t);
         assert!((t, i) >= last, "global order is (time, HCA)");
         assert_eq!(pair.step(), Some((t, i)));
         last = (t, i);
     }
-    assert_eq!(pair.fabric.hcas[1].cq(b.recv_cq).len(), 1);
+    assert_eq!(pair.fabric.hca(1).cq(b.recv_cq).len(), 1);
 }
 
 // ---------------------------------------------------------------- RDMA READ
@@ -464,8 +465,8 @@ fn rdma_read_brings_the_remote_range_back() {
     let c = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!((c.wr_id, c.status, c.opcode, c.byte_len), (11, WcStatus::Success, WcOpcode::RdmaRead, 10_000));
     assert_eq!(pair.hosts[0].mem.slice(a.buf, 10_000), &b_data(&pair, &b, 500, 10_000)[..]);
-    assert_eq!(pair.fabric.hcas[1].stats().packets_sent, 10, "ten responses");
-    assert!(pair.fabric.hcas[1].cq(b.recv_cq).is_empty());
+    assert_eq!(pair.fabric.hca(1).stats().packets_sent, 10, "ten responses");
+    assert!(pair.fabric.hca(1).cq(b.recv_cq).is_empty());
 }
 
 #[test]
@@ -516,7 +517,7 @@ fn an_ack_past_a_read_with_lost_responses_retries_at_once() {
     assert_eq!((c.wr_id, c.status), (1, WcStatus::Success));
     assert_eq!(pair.wait_cqe(0, a.send_cq).unwrap().wr_id, 2);
     assert!(pair.now() < 8_192_000, "the WRITE's ACK implied the loss; no timeout");
-    assert_eq!(pair.fabric.hcas[0].stats().timeouts, 0);
+    assert_eq!(pair.fabric.hca(0).stats().timeouts, 0);
     assert_eq!(pair.hosts[0].mem.slice(a.buf, 64), &b_data(&pair, &b, 0, 64)[..]);
 }
 
@@ -524,8 +525,8 @@ fn an_ack_past_a_read_with_lost_responses_retries_at_once() {
 fn random_loss_with_reads_writes_and_sends_recovers() {
     let run = |seed| {
         let (mut pair, a, b) = read_pair(QpAttr { path_mtu: 1024, ..attr() });
-        pair.fabric.link = sim_hw::fabric::Link::new(seed);
-        pair.fabric.link.loss_ppm = 30_000; // 3 %
+        pair.fabric.links[0] = sim_hw::fabric::Link::new(&Profile::cx4_edr(), seed);
+        pair.fabric.links[0].loss_ppm = 30_000; // 3 %
         let mut longest_read = 0;
         for i in 0..150u64 {
             let len = 1 + (i as usize * 53) % 8000;
@@ -538,7 +539,7 @@ fn random_loss_with_reads_writes_and_sends_recovers() {
                 _ => {
                     // Receive at 16 KiB, away from the range the READs read.
                     let sges = vec![Sge { addr: b.buf + 16 * 1024, len: 8192, lkey: b.mr.lkey }];
-                    pair.fabric.hcas[1].post_recv(0, b.qpn, sim_hw::qp::RecvWr { wr_id: i, sges }).unwrap();
+                    pair.fabric.hca_mut(1).post_recv(0, b.qpn, sim_hw::qp::RecvWr { wr_id: i, sges }).unwrap();
                     pair.post_send(0, &a, i, len, true);
                 }
             }
@@ -548,9 +549,9 @@ fn random_loss_with_reads_writes_and_sends_recovers() {
             assert_eq!((c.wr_id, c.status), (i, WcStatus::Success));
         }
         pair.run_to_idle();
-        assert_eq!(pair.fabric.hcas[1].poll_cq(b.recv_cq, 100).len(), 50);
+        assert_eq!(pair.fabric.hca_mut(1).poll_cq(b.recv_cq, 100).len(), 50);
         assert!(pair.hosts[0].mem.slice(a.buf, longest_read) == &b_data(&pair, &b, 0, longest_read)[..]);
-        (pair.now(), pair.fabric.link.dropped)
+        (pair.now(), pair.fabric.links[0].dropped)
     };
     let (t, dropped) = run(5);
     assert!(dropped > 10);
@@ -561,7 +562,7 @@ fn random_loss_with_reads_writes_and_sends_recovers() {
 fn connect_refuses_out_of_range_attributes_and_a_second_connect() {
     use sim_hw::qp::ModifyError;
     let mut pair = HcaPair::new(Profile::cx4_edr(), 4096, 1);
-    let h = &mut pair.fabric.hcas[0];
+    let h = &mut pair.fabric.hca_mut(0);
     let cq = h.create_cq(4);
     let qpn = h.create_qp(1, cq, cq, false);
     for bad in [
@@ -583,7 +584,7 @@ fn connect_refuses_out_of_range_attributes_and_a_second_connect() {
 fn hca_poll_runs_exactly_the_events_due() {
     let (mut pair, a, _b) = pair_with(attr());
     pair.post_send(0, &a, 0, 32, true);
-    let h = &mut pair.fabric.hcas[0];
+    let h = &mut pair.fabric.hca_mut(0);
     let due = h.next_deadline().unwrap();
     let p = Profile::cx4_edr();
     // The doorbell: its fixed cost plus 8 B + a 64 B inline WQE + 32 B in one MWr.
