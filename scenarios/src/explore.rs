@@ -2275,13 +2275,7 @@ pub fn explore_program(
     let mut ticker = Ticker { sink: &o.progress, pending: 0 };
     // Every execution, the probes included, under the step limit and the
     // deadline.
-    let run = RunOptions {
-        max_steps: o.max_steps,
-        deadline,
-        granularity: o.granularity,
-        no_named_yield_points: o.no_named_yield_points,
-        ..Default::default()
-    };
+    let run = run_options(o, deadline);
     let (shard_i, shard_n) = o.shard.unwrap_or((0, 1));
     if shard_n == 0 || shard_i >= shard_n {
         return Err(format!("error: --shard {shard_i}/{shard_n}: the index must be below the count\n"));
@@ -2439,6 +2433,18 @@ pub fn explore_program(
     Ok(r)
 }
 
+/// What every execution of a search runs under: the step limit, the
+/// deadline, the granularity and the named yield points the options say.
+fn run_options(o: &ExploreOptions, deadline: Option<Instant>) -> RunOptions {
+    RunOptions {
+        max_steps: o.max_steps,
+        deadline,
+        granularity: o.granularity,
+        no_named_yield_points: o.no_named_yield_points,
+        ..Default::default()
+    }
+}
+
 /// `--pct N --depth D`: N executions under [`PctChooser`], execution `i`
 /// seeded by `sub_seed(seed, i)`. The step estimate `k` starts from one
 /// probe execution (depth 1, not counted) and grows to the most steps any
@@ -2456,13 +2462,7 @@ fn explore_pct(
 ) -> Report {
     let ids = prog.actors.len() + 2;
     let depth = p.depth.clamp(1, crate::limits::MAX_DEPTH);
-    let run = RunOptions {
-        max_steps: o.max_steps,
-        deadline,
-        granularity: o.granularity,
-        no_named_yield_points: o.no_named_yield_points,
-        ..Default::default()
-    };
+    let run = run_options(o, deadline);
     let mut probe = PctChooser::new(p.seed, ids, 1, 1);
     let first = execute(prog, path, &mut probe, run);
     if let Some(c) = first.cut {

@@ -47,7 +47,7 @@ fn ib_write_bw_64k_is_wire_limited() {
 /// `--ignored` after changing the pipeline, and copy the result into
 /// `profile.rs`.
 #[test]
-#[ignore]
+#[ignore = "a grid search of minutes, run by hand after changing the pipeline: it re-derives the profile's two fitted costs"]
 fn fit_cx4_edr() {
     let mut best = (f64::MAX, 0, 0);
     for db in (300..=900).step_by(5) {
