@@ -8,7 +8,7 @@
 #   --markdown FILE    also write the report (./bench.sh --markdown BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")"
-cargo build -q --release -p scenarios --bin ksim -p bench
+cargo build -q --release -p scenarios -p bench --bin ksim --bin ksim-bench
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
   cargo test -q -p loom-tests --release --test scenario_models --no-run
 exec ./target/release/ksim-bench "$@"
