@@ -748,6 +748,8 @@ pub fn hold_lock(addr: usize, keys: Footprint) {
 
 /// The current actor released the lock at `addr` (at lock granularity).
 #[inline]
+#[cold]
+#[inline(never)]
 pub fn release_lock(addr: usize) {
     HELD.with(|h| {
         let mut h = h.borrow_mut();

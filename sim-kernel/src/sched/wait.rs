@@ -110,14 +110,21 @@ impl<T> WaitQueueHead<T> {
     }
 
     /// `spin_lock(&wqh.lock)`.
+    #[inline(always)]
     pub fn lock(&self) -> WqGuard<'_, T> {
         if super::fine_grained() {
-            // Lock granularity: the acquisition is a write to the lock,
-            // keyed by the owner (see `exec::lock_point`), also where the
-            // caller reported nothing just before.
-            crate::footprint::access(self.owner, true);
+            self.lock_key();
         }
         WqGuard { g: self.lock.lock(), head: self }
+    }
+
+    /// Lock granularity: the acquisition is a write to the lock, keyed by
+    /// the owner (see `exec::lock_point`), also where the caller reported
+    /// nothing just before. Out of line, off the call-granularity path.
+    #[cold]
+    #[inline(never)]
+    fn lock_key(&self) {
+        crate::footprint::access(self.owner, true);
     }
 
     /// `wake_up_poll(wqh, key)`: take the lock and wake every waiter.

@@ -164,17 +164,29 @@ mod imp {
             self.value.get_mut()
         }
 
-        #[inline]
+        /// Inlined into every guard's drop: the lock-granularity
+        /// bookkeeping is out of line ([`sched::exec::release_lock`]), so
+        /// at call granularity an unlock costs a flag test and a store.
+        #[inline(always)]
         fn unlock(&self) {
             if sched::fine_grained() {
                 sched::exec::release_lock(self as *const Self as usize);
             }
             if self.state.load(Ordering::Relaxed) == PARKED {
-                self.state.store(FREE, Ordering::Release);
-                sched::unpark_lock(self as *const Self as usize);
+                self.unlock_parked();
             } else {
                 self.state.store(FREE, Ordering::Release);
             }
+        }
+
+        /// [`Mutex::unlock`] with an actor parked on the lock: free it and
+        /// make that actor runnable. Out of line, so that the common unlock
+        /// stays small enough to be inlined into every guard's drop.
+        #[cold]
+        #[inline(never)]
+        fn unlock_parked(&self) {
+            self.state.store(FREE, Ordering::Release);
+            sched::unpark_lock(self as *const Self as usize);
         }
     }
 
@@ -196,7 +208,7 @@ mod imp {
     }
 
     impl<T> Drop for MutexGuard<'_, T> {
-        #[inline]
+        #[inline(always)]
         fn drop(&mut self) {
             self.lock.unlock();
         }
