@@ -44,9 +44,9 @@ use crate::cq::{Cqe, WcOpcode, WcStatus};
 use crate::engine::Ps;
 use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
-use crate::mr::Access;
+use crate::mr::{Access, MrTable};
 use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Ext, Opcode, Packet, Payload, GRH_BYTES};
-use crate::qp::{QpState, RecvInProgress, WriteInProgress};
+use crate::qp::{QpState, RecvInProgress, Sge, WriteInProgress};
 
 impl Hca {
     pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
@@ -144,25 +144,8 @@ impl Hca {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, Some(WcStatus::LocLenErr));
             }
             // Scatter into the receive buffers, each piece checked by lkey.
-            let (mut off, mut done) = (recv.offset, 0);
-            for sge in &recv.wqe.wr.sges {
-                if done == len {
-                    break;
-                }
-                let sl = sge.len as usize;
-                if off >= sl {
-                    off -= sl;
-                    continue;
-                }
-                let n = (sl - off).min(len - done);
-                match self.mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE) {
-                    Ok(a) => pieces.push((a, done, n)),
-                    Err(_) => {
-                        return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteOp, Some(WcStatus::LocProtErr))
-                    }
-                }
-                done += n;
-                off = 0;
+            if scatter(&self.mrs, pd, &recv.wqe.wr.sges, recv.offset, len, &mut pieces).is_err() {
+                return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteOp, Some(WcStatus::LocProtErr));
             }
         } else {
             // CHK_RKEY on the first packet; the rest continue the range.
@@ -394,27 +377,11 @@ impl Hca {
         if GRH_BYTES + len > cap {
             cqe.status = WcStatus::LocLenErr;
         } else {
-            let (mut off, mut done) = (GRH_BYTES, 0);
-            for sge in &wqe.wr.sges {
-                if done == len {
-                    break;
-                }
-                let sl = sge.len as usize;
-                if off >= sl {
-                    off -= sl;
-                    continue;
-                }
-                let n = (sl - off).min(len - done);
-                match self.mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE) {
-                    Ok(a) => pieces.push((a, pkt.payload.slice(done, n))),
-                    Err(_) => {
-                        cqe.status = WcStatus::LocProtErr;
-                        pieces.clear();
-                        break;
-                    }
-                }
-                done += n;
-                off = 0;
+            let mut at = Vec::new();
+            if scatter(&self.mrs, pd, &wqe.wr.sges, GRH_BYTES, len, &mut at).is_err() {
+                cqe.status = WcStatus::LocProtErr;
+            } else {
+                pieces.extend(at.into_iter().map(|(a, done, n)| (a, pkt.payload.slice(done, n))));
             }
         }
         if cqe.status != WcStatus::Success {
@@ -491,4 +458,36 @@ impl Hca {
         self.raise(t, Interrupt::Async(ev));
         self.qp_error(t, qpn);
     }
+}
+
+/// Where `len` bytes land in a receive WQE's scatter list, starting `off`
+/// bytes into it: `(host address, offset in the payload, length)` per
+/// piece, pushed onto `out`, each piece checked through its lkey for
+/// LOCAL_WRITE. An lkey that does not allow it: `Err` (the caller's
+/// LOC_PROT_ERR), with `out` holding the pieces before it.
+fn scatter(
+    mrs: &MrTable,
+    pd: u32,
+    sges: &[Sge],
+    mut off: usize,
+    len: usize,
+    out: &mut Vec<(u64, usize, usize)>,
+) -> Result<(), ()> {
+    let mut done = 0;
+    for sge in sges {
+        if done == len {
+            break;
+        }
+        let sl = sge.len as usize;
+        if off >= sl {
+            off -= sl;
+            continue;
+        }
+        let n = (sl - off).min(len - done);
+        let a = mrs.translate(sge.lkey, pd, sge.addr + off as u64, n as u64, Access::LOCAL_WRITE).map_err(|_| ())?;
+        out.push((a, done, n));
+        done += n;
+        off = 0;
+    }
+    Ok(())
 }
