@@ -142,15 +142,7 @@ impl Hca {
             let w = qp.sq.pop_front().unwrap();
             qp.req.head_id += 1;
             if qp.sig_all || w.wr.signaled {
-                done.push(Cqe {
-                    wr_id: w.wr.wr_id,
-                    status: WcStatus::Success,
-                    opcode: wc_opcode(&w.wr),
-                    byte_len: w.len as u32,
-                    qpn,
-                    src_qp: 0,
-                    slid: 0,
-                });
+                done.push(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), w.len as u32, qpn));
             }
         }
         if !lost_read {
@@ -251,15 +243,7 @@ impl Hca {
             let w = qp.sq.pop_front().unwrap();
             qp.req.head_id += 1;
             if qp.sig_all || w.wr.signaled {
-                cqe = Some(Cqe {
-                    wr_id: w.wr.wr_id,
-                    status: WcStatus::Success,
-                    opcode: wc_opcode(&w.wr),
-                    byte_len: w.len as u32,
-                    qpn,
-                    src_qp: 0,
-                    slid: 0,
-                });
+                cqe = Some(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), w.len as u32, qpn));
             }
         }
         let cq = qp.send_cq;

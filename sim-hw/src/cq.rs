@@ -61,6 +61,14 @@ pub struct Cqe {
     pub slid: u16,
 }
 
+impl Cqe {
+    /// A completion of a work request other than a UD receive (no source QP
+    /// or LID).
+    pub fn new(wr_id: u64, status: WcStatus, opcode: WcOpcode, byte_len: u32, qpn: u32) -> Cqe {
+        Cqe { wr_id, status, opcode, byte_len, qpn, src_qp: 0, slid: 0 }
+    }
+}
+
 /// One completion queue.
 #[derive(Debug)]
 pub struct Cq {

@@ -319,15 +319,7 @@ impl Hca {
             QpState::Error => {
                 let qp = self.qp(qpn).unwrap();
                 let (cq, qpn) = (qp.recv_cq, qp.qpn);
-                let cqe = Cqe {
-                    wr_id: wr.wr_id,
-                    status: WcStatus::WrFlushErr,
-                    opcode: WcOpcode::Recv,
-                    byte_len: 0,
-                    qpn,
-                    src_qp: 0,
-                    slid: 0,
-                };
+                let cqe = Cqe::new(wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn);
                 self.post_cqe(now, cq, cqe);
                 Ok(())
             }
@@ -541,36 +533,14 @@ impl Hca {
         // Send WQEs not yet doorbelled stay until their doorbell (then flush).
         let n = (qp.req.doorbell_id - qp.req.head_id) as usize;
         for w in qp.sq.drain(..n) {
-            flushed.push((
-                scq,
-                Cqe {
-                    wr_id: w.wr.wr_id,
-                    status: WcStatus::WrFlushErr,
-                    opcode: wc_opcode(&w.wr),
-                    byte_len: 0,
-                    qpn,
-                    src_qp: 0,
-                    slid: 0,
-                },
-            ));
+            flushed.push((scq, Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, wc_opcode(&w.wr), 0, qpn)));
         }
         qp.req.head_id = qp.req.doorbell_id;
         qp.req.fetch_id = qp.req.doorbell_id;
         qp.req.packetize_id = qp.req.doorbell_id;
         let recv = qp.resp.recv.take().map(|r| r.wqe);
         for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
-            flushed.push((
-                rcq,
-                Cqe {
-                    wr_id: w.wr.wr_id,
-                    status: WcStatus::WrFlushErr,
-                    opcode: WcOpcode::Recv,
-                    byte_len: 0,
-                    qpn,
-                    src_qp: 0,
-                    slid: 0,
-                },
-            ));
+            flushed.push((rcq, Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn)));
         }
         qp.resp.write = None;
         qp.resp.atomic_pending.clear();
@@ -586,7 +556,7 @@ impl Hca {
         if let Some(w) = qp.sq.pop_front() {
             qp.req.head_id += 1;
             let cq = qp.send_cq;
-            let cqe = Cqe { wr_id: w.wr.wr_id, status, opcode: wc_opcode(&w.wr), byte_len: 0, qpn, src_qp: 0, slid: 0 };
+            let cqe = Cqe::new(w.wr.wr_id, status, wc_opcode(&w.wr), 0, qpn);
             self.post_cqe(t, cq, cqe);
         }
         self.qp_error(t, qpn);

@@ -298,15 +298,7 @@ impl Hca {
                 self.transmit(now, pkt);
             }
             if signaled {
-                let cqe = Cqe {
-                    wr_id: w.wr.wr_id,
-                    status: WcStatus::Success,
-                    opcode: WcOpcode::Send,
-                    byte_len: w.len as u32,
-                    qpn,
-                    src_qp: 0,
-                    slid: 0,
-                };
+                let cqe = Cqe::new(w.wr.wr_id, WcStatus::Success, WcOpcode::Send, w.len as u32, qpn);
                 self.post_cqe(t, cq, cqe);
             }
         }

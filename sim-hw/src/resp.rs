@@ -186,15 +186,7 @@ impl Hca {
                 let r = qp.resp.recv.take().unwrap();
                 cqe = Some((
                     qp.recv_cq,
-                    Cqe {
-                        wr_id: r.wqe.wr.wr_id,
-                        status: WcStatus::Success,
-                        opcode: WcOpcode::Recv,
-                        byte_len: (r.offset + len) as u32,
-                        qpn,
-                        src_qp: 0,
-                        slid: 0,
-                    },
+                    Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::Recv, (r.offset + len) as u32, qpn),
                 ));
             }
         } else if let Some(r) = qp.resp.recv.as_mut() {
@@ -447,8 +439,7 @@ impl Hca {
         let qp = self.qp_mut(qpn).unwrap();
         if let (Some(status), Some(r)) = (recv_status, qp.resp.recv.take()) {
             let cq = qp.recv_cq;
-            let cqe =
-                Cqe { wr_id: r.wqe.wr.wr_id, status, opcode: WcOpcode::Recv, byte_len: 0, qpn, src_qp: 0, slid: 0 };
+            let cqe = Cqe::new(r.wqe.wr.wr_id, status, WcOpcode::Recv, 0, qpn);
             self.post_cqe(t, cq, cqe);
         }
         let ev = match nak {

@@ -747,7 +747,8 @@ pub fn hold_lock(addr: usize, keys: Footprint) {
 }
 
 /// The current actor released the lock at `addr` (at lock granularity).
-#[inline]
+/// Out of line: [`crate::sync::Mutex`]'s unlock must stay small enough to
+/// inline at call granularity.
 #[cold]
 #[inline(never)]
 pub fn release_lock(addr: usize) {
