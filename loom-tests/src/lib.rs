@@ -88,10 +88,17 @@
 //! loom must find both winning). No fault is ever left asleep with nothing
 //! to wake it (a loom deadlock), and the context is freed.
 //!
-//! Ignored models (run them with `-- --ignored`), each with its reason in
-//! its docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
-//! DPOR), `userfaultfd::release_vs_blocked_fault` (the fault's retry after
-//! the release spins with no loom-visible yield: needs a kernel change).
+//! `tests/poll.rs` (`fs/select.c`): a blocking poll against the write, the
+//! read or the last close that makes the file ready (eventfd POLLIN, a
+//! pipe's POLLOUT and POLLHUP), two pollers against one write (both
+//! woken), a timed poll against a write (readable or timed out, both
+//! reached). A poll outside the executor sleeps on the wait queues its
+//! file's `->poll` named (`sched::wait::PollWaiter`), so a wake-up lost
+//! between the poll's check and its sleep is a loom deadlock.
+//!
+//! Ignored model (run it with `-- --ignored`), with its reason in its
+//! docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
+//! DPOR).
 //!
 //! Two kernel bugs loom found, with no bug toggle on, and that are fixed:
 //! `userfaultfd::munmap_vs_fault_bound_3` (at a preemption bound of 3,
@@ -104,12 +111,12 @@
 //! takes `mmap_read_lock`, which UNREGISTER holds for writing until its
 //! clearing, as on Linux).
 //!
-//! What loom cannot see today, and the models avoid: poll outside the
-//! executor re-polls in a loop rather than sleeping on the wait queues
-//! (`sim_kernel::vfs::poll`), so no model polls. (`pipe_write` used to
-//! leave its SIGPIPE in a `thread_local!` that all loom threads share; it
-//! now sends it to the writing task, and `pipe::sigpipe_goes_to_each_writer`
-//! checks two writers at once.) And loom's preemption-bounded DPOR is not
+//! Two things loom could not see, now fixed: poll outside the executor
+//! re-polled in a loop rather than sleeping on the wait queues (it now
+//! sleeps on them, and `tests/poll.rs` checks the registration), and
+//! `pipe_write` left its SIGPIPE in a `thread_local!` that all loom threads
+//! share (it now sends it to the writing task, and
+//! `pipe::sigpipe_goes_to_each_writer` checks two writers at once). And loom's preemption-bounded DPOR is not
 //! complete: a bug model that passes says loom found the bug at the bound
 //! CI uses; where it needs an arrangement of the threads to do so, the
 //! model says so.

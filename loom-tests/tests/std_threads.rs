@@ -106,7 +106,7 @@ fn blocked_reader_woken_across_threads() {
     let fd = sys_eventfd2(&t, 0, 0).unwrap() as i64;
     let ctx = eventfd_ctx_fdget(&t, fd).unwrap();
 
-    // A poller parked (re-polling) on one thread sees a write from another.
+    // A poller asleep on one thread sees a write from another.
     let poller = {
         let t = t.clone();
         thread::spawn(move || sys_poll(&t, fd, POLLIN, -1))

@@ -163,18 +163,13 @@ fn wake_vs_fault() {
 /// asleep, and the context is freed by the last of the release and the
 /// fault.
 ///
-/// Ignored: loom cannot run it. A fault that sees `released` while the
-/// range is still registered (the release sets `released` before
-/// `userfaultfd_release_all` clears the VMAs) returns `FaultOutcome::Retry`
-/// and `fault_page` faults again at once, with no scheduling point: a spin
-/// until the releasing thread runs. Linux spins the same way
-/// (VM_FAULT_NOPAGE, the access re-executes), but on another CPU; under
-/// loom, once the preemption bound is spent, the spinning thread is never
-/// switched away from ("Model exceeded maximum number of branches"). It
-/// needs a loom-visible yield in that retry (`loom::thread::yield_now()`
-/// under `cfg(loom)`, as `sched::poll_backoff` does): a kernel change.
+/// A fault that sees `released` while the range is still registered (the
+/// release sets `released` before `userfaultfd_release_all` clears the
+/// VMAs) returns `FaultOutcome::NoPage` and faults again at once: a spin
+/// until the releasing thread runs, as in Linux (VM_FAULT_NOPAGE, the
+/// access re-executes) on another CPU. The retry's `sched::spin_point` is a
+/// loom yield, so that loom runs the release instead of the spin.
 #[test]
-#[ignore = "the fault's retry after `released` spins with no loom-visible yield (needs a kernel change, see the doc comment)"]
 fn release_vs_blocked_fault() {
     model("release_vs_blocked_fault", || {
         let (k, t) = setup(BugSet::NONE);

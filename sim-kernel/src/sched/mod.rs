@@ -124,7 +124,13 @@ pub mod exec {
     }
     #[inline(always)]
     pub fn fine_point(_label: &'static str) {}
-    pub fn spin_point(_label: &'static str) {}
+    /// A busy-wait retry (Linux's `cpu_relax()`): under loom a yield, so
+    /// that loom runs the thread the spinner waits for instead of
+    /// exploring the spin (once the preemption bound is spent, a thread
+    /// that spins with no loom-visible yield is never switched away from).
+    pub fn spin_point(_label: &'static str) {
+        loom::thread::yield_now();
+    }
     pub fn schedule_point() {}
     pub fn park_on_lock(_addr: usize) {}
     pub fn unpark_lock(_addr: usize) {}
@@ -153,10 +159,10 @@ pub mod exec {
     }
 }
 
-/// Back off between two polls of a file outside the executor (poll(2) with
-/// no scheduler to park in re-polls): 50 us of real time on std threads; a
-/// yield under loom, so that loom runs the thread that makes the file ready
-/// instead of exploring a spinning poller.
+/// Back off between two polls of a file when poll(2) has no task to sleep
+/// (on an executor's thread but outside its actors; a task sleeps on its
+/// [`PollTable`] instead): 50 us of real time on std threads; a yield
+/// under loom.
 pub fn poll_backoff() {
     #[cfg(not(loom))]
     std::thread::sleep(std::time::Duration::from_micros(50));

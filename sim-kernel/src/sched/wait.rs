@@ -32,8 +32,13 @@ pub trait WakeFn: Send + Sync {
 }
 
 enum Entry {
-    Task { actor: ActorId, token: u64 },
+    Task {
+        actor: ActorId,
+        token: u64,
+    },
     Func(Arc<dyn WakeFn>),
+    /// A poll(2) caller outside the executor (`pollwake`'s entry).
+    Poll(Arc<PollWaiter>),
 }
 
 /// The locked part of a wait queue head: the protected data and the
@@ -200,6 +205,10 @@ impl<T> WqGuard<'_, T> {
                     f.wake(key);
                     i += 1;
                 }
+                Entry::Poll(w) => {
+                    w.trigger();
+                    entries.swap_remove(i);
+                }
             }
         }
         if self.g.cv_sleepers != 0 {
@@ -256,27 +265,133 @@ impl<T> WqGuard<'_, T> {
 /// What `->poll` receives (Linux's `poll_table`): when present, the file's
 /// poll queues the caller on each wait queue it names, so that a later
 /// wake-up on any of them re-runs the poll.
+///
+/// Inside the executor the entry is the actor's wake token. Outside it
+/// (std threads, loom) it is a [`PollWaiter`] shared by every queue the
+/// poll named, as `struct poll_wqueues` is in `fs/select.c`: a wake-up on
+/// any of them sets its `triggered` flag (`pollwake`), the caller sleeps
+/// until the flag is set (`poll_schedule_timeout`), and dropping the table
+/// takes the entries off the queues (`poll_freewait`).
 pub struct PollTable {
     token: Option<(ActorId, u64)>,
     queued: usize,
+    waiter: Option<Arc<PollWaiter>>,
+    /// The queues the waiter was added to, for `poll_freewait`: each one's
+    /// address and the function that removes the waiter from it.
+    regs: Vec<(*const (), RemovePoll)>,
 }
 
+/// Takes a [`PollWaiter`] off the wait queue at an address (see
+/// [`remove_poll`]).
+type RemovePoll = unsafe fn(*const (), &Arc<PollWaiter>);
+
 impl PollTable {
-    /// A table for the current actor (inside the executor).
+    /// A table for the current task: an actor's token inside the
+    /// executor, a [`PollWaiter`] outside it.
     pub fn for_current() -> PollTable {
-        let token = if super::in_sim() { super::current().map(|a| (a, super::exec::prepare_block())) } else { None };
-        PollTable { token, queued: 0 }
+        if super::in_sim() {
+            let token = super::current().map(|a| (a, super::exec::prepare_block()));
+            PollTable { token, queued: 0, waiter: None, regs: Vec::new() }
+        } else {
+            PollTable { token: None, queued: 0, waiter: Some(Arc::new(PollWaiter::default())), regs: Vec::new() }
+        }
     }
 
     /// `poll_wait(file, wqh, pt)`.
+    ///
+    /// The caller must keep the file whose `->poll` named `wq` (and with it
+    /// `wq`) alive until the table is dropped, as `do_poll`'s reference to
+    /// the file does in Linux (`entry->wait_address` is a plain pointer
+    /// too).
     pub fn wait<T>(&mut self, wq: &WaitQueueHead<T>) {
         if let Some((actor, token)) = self.token {
             wq.lock().add_task(actor, token);
             self.queued += 1;
+        } else if let Some(w) = &self.waiter {
+            wq.lock().g.entries_mut().push(Entry::Poll(w.clone()));
+            self.regs.push((wq as *const WaitQueueHead<T> as *const (), remove_poll::<T>));
         }
     }
 
     pub(crate) fn token(&self) -> Option<u64> {
         self.token.map(|t| t.1)
+    }
+
+    /// Outside the executor: sleep until a queue the poll named is woken,
+    /// or until `deadline` (on [`super::now_ns`]'s clock); whether it was
+    /// woken. `None` inside the executor (the caller parks the actor).
+    pub fn sleep(&self, deadline: Option<u64>) -> Option<WakeReason> {
+        Some(self.waiter.as_ref()?.sleep(deadline))
+    }
+}
+
+impl Drop for PollTable {
+    /// `poll_freewait`: off every queue it was added to.
+    fn drop(&mut self) {
+        if let Some(w) = &self.waiter {
+            for (wq, remove) in self.regs.drain(..) {
+                // SAFETY: `wait`'s contract: the queue outlives the table.
+                unsafe { remove(wq, w) };
+            }
+        }
+    }
+}
+
+/// Take `w` off the queue at `wq` (a `WaitQueueHead<T>`).
+///
+/// # Safety
+/// `wq` points to a live `WaitQueueHead<T>`.
+unsafe fn remove_poll<T>(wq: *const (), w: &Arc<PollWaiter>) {
+    // SAFETY: the caller's.
+    let wq = unsafe { &*(wq as *const WaitQueueHead<T>) };
+    let mut g = wq.lock();
+    if let Some(entries) = g.g.entries.as_deref_mut() {
+        entries.retain(|e| !matches!(e, Entry::Poll(x) if Arc::ptr_eq(x, w)));
+    }
+}
+
+/// A poll(2) caller outside the executor (`struct poll_wqueues`'s
+/// `triggered` and its task): set by a wake-up on any queue it is on,
+/// under that queue's lock (lock order: a wait queue's lock, then this).
+#[derive(Default)]
+pub struct PollWaiter {
+    triggered: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl PollWaiter {
+    /// `pollwake`: set the flag and wake the sleeper.
+    fn trigger(&self) {
+        *self.triggered.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// `poll_schedule_timeout`: sleep until triggered or `deadline`.
+    /// loom has no time: with a deadline, the poller lets the other
+    /// threads run once and then times out unless it was woken meanwhile.
+    fn sleep(&self, deadline: Option<u64>) -> WakeReason {
+        let mut g = self.triggered.lock();
+        loop {
+            if *g {
+                return WakeReason::Woken;
+            }
+            match deadline {
+                None => g = self.cv.wait(g),
+                #[cfg(loom)]
+                Some(_) => {
+                    drop(g);
+                    loom::thread::yield_now();
+                    return if *self.triggered.lock() { WakeReason::Woken } else { WakeReason::TimedOut };
+                }
+                #[cfg(not(loom))]
+                Some(d) => {
+                    let now = super::now_ns();
+                    if now >= d {
+                        return WakeReason::TimedOut;
+                    }
+                    g = self.cv.wait_timeout_ns(g, d - now);
+                }
+            }
+        }
     }
 }

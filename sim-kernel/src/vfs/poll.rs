@@ -39,14 +39,13 @@ pub fn do_poll(files: &FilesStruct, fd: i64, events: u32, timeout_ms: i32) -> KR
                 WakeReason::TimedOut => timed_out = true,
                 WakeReason::Killed => return Err(Errno::EINTR),
             },
-            None => {
-                // Outside the executor: poll again shortly, on real time.
-                if deadline.is_some_and(|d| sched::now_ns() >= d) {
-                    timed_out = true;
-                } else {
-                    sched::poll_backoff();
-                }
-            }
+            None => match pt.as_ref().and_then(|p| p.sleep(deadline)) {
+                Some(WakeReason::Woken) => {}
+                Some(WakeReason::TimedOut) => timed_out = true,
+                Some(WakeReason::Killed) => return Err(Errno::EINTR),
+                // In the executor but not in an actor: nothing to park.
+                None => sched::poll_backoff(),
+            },
         }
     }
 }
