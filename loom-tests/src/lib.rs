@@ -42,7 +42,11 @@
 //! - close against a blocked read, with the wake-up from an in-kernel
 //!   `eventfd_signal`: the reader keeps its file reference across the close
 //!   and returns 1 (or, if the close won the fd lookup, EBADF); no
-//!   use-after-free is reported.
+//!   use-after-free is reported;
+//! - `eventfd_signal` and `eventfd_ctx_put` through a context reference
+//!   against the last close: the context outlives the file and the last
+//!   put frees it; with `eventfd_ctx_freed_with_file` loom must find the
+//!   signal touching the freed context.
 //!
 //! `tests/pipe.rs` (`fs/pipe.c`): a write against a blocking read of an
 //! empty pipe (no lost wake-up) and two PIPE_BUF writes against one

@@ -5,12 +5,13 @@
 #![cfg(loom)]
 
 use loom::thread;
-use loom_tests::{assert_drained_and_freed, model, read_u64, setup};
+use loom_tests::{assert_drained_and_freed, live, model, read_u64, setup};
 use sim_kernel::abi::{EFD_NONBLOCK, EFD_SEMAPHORE};
 use sim_kernel::bugs::{Bug, BugSet};
 use sim_kernel::eventfd::{
     eventfd_ctx_fdget, eventfd_ctx_put, eventfd_ctx_remove_wait_queue, eventfd_signal, eventfd_wait_add,
 };
+use sim_kernel::objtrack::Report;
 use sim_kernel::sync::atomic::AtomicBool as KAtomicBool;
 use sim_kernel::sync::Arc;
 use sim_kernel::syscall::{sys_close, sys_eventfd2, sys_read, sys_write};
@@ -187,4 +188,48 @@ fn close_vs_blocked_read() {
         assert!(k.objs.reports().is_empty(), "{:?}", k.objs.reports());
     });
     assert!(CLOSED_WHILE_READING.load(Ordering::Relaxed), "no interleaving closed the fd while the read held the file");
+}
+
+/// An in-kernel user signals through its context reference
+/// (`eventfd_ctx_fdget`) while another thread closes the last fd. Since
+/// the 2009 split the context has its own `kref`: the close frees the file
+/// only, and the signal and the final put touch a live context. With
+/// `eventfd_ctx_freed_with_file` the file's release frees the context
+/// whatever its count, and loom must find the interleaving where the close
+/// comes first and the signal touches freed memory (a use-after-free of
+/// the `eventfd_ctx`). Returns whether one was reported.
+fn signal_vs_last_close(bugs: BugSet) -> bool {
+    let (k, t) = setup(bugs);
+    let fd = sys_eventfd2(&t, 0, 0).unwrap() as i64;
+    let ctx = eventfd_ctx_fdget(&t, fd).unwrap();
+    let signaller = thread::spawn(move || {
+        eventfd_signal(&ctx, 1);
+        eventfd_ctx_put(&ctx);
+    });
+    assert_eq!(sys_close(&t, fd), Ok(()));
+    signaller.join().unwrap();
+    let uaf = k.objs.reports().iter().any(|r| matches!(r, Report::UseAfterFree { ty: "eventfd_ctx", .. }));
+    if !bugs.has(Bug::EventfdCtxFreedWithFile) {
+        assert!(k.objs.reports().is_empty(), "{:?}", k.objs.reports());
+        assert_eq!(live(&k, "eventfd_ctx"), 0, "the last put frees the context");
+    }
+    uaf
+}
+
+#[test]
+fn signal_vs_last_close_keeps_ctx() {
+    model("signal_vs_last_close_keeps_ctx", || {
+        assert!(!signal_vs_last_close(BugSet::NONE));
+    });
+}
+
+#[test]
+fn ctx_freed_with_file_bug_is_found() {
+    static SAW_UAF: AtomicBool = AtomicBool::new(false);
+    model("ctx_freed_with_file_bug_is_found", || {
+        if signal_vs_last_close(BugSet::NONE.with(Bug::EventfdCtxFreedWithFile)) {
+            SAW_UAF.store(true, Ordering::Relaxed);
+        }
+    });
+    assert!(SAW_UAF.load(Ordering::Relaxed), "loom missed the eventfd_ctx freed with its file");
 }
