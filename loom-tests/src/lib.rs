@@ -79,8 +79,8 @@
 //! close and against dup2 onto the reserved fd (EBUSY), lowest-free
 //! allocation and EMFILE at RLIMIT_NOFILE under concurrency; every model
 //! accounts for every file reference (only the console file left, no
-//! report). The `eventfd_install_before_init` model is ignored: loom does
-//! not reach that window (see its docs).
+//! report); with `eventfd_install_before_init` loom must find the close that
+//! frees the half-made file (a write checked as a write: see its docs).
 //!
 //! `tests/userfaultfd.rs` (`fs/userfaultfd.c`, `mm/userfaultfd.c`; the
 //! `race_uffd_*.scn` scenarios): a fault (`user_load`) against
@@ -100,9 +100,7 @@
 //! file's `->poll` named (`sched::wait::PollWaiter`), so a wake-up lost
 //! between the poll's check and its sleep is a loom deadlock.
 //!
-//! Ignored model (run it with `-- --ignored`), with its reason in its
-//! docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
-//! DPOR).
+//! No model is ignored.
 //!
 //! Two kernel bugs loom found, with no bug toggle on, and that are fixed:
 //! `userfaultfd::munmap_vs_fault_bound_3` (at a preemption bound of 3,

@@ -161,25 +161,18 @@ fn install_vs_close() {
 /// initialisation (`f_mode |= FMODE_NOWAIT`), as `ksim explore` does
 /// (`scenarios/tests/fail/bug_install_before_init.scn`).
 ///
-/// It does not: loom 0.7.2 explores 5 executions at bound 2 (9 with no
-/// bound at all; also with the closer spawned, or retrying with
-/// `yield_now` until its close succeeds) and none puts the close between
-/// `fd_install` and the `check` that follows it. The reason is in loom's
-/// DPOR: it remembers one last access per atomic (`rt::atomic`'s
-/// `last_access`). The only conflict in the window is the creator's
-/// `released.load` (its `check`) against the close's `released.swap`
-/// (`ObjTable::release`), and the close's `__fput` does its own
-/// `check("__fput")` load of the same atomic just before the swap, so when
-/// the swap is scheduled the last access loom compares it with is the
-/// closer's own load (ordered before it), and the creator's load is never
-/// seen as racing. So the window is never reversed. A limit of the tool,
-/// not of the kernel: the fixed model above passes, and `ksim explore`
-/// finds the bug. The same shape (a check of an object's liveness, then
-/// its use, against a check-then-release) can hide other use-after-free
-/// windows from loom; `post_vs_teardown` in `watch_queue.rs` is arranged so
-/// that loom finds its bug.
+/// The creator's access in the window is a write (`f_mode |=`), and the
+/// kernel checks it as one (`File::check_write`): under loom a
+/// read-modify-write of the file's `released` flag. It used to be a load,
+/// and loom never found the bug: its DPOR keeps one last access per atomic
+/// (`rt::atomic`'s `last_access`), and the close's `__fput` does its own
+/// `check` load of the flag just before the `swap` that frees, so the swap
+/// was only ever compared with the closer's own load and the creator's
+/// load was never seen as racing. A write conflicts with the closer's load
+/// itself, and loom reverses them. The same shape (a check of an object's
+/// liveness, then its use, against a check-then-release) can hide other
+/// use-after-free windows from loom when the use is a read.
 #[test]
-#[ignore = "loom's DPOR (one last access per atomic) never reverses the close and the check (see the doc comment)"]
 fn install_before_init_bug_is_found() {
     static SEEN: Reached = Reached::new();
     static FOUND: AtomicBool = AtomicBool::new(false);

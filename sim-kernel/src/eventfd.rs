@@ -122,7 +122,7 @@ pub fn do_eventfd(task: &Task, count: u32, flags: u32) -> KResult<i32> {
         let f = file.uncounted();
         p.files.fd_install(fd, file);
         sched::yield_point("eventfd:after_fd_install");
-        if f.check("eventfd: f_mode |= FMODE_NOWAIT") {
+        if f.check_write("eventfd: f_mode |= FMODE_NOWAIT") {
             f.add_mode(FMODE_NOWAIT);
         }
     } else {

@@ -161,6 +161,27 @@ impl ObjTable {
         self.report_use_after_free(h, op)
     }
 
+    /// Check a write to the object (a plain store in the C code, as
+    /// `file->f_mode |= FMODE_NOWAIT`): as [`ObjTable::check`], but the
+    /// access is a write, in the footprint and, under loom, on the object's
+    /// `released` flag (a read-modify-write that changes nothing). loom's
+    /// DPOR keeps one last access per atomic: a load here would be hidden
+    /// from the freeing thread's `swap` by that thread's own `check` just
+    /// before it, and the window between this write and the free would
+    /// never be reversed; a write conflicts with that `check` itself.
+    #[inline(always)]
+    pub fn check_write(&self, h: &ObjHeader, op: &'static str) -> bool {
+        crate::footprint::access(h.id(), true);
+        #[cfg(loom)]
+        let released = h.released.fetch_or(false, Ordering::AcqRel);
+        #[cfg(not(loom))]
+        let released = h.is_released();
+        if !released {
+            return true;
+        }
+        self.report_use_after_free(h, op)
+    }
+
     /// [`ObjTable::check`] without the footprint read, for a caller that
     /// records a write to the same key right after (the step's footprint
     /// is the same: a write covers a read of its key).

@@ -227,6 +227,14 @@ impl File {
         self.kernel.objs.check(&self.hdr, op)
     }
 
+    /// [`File::check`] for a write to the file ([`ObjTable::check_write`]).
+    ///
+    /// [`ObjTable::check_write`]: crate::objtrack::ObjTable::check_write
+    #[inline]
+    pub fn check_write(&self, op: &'static str) -> bool {
+        self.kernel.objs.check_write(&self.hdr, op)
+    }
+
     /// `nonseekable_open` / `stream_open`: no lseek, pread or pwrite.
     pub fn stream_open(&self) {
         self.clear_mode(FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE | FMODE_ATOMIC_POS);
