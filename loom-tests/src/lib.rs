@@ -1,5 +1,6 @@
 //! Loom models of the kernel's race windows, and the same kernel code on
-//! plain OS threads (DESIGN.md principle 1: one kernel, three runtimes).
+//! plain OS threads (the book's architecture chapter: "One kernel, three
+//! runtimes").
 //!
 //! Under `cfg(loom)`, `sim_kernel::sync` hands the kernel loom's mutexes,
 //! condition variables and atomics, and loom runs each model once per

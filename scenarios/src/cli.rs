@@ -1,4 +1,5 @@
-//! The `ksim` command's subcommands (SCENARIO-LANGUAGE.md section 6), as
+//! The `ksim` command's subcommands (the book's scenario-language
+//! chapter, "The `ksim` command"), as
 //! library functions that write to a `String` and return an exit code, so
 //! tests can run them without a process.
 //!

@@ -1,5 +1,5 @@
 //! Evaluation of the scenario language's expressions, patterns and checks
-//! (SCENARIO-LANGUAGE.md section 4), shared by the simulator's interpreter
+//! (the book's scenario-language chapter, "Values"), shared by the simulator's interpreter
 //! ([`crate::runner`]) and the native one ([`crate::native`]): both read
 //! bound names through a [`Scope`], so a value, a pattern or a `check` line
 //! means the same thing under both. No evaluation builds a value larger

@@ -1,5 +1,6 @@
 //! `ksim`: run, explore, replay and check `.scn` race scenarios against the
-//! simulated kernel. See SCENARIO-LANGUAGE.md section 6. Numeric
+//! simulated kernel. See the book's scenario-language chapter, "The `ksim`
+//! command". Numeric
 //! arguments are checked against the ranges of `scenarios::limits` here
 //! (a bad one is exit status 2 with the reason); `ksim explore` catches
 //! SIGINT and SIGTERM and still prints its report (exit status 130).

@@ -1,7 +1,8 @@
 //! One execution of a scenario: build the kernel and processes, run
 //! `setup`, the actors, `finally` under a schedule chooser, evaluate
 //! `check`, tear everything down (every process exits), and collect what
-//! went wrong (SCENARIO-LANGUAGE.md sections 3 to 5).
+//! went wrong (the book's scenario-language chapter, "Statements" to
+//! "Blocking, deadlock and teardown").
 //!
 //! Actors are coroutines of the kernel's executor; each interprets its
 //! statements, making calls through [`crate::calls::dispatch`]. A scheduling

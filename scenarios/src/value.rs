@@ -1,5 +1,5 @@
-//! Run-time values of the scenario language (SCENARIO-LANGUAGE.md section
-//! 4) and how they print: integers in decimal, errnos by name, byte strings
+//! Run-time values of the scenario language (the book's scenario-language
+//! chapter, "Values") and how they print: integers in decimal, errnos by name, byte strings
 //! as `b"..."`, strings quoted, records as `{field: value}`, lists as
 //! `[a, b]`, kernel handles as `<type>`.
 

@@ -2,7 +2,8 @@
 //! `include/uapi/asm-generic/errno.h`; x86_64 uses the generic numbering).
 //!
 //! Every path that user input reaches returns `Result<T, Errno>` with the
-//! errno Linux would give (DESIGN.md principle 5). `EWOULDBLOCK` is `EAGAIN`
+//! errno Linux would give (the book's architecture chapter, "Errors are
+//! errnos, bugs are panics"). `EWOULDBLOCK` is `EAGAIN`
 //! and `ENOTSUP` is `EOPNOTSUPP`, as in Linux.
 
 use core::fmt;

@@ -1,5 +1,5 @@
-//! The syntax tree of a `.scn` file, exactly as written (SCENARIO-LANGUAGE.md
-//! sections 2 to 4). Produced by [`super::parser`], consumed by
+//! The syntax tree of a `.scn` file, exactly as written (the book's
+//! scenario-language chapter, "File structure" to "Values"). Produced by [`super::parser`], consumed by
 //! [`super::resolve`], which checks it against the call catalog and lowers it
 //! to the [`super::ir`] the interpreter runs.
 

@@ -8,7 +8,7 @@ use super::ir::{Const, IrExpr};
 pub type CallId = u16;
 pub type BuiltinId = u16;
 
-/// Who may make a call (SCENARIO-LANGUAGE.md section 3).
+/// Who may make a call (the book's scenario-language chapter, "Calls").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallCtx {
     /// A syscall: user threads, `setup` and `finally`; not kthreads.

@@ -1,6 +1,6 @@
 //! Diagnostics: what went wrong, where, and what was expected there
-//! (SCENARIO-LANGUAGE.md section 6: "Errors name the file, line and column,
-//! and say what was expected there").
+//! (the book's scenario-language chapter, "Diagnostics": an error names the
+//! file, line and column, and says what was expected there).
 //!
 //! Rendering is linear in the file: the lines are indexed once
 //! ([`Lines`]), and at most [`MAX_SHOWN`] diagnostics are printed, the rest

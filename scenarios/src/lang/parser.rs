@@ -1,5 +1,5 @@
-//! The `.scn` parser: source text to [`ast::File`] (SCENARIO-LANGUAGE.md
-//! sections 2 to 4).
+//! The `.scn` parser: source text to [`ast::File`] (the book's
+//! scenario-language chapter, "File structure" to "Values").
 //!
 //! The file is a sequence of section headers at column 1, each followed by
 //! its indented body. A statement or check is one line. Every line yields at

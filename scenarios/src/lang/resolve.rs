@@ -7,7 +7,7 @@
 //! ([`Catalog::max_value_bytes`]) whose size is known here is an error,
 //! found without building it.
 //!
-//! Name rules (SCENARIO-LANGUAGE.md section 3): a bare name is, in order, a
+//! Name rules (the book's scenario-language chapter, "Names"): a bare name is, in order, a
 //! name bound textually earlier in the same actor, a global (bound in
 //! `setup`, or earlier in `finally`), or a catalog constant. `check` and
 //! `finally` may also read `ACTOR.NAME` and `blocked(ACTOR)`.

@@ -3,7 +3,7 @@
 //! reason [`super::host`] gives): `userfaultfd(FLAGS)`,
 //! `uffd_read(U)` (one 32-byte `struct uffd_msg` as the record `{event,
 //! flags, address}`), and the UFFDIO_* ioctls with the struct's fields as
-//! named arguments (SCENARIO-LANGUAGE.md section 8), returning the struct's
+//! named arguments (the book's scenario-language chapter, "Calls"), returning the struct's
 //! output fields as a record, as the userfaultfd issue specifies.
 //!
 //! Results are records named by the struct's output field (`copy`,
