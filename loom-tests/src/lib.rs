@@ -88,6 +88,14 @@
 //! loom must find both winning). No fault is ever left asleep with nothing
 //! to wake it (a loom deadlock), and the context is freed.
 //!
+//! `tests/mailbox.rs` (the book's tutorial mailbox,
+//! `sim_kernel::tutorial::mailbox`; chapter "Modelling your own kernel
+//! code"): a blocking read against a kernel post (the reader always gets
+//! the value; with the tutorial toggle `tutorial_mailbox_lost_wakeup` loom
+//! must find the deadlock, which it reports by aborting, so that model runs
+//! in a child process), and the last close against a post and put (0 or
+//! EPIPE, freed once, nothing reported).
+//!
 //! Ignored models (run them with `-- --ignored`), each with its reason in
 //! its docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
 //! DPOR), `userfaultfd::release_vs_blocked_fault` (the fault's retry after
