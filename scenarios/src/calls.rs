@@ -175,6 +175,7 @@ calls! {
     UffdRead = "uffd_read", User, 1..1, Named::None, One, "uffd_read(UFFD)",
         "a record `{event, flags, address}`",
         "**ksim**: `read(UFFD, &msg, 32)` shown as the fields of a `struct uffd_msg` page-fault message; errnos as `read`";
+    // ANCHOR: mailbox_calls
     Mailbox = "mailbox", User, 0..1, Named::None, One, "mailbox([FLAGS])",
         "the new fd",
         "**ksim**: the tutorial mailbox of [Modelling your own kernel code](modelling-kernel-code.md), not a Linux call: a one-slot mailbox file, read-only. Flags other than `O_CLOEXEC`, `O_NONBLOCK`: `EINVAL`; `EMFILE`. `read(FD, 8)` takes the posted value as 8 little-endian bytes (fewer: `EINVAL`), sleeping while the slot is empty (`O_NONBLOCK`: `EAGAIN`)";
@@ -187,6 +188,7 @@ calls! {
     MailboxPut = "mailbox_put", Kernel, 1..1, Named::None, One, "mailbox_put(MBOX)",
         "0",
         "**ksim** (tutorial): drops a reference; the last one frees the mailbox";
+    // ANCHOR_END: mailbox_calls
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -735,12 +737,14 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
             watch_queue::watch_source_destroy(source(a, 0, sig)?);
             Value::Int(0)
         }
+        // ANCHOR: mailbox_dispatch
         Sys::MailboxGet => v(mailbox::mailbox_get(t, fd(a, 0, sig)?), |m| Value::Handle(Handle::Mailbox(m))),
         Sys::MailboxPost => v(mailbox::mailbox_post(mbox(a, 0, sig)?, int(a, 1, sig)?), |_| Value::Int(0)),
         Sys::MailboxPut => {
             mailbox::mailbox_put(mbox(a, 0, sig)?);
             Value::Int(0)
         }
+        // ANCHOR_END: mailbox_dispatch
         // The calls that take only integers.
         _ => return dispatch_int_call(s, t, a, sig),
     })

@@ -90,6 +90,7 @@ pub const BUGS: &[BugInfo] = &[
         path: "sim_kernel::userfaultfd::UserfaultfdFile::api",
         tutorial: false,
     },
+    // ANCHOR: tutorial
     BugInfo {
         bug: Bug::TutorialMailboxLostWakeup,
         name: "tutorial_mailbox_lost_wakeup",
@@ -98,6 +99,7 @@ pub const BUGS: &[BugInfo] = &[
         path: "sim_kernel::tutorial::mailbox::MailboxFile::read_into",
         tutorial: true,
     },
+    // ANCHOR_END: tutorial
 ];
 
 /// The set of bugs enabled for one execution.
