@@ -7,8 +7,8 @@
 //! [`mailbox_get`] (from an fd, as `eventfd_ctx_fdget` does), posts a
 //! 64-bit value with [`mailbox_post`], and drops the reference with
 //! [`mailbox_put`]. User space creates the mailbox with [`do_mailbox`]
-//! (`mailbox(2)` in scenarios) and reads the value with `read(fd, 8)`,
-//! sleeping while the slot is empty.
+//! (the scenario call `mailbox(FLAGS)`) and reads the value with
+//! `read(fd, 8)`, sleeping while the slot is empty.
 //!
 //! Key types: [`Mailbox`] (the reference count, a kref; the wait queue head
 //! whose lock protects the [`Slot`]) and [`MailboxFile`], the file's
