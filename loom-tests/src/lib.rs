@@ -101,6 +101,14 @@
 //! file's `->poll` named (`sched::wait::PollWaiter`), so a wake-up lost
 //! between the poll's check and its sleep is a loom deadlock.
 //!
+//! `tests/mailbox.rs` (the book's tutorial mailbox,
+//! `sim_kernel::tutorial::mailbox`; chapter "Modelling your own kernel
+//! code"): a blocking read against a kernel post (the reader always gets
+//! the value; with the tutorial toggle `tutorial_mailbox_lost_wakeup` loom
+//! must find the deadlock, which it reports by aborting, so that model runs
+//! in a child process), and the last close against a post and put (0 or
+//! EPIPE, freed once, nothing reported).
+//!
 //! No model is ignored.
 //!
 //! Two kernel bugs loom found, with no bug toggle on, and that are fixed:

@@ -14,6 +14,7 @@ use sim_kernel::eventfd;
 use sim_kernel::mm::memory::Fault;
 use sim_kernel::syscall::mm;
 use sim_kernel::syscall::*;
+use sim_kernel::tutorial::mailbox;
 use sim_kernel::userfaultfd::{UffdMsg, UFFD_MSG_SIZE};
 use sim_kernel::vfs::file::{IoctlArg, IoctlOut};
 use sim_kernel::watch_queue;
@@ -174,6 +175,20 @@ calls! {
     UffdRead = "uffd_read", User, 1..1, Named::None, One, "uffd_read(UFFD)",
         "a record `{event, flags, address}`",
         "**ksim**: `read(UFFD, &msg, 32)` shown as the fields of a `struct uffd_msg` page-fault message; errnos as `read`";
+    // ANCHOR: mailbox_calls
+    Mailbox = "mailbox", User, 0..1, Named::None, One, "mailbox([FLAGS])",
+        "the new fd",
+        "**ksim**: the tutorial mailbox of [Modelling your own kernel code](modelling-kernel-code.md), not a Linux call: a one-slot mailbox file, read-only. Flags other than `O_CLOEXEC`, `O_NONBLOCK`: `EINVAL`; `EMFILE`. `read(FD, 8)` takes the posted value as 8 little-endian bytes (fewer: `EINVAL`), sleeping while the slot is empty (`O_NONBLOCK`: `EAGAIN`)";
+    MailboxGet = "mailbox_get", Kernel, 1..1, Named::None, One, "mailbox_get(FD)",
+        "`<mailbox>`",
+        "**ksim** (tutorial): takes a reference to the mailbox behind FD. Not open: `EBADF`; not a mailbox: `EINVAL`";
+    MailboxPost = "mailbox_post", Kernel, 2..2, Named::None, One, "mailbox_post(MBOX, VALUE)",
+        "0",
+        "**ksim** (tutorial): stores VALUE and wakes the readers; never blocks. Full: `EAGAIN`; the file was released: `EPIPE`";
+    MailboxPut = "mailbox_put", Kernel, 1..1, Named::None, One, "mailbox_put(MBOX)",
+        "0",
+        "**ksim** (tutorial): drops a reference; the last one frees the mailbox";
+    // ANCHOR_END: mailbox_calls
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -405,6 +420,17 @@ fn wait<'a>(
     }
 }
 
+fn mbox<'a>(
+    args: &'a [Value],
+    i: usize,
+    sig: &CallSig,
+) -> Result<&'a sim_kernel::sync::Arc<mailbox::Mailbox>, ArgError> {
+    match handle(args, i, sig)? {
+        Handle::Mailbox(m) => Ok(m),
+        h => Err(format!("argument {} of {} must be a mailbox, got <{}>", i + 1, sig.name, h.type_name())),
+    }
+}
+
 fn source<'a>(
     args: &'a [Value],
     i: usize,
@@ -539,6 +565,7 @@ fn int_call(s: Sys) -> bool {
             | Sys::Memset
             | Sys::Userfaultfd
             | Sys::UffdRead
+            | Sys::Mailbox
     )
 }
 
@@ -626,6 +653,10 @@ fn dispatch_int_call<A: IntArgs + ?Sized>(s: Sys, t: &Task, a: &A, sig: &CallSig
                 None => Value::bytes(&b),
             })
         }
+        Sys::Mailbox => {
+            let flags = if a.count() > 0 { u32_arg(0)? } else { 0 };
+            v(sys_mailbox(t, flags), |fd| Value::Int(fd as u64))
+        }
         s => unreachable!("{s:?} does not take only integers"),
     })
 }
@@ -706,6 +737,14 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
             watch_queue::watch_source_destroy(source(a, 0, sig)?);
             Value::Int(0)
         }
+        // ANCHOR: mailbox_dispatch
+        Sys::MailboxGet => v(mailbox::mailbox_get(t, fd(a, 0, sig)?), |m| Value::Handle(Handle::Mailbox(m))),
+        Sys::MailboxPost => v(mailbox::mailbox_post(mbox(a, 0, sig)?, int(a, 1, sig)?), |_| Value::Int(0)),
+        Sys::MailboxPut => {
+            mailbox::mailbox_put(mbox(a, 0, sig)?);
+            Value::Int(0)
+        }
+        // ANCHOR_END: mailbox_dispatch
         // The calls that take only integers.
         _ => return dispatch_int_call(s, t, a, sig),
     })

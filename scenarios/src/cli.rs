@@ -410,10 +410,12 @@ pub fn cmd_check(out: &mut String, files: &[String]) -> i32 {
     code
 }
 
-/// `ksim bugs`: the historical-bug registry.
+/// `ksim bugs`: the historical-bug registry (and the tutorial's toggle,
+/// marked as such).
 pub fn cmd_bugs(out: &mut String) -> i32 {
     for b in sim_kernel::bugs::BUGS {
-        let _ = writeln!(out, "{}\n    {}\n    fixed by {}\n    code path: {}", b.name, b.summary, b.fix, b.path);
+        let fix = if b.tutorial { "a tutorial toggle, not a Linux bug; the right version:" } else { "fixed by" };
+        let _ = writeln!(out, "{}\n    {}\n    {fix} {}\n    code path: {}", b.name, b.summary, b.fix, b.path);
     }
     EXIT_OK
 }

@@ -6,6 +6,7 @@
 use sim_kernel::eventfd::{EventfdCtx, EventfdWait};
 use sim_kernel::mm::Signal;
 use sim_kernel::sync::Arc;
+use sim_kernel::tutorial::mailbox::Mailbox;
 use sim_kernel::watch_queue::WatchSource;
 use sim_kernel::Errno;
 use std::fmt;
@@ -18,6 +19,8 @@ pub enum Handle {
     EventfdWait(Arc<EventfdWait>),
     /// A watchable object (`watch_source()`); `.id` is its id.
     WatchSource(Arc<WatchSource>),
+    /// The tutorial mailbox (`mailbox_get(fd)`).
+    Mailbox(Arc<Mailbox>),
 }
 
 impl Handle {
@@ -26,6 +29,7 @@ impl Handle {
             Handle::EventfdCtx(_) => "eventfd_ctx",
             Handle::EventfdWait(_) => "eventfd_wait",
             Handle::WatchSource(_) => "watch_source",
+            Handle::Mailbox(_) => "mailbox",
         }
     }
 
@@ -42,6 +46,7 @@ impl Handle {
             Handle::EventfdCtx(a) => Arc::as_ptr(a) as *const () as usize,
             Handle::EventfdWait(a) => Arc::as_ptr(a) as *const () as usize,
             Handle::WatchSource(a) => Arc::as_ptr(a) as *const () as usize,
+            Handle::Mailbox(a) => Arc::as_ptr(a) as *const () as usize,
         }
     }
 }

@@ -11,7 +11,8 @@
 //! (processes and tasks), [`machine`] (the CPU features and privileges
 //! that change results),
 //! [`objtrack`] (object accounting: leaks and use-after-free), [`bugs`] (the
-//! historical-bug registry) and [`syscall`] (one entry point per syscall).
+//! historical-bug registry), [`syscall`] (one entry point per syscall) and
+//! [`tutorial`] (the book's worked example, not a Linux object).
 
 pub mod abi;
 pub mod bugs;
@@ -27,6 +28,7 @@ pub mod sched;
 pub mod sync;
 pub mod syscall;
 pub mod task;
+pub mod tutorial;
 pub mod userfaultfd;
 pub mod vfs;
 pub mod watch_queue;

@@ -46,3 +46,5 @@ r wqueue_filter_bug run ../../../scenarios/tests/fail/bug_watch_queue_filter_oob
 r uffd_fault run uffd_fault.scn --seed 3 -v
 r uffd_close explore uffd_close.scn
 r uffd_api_bug run uffd_api_bug.scn --seed 0
+# The tutorial chapter runs its files from the repository root.
+"$here/tutorial.sh" "$K"

@@ -29,6 +29,7 @@ pub const CALLS: &[(&str, Native)] = &[
     ("exec", Native::Run(exec)),
     ("fd_path", Native::Run(fd_path)),
     ("setrlimit", Native::Run(setrlimit)),
+    ("mailbox", Native::Skip("the tutorial mailbox is ksim's own object, not a Linux system call")),
 ];
 
 /// A buffer of `count` bytes for the kernel to fill: a Vec up to 64 MiB,

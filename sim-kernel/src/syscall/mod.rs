@@ -29,6 +29,12 @@ pub fn sys_pipe2(t: &Task, flags: u32) -> KResult<(i32, i32)> {
 
 pub use crate::watch_queue::{sys_watch_add, sys_watch_remove};
 
+/// mailbox(flags): the book's tutorial object (`crate::tutorial::mailbox`),
+/// not a Linux system call.
+pub fn sys_mailbox(t: &Task, flags: u32) -> KResult<i32> {
+    crate::tutorial::mailbox::do_mailbox(t, flags)
+}
+
 /// The count of signal `sig` the caller's process received (and ignored).
 pub fn sigcount(t: &Task, sig: u32) -> KResult<u64> {
     Ok(t.proc()?.sigcount(sig as usize))
