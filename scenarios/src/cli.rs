@@ -157,6 +157,33 @@ pub struct LimitArgs {
     /// Make the kernel's named yield points do nothing.
     #[arg(long)]
     pub no_named_yield_points: bool,
+    /// Re-introduce a historical bug, as a `config bug=NAME` line in the
+    /// file would (may repeat; `ksim bugs` lists them).
+    #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
+    pub bugs: Vec<String>,
+}
+
+/// `--bug NAME`: a name of the registry.
+pub fn parse_bug(s: &str) -> Result<String, String> {
+    match sim_kernel::bugs::lookup(s) {
+        Some(b) => Ok(b.name.to_string()),
+        None => Err(format!("`{s}` is not a bug of the registry (`ksim bugs` lists them)")),
+    }
+}
+
+/// `prog` with the bugs `--bug` names added to its `config bug=` list
+/// (in order, each once); `prog` itself when there are none.
+pub fn with_bugs(prog: Rc<Program>, bugs: &[String]) -> Rc<Program> {
+    if bugs.iter().all(|b| prog.config.bugs.contains(b)) {
+        return prog;
+    }
+    let mut p = (*prog).clone();
+    for b in bugs {
+        if !p.config.bugs.contains(b) {
+            p.config.bugs.push(b.clone());
+        }
+    }
+    Rc::new(p)
 }
 
 /// `--granularity call|lock`.
@@ -179,6 +206,9 @@ impl LimitArgs {
         if self.no_named_yield_points {
             how.push_str(", no named yield points");
             flags.push_str(" --no-named-yield-points");
+        }
+        for b in &self.bugs {
+            let _ = write!(flags, " --bug {b}");
         }
         (how, flags)
     }
@@ -279,7 +309,7 @@ pub fn cmd_run_limited(
     let mut code = EXIT_OK;
     for path in files {
         let prog = match load(path) {
-            Ok(p) => p,
+            Ok(p) => with_bugs(p, &l.bugs),
             Err(e) => {
                 out.push_str(&e);
                 code = EXIT_USAGE;
@@ -333,7 +363,7 @@ pub fn cmd_replay_limited(
     l: &LimitArgs,
 ) -> i32 {
     let prog = match load(path) {
-        Ok(p) => p,
+        Ok(p) => with_bugs(p, &l.bugs),
         Err(e) => {
             out.push_str(&e);
             return EXIT_USAGE;
