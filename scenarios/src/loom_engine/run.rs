@@ -7,9 +7,9 @@
 //! loom goes on to the next interleaving, so that a failing scenario still
 //! shows its whole outcome set. What ends loom's search early is a panic
 //! inside the model: a deadlock (every thread asleep), a kernel assertion,
-//! loom's own limits. The engine catches it, silences loom's double panic,
-//! and reports the calls each actor was in (and every call the execution
-//! made before), as `ksim explore` reports a deadlock.
+//! loom's own limits. The engine's panic hook prints the report instead of
+//! loom's double panic: the calls each actor was in (and every call the
+//! execution made before), as `ksim explore` reports a deadlock.
 // The bookkeeping outside the model uses std's lock: loom must not see it
 // (it is no part of the kernel, and loom would explore its interleavings).
 #![allow(clippy::disallowed_types)]
@@ -116,10 +116,6 @@ fn acc<R>(f: impl FnOnce(&mut Acc) -> R) -> R {
     f(g.get_or_insert_with(Acc::default))
 }
 
-/// The first panic message of a model (loom's own double panic follows
-/// it).
-static PANIC: StdMutex<Option<String>> = StdMutex::new(None);
-
 #[derive(Clone, Copy)]
 enum Who {
     Setup,
@@ -205,7 +201,7 @@ fn exec_call(w: &World, who: Who, task: &Task, c: &CallOp) -> bool {
     let env = Env { w, actor };
     let (path, line) = (&*w.pre.path, c.span.line);
     let eval_fail = |e: String| {
-        w.fail("evaluation error", format!("eval:{line}"), format!("{path}:{line}: {} {}: {e}", w.who(who), c.text));
+        w.fail("evaluation error", format!("eval:{line}"), format!("{path}:{line}: {}: {}: {e}", w.who(who), c.text));
         false
     };
     let mut args = Vec::with_capacity(c.args.len());
@@ -475,63 +471,89 @@ fn explore_file(out: &mut String, path: &str, lim: &Limits) -> i32 {
     }
     let bound = b.preemption_bound;
     *ACC.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    CURRENT.with(|c| *c.borrow_mut() = Some((pre.clone(), bound)));
     let model = OneOsThread(pre.clone());
     let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|info| {
-        let mut p = PANIC.lock().unwrap_or_else(|p| p.into_inner());
-        if p.is_none() {
-            let msg = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_string());
-            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-            *p = Some(format!("{msg}{at}"));
-        }
-    }));
+    std::panic::set_hook(Box::new(on_panic));
     let start = std::time::Instant::now();
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        b.check(move || {
-            let model = &model;
-            execution(&model.0)
-        })
-    }));
+    b.check(move || {
+        let model = &model;
+        execution(&model.0)
+    });
     std::panic::set_hook(hook);
+    CURRENT.with(|c| *c.borrow_mut() = None);
     let elapsed = start.elapsed();
-    let panicked = run.is_err();
-    let mut a = ACC.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
-    if panicked {
-        a.violations.insert("loom".to_string(), (loom_failure(&pre), 1, live(|l| l.lines.clone())));
-    }
+    let a = ACC.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
     let cut = lim.max_executions.is_some_and(|m| a.executions as usize >= m.saturating_sub(1))
         || lim.time_limit.is_some_and(|t| elapsed >= t);
-    let complete = !panicked && !cut;
-    print_report(out, &pre, &a, bound, complete)
+    print_report(out, &pre, &a, bound, !cut)
+}
+
+thread_local! {
+    /// The file being searched and its preemption bound, for [`on_panic`].
+    static CURRENT: RefCell<Option<(Rc<Prepared>, Option<usize>)>> = const { RefCell::new(None) };
+}
+
+/// A panic inside the model ends loom's search, and loom cannot always
+/// unwind from it (a deadlock found inside a thread's switch aborts the
+/// process: a "non-unwinding panic", after loom's own double panic). So
+/// the hook itself prints the report of what was searched, with the panic
+/// as its violation, and ends the process (exit 1): the files after this
+/// one on the command line are not searched.
+fn on_panic(info: &std::panic::PanicHookInfo<'_>) {
+    let p = info.payload();
+    let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+    let msg = msg.unwrap_or_else(|| "a panic".to_string());
+    let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+    let cur = CURRENT.with(|c| c.try_borrow().ok().and_then(|c| c.clone()));
+    let Some((pre, bound)) = cur else {
+        eprintln!("ksim (loom build) panicked: {msg}{at}");
+        std::process::exit(101);
+    };
+    // The panic may have come with either lock held: never wait for it.
+    let (lines, in_call) = match LIVE.try_lock() {
+        Ok(mut l) => l.take().map(|l| (l.lines, l.in_call)).unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    let mut a = match ACC.try_lock() {
+        Ok(mut a) => a.take().unwrap_or_default(),
+        Err(_) => Acc::default(),
+    };
+    // The execution the panic ended counts as explored.
+    a.executions += 1;
+    a.violations.insert("loom".to_string(), (loom_failure(&pre, &format!("{msg}{at}"), &in_call), 1, lines));
+    let mut out = String::new();
+    print_report(&mut out, &pre, &a, bound, false);
+    use std::io::Write as _;
+    let mut so = std::io::stdout().lock();
+    let _ = so.write_all(out.as_bytes());
+    let _ = so.flush();
+    std::process::exit(EXIT_VIOLATION);
 }
 
 /// The panic that ended loom's search, as a violation: a deadlock with the
 /// call each section was in, or the panic's message.
-fn loom_failure(pre: &Prepared) -> Violation {
-    let msg = PANIC.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
-    let in_call = live(|l| l.in_call.clone());
-    if msg.contains("deadlock") {
-        let mut m = String::from("deadlock: no actor can run (loom found every thread asleep)");
-        for (i, c) in in_call.iter().enumerate() {
-            if let Some((line, text)) = c {
-                let _ = write!(m, "\n  {} blocked in {text} at {}:{line}", pre.names[i], pre.path);
-            }
-        }
-        return Violation { kind: "deadlock", key: "deadlock".into(), message: m };
-    }
-    let mut m = format!("loom stopped the search: {msg}");
+fn loom_failure(pre: &Prepared, msg: &str, in_call: &[Option<(u32, String)>]) -> Violation {
+    let deadlock = msg.contains("deadlock");
+    let mut m = if deadlock {
+        String::from("deadlock: no actor can run (loom found every thread asleep)")
+    } else if msg.contains("maximum number of branches") {
+        format!(
+            "loom stopped the search at its branch limit (LOOM_MAX_BRANCHES, 100,000 here): a thread \
+             that makes no progress until another runs (a spin), which loom no longer switches away \
+             from once its preemption bound is spent ({msg})"
+        )
+    } else {
+        format!("loom stopped the search: {msg}")
+    };
     for (i, c) in in_call.iter().enumerate() {
         if let Some((line, text)) = c {
-            let _ = write!(m, "\n  {} was in {text} at {}:{line}", pre.names[i], pre.path);
+            let verb = if deadlock { "blocked in" } else { "was in" };
+            let _ = write!(m, "\n  {} {verb} {text} at {}:{line}", pre.names[i], pre.path);
         }
     }
-    Violation { kind: "panic", key: "panic".into(), message: m }
+    let kind = if deadlock { "deadlock" } else { "loom" };
+    Violation { kind, key: kind.into(), message: m }
 }
 
 /// The report, in `ksim explore`'s shape (`cli::print_report`).
