@@ -461,10 +461,11 @@ fn explore_file(out: &mut String, path: &str, lim: &Limits) -> i32 {
     // loom's default (1,000 branches an execution) is for small models; a
     // scenario runs whole syscalls. LOOM_MAX_BRANCHES still decides.
     if std::env::var_os("LOOM_MAX_BRANCHES").is_none() {
-        b.max_branches = 100_000;
+        b.max_branches = 20_000;
     }
     if lim.max_executions.is_some() || lim.time_limit.is_some() {
-        b.max_permutations = lim.max_executions;
+        // loom stops before its Nth iteration: N - 1 executions.
+        b.max_permutations = lim.max_executions.map(|m| m.saturating_add(1));
         b.max_duration = lim.time_limit;
         // The limits are looked at every checkpoint interval.
         b.checkpoint_interval = 1;
@@ -484,8 +485,8 @@ fn explore_file(out: &mut String, path: &str, lim: &Limits) -> i32 {
     CURRENT.with(|c| *c.borrow_mut() = None);
     let elapsed = start.elapsed();
     let a = ACC.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
-    let cut = lim.max_executions.is_some_and(|m| a.executions as usize >= m.saturating_sub(1))
-        || lim.time_limit.is_some_and(|t| elapsed >= t);
+    let cut =
+        lim.max_executions.is_some_and(|m| a.executions as usize >= m) || lim.time_limit.is_some_and(|t| elapsed >= t);
     print_report(out, &pre, &a, bound, !cut)
 }
 
@@ -539,7 +540,7 @@ fn loom_failure(pre: &Prepared, msg: &str, in_call: &[Option<(u32, String)>]) ->
         String::from("deadlock: no actor can run (loom found every thread asleep)")
     } else if msg.contains("maximum number of branches") {
         format!(
-            "loom stopped the search at its branch limit (LOOM_MAX_BRANCHES, 100,000 here): a thread \
+            "loom stopped the search at its branch limit (LOOM_MAX_BRANCHES, 20,000 here): a thread \
              that makes no progress until another runs (a spin), which loom no longer switches away \
              from once its preemption bound is spent ({msg})"
         )
