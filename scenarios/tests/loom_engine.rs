@@ -195,3 +195,59 @@ fn loom_agrees_with_ksim_explore_on_the_library() {
     }
     assert!(compared >= 30, "only {compared} scenarios compared");
 }
+
+/// Run the loom ksim on a file of `scenarios/tests/fail/`: (exit status,
+/// stdout and stderr).
+fn loom_fail_file(ksim: &Path, file: &str) -> (Option<i32>, String) {
+    let path = format!("scenarios/tests/fail/{file}");
+    let out = Command::new(ksim)
+        .args(["explore", "--engine", "loom", &path])
+        .env("LOOM_MAX_PREEMPTIONS", "2")
+        .current_dir(root())
+        .output()
+        .expect("run the loom ksim");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+}
+
+/// A failing loom run reads as `ksim explore`'s report: the violated
+/// check or statement, and the calls of the execution (for a deadlock,
+/// the call each blocked actor is in), never loom's double panic.
+#[test]
+fn a_failing_loom_run_names_the_violation_and_the_calls() {
+    let ksim = loom_ksim();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "deadlock.scn",
+            &[
+                "--- deadlock (in 1 executions)",
+                "deadlock: no actor can run",
+                "blocked in eventfd_read(efd) at scenarios/tests/fail/deadlock.scn:",
+                "setup      scenarios/tests/fail/deadlock.scn:11  eventfd(0, 0) = 3",
+            ],
+        ),
+        (
+            "failing_assert.scn",
+            &["FAILED    assert r == 2", "failing_assert.scn:12: assert r == 2 does not hold", "eventfd_read(efd) = 3"],
+        ),
+        (
+            "bug_semaphore_underflow.scn",
+            &[
+                "--- pattern (in ",
+                "kthread `interrupt`: eventfd_signal(ctx, 1) => 1, got 0",
+                "shutdown   scenarios/tests/fail/bug_semaphore_underflow.scn:20  eventfd_ctx_remove_wait_queue(ctx, w) = 1",
+            ],
+        ),
+        ("bug_watch_queue_post_vs_clear.scn", &["--- use-after-free (in ", "post_notification(src, 1, 1, b\"a\") = 0"]),
+    ];
+    for (file, want) in cases {
+        let (code, text) = loom_fail_file(&ksim, file);
+        assert_eq!(code, Some(1), "{file}: a violation is exit status 1\n{text}");
+        assert!(text.contains("\nFAIL: "), "{file}\n{text}");
+        for w in *want {
+            assert!(text.contains(w), "{file}: the report does not say `{w}`\n{text}");
+        }
+        for raw in ["panicked at", "double panic", "Blocked(Location", "non-unwinding"] {
+            assert!(!text.contains(raw), "{file}: loom's raw panic leaks into the report (`{raw}`)\n{text}");
+        }
+    }
+}

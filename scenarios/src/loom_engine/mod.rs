@@ -134,3 +134,42 @@ fn expr_unsupported(e: &IrExpr, why: &mut Option<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unsupported;
+
+    fn why(body: &str) -> Option<String> {
+        let src = format!("setup:\n  efd = eventfd(0, EFD_NONBLOCK)\n{body}");
+        let prog = crate::lang::compile("t.scn", &src, &crate::calls::KsimCatalog).expect("compiles");
+        unsupported(&prog)
+    }
+
+    fn threads(n: usize) -> String {
+        (0..n).map(|i| format!("thread t{i}:\n  eventfd_write(efd, 1) => 0\n")).collect()
+    }
+
+    #[test]
+    fn four_actors_run_and_five_are_refused() {
+        assert_eq!(why(&threads(4)), None);
+        let w = why(&threads(5)).expect("refused");
+        assert!(w.starts_with("5 actors: loom runs at most 4"), "{w}");
+    }
+
+    #[test]
+    fn what_loom_cannot_model_is_refused_with_the_reason() {
+        let cases = [
+            ("thread a (may block):\n  eventfd_read(efd)\n", "actor `a` may end blocked"),
+            ("thread a:\n  x = now_ns()\n", "line 4: `now_ns()` uses virtual time"),
+            ("thread a:\n  sleep_ns(5)\n", "line 4: `sleep_ns(5)` uses virtual time"),
+            ("thread a:\n  poll(efd, POLLIN, 10)\n", "line 4: `poll(efd, POLLIN, 10)` has a timeout"),
+            ("thread a:\n  r = read(efd, 8)\ncheck:\n  assert !blocked(a)\n", "`blocked(A)`"),
+        ];
+        for (body, want) in cases {
+            let w = why(body).unwrap_or_default();
+            assert!(w.contains(want), "{body}: `{w}` does not say `{want}`");
+        }
+        // A poll that returns at once, or waits for ever, needs no clock.
+        assert_eq!(why("thread a:\n  poll(efd, POLLIN, 0)\n  poll(efd, POLLOUT, -1)\n"), None);
+    }
+}

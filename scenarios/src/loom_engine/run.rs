@@ -5,9 +5,14 @@
 //!
 //! Every violation the interpreter or the teardown finds is recorded and
 //! loom goes on to the next interleaving, so that a failing scenario still
-//! shows its whole outcome set. What ends loom's search early is a panic
-//! inside the model: a deadlock (every thread asleep), a kernel assertion,
-//! loom's own limits. The engine's panic hook prints the report instead of
+//! shows its whole outcome set. A failed statement ends its own section
+//! only: loom cannot stop a thread from outside, so the other actors run
+//! to their end (where `ksim explore` stops the whole execution), and the
+//! outcomes of a failing execution can hold names `ksim explore` leaves
+//! unset; `finally` and the checks do not run after a failure, as there.
+//!
+//! What ends loom's search early is a panic inside the model: a deadlock
+//! (every thread asleep), a kernel assertion, loom's own limits. The engine's panic hook prints the report instead of
 //! loom's double panic: the calls each actor was in (and every call the
 //! execution made before), as `ksim explore` reports a deadlock.
 // The bookkeeping outside the model uses std's lock: loom must not see it
