@@ -124,7 +124,12 @@ pub mod exec {
     }
     #[inline(always)]
     pub fn fine_point(_label: &'static str) {}
-    pub fn spin_point(_label: &'static str) {}
+    /// A busy-wait retry (see the executor's `spin_point`): loom's
+    /// `yield_now`, so that loom runs the thread the spinner waits for
+    /// rather than exploring the spin until its branch limit.
+    pub fn spin_point(_label: &'static str) {
+        loom::thread::yield_now();
+    }
     pub fn schedule_point() {}
     pub fn park_on_lock(_addr: usize) {}
     pub fn unpark_lock(_addr: usize) {}
