@@ -38,18 +38,12 @@ const REFUSED: &[(&str, &str)] = &[
 ];
 
 /// Scenarios loom starts but cannot search to the end, and why (the
-/// report's message must contain the second field).
-///
-/// `race_uffd_close_vs_fault.scn`: a fault that sees the context released
-/// while its range is still registered retries at once, with no scheduling
-/// point (Linux's VM_FAULT_NOPAGE re-executes the access the same way, on
-/// another CPU): a spin until the releasing thread runs. Once loom's
-/// preemption bound is spent it never switches away from the spinner, and
-/// stops at its branch limit. The same window is the ignored loom model
-/// `userfaultfd::release_vs_blocked_fault`; it needs a loom-visible yield
-/// in the kernel's retry.
-const LOOM_CANNOT_FINISH: &[(&str, &str)] =
-    &[("race_uffd_close_vs_fault.scn", "Model exceeded maximum number of branches")];
+/// report's message must contain the second field). None today:
+/// `race_uffd_close_vs_fault.scn` was one (a fault retried at once after
+/// the context's release, a spin loom explored until its branch limit)
+/// until the kernel's `sched::spin_point` became loom's `yield_now` under
+/// `cfg(loom)`.
+const LOOM_CANNOT_FINISH: &[(&str, &str)] = &[];
 
 /// The executions `ksim explore --granularity lock` may take per file in
 /// the suite. Within it, the lock-granularity outcome set must equal
