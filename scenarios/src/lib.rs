@@ -6,16 +6,29 @@
 //! [`progress`] (the explorer's progress bar and lines), [`limits`] (the
 //! step and time limits, the argument ranges, SIGINT and SIGTERM),
 //! [`reference`] (the book's tables of calls, builtins and constants,
-//! generated from the catalog).
+//! generated from the catalog), [`loom_engine`] (`ksim explore --engine
+//! loom`).
+//!
+//! Under `cfg(loom)` (`./loom.sh`) there is no executor: the crate is the
+//! language, the call dispatch and the loom engine, and nothing that needs
+//! the deterministic scheduler.
 pub mod calls;
+#[cfg(not(loom))]
 pub mod chrome_trace;
+#[cfg(not(loom))]
 pub mod cli;
 pub mod eval;
+#[cfg(not(loom))]
 pub mod explore;
 pub mod lang;
 pub mod limits;
+pub mod loom_engine;
+#[cfg(not(loom))]
 pub mod native;
+#[cfg(not(loom))]
 pub mod progress;
+#[cfg(not(loom))]
 pub mod reference;
+#[cfg(not(loom))]
 pub mod runner;
 pub mod value;

@@ -5,8 +5,11 @@
 //! (a bad one is exit status 2 with the reason); `ksim explore` catches
 //! SIGINT and SIGTERM and still prints its report (exit status 130).
 
+#[cfg(not(loom))]
 use clap::{Parser, Subcommand};
+#[cfg(not(loom))]
 use scenarios::{cli, native};
+#[cfg(not(loom))]
 use std::io::{IsTerminal, Write};
 
 /// mimalloc rather than glibc's malloc: an exploration runs thousands of
@@ -15,6 +18,7 @@ use std::io::{IsTerminal, Write};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(not(loom))]
 #[derive(Parser)]
 #[command(
     name = "ksim",
@@ -26,6 +30,7 @@ struct Args {
     cmd: Cmd,
 }
 
+#[cfg(not(loom))]
 #[derive(Subcommand)]
 enum Cmd {
     /// One deterministic execution per file, the schedule chosen by the seed.
@@ -96,6 +101,10 @@ enum Cmd {
         /// stderr is not a terminal).
         #[arg(short, long)]
         quiet: bool,
+        /// `ksim` (this build) or `loom`: loom needs the loom build of
+        /// ksim, `./loom.sh explore FILE`.
+        #[arg(long, value_name = "ksim|loom", default_value = "ksim", value_parser = ["ksim", "loom"])]
+        engine: String,
     },
     /// Join `explore --json` reports of shards into one.
     Merge {
@@ -151,6 +160,14 @@ enum Cmd {
     },
 }
 
+/// The loom build (`./loom.sh`): `ksim explore [--engine loom] FILE...`
+/// and nothing else.
+#[cfg(loom)]
+fn main() {
+    std::process::exit(scenarios::loom_engine::cli_main(std::env::args().skip(1).collect()));
+}
+
+#[cfg(not(loom))]
 fn main() {
     let args = match Args::try_parse() {
         Ok(a) => a,
@@ -178,6 +195,10 @@ fn main() {
             cli::cmd_replay_limited(&mut out, &file, &schedule, verbose, &tracing, &limits)
         }
         Cmd::Check { files } => cli::cmd_check(&mut out, &files),
+        Cmd::Explore { engine, .. } if engine == "loom" => {
+            eprintln!("{}", scenarios::loom_engine::NATIVE_BUILD);
+            cli::EXIT_USAGE
+        }
         Cmd::Explore {
             files,
             preemptions,
@@ -193,6 +214,7 @@ fn main() {
             jobs,
             check_determinism,
             quiet,
+            engine: _,
         } => {
             // SIGINT and SIGTERM end the search, which prints what it found.
             scenarios::limits::install_signal_handlers();

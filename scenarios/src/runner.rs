@@ -812,26 +812,7 @@ fn eval_failure(sh: &Shared, cx: &Cx, c: &CallOp, e: String) -> Flow {
     Flow::Stop
 }
 
-/// Names bound by `setup` (excluded from outcomes: setup runs alone, so
-/// they are the same in every execution).
-pub(crate) fn setup_globals(ops: &[Op], out: &mut Vec<u32>) {
-    for op in ops {
-        match op {
-            Op::Call(c) => match &c.bind {
-                IrBind::One(Slot::Global(i)) => out.push(*i),
-                IrBind::Pair(a, b) => {
-                    for s in [a, b] {
-                        if let Slot::Global(i) = s {
-                            out.push(*i);
-                        }
-                    }
-                }
-                _ => {}
-            },
-            Op::Repeat { body, .. } => setup_globals(body, out),
-        }
-    }
-}
+pub(crate) use crate::lang::ir::setup_globals;
 
 /// What every execution of one program shares, computed once: the
 /// explorer runs a program thousands of times, and these names and lists

@@ -170,3 +170,24 @@ pub struct Program {
     pub finally: Vec<Op>,
     pub checks: Vec<CheckIr>,
 }
+
+/// Names bound by `setup` (excluded from outcomes: setup runs alone, so
+/// they are the same in every execution).
+pub fn setup_globals(ops: &[Op], out: &mut Vec<u32>) {
+    for op in ops {
+        match op {
+            Op::Call(c) => match &c.bind {
+                IrBind::One(Slot::Global(i)) => out.push(*i),
+                IrBind::Pair(a, b) => {
+                    for s in [a, b] {
+                        if let Slot::Global(i) = s {
+                            out.push(*i);
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Op::Repeat { body, .. } => setup_globals(body, out),
+        }
+    }
+}
