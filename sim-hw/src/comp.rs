@@ -43,7 +43,7 @@ impl Hca {
     pub(crate) fn completer<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
         match self.qp(qpn) {
-            Some(qp) if qp.state == QpState::Rts && !qp.ud => {}
+            Some(qp) if qp.state.sends() && !qp.ud => {}
             _ => {
                 self.stats.dropped_bad_qp += 1;
                 return;
@@ -75,7 +75,7 @@ impl Hca {
                     return; // the RNR retry will resend from the same PSN
                 }
                 self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
-                if self.qp(qpn).is_some_and(|q| q.state == QpState::Rts) {
+                if self.qp(qpn).is_some_and(|q| q.state.sends()) {
                     self.retry(t, qpn);
                 }
             }
@@ -83,7 +83,7 @@ impl Hca {
                 self.stats.rnr_naks_received += 1;
                 self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
                 let qp = self.qp_mut(qpn).unwrap();
-                if qp.state != QpState::Rts {
+                if !qp.state.sends() {
                     return;
                 }
                 if qp.comp.rnr_left == 0 {
@@ -101,7 +101,7 @@ impl Hca {
             }
             AckKind::NakInvalidRequest | AckKind::NakRemoteAccess | AckKind::NakRemoteOp => {
                 self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
-                if self.qp(qpn).is_some_and(|q| q.state == QpState::Rts) {
+                if self.qp(qpn).is_some_and(|q| q.state.sends()) {
                     let status = match aeth.kind {
                         AckKind::NakInvalidRequest => WcStatus::RemInvReqErr,
                         AckKind::NakRemoteAccess => WcStatus::RemAccessErr,
@@ -164,6 +164,7 @@ impl Hca {
             self.kick_tx(t, qpn);
         }
         self.check_failed_head(t, qpn);
+        self.check_drained(t, qpn);
         if lost_read {
             self.retry(t, qpn);
         }
@@ -184,7 +185,7 @@ impl Hca {
             // before it (rxe_comp.c check_psn: COMPST_COMP_WQE); a READ or
             // atomic among them without its response is retried.
             let retried = self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
-            if retried || self.qp(qpn).is_none_or(|q| q.state != QpState::Rts) {
+            if retried || self.qp(qpn).is_none_or(|q| !q.state.sends()) {
                 return;
             }
         }
@@ -261,6 +262,7 @@ impl Hca {
             self.kick_tx(t, qpn);
         }
         self.check_failed_head(t, qpn);
+        self.check_drained(t, qpn);
     }
 
     /// ERROR_RETRY: one more go-back-N retry, or RETRY_EXC_ERR.
@@ -287,7 +289,7 @@ impl Hca {
             }
             Some(_) => qp.comp.timer_deadline = None,
         }
-        if qp.state != QpState::Rts {
+        if !qp.state.sends() {
             return;
         }
         if qp.req.sent_psn == qp.comp.psn {
@@ -299,7 +301,7 @@ impl Hca {
 
     pub(crate) fn on_rnr_timer(&mut self, now: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
-        if !qp.req.rnr_wait || qp.state != QpState::Rts {
+        if !qp.req.rnr_wait || !qp.state.sends() {
             return;
         }
         qp.req.rnr_wait = false;

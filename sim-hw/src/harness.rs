@@ -111,6 +111,13 @@ impl HcaPair {
     /// at `buf` registered with `access`, on HCAs 0 and 1, and connects them
     /// with `attr` (destination fields filled in).
     pub fn connect_rc(&mut self, attr: QpAttr, buf_len: u64, access: Access) -> (Endpoint, Endpoint) {
+        let (a, b) = self.rc_endpoints(buf_len, access);
+        self.connect(&a, &b, attr);
+        (a, b)
+    }
+
+    /// As [`connect_rc`](Self::connect_rc), leaving both QPs in RESET.
+    pub fn rc_endpoints(&mut self, buf_len: u64, access: Access) -> (Endpoint, Endpoint) {
         let mut eps = Vec::new();
         for hca in 0..2 {
             let h = self.fabric.hca_mut(hca);
@@ -119,7 +126,6 @@ impl HcaPair {
             let mr = h.reg_mr(1, MEM_BASE, buf_len, MEM_BASE, access);
             eps.push(self.endpoint(hca, send_cq, recv_cq, MEM_BASE, buf_len, mr));
         }
-        self.connect(&eps[0], &eps[1], attr);
         (eps[0], eps[1])
     }
 

@@ -32,8 +32,8 @@ use crate::packet::{Packet, Payload};
 use crate::pcie::Pcie;
 use crate::profile::Profile;
 use crate::qp::{
-    CompState, ModifyError, PostError, Qp, QpAttr, QpState, RecvWqe, RecvWr, ReqState, RespState, SendOp, SendWqe,
-    SendWr, Stage,
+    CompState, CreateError, ModifyError, PostError, Qp, QpAttr, QpInit, QpState, QpType, RecvWqe, RecvWr, ReqState,
+    RespState, SendOp, SendWqe, SendWr, Stage,
 };
 
 /// Hardware events.
@@ -108,6 +108,8 @@ pub struct Hca {
     pub(crate) port_epoch: u32,
     /// Address handles: the destination LID of each.
     pub(crate) ahs: Vec<u16>,
+    /// Shared receive queues (None: destroyed).
+    pub(crate) srqs: Vec<Option<crate::srq::Srq>>,
 }
 
 impl Hca {
@@ -128,6 +130,7 @@ impl Hca {
             port_up: true,
             port_epoch: 0,
             ahs: Vec::new(),
+            srqs: Vec::new(),
         }
     }
 
@@ -185,10 +188,29 @@ impl Hca {
     }
 
     fn new_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool, ud: bool) -> u32 {
+        let qp_type = if ud { QpType::Ud } else { QpType::Rc };
+        let init = QpInit { qp_type, pd, send_cq, recv_cq, srq: None, sig_all };
+        self.create_qp_init(&init).expect("the harness's CQs exist")
+    }
+
+    /// Creates a QP in RESET (CREATE_QP): of `init.qp_type`, its receives
+    /// taken from `init.srq` if given. Fails for a CQ or SRQ that does not
+    /// exist.
+    pub fn create_qp_init(&mut self, init: &QpInit) -> Result<u32, CreateError> {
+        if init.send_cq as usize >= self.cqs.len() || init.recv_cq as usize >= self.cqs.len() {
+            return Err(CreateError::BadCq);
+        }
+        if init.srq.is_some_and(|s| self.srq(s).is_none()) {
+            return Err(CreateError::BadSrq);
+        }
+        let QpInit { qp_type, pd, send_cq, recv_cq, srq, sig_all } = *init;
         let qpn = self.qps.len() as u32 + 1;
         self.qps.push(Qp {
             qpn,
-            ud,
+            qp_type,
+            ud: qp_type == QpType::Ud,
+            srq,
+            draining: false,
             pd,
             state: QpState::Reset,
             attr: QpAttr::default(),
@@ -200,34 +222,52 @@ impl Hca {
             comp: CompState::default(),
             resp: RespState::default(),
         });
-        qpn
+        Ok(qpn)
     }
 
-    /// RESET -> RTS with `attr` (modify_qp to INIT, RTR and RTS at once).
-    /// Fails, changing nothing, for an unknown QP, a QP not in RESET, or an
-    /// attribute out of its IBTA range (MTU 256..4096, 3-bit retry
-    /// counts, 5-bit timer codes).
+    /// RESET -> INIT -> RTR -> RTS with `attr`: three [`modify_qp`](Self::modify_qp)
+    /// calls with the masks the table requires for the QP's type (what
+    /// perftest and rdma_cm do). A UD QP's path MTU is the port's: connect
+    /// sets it from `attr.path_mtu`, which no modify can. Fails, changing
+    /// nothing, for an unknown QP, a QP not in RESET, or an attribute out
+    /// of its IBTA range (MTU 256..4096, 3-bit retry counts, 5-bit timer
+    /// codes).
     pub fn connect(&mut self, qpn: u32, attr: QpAttr) -> Result<(), ModifyError> {
-        let qp = self.qp_mut(qpn).ok_or(ModifyError::BadQp)?;
+        use crate::modify_qp::QpAttrMask as M;
+        let qp = self.qp(qpn).ok_or(ModifyError::BadQp)?;
         if qp.state != QpState::Reset {
             return Err(ModifyError::BadState);
         }
+        let ty = qp.qp_type;
         let valid = matches!(attr.path_mtu, 256 | 512 | 1024 | 2048 | 4096)
             && attr.retry_cnt <= 7
             && attr.rnr_retry <= 7
             && attr.min_rnr_timer < 32
-            && attr.timeout < 32;
+            && attr.timeout < 32
+            && attr.port_num == 1
+            && attr.max_rd_atomic as u64 <= self.p.max_rd_atomic.value
+            && attr.max_dest_rd_atomic as u64 <= self.p.max_rd_atomic.value
+            && attr.pkey_index < crate::modify_qp::PKEY_TABLE_LEN;
         if !valid {
             return Err(ModifyError::InvalidAttr);
         }
-        qp.attr = attr;
-        qp.state = QpState::Rts;
-        qp.req.psn = attr.sq_psn;
-        qp.req.sent_psn = attr.sq_psn;
-        qp.comp.psn = attr.sq_psn;
-        qp.comp.retry_left = attr.retry_cnt;
-        qp.comp.rnr_left = attr.rnr_retry;
-        qp.resp.psn = attr.rq_psn;
+        let (init, rtr, rts) = match ty {
+            QpType::Ud => (M::QKEY, M::NONE, M::SQ_PSN),
+            QpType::Uc => (M::ACCESS_FLAGS, M::AV | M::PATH_MTU | M::DEST_QPN | M::RQ_PSN, M::SQ_PSN),
+            QpType::Rc => (
+                M::ACCESS_FLAGS,
+                M::AV | M::PATH_MTU | M::DEST_QPN | M::RQ_PSN | M::MAX_DEST_RD_ATOMIC | M::MIN_RNR_TIMER,
+                M::TIMEOUT | M::RETRY_CNT | M::RNR_RETRY | M::SQ_PSN | M::MAX_QP_RD_ATOMIC,
+            ),
+        };
+        let now = self.q.now();
+        for (state, mask) in [(QpState::Init, init | M::PKEY_INDEX | M::PORT), (QpState::Rtr, rtr), (QpState::Rts, rts)]
+        {
+            self.modify_qp(now, qpn, &QpAttr { qp_state: state, ..attr }, mask | M::STATE)?;
+        }
+        if ty == QpType::Ud {
+            self.qp_mut(qpn).unwrap().attr.path_mtu = attr.path_mtu;
+        }
         Ok(())
     }
 
@@ -253,10 +293,13 @@ impl Hca {
         let ahs = self.ahs.len() as u32;
         let qp = self.qp_mut(qpn).ok_or(PostError::BadQp)?;
         let ud_op = matches!(wr.op, SendOp::UdSend { .. });
+        if qp.qp_type == QpType::Uc {
+            return Err(PostError::Unsupported);
+        }
         if qp.ud != ud_op || matches!(wr.op, SendOp::UdSend { ah, .. } if ah >= ahs) {
             return Err(PostError::WrongTransport);
         }
-        if qp.state == QpState::Reset {
+        if qp.state < QpState::Rts {
             return Err(PostError::BadState);
         }
         let len = match &wr.inline_data {
@@ -313,17 +356,20 @@ impl Hca {
         self.q.advance_to(now);
         let now = self.q.now();
         let bytes = self.p.wqe_segment.value as usize * wr.sges.len().max(1);
-        let state = self.qp(qpn).ok_or(PostError::BadQp)?.state;
-        match state {
+        let qp = self.qp(qpn).ok_or(PostError::BadQp)?;
+        if qp.srq.is_some() {
+            return Err(PostError::HasSrq);
+        }
+        match qp.state {
             QpState::Reset => Err(PostError::BadState),
             QpState::Error => {
-                let qp = self.qp(qpn).unwrap();
                 let (cq, qpn) = (qp.recv_cq, qp.qpn);
                 let cqe = Cqe::new(wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn);
                 self.post_cqe(now, cq, cqe);
                 Ok(())
             }
-            QpState::Rts => {
+            // From INIT on, the receive waits for the responder.
+            _ => {
                 let fetched = self.pcie.dma_read(&self.p, now, bytes).end;
                 self.qp_mut(qpn).unwrap().resp.rq.push_back(RecvWqe { wr, ready_at: fetched });
                 Ok(())
@@ -348,7 +394,9 @@ impl Hca {
         self.cqs[cq as usize].armed = true;
     }
 
-    /// Moves a QP to ERROR at `now` (modify_qp to ERR), flushing its queues.
+    /// Moves a QP to ERROR at `now` (modify_qp to ERR), flushing its queues;
+    /// a shorthand for [`modify_qp`](Self::modify_qp) with only IB_QP_STATE
+    /// that also takes a QP in RESET.
     pub fn modify_qp_error(&mut self, now: Ps, qpn: u32) {
         self.q.advance_to(now);
         let now = self.q.now();
@@ -511,41 +559,73 @@ impl Hca {
     /// Moves the QP to ERROR: every outstanding send WQE and receive WQE
     /// completes with WR_FLUSH_ERR, signaled or not (IBTA Vol. 1 sec.
     /// 10.7.3.1; rxe_comp.c `rxe_drain_resp_pkts`, rxe_resp.c flush), and the
-    /// timers and queued packets are dropped.
+    /// timers and queued packets are dropped. An SRQ-attached QP keeps its
+    /// SRQ's WQEs (they are the SRQ's) and raises LAST_WQE_REACHED (IBTA
+    /// 11.6.3.1; rxe_resp.c).
     pub(crate) fn qp_error(&mut self, t: Ps, qpn: u32) {
         let Some(qp) = self.qp_mut(qpn) else { return };
         if qp.state == QpState::Error {
             return;
         }
         qp.state = QpState::Error;
+        qp.draining = false;
+        let srq = qp.srq.is_some();
         self.flush(t, qpn);
+        if srq {
+            self.raise(t, Interrupt::Async(AsyncEvent::QpLastWqeReached { qpn }));
+        }
+    }
+
+    /// A UD send failed: the QP goes to SQE (IBTA Vol. 1 sec. 10.3.1.2):
+    /// its send queue is flushed and stopped, its receives go on.
+    pub(crate) fn sq_error(&mut self, t: Ps, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        if !qp.state.sends() {
+            return;
+        }
+        qp.state = QpState::Sqe;
+        qp.draining = false;
+        self.flush_sq(t, qpn);
     }
 
     /// Completes every doorbelled send WQE and every receive WQE of the QP
     /// with WR_FLUSH_ERR and drops its queued packets and timers.
     pub(crate) fn flush(&mut self, t: Ps, qpn: u32) {
+        self.flush_sq(t, qpn);
+        let qp = self.qp_mut(qpn).unwrap();
+        let rcq = qp.recv_cq;
+        let mut flushed = Vec::new();
+        let recv = qp.resp.recv.take().map(|r| r.wqe);
+        for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
+            flushed.push(Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn));
+        }
+        qp.resp.write = None;
+        qp.resp.atomic_pending.clear();
+        for cqe in flushed {
+            self.post_cqe(t, rcq, cqe);
+        }
+    }
+
+    /// Completes every doorbelled send WQE with WR_FLUSH_ERR and drops the
+    /// queued packets and timers.
+    pub(crate) fn flush_sq(&mut self, t: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
         qp.req.txq.clear();
         qp.req.rnr_wait = false;
         qp.comp.timer_deadline = None;
-        let (scq, rcq) = (qp.send_cq, qp.recv_cq);
+        let scq = qp.send_cq;
         let mut flushed = Vec::new();
         // Send WQEs not yet doorbelled stay until their doorbell (then flush).
         let n = (qp.req.doorbell_id - qp.req.head_id) as usize;
         for w in qp.sq.drain(..n) {
-            flushed.push((scq, Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, wc_opcode(&w.wr), 0, qpn)));
+            flushed.push(Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, wc_opcode(&w.wr), 0, qpn));
         }
         qp.req.head_id = qp.req.doorbell_id;
         qp.req.fetch_id = qp.req.doorbell_id;
         qp.req.packetize_id = qp.req.doorbell_id;
-        let recv = qp.resp.recv.take().map(|r| r.wqe);
-        for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
-            flushed.push((rcq, Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn)));
-        }
-        qp.resp.write = None;
-        qp.resp.atomic_pending.clear();
-        for (cq, cqe) in flushed {
-            self.post_cqe(t, cq, cqe);
+        qp.req.wait_psn = false;
+        for cqe in flushed {
+            self.post_cqe(t, scq, cqe);
         }
     }
 
@@ -559,7 +639,11 @@ impl Hca {
             let cqe = Cqe::new(w.wr.wr_id, status, wc_opcode(&w.wr), 0, qpn);
             self.post_cqe(t, cq, cqe);
         }
-        self.qp_error(t, qpn);
+        if self.qp(qpn).unwrap().ud {
+            self.sq_error(t, qpn);
+        } else {
+            self.qp_error(t, qpn);
+        }
     }
 }
 

@@ -26,18 +26,71 @@ use crate::engine::Ps;
 use crate::packet::{Opcode, Packet};
 use crate::pcie::ReadTiming;
 
-/// QP states modelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// QP states (IBTA Vol. 1 sec. 10.3.1; `enum ib_qp_state`, in its order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum QpState {
+    /// No queues usable; posts are refused.
     Reset,
+    /// Receives may be posted; packets are dropped, nothing is sent.
+    Init,
+    /// Ready to receive: the responder runs; nothing is sent.
+    Rtr,
     /// Ready to send (and receive).
     Rts,
+    /// Send queue drain: WQEs already started finish, no new one starts;
+    /// SQ_DRAINED once the last completes (if asked for).
+    Sqd,
+    /// Send queue error (UD, UC): a send failed; the send queue is flushed
+    /// and stopped, receives go on.
+    Sqe,
+    /// Everything flushed with WR_FLUSH_ERR; packets dropped.
     Error,
 }
 
-/// Connection attributes (the RTR and RTS parts of `ib_qp_attr`).
+impl QpState {
+    /// The states whose responder takes incoming requests (rxe_recv.c
+    /// `check_type_state`: a request needs at least RTR).
+    pub fn receives(self) -> bool {
+        matches!(self, QpState::Rtr | QpState::Rts | QpState::Sqd | QpState::Sqe)
+    }
+    /// The states whose requester and completer run: RTS, and SQD for the
+    /// WQEs it is draining.
+    pub fn sends(self) -> bool {
+        matches!(self, QpState::Rts | QpState::Sqd)
+    }
+}
+
+/// Transport service of a QP (`enum ib_qp_type`'s RC, UC, UD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QpType {
+    Rc,
+    /// Unreliable connection: the state machine only; its data path is not
+    /// modelled (posting a send is refused).
+    Uc,
+    Ud,
+}
+
+/// QP attributes (`struct ib_qp_attr`, the fields the device keeps). Which
+/// of them a modify applies is said by a [`QpAttrMask`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QpAttr {
+    /// The state to move to (IB_QP_STATE).
+    pub qp_state: QpState,
+    /// The state the consumer believes the QP is in (IB_QP_CUR_STATE).
+    pub cur_qp_state: QpState,
+    /// Ask for SQ_DRAINED on RTS -> SQD (IB_QP_EN_SQD_ASYNC_NOTIFY).
+    pub en_sqd_async_notify: bool,
+    /// Remote operations the responder accepts: REMOTE_WRITE, REMOTE_READ,
+    /// REMOTE_ATOMIC (IB_QP_ACCESS_FLAGS; rxe_resp.c `check_op_valid`).
+    pub qp_access_flags: crate::mr::Access,
+    /// P_Key table index (IB_QP_PKEY_INDEX), below [`crate::modify_qp::PKEY_TABLE_LEN`].
+    pub pkey_index: u16,
+    /// The HCA port (IB_QP_PORT): 1, the only one.
+    pub port_num: u8,
+    /// Initiator depth: READs and atomics outstanding (IB_QP_MAX_QP_RD_ATOMIC).
+    pub max_rd_atomic: u8,
+    /// Responder resources (IB_QP_MAX_DEST_RD_ATOMIC).
+    pub max_dest_rd_atomic: u8,
     /// The remote port (LID; the HCA index in a fabric).
     pub dest_lid: u16,
     /// The remote QP number.
@@ -61,10 +114,21 @@ pub struct QpAttr {
 }
 
 impl Default for QpAttr {
-    /// perftest's defaults: MTU 4096, timeout 14, retry_cnt 7, rnr_retry 7,
-    /// min_rnr_timer 12 (0.64 ms).
+    /// perftest's defaults: port 1, every remote access, MTU 4096, timeout
+    /// 14, retry_cnt 7, rnr_retry 7, min_rnr_timer 12 (0.64 ms), 16 READs
+    /// and atomics each way.
     fn default() -> Self {
         QpAttr {
+            qp_state: QpState::Reset,
+            cur_qp_state: QpState::Reset,
+            en_sqd_async_notify: false,
+            qp_access_flags: crate::mr::Access::REMOTE_WRITE
+                | crate::mr::Access::REMOTE_READ
+                | crate::mr::Access::REMOTE_ATOMIC,
+            pkey_index: 0,
+            port_num: 1,
+            max_rd_atomic: 16,
+            max_dest_rd_atomic: 16,
             dest_lid: 0,
             dest_qpn: 0,
             path_mtu: 4096,
@@ -176,13 +240,46 @@ pub struct RecvWr {
     pub sges: Vec<Sge>,
 }
 
+/// What CREATE_QP gives the device (`struct ib_qp_init_attr`'s part it
+/// keeps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpInit {
+    pub qp_type: QpType,
+    pub pd: u32,
+    pub send_cq: u32,
+    pub recv_cq: u32,
+    /// Take receives from this SRQ (then POST_RECV on the QP is refused).
+    pub srq: Option<u32>,
+    /// IB_SIGNAL_ALL_WR.
+    pub sig_all: bool,
+}
+
+/// Why an object could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateError {
+    /// A CQ that does not exist.
+    BadCq,
+    /// An SRQ that does not exist.
+    BadSrq,
+    /// A size beyond the device's limits.
+    InvalidAttr,
+}
+
 /// Why a post was refused synchronously.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PostError {
     /// No such QP.
     BadQp,
-    /// The QP is in RESET.
+    /// Send: the QP is below RTS (RESET, INIT, RTR); receive: in RESET.
     BadState,
+    /// A receive posted to a QP that takes its receives from an SRQ.
+    HasSrq,
+    /// More scatter/gather entries than the queue takes.
+    TooManySge,
+    /// The queue is full (max_wr).
+    QueueFull,
+    /// An operation the QP's transport does not have (any send on UC).
+    Unsupported,
     /// Inline payload longer than the profile's max_inline, or on a READ.
     InlineTooLong,
     /// A UD operation on an RC QP or an RC one on a UD QP, or an unknown
@@ -193,15 +290,21 @@ pub enum PostError {
     InvalidAtomic,
 }
 
-/// Why a QP could not be modified.
+/// Why a QP could not be modified (all -EINVAL in mlx5_ib_modify_qp and
+/// rxe_qp_chk_attr, but for the unknown QP, which the kernel never passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModifyError {
     /// No such QP.
     BadQp,
-    /// The transition is not allowed from the QP's state.
+    /// The transition, or the attribute mask, is not in the state table
+    /// ([`crate::modify_qp::modify_qp_is_ok`]), or IB_QP_CUR_STATE names a
+    /// state the QP is not in (firmware's bad-state syndrome).
     BadState,
     /// An attribute is out of range.
     InvalidAttr,
+    /// Out of SQD while the send queue is still draining (rxe_qp.c
+    /// `rxe_qp_chk_attr`: only ERROR is allowed until SQ_DRAINED).
+    Draining,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,8 +419,13 @@ pub(crate) struct RespState {
 
 pub(crate) struct Qp {
     pub qpn: u32,
-    /// Unreliable datagram (else reliable connection).
+    pub qp_type: QpType,
+    /// Unreliable datagram (`qp_type == Ud`).
     pub ud: bool,
+    /// The SRQ its receives come from (then it has no receive queue).
+    pub srq: Option<u32>,
+    /// In SQD with WQEs still in flight; SQ_DRAINED not yet raised.
+    pub draining: bool,
     pub pd: u32,
     pub state: QpState,
     pub attr: QpAttr,

@@ -40,9 +40,12 @@ impl Hca {
     pub(crate) fn on_doorbell(&mut self, now: Ps, qpn: u32, upto: u64) {
         let qp = self.qp_mut(qpn).unwrap();
         qp.req.doorbell_id = qp.req.doorbell_id.max(upto);
-        if qp.state == QpState::Error {
-            // Work posted to a QP in error completes flushed.
-            return self.flush(now, qpn);
+        match qp.state {
+            // Work posted to a QP in error completes flushed; in SQE the
+            // send queue alone is in error.
+            QpState::Error => return self.flush(now, qpn),
+            QpState::Sqe => return self.flush_sq(now, qpn),
+            _ => {}
         }
         let qp = self.qp_mut(qpn).unwrap();
         let mut fetches = Vec::new();
@@ -125,7 +128,8 @@ impl Hca {
         let lid = self.lid;
         let max_per_ack = self.p.max_pkt_per_ack.value;
         let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
-        while qp.req.packetize_id < qp.req.fetch_id {
+        // Only RTS starts WQEs (SQD drains those already started).
+        while qp.req.packetize_id < qp.req.fetch_id && qp.state == QpState::Rts {
             let id = qp.req.packetize_id;
             let mtu = qp.attr.path_mtu;
             let (dlid, dqp) = (qp.attr.dest_lid, qp.attr.dest_qpn);
@@ -221,7 +225,7 @@ impl Hca {
         if qp.req.tx_pending_at == Some(now) {
             qp.req.tx_pending_at = None;
         }
-        if qp.state != QpState::Rts || qp.req.rnr_wait {
+        if !qp.state.sends() || qp.req.rnr_wait {
             return;
         }
         if qp.ud {
@@ -304,6 +308,7 @@ impl Hca {
         }
         self.kick_tx(now, qpn);
         self.check_failed_head(now, qpn);
+        self.check_drained(now, qpn);
     }
 
     /// (Re)starts the local ACK timer if the QP has one.

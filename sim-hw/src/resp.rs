@@ -46,7 +46,7 @@ use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::{Access, MrTable};
 use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Ext, Opcode, Packet, Payload, GRH_BYTES};
-use crate::qp::{QpState, RecvInProgress, Sge, WriteInProgress};
+use crate::qp::{RecvInProgress, Sge, WriteInProgress};
 
 impl Hca {
     pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
@@ -61,7 +61,7 @@ impl Hca {
         }
         let mtu;
         {
-            let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else {
+            let Some(qp) = self.qp_mut(qpn).filter(|q| q.state.receives()) else {
                 self.stats.dropped_bad_qp += 1;
                 return;
             };
@@ -105,6 +105,18 @@ impl Hca {
             if !ok {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
             }
+            // CHK_OP_VALID: the QP's remote access flags (rxe_resp.c
+            // `check_op_valid`: an operation the QP does not allow is an
+            // invalid request).
+            let need = match pkt.opcode {
+                Opcode::ReadRequest => Access::REMOTE_READ,
+                op if op.is_atomic() => Access::REMOTE_ATOMIC,
+                op if op.is_write() => Access::REMOTE_WRITE,
+                _ => Access::NONE,
+            };
+            if !qp.attr.qp_access_flags.allows(need) {
+                return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
+            }
         }
         if pkt.opcode == Opcode::ReadRequest {
             return self.execute_read(host, t, qpn, &pkt, true);
@@ -122,12 +134,12 @@ impl Hca {
         // (host address, offset in the payload, length) of each piece to write.
         let mut pieces: Vec<(u64, usize, usize)> = Vec::new();
         if pkt.opcode.is_send() {
-            let qp = &mut self.qps[qpn as usize - 1];
             // CHK_RESOURCE
             if pkt.opcode.is_start() {
-                match qp.resp.rq.pop_front() {
-                    Some(wqe) => qp.resp.recv = Some(RecvInProgress { wqe, offset: 0 }),
+                match self.take_recv(t, qpn) {
+                    Some(wqe) => self.qps[qpn as usize - 1].resp.recv = Some(RecvInProgress { wqe, offset: 0 }),
                     None => {
+                        let qp = &mut self.qps[qpn as usize - 1];
                         // Later packets of this message are dropped, not
                         // NAKed again, until the retry arrives.
                         qp.resp.sent_psn_nak = true;
@@ -136,7 +148,7 @@ impl Hca {
                     }
                 }
             }
-            let recv = qp.resp.recv.as_ref().unwrap();
+            let recv = self.qps[qpn as usize - 1].resp.recv.as_ref().unwrap();
             start = start.max(recv.wqe.ready_at);
             // CHK_LENGTH
             let cap: usize = recv.wqe.wr.sges.iter().map(|s| s.len as usize).sum();
@@ -283,10 +295,10 @@ impl Hca {
     /// reads it); the 8-byte posted write's PCIe time is charged.
     pub(crate) fn on_atomic_exec<H: Host + ?Sized>(&mut self, host: &mut H, now: Ps, qpn: u32, addr: u64, pkt: Packet) {
         let max = self.p.max_rd_atomic.value as usize;
-        let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else { return };
-        if qp.resp.atomic_pending.front().is_some_and(|&(psn, _)| psn == pkt.psn) {
-            qp.resp.atomic_pending.pop_front();
-        }
+        let Some(qp) = self.qp_mut(qpn).filter(|q| q.state.receives()) else { return };
+        // Not pending any more: the QP was flushed or reset since.
+        let Some(i) = qp.resp.atomic_pending.iter().position(|&(psn, _)| psn == pkt.psn) else { return };
+        qp.resp.atomic_pending.remove(i);
         let eth = pkt.atomic().unwrap();
         let mut b = [0; 8];
         if host.dma_read(addr, &mut b).is_err() {
@@ -340,7 +352,7 @@ impl Hca {
         let qpn = pkt.dest_qp;
         let deth = pkt.deth().expect("a UD packet carries a DETH");
         let qp = self.qp_mut(qpn).unwrap();
-        if qp.state != QpState::Rts || pkt.payload.len() > qp.attr.path_mtu {
+        if !qp.state.receives() || pkt.payload.len() > qp.attr.path_mtu {
             self.stats.dropped_bad_qp += 1;
             return;
         }
@@ -348,11 +360,11 @@ impl Hca {
             self.stats.dropped_qkey += 1;
             return;
         }
-        let Some(wqe) = qp.resp.rq.pop_front() else {
+        let (pd, cq) = (qp.pd, qp.recv_cq);
+        let Some(wqe) = self.take_recv(t, qpn) else {
             self.stats.dropped_no_recv += 1;
             return;
         };
-        let (pd, cq) = (qp.pd, qp.recv_cq);
         let start = t.max(wqe.ready_at);
         let len = pkt.payload.len();
         let cap: usize = wqe.wr.sges.iter().map(|s| s.len as usize).sum();
@@ -406,7 +418,7 @@ impl Hca {
             }
         }
         qp.resp.ack_scheduled = false;
-        if qp.state != QpState::Rts {
+        if !qp.state.receives() {
             return;
         }
         let psn = qp.resp.ack_psn;
