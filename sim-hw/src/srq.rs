@@ -2,12 +2,17 @@
 //! consumes, in order (IBTA Vol. 1 sec. 10.2.9; rxe_srq.c, rxe_resp.c
 //! `get_srq_wqe`; mlx5_ib srq.c for the limits and what it refuses).
 //!
-//! An SRQ has `max_wr` WQEs of at most `max_sge` entries each; a post
-//! beyond either is refused. Its limit (`srq_limit`), armed by MODIFY_SRQ,
+//! An SRQ holds `max_wr` WQEs of at most `max_sge` entries each; a post
+//! beyond either is refused (mlx5_ib_post_srq_recv: -EINVAL for the
+//! entries, -ENOMEM when full). As on mlx5 (mlx5_ib_create_srq), the ring
+//! has a power-of-two number of slots, one kept empty, so the `max_wr`
+//! granted is `roundup_pow_of_two(max_wr + 1) - 1` ([`Hca::query_srq`]
+//! reports it); asking for [`MAX_SRQ_WR`] + 1 or more, or more than
+//! [`MAX_SRQ_SGE`] entries, is refused. Its limit (`srq_limit`), armed by MODIFY_SRQ,
 //! is one-shot: when the responder takes a WQE and fewer than the limit
 //! remain, the limit goes back to 0 and SRQ_LIMIT_REACHED is raised; the
-//! consumer re-arms it. A limit of at least `max_wr` is refused, and so is
-//! a resize (mlx5_ib_modify_srq: -EINVAL for IB_SRQ_MAX_WR). The WQEs are
+//! consumer re-arms it. A limit beyond the granted `max_wr` is refused,
+//! and so is a resize (mlx5_ib_modify_srq: -EINVAL for both). The WQEs are
 //! the SRQ's, not a QP's: a QP going to ERROR flushes only the receive it
 //! had started, and raises LAST_WQE_REACHED instead (`hca.rs`, `qp_error`).
 //! Destroying an SRQ drops its WQEs without completions and disarms it.
@@ -51,7 +56,7 @@ impl SrqAttrMask {
 pub enum SrqError {
     /// No such SRQ, or destroyed.
     BadSrq,
-    /// A limit of at least max_wr.
+    /// A limit beyond the granted max_wr.
     InvalidAttr,
     /// A resize (IB_SRQ_MAX_WR), which the device does not do.
     Unsupported,
@@ -70,13 +75,15 @@ impl Hca {
         self.srqs.get(srq as usize)?.as_ref()
     }
 
-    /// CREATE_SRQ in protection domain `pd`. Fails for a size of 0 or
-    /// beyond [`MAX_SRQ_WR`] / [`MAX_SRQ_SGE`].
+    /// CREATE_SRQ in protection domain `pd`. Fails for more than
+    /// [`MAX_SRQ_WR`] WQEs or [`MAX_SRQ_SGE`] entries; grants at least
+    /// what it was asked (see [`query_srq`](Self::query_srq)).
     pub fn create_srq(&mut self, pd: u32, max_wr: u32, max_sge: u32) -> Result<u32, CreateError> {
-        if max_wr == 0 || max_wr > MAX_SRQ_WR || max_sge == 0 || max_sge > MAX_SRQ_SGE {
+        if max_wr > MAX_SRQ_WR || max_sge > MAX_SRQ_SGE {
             return Err(CreateError::InvalidAttr);
         }
-        self.srqs.push(Some(Srq { pd, max_wr, max_sge, limit: 0, rq: VecDeque::new() }));
+        let max_wr = (max_wr + 1).next_power_of_two() - 1;
+        self.srqs.push(Some(Srq { pd, max_wr, max_sge: max_sge.max(1), limit: 0, rq: VecDeque::new() }));
         Ok(self.srqs.len() as u32 - 1)
     }
 
@@ -87,7 +94,7 @@ impl Hca {
             return Err(SrqError::Unsupported);
         }
         if mask.0 & SrqAttrMask::LIMIT.0 != 0 {
-            if attr.srq_limit >= s.max_wr {
+            if attr.srq_limit > s.max_wr {
                 return Err(SrqError::InvalidAttr);
             }
             s.limit = attr.srq_limit;
