@@ -129,6 +129,15 @@ impl Hca {
         let mut done = Vec::new();
         let mut lost_read = false;
         while let Some(w) = qp.sq.front() {
+            if w.stage == Stage::Done {
+                // A local operation behind the acknowledged WQEs.
+                let w = qp.sq.pop_front().unwrap();
+                qp.req.head_id += 1;
+                if qp.sig_all || w.wr.signaled {
+                    done.push(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), 0, qpn));
+                }
+                continue;
+            }
             if w.stage != Stage::Sent || psn_diff(w.last_psn, psn) > 0 {
                 break;
             }
@@ -261,6 +270,7 @@ impl Hca {
         if was_waiting {
             self.kick_tx(t, qpn);
         }
+        self.complete_done_head(t, qpn);
         self.check_failed_head(t, qpn);
         self.check_drained(t, qpn);
     }
@@ -306,6 +316,24 @@ impl Hca {
         }
         qp.req.rnr_wait = false;
         self.retransmit(now, qpn);
+    }
+
+    /// Local operations at the head of the send queue complete (rxe_req.c
+    /// runs the completer at once for them: no ACK will come).
+    pub(crate) fn complete_done_head(&mut self, t: Ps, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        let cq = qp.send_cq;
+        let mut done = Vec::new();
+        while qp.sq.front().is_some_and(|w| w.stage == Stage::Done) {
+            let w = qp.sq.pop_front().unwrap();
+            qp.req.head_id += 1;
+            if qp.sig_all || w.wr.signaled {
+                done.push(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), 0, qpn));
+            }
+        }
+        for cqe in done {
+            self.post_cqe(t, cq, cqe);
+        }
     }
 
     /// A WQE the requester failed locally completes with its error once every

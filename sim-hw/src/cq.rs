@@ -18,6 +18,10 @@ use std::collections::VecDeque;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WcStatus {
     Success,
+    /// A local operation (LOCAL_INV) failed (IB_WC_LOC_QP_OP_ERR).
+    LocQpOpErr,
+    /// A BIND_MW work request failed its checks (IB_WC_MW_BIND_ERR).
+    MwBindErr,
     /// Receive buffer too small for the incoming SEND.
     LocLenErr,
     /// An lkey reference failed the MR checks (or a gather faulted).
@@ -44,6 +48,8 @@ pub enum WcOpcode {
     RdmaRead,
     CompSwap,
     FetchAdd,
+    BindMw,
+    LocalInv,
     Recv,
 }
 
@@ -59,13 +65,16 @@ pub struct Cqe {
     pub src_qp: u32,
     /// UD receives: the sender's LID (wc.slid); 0 otherwise.
     pub slid: u16,
+    /// A receive of a SEND_WITH_INVALIDATE: the rkey it invalidated
+    /// (IB_WC_WITH_INVALIDATE, wc.ex.invalidate_rkey).
+    pub invalidated_rkey: Option<u32>,
 }
 
 impl Cqe {
     /// A completion of a work request other than a UD receive (no source QP
     /// or LID).
     pub fn new(wr_id: u64, status: WcStatus, opcode: WcOpcode, byte_len: u32, qpn: u32) -> Cqe {
-        Cqe { wr_id, status, opcode, byte_len, qpn, src_qp: 0, slid: 0 }
+        Cqe { wr_id, status, opcode, byte_len, qpn, src_qp: 0, slid: 0, invalidated_rkey: None }
     }
 }
 

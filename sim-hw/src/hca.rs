@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use crate::cq::{Cq, Cqe, WcOpcode, WcStatus};
 use crate::engine::{EventQueue, Ps};
 use crate::host::{AsyncEvent, Host, Interrupt};
-use crate::mr::{Access, MrError, MrKeys, MrTable};
+use crate::mr::{Access, MrError, MrKeys, MrTable, MwType};
 use crate::packet::{Packet, Payload};
 use crate::pcie::Pcie;
 use crate::profile::Profile;
@@ -284,6 +284,24 @@ impl Hca {
     /// Deregisters the region named by `key`.
     pub fn dereg_mr(&mut self, key: u32) -> Result<(), MrError> {
         self.mrs.deregister(key)
+    }
+
+    /// ALLOC_MW of type `ty` in `pd`: returns its rkey. A type 2 window is
+    /// bound by a BIND_MW work request ([`SendOp::BindMw`]) and freed by
+    /// LOCAL_INV or a SEND_WITH_INVALIDATE; a type 1 window is bound by the
+    /// same work request (libibverbs's `ibv_bind_mw` posts one).
+    pub fn alloc_mw(&mut self, pd: u32, ty: MwType) -> u32 {
+        self.mrs.alloc_mw(pd, ty)
+    }
+
+    /// DEALLOC_MW of the window whose index `rkey` names.
+    pub fn dealloc_mw(&mut self, rkey: u32) -> Result<(), MrError> {
+        self.mrs.dealloc_mw(rkey)
+    }
+
+    /// A window's current rkey (a bind changes its low byte).
+    pub fn mw_rkey(&self, rkey: u32) -> Option<u32> {
+        self.mrs.mw_rkey(rkey)
     }
 
     /// Writes a send WQE into the send queue. The HCA sees it only after
@@ -649,7 +667,9 @@ impl Hca {
 
 pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
     match wr.op {
-        SendOp::Send | SendOp::UdSend { .. } => WcOpcode::Send,
+        SendOp::Send | SendOp::SendWithInv { .. } | SendOp::UdSend { .. } => WcOpcode::Send,
+        SendOp::BindMw(_) => WcOpcode::BindMw,
+        SendOp::LocalInv { .. } => WcOpcode::LocalInv,
         SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,
         SendOp::RdmaRead { .. } => WcOpcode::RdmaRead,
         SendOp::AtomicCmpSwap { .. } => WcOpcode::CompSwap,

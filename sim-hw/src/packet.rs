@@ -33,6 +33,9 @@ pub const DETH_BYTES: usize = 8;
 /// receive buffer reserves its 40 bytes first (IBTA Vol. 1 sec. 8.3, and
 /// verbs: the GRH, if any, lands in the first 40 bytes).
 pub const GRH_BYTES: usize = 40;
+/// Invalidate extended transport header (the rkey to invalidate; IBTA
+/// Vol. 1 sec. 9.3.7).
+pub const IETH_BYTES: usize = 4;
 /// Atomic acknowledge extended transport header (the original value; IBTA
 /// Vol. 1 sec. 9.3.6).
 pub const ATOMIC_ACK_ETH_BYTES: usize = 8;
@@ -77,6 +80,10 @@ pub enum Opcode {
     AtomicAcknowledge,
     /// UD SEND_ONLY (IBTA Vol. 1 table 38, opcode 0x64): LRH + BTH + DETH.
     UdSendOnly,
+    /// SEND_LAST_WITH_INVALIDATE (0x16): the last packet of a SEND, with an IETH.
+    SendLastInv,
+    /// SEND_ONLY_WITH_INVALIDATE (0x17).
+    SendOnlyInv,
 }
 
 impl Opcode {
@@ -85,7 +92,12 @@ impl Opcode {
     pub fn is_start(self) -> bool {
         matches!(
             self,
-            Opcode::SendFirst | Opcode::SendOnly | Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest
+            Opcode::SendFirst
+                | Opcode::SendOnly
+                | Opcode::SendOnlyInv
+                | Opcode::WriteFirst
+                | Opcode::WriteOnly
+                | Opcode::ReadRequest
         ) || self.is_atomic()
     }
     /// Whether this request packet ends a message (LAST, ONLY, a READ
@@ -93,7 +105,13 @@ impl Opcode {
     pub fn is_end(self) -> bool {
         matches!(
             self,
-            Opcode::SendLast | Opcode::SendOnly | Opcode::WriteLast | Opcode::WriteOnly | Opcode::ReadRequest
+            Opcode::SendLast
+                | Opcode::SendOnly
+                | Opcode::SendLastInv
+                | Opcode::SendOnlyInv
+                | Opcode::WriteLast
+                | Opcode::WriteOnly
+                | Opcode::ReadRequest
         ) || self.is_atomic()
     }
     /// CMP_SWAP or FETCH_ADD (a request with an AtomicETH).
@@ -119,7 +137,15 @@ impl Opcode {
     }
     /// SEND family.
     pub fn is_send(self) -> bool {
-        matches!(self, Opcode::SendFirst | Opcode::SendMiddle | Opcode::SendLast | Opcode::SendOnly)
+        matches!(
+            self,
+            Opcode::SendFirst
+                | Opcode::SendMiddle
+                | Opcode::SendLast
+                | Opcode::SendOnly
+                | Opcode::SendLastInv
+                | Opcode::SendOnlyInv
+        )
     }
     /// RDMA WRITE family.
     pub fn is_write(self) -> bool {
@@ -188,6 +214,8 @@ pub enum Ext {
     AtomicAck(u64),
     /// DETH (UD).
     Deth(Deth),
+    /// IETH: the rkey a SEND_WITH_INVALIDATE invalidates.
+    Ieth(u32),
 }
 
 /// Atomic extended transport header.
@@ -297,6 +325,13 @@ impl Packet {
             _ => None,
         }
     }
+    /// The IETH's rkey, if the packet carries one.
+    pub fn ieth(&self) -> Option<u32> {
+        match self.ext {
+            Ext::Ieth(k) => Some(k),
+            _ => None,
+        }
+    }
     /// The DETH, if the packet carries one.
     pub fn deth(&self) -> Option<Deth> {
         match self.ext {
@@ -315,6 +350,7 @@ impl Packet {
             + if self.opcode.is_atomic() { ATOMIC_ETH_BYTES } else { 0 }
             + if self.opcode == Opcode::AtomicAcknowledge { ATOMIC_ACK_ETH_BYTES } else { 0 }
             + if self.opcode == Opcode::UdSendOnly { DETH_BYTES } else { 0 }
+            + if matches!(self.opcode, Opcode::SendLastInv | Opcode::SendOnlyInv) { IETH_BYTES } else { 0 }
             + self.payload.len().next_multiple_of(4)
             + ICRC_BYTES
             + VCRC_BYTES
@@ -360,6 +396,7 @@ mod tests {
         assert_eq!(pkt(Opcode::FetchAdd, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
         assert_eq!(pkt(Opcode::AtomicAcknowledge, 0).wire_bytes(), 8 + 12 + 4 + 8 + 4 + 2);
         assert_eq!(pkt(Opcode::UdSendOnly, 100).wire_bytes(), 8 + 12 + 8 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::SendOnlyInv, 100).wire_bytes(), 8 + 12 + 4 + 100 + 4 + 2);
         // PadCnt rounds the payload up to 4 bytes.
         assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
     }

@@ -194,6 +194,18 @@ pub enum SendOp {
         rkey: u32,
         add: u64,
     },
+    /// BIND_MW: binds a memory window (type 1 or 2) to a range of a region;
+    /// a local operation, nothing is sent.
+    BindMw(crate::mr::MwBind),
+    /// LOCAL_INV: invalidates the type 2 window `rkey`; local.
+    LocalInv {
+        rkey: u32,
+    },
+    /// SEND_WITH_INVALIDATE: a SEND whose last packet asks the responder
+    /// to invalidate its window `rkey`.
+    SendWithInv {
+        rkey: u32,
+    },
     /// A UD SEND to QP `remote_qpn`, with Q_Key `remote_qkey`, at the port
     /// of address handle `ah` (from [`crate::hca::Hca::create_ah`]).
     UdSend {
@@ -206,7 +218,17 @@ pub enum SendOp {
 impl SendOp {
     /// Whether the WQE carries a remote-address segment.
     pub fn is_remote(self) -> bool {
-        !matches!(self, SendOp::Send | SendOp::UdSend { .. })
+        matches!(
+            self,
+            SendOp::RdmaWrite { .. }
+                | SendOp::RdmaRead { .. }
+                | SendOp::AtomicCmpSwap { .. }
+                | SendOp::AtomicFetchAdd { .. }
+        )
+    }
+    /// Whether the HCA executes it without sending (BIND_MW, LOCAL_INV).
+    pub fn is_local(self) -> bool {
+        matches!(self, SendOp::BindMw(_) | SendOp::LocalInv { .. })
     }
     /// Whether the WQE carries an atomic segment.
     pub fn is_atomic(self) -> bool {
@@ -317,6 +339,9 @@ pub(crate) enum Stage {
     Ready,
     /// Packets made; waiting for the ACK.
     Sent,
+    /// A local operation, executed in order; completes once every WQE
+    /// before it has.
+    Done,
 }
 
 pub(crate) struct SendWqe {

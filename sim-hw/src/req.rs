@@ -139,6 +139,29 @@ impl Hca {
             if w.stage != Stage::Ready || w.error.is_some() {
                 break;
             }
+            if w.wr.op.is_local() {
+                // Executed here, in order, sending nothing (rxe_req.c
+                // `rxe_do_local_ops`); a failure completes it with its
+                // error once it reaches the head, and the QP goes to ERROR.
+                let (op, pd) = (w.wr.op, qp.pd);
+                let r = match op {
+                    SendOp::BindMw(b) => self.mrs.bind_mw(qpn, pd, &b).map_err(|_| WcStatus::MwBindErr),
+                    SendOp::LocalInv { rkey } => self.mrs.invalidate(rkey).map_err(|_| WcStatus::LocQpOpErr),
+                    _ => unreachable!(),
+                };
+                let w = &mut qp.sq[i];
+                match r {
+                    Ok(()) => {
+                        w.stage = Stage::Done;
+                        qp.req.packetize_id += 1;
+                        continue;
+                    }
+                    Err(status) => {
+                        w.error = Some(status);
+                        break;
+                    }
+                }
+            }
             let npkts = w.len.div_ceil(mtu).max(1) as u32;
             w.first_psn = psn;
             w.last_psn = psn_add(psn, npkts - 1);
@@ -201,7 +224,9 @@ impl Hca {
             }
         }
         self.kick_tx(now, qpn);
+        self.complete_done_head(now, qpn);
         self.check_failed_head(now, qpn);
+        self.check_drained(now, qpn);
     }
 
     /// Schedules a Tx event when the head packet will be ready.
@@ -250,7 +275,9 @@ impl Hca {
                 let before = qp
                     .sq
                     .iter()
-                    .take_while(|w| w.stage == Stage::Sent && psn_diff(w.first_psn, pkt.psn) < 0)
+                    .take_while(|w| {
+                        w.stage == Stage::Done || (w.stage == Stage::Sent && psn_diff(w.first_psn, pkt.psn) < 0)
+                    })
                     .filter(|w| w.wr.op.has_response())
                     .count();
                 if before >= max_rd_atomic {
@@ -333,8 +360,10 @@ impl Hca {
         let (dlid, dqp) = (qp.attr.dest_lid, qp.attr.dest_qpn);
         let mut n = 0;
         for i in 0..qp.sq.len() {
-            if qp.sq[i].stage != Stage::Sent {
-                break;
+            match qp.sq[i].stage {
+                Stage::Sent => {}
+                Stage::Done => continue,
+                _ => break,
             }
             let (first, last, len) = (qp.sq[i].first_psn, qp.sq[i].last_psn, qp.sq[i].len);
             if psn_diff(last, from) < 0 {
@@ -440,6 +469,15 @@ fn make_packet(
             },
             None,
         ),
+        SendOp::SendWithInv { .. } => (
+            match (first, last) {
+                (true, true) => Opcode::SendOnlyInv,
+                (true, false) => Opcode::SendFirst,
+                (false, true) => Opcode::SendLastInv,
+                (false, false) => Opcode::SendMiddle,
+            },
+            None,
+        ),
         SendOp::RdmaWrite { remote_addr, rkey } => (
             match (first, last) {
                 (true, true) => Opcode::WriteOnly,
@@ -460,7 +498,10 @@ fn make_packet(
         ack_req,
         reth,
         aeth: None,
-        ext: Ext::None,
+        ext: match w.wr.op {
+            SendOp::SendWithInv { rkey } if last => Ext::Ieth(rkey),
+            _ => Ext::None,
+        },
         payload: Payload::window(&w.data, start, end - start),
     }
 }

@@ -98,7 +98,7 @@ impl Hca {
             let ok = match qp.resp.last_op {
                 None => pkt.opcode.is_start(),
                 Some(Opcode::SendFirst | Opcode::SendMiddle) => {
-                    matches!(pkt.opcode, Opcode::SendMiddle | Opcode::SendLast)
+                    matches!(pkt.opcode, Opcode::SendMiddle | Opcode::SendLast | Opcode::SendLastInv)
                 }
                 Some(_) => matches!(pkt.opcode, Opcode::WriteMiddle | Opcode::WriteLast),
             };
@@ -162,7 +162,7 @@ impl Hca {
         } else {
             // CHK_RKEY on the first packet; the rest continue the range.
             if let Some(reth) = pkt.reth {
-                match self.mrs.translate(reth.rkey, pd, reth.va, reth.len as u64, Access::REMOTE_WRITE) {
+                match self.mrs.translate_remote(reth.rkey, pd, qpn, reth.va, reth.len as u64, Access::REMOTE_WRITE) {
                     Ok(a) => {
                         self.qp_mut(qpn).unwrap().resp.write =
                             Some(WriteInProgress { host_addr: a, resid: reth.len as u64 })
@@ -186,6 +186,16 @@ impl Hca {
             let visible = self.pcie.dma_write(&self.p, start, n);
             self.q.schedule(visible, Event::HostWrite { addr, data });
         }
+        // A SEND_WITH_INVALIDATE invalidates its window once the data is
+        // placed (rxe_resp.c `execute`); failing, the receive completes
+        // with REM_INV_REQ_ERR and the QP goes to ERROR (class J).
+        let invalidated = pkt.ieth();
+        if let Some(rkey) = invalidated {
+            if self.mrs.invalidate(rkey).is_err() {
+                let status = Some(WcStatus::RemInvReqErr);
+                return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, status);
+            }
+        }
         let qp = self.qp_mut(qpn).unwrap();
         qp.resp.psn = psn_add(qp.resp.psn, 1);
         let end = pkt.opcode.is_end();
@@ -196,10 +206,8 @@ impl Hca {
             qp.resp.write = None;
             if pkt.opcode.is_send() {
                 let r = qp.resp.recv.take().unwrap();
-                cqe = Some((
-                    qp.recv_cq,
-                    Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::Recv, (r.offset + len) as u32, qpn),
-                ));
+                let c = Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::Recv, (r.offset + len) as u32, qpn);
+                cqe = Some((qp.recv_cq, Cqe { invalidated_rkey: invalidated, ..c }));
             }
         } else if let Some(r) = qp.resp.recv.as_mut() {
             r.offset += len;
@@ -221,7 +229,7 @@ impl Hca {
         let qp = self.qp(qpn).unwrap();
         let (pd, mtu, dlid, dqp, msn) = (qp.pd, qp.attr.path_mtu, qp.attr.dest_lid, qp.attr.dest_qpn, qp.resp.msn);
         let len = reth.len as usize;
-        let addr = match self.mrs.translate(reth.rkey, pd, reth.va, len as u64, Access::REMOTE_READ) {
+        let addr = match self.mrs.translate_remote(reth.rkey, pd, qpn, reth.va, len as u64, Access::REMOTE_READ) {
             Ok(a) => a,
             Err(_) => return self.responder_error(t, qpn, pkt, AckKind::NakRemoteAccess, None),
         };
@@ -273,7 +281,7 @@ impl Hca {
     fn execute_atomic(&mut self, t: Ps, qpn: u32, pkt: Packet) {
         let eth = pkt.atomic().expect("an atomic carries an AtomicETH");
         let pd = self.qp(qpn).unwrap().pd;
-        let addr = match self.mrs.translate(eth.rkey, pd, eth.va, 8, Access::REMOTE_ATOMIC) {
+        let addr = match self.mrs.translate_remote(eth.rkey, pd, qpn, eth.va, 8, Access::REMOTE_ATOMIC) {
             Ok(a) => a,
             Err(_) => return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteAccess, None),
         };
@@ -376,6 +384,7 @@ impl Hca {
             qpn,
             src_qp: deth.src_qp,
             slid: pkt.slid,
+            invalidated_rkey: None,
         };
         let mut pieces = Vec::new();
         if GRH_BYTES + len > cap {
