@@ -357,3 +357,50 @@ fn a_ud_send_error_is_sqe_receives_go_on_and_rts_resumes() {
     let c = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!((c.wr_id, c.status), (3, WcStatus::Success));
 }
+
+/// RTS -> RTS changes what the responder allows at once.
+#[test]
+fn rts_to_rts_revokes_remote_write() {
+    let (mut pair, a, b) = connected();
+    pair.post_write(0, &a, 1, 64, b.buf, b.mr.rkey, true);
+    assert_eq!(pair.wait_cqe(0, a.send_cq).unwrap().status, WcStatus::Success);
+    let none = QpAttr { qp_state: QpState::Rts, qp_access_flags: Access::NONE, ..attr() };
+    let now = pair.now();
+    pair.fabric.hca_mut(1).modify_qp(now, b.qpn, &none, M::STATE | M::ACCESS_FLAGS).unwrap();
+    pair.post_write(now, &a, 2, 64, b.buf, b.mr.rkey, true);
+    let c = pair.wait_cqe(0, a.send_cq).unwrap();
+    assert_eq!((c.wr_id, c.status), (2, WcStatus::RemInvReqErr));
+}
+
+/// SQD -> ERROR is allowed while draining: the started WQEs flush.
+#[test]
+fn sqd_to_error_while_draining_flushes_the_started_wqes() {
+    let (mut pair, a, b) = connected();
+    let h = pair.fabric.hca_mut(0);
+    h.post_send(a.qpn, write_wr(&a, &b, 1, 128 * 1024)).unwrap();
+    h.ring_sq_doorbell(0, a.qpn);
+    while pair.fabric.hca(0).stats().packets_sent == 0 {
+        pair.step();
+    }
+    sqd(&mut pair, &a, &b, true).unwrap();
+    let err = QpAttr { qp_state: QpState::Error, ..attr() };
+    let now = pair.now();
+    pair.fabric.hca_mut(0).modify_qp(now, a.qpn, &err, M::STATE).unwrap();
+    pair.run_to_idle();
+    assert_eq!(cqes(&mut pair, &a, a.send_cq), vec![(1, WcStatus::WrFlushErr)]);
+    assert_eq!(drained(&pair, &a), 0, "no SQ_DRAINED once in ERROR");
+}
+
+/// INIT -> ERROR flushes the receives posted in INIT; RTR -> ERROR too.
+#[test]
+fn init_and_rtr_to_error_flush_the_receives() {
+    for from in [QpState::Init, QpState::Rtr] {
+        let (mut pair, a, b) = pair_in_reset();
+        walk(&mut pair, &a, &b, from);
+        pair.post_recv(0, &a, 40, 64);
+        let err = QpAttr { qp_state: QpState::Error, ..attr() };
+        pair.fabric.hca_mut(0).modify_qp(0, a.qpn, &err, M::STATE).unwrap();
+        pair.run_to_idle();
+        assert_eq!(cqes(&mut pair, &a, a.recv_cq), vec![(40, WcStatus::WrFlushErr)], "{from:?}");
+    }
+}
