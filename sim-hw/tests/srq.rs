@@ -171,3 +171,24 @@ fn posts_beyond_max_sge_or_max_wr_are_refused() {
     assert_eq!(h.destroy_srq(srq), Err(SrqError::BadSrq));
     assert_eq!(h.query_srq(srq), None);
 }
+
+#[test]
+fn a_ud_qp_takes_its_receives_from_its_srq() {
+    let mut pair = HcaPair::new(Profile::cx4_edr(), BUF as usize, 5);
+    let qkey = 0x77;
+    let a = pair.ud_endpoint(0, qkey, 4096, BUF);
+    let h1 = pair.fabric.hca_mut(1);
+    let mr = h1.reg_mr(1, MEM_BASE, BUF, MEM_BASE, Access::LOCAL_WRITE);
+    let srq = h1.create_srq(1, 4, 1).unwrap();
+    let (s1, r1) = (h1.create_cq(8), h1.create_cq(8));
+    let init = QpInit { qp_type: QpType::Ud, pd: 1, send_cq: s1, recv_cq: r1, srq: Some(srq), sig_all: false };
+    let qpn = h1.create_qp_init(&init).unwrap();
+    h1.connect(qpn, QpAttr { qkey, ..QpAttr::default() }).unwrap();
+    let wr = RecvWr { wr_id: 3, sges: vec![Sge { addr: MEM_BASE, len: 1000, lkey: mr.lkey }] };
+    h1.post_srq_recv(0, srq, wr).unwrap();
+    let ah = pair.fabric.hca_mut(0).create_ah(1);
+    pair.post_ud_send(0, &a, 1, 200, ah, qpn, qkey);
+    let r = pair.wait_cqe(1, r1).unwrap();
+    assert_eq!((r.wr_id, r.status, r.qpn, r.src_qp), (3, WcStatus::Success, qpn, a.qpn));
+    assert_eq!(pair.fabric.hca(1).srq_len(srq), Some(0));
+}
