@@ -85,11 +85,12 @@ pub struct Cq {
     pub(crate) entries: VecDeque<Cqe>,
     pub(crate) armed: bool,
     pub(crate) error: bool,
+    pub(crate) destroyed: bool,
 }
 
 impl Cq {
     pub(crate) fn new(capacity: usize) -> Cq {
-        Cq { capacity, entries: VecDeque::new(), armed: false, error: false }
+        Cq { capacity, entries: VecDeque::new(), armed: false, error: false, destroyed: false }
     }
 
     /// Whether the CQ overflowed.

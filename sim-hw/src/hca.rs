@@ -211,6 +211,7 @@ impl Hca {
             ud: qp_type == QpType::Ud,
             srq,
             draining: false,
+            destroyed: false,
             pd,
             state: QpState::Reset,
             attr: QpAttr::default(),
@@ -234,7 +235,7 @@ impl Hca {
     /// codes).
     pub fn connect(&mut self, qpn: u32, attr: QpAttr) -> Result<(), ModifyError> {
         use crate::modify_qp::QpAttrMask as M;
-        let qp = self.qp(qpn).ok_or(ModifyError::BadQp)?;
+        let qp = self.live_qp(qpn).ok_or(ModifyError::BadQp)?;
         if qp.state != QpState::Reset {
             return Err(ModifyError::BadState);
         }
@@ -273,7 +274,7 @@ impl Hca {
 
     /// The QP's state.
     pub fn qp_state(&self, qpn: u32) -> Option<QpState> {
-        self.qp(qpn).map(|qp| qp.state)
+        self.live_qp(qpn).map(|qp| qp.state)
     }
 
     /// Registers memory: `[iova, iova + len)` at host bus address `host_addr`.
@@ -309,7 +310,7 @@ impl Hca {
     pub fn post_send(&mut self, qpn: u32, wr: SendWr) -> Result<(), PostError> {
         let max_inline = self.p.max_inline.value as usize;
         let ahs = self.ahs.len() as u32;
-        let qp = self.qp_mut(qpn).ok_or(PostError::BadQp)?;
+        let qp = self.qp_mut(qpn).filter(|q| !q.destroyed).ok_or(PostError::BadQp)?;
         let ud_op = matches!(wr.op, SendOp::UdSend { .. });
         if qp.qp_type == QpType::Uc {
             return Err(PostError::Unsupported);
@@ -352,7 +353,9 @@ impl Hca {
         self.q.advance_to(now);
         let now = self.q.now();
         let p = &self.p;
-        let Some(qp) = (qpn as usize).checked_sub(1).and_then(|i| self.qps.get_mut(i)) else { return };
+        let Some(qp) = (qpn as usize).checked_sub(1).and_then(|i| self.qps.get_mut(i)).filter(|q| !q.destroyed) else {
+            return;
+        };
         let upto = qp.req.head_id + qp.sq.len() as u64;
         let mut bytes = 8;
         let from = qp.req.rung_id.max(qp.req.head_id);
@@ -374,7 +377,7 @@ impl Hca {
         self.q.advance_to(now);
         let now = self.q.now();
         let bytes = self.p.wqe_segment.value as usize * wr.sges.len().max(1);
-        let qp = self.qp(qpn).ok_or(PostError::BadQp)?;
+        let qp = self.live_qp(qpn).ok_or(PostError::BadQp)?;
         if qp.srq.is_some() {
             return Err(PostError::HasSrq);
         }
@@ -418,7 +421,9 @@ impl Hca {
     pub fn modify_qp_error(&mut self, now: Ps, qpn: u32) {
         self.q.advance_to(now);
         let now = self.q.now();
-        self.qp_error(now, qpn);
+        if self.live_qp(qpn).is_some() {
+            self.qp_error(now, qpn);
+        }
     }
 
     // ---------------------------------------------------------------
@@ -520,8 +525,9 @@ impl Hca {
                 }
             }
             Event::CqeVisible { cq, cqe } => {
+                let gone = self.qp(cqe.qpn).is_some_and(|q| q.destroyed);
                 let c = &mut self.cqs[cq as usize];
-                if c.error {
+                if c.error || c.destroyed || gone {
                     return;
                 }
                 if c.entries.len() >= c.capacity {
@@ -531,7 +537,11 @@ impl Hca {
                     c.entries.push_back(cqe);
                 }
             }
-            Event::Irq(irq) => host.interrupt(irq),
+            Event::Irq(irq) => {
+                if self.irq_live(&irq) {
+                    host.interrupt(irq)
+                }
+            }
         }
     }
 
@@ -558,6 +568,9 @@ impl Hca {
     /// Writes a CQE at `t` (a 64-byte posted DMA write); if the CQ is armed,
     /// disarms it and follows with an EQE and the MSI-X write.
     pub(crate) fn post_cqe(&mut self, t: Ps, cq: u32, cqe: Cqe) {
+        if self.cqs[cq as usize].destroyed {
+            return;
+        }
         let visible = self.pcie.dma_write(&self.p, t, self.p.cqe_size.value as usize);
         self.q.schedule(visible, Event::CqeVisible { cq, cqe });
         let c = &mut self.cqs[cq as usize];

@@ -18,6 +18,7 @@
 //! - [`qp`], [`cq`]: queue pair and completion queue state.
 //! - [`modify_qp`]: the QP state table and MODIFY_QP.
 //! - [`srq`]: shared receive queues.
+//! - `destroy.rs`: destroying QPs and CQs, quiesced.
 //! - [`hca`]: the HCA, its driver interface and shared pipeline stages;
 //!   `req.rs`, `resp.rs`, `comp.rs`: the requester, responder and completer.
 //! - [`fabric`]: links, the switch, credits, port faults, and the
@@ -42,6 +43,7 @@ pub mod qp;
 pub mod srq;
 
 mod comp;
+mod destroy;
 mod req;
 mod resp;
 

@@ -207,7 +207,7 @@ impl Hca {
         self.q.advance_to(now);
         let now = self.q.now();
         let max_rd = self.p.max_rd_atomic.value;
-        let qp = self.qp(qpn).ok_or(ModifyError::BadQp)?;
+        let qp = self.live_qp(qpn).ok_or(ModifyError::BadQp)?;
         let cur = if mask.has(M::CUR_STATE) { attr.cur_qp_state } else { qp.state };
         let next = if mask.has(M::STATE) { attr.qp_state } else { cur };
         if !modify_qp_is_ok(cur, next, qp.qp_type, mask) || cur != qp.state {
@@ -227,13 +227,13 @@ impl Hca {
     /// The QP's attributes (QUERY_QP), `qp_state` and `cur_qp_state` being
     /// its state.
     pub fn query_qp(&self, qpn: u32) -> Option<QpAttr> {
-        let qp = self.qp(qpn)?;
+        let qp = self.live_qp(qpn)?;
         Some(QpAttr { qp_state: qp.state, cur_qp_state: qp.state, ..qp.attr })
     }
 
     /// The QP's transport type.
     pub fn qp_type(&self, qpn: u32) -> Option<QpType> {
-        self.qp(qpn).map(|q| q.qp_type)
+        self.live_qp(qpn).map(|q| q.qp_type)
     }
 
     /// rxe_qp_from_attr: stores what the mask names; the PSNs and retry
@@ -322,7 +322,7 @@ impl Hca {
     /// rxe_qp_reset: the queues are emptied without completions and the
     /// three engines forget everything. WQE indices keep counting, so that
     /// a fetch still in flight finds no WQE when it lands.
-    fn qp_reset(&mut self, qpn: u32) {
+    pub(crate) fn qp_reset(&mut self, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
         qp.state = QpState::Reset;
         qp.draining = false;

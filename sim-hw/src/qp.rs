@@ -451,6 +451,8 @@ pub(crate) struct Qp {
     pub srq: Option<u32>,
     /// In SQD with WQEs still in flight; SQ_DRAINED not yet raised.
     pub draining: bool,
+    /// Destroyed: kept (in RESET) so that events in flight find it.
+    pub destroyed: bool,
     pub pd: u32,
     pub state: QpState,
     pub attr: QpAttr,
