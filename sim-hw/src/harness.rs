@@ -71,6 +71,12 @@ impl HcaPair {
         HcaPair::with_fabric(Fabric::switched(profile, n, seed), mem)
     }
 
+    /// A two-level tree: `leaves` leaf switches with `per_leaf` HCAs each,
+    /// every leaf cabled to one spine; `mem` bytes of host memory each.
+    pub fn tree(profile: Profile, leaves: usize, per_leaf: usize, mem: usize, seed: u64) -> HcaPair {
+        HcaPair::with_fabric(Fabric::tree(profile, leaves, per_leaf, seed), mem)
+    }
+
     fn with_fabric(fabric: Fabric, mem: usize) -> HcaPair {
         let hosts = (0..fabric.len()).map(|_| TestHost { mem: FlatMemory::new(MEM_BASE, mem), irqs: Vec::new() });
         HcaPair { hosts: hosts.collect(), fabric }
