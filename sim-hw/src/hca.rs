@@ -32,8 +32,8 @@ use crate::packet::{Packet, Payload};
 use crate::pcie::Pcie;
 use crate::profile::Profile;
 use crate::qp::{
-    CompState, CreateError, ModifyError, PostError, Qp, QpAttr, QpInit, QpState, QpType, RecvWqe, RecvWr, ReqState,
-    RespState, SendOp, SendWqe, SendWr, Stage,
+    CompState, CreateError, ModifyError, PostError, Qp, QpAttr, QpCap, QpInit, QpState, QpType, RecvWqe, RecvWr,
+    ReqState, RespState, SendOp, SendWqe, SendWr, Stage, MAX_QP_WR, MAX_SGE,
 };
 
 /// Hardware events.
@@ -189,27 +189,49 @@ impl Hca {
 
     fn new_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool, ud: bool) -> u32 {
         let qp_type = if ud { QpType::Ud } else { QpType::Rc };
-        let init = QpInit { qp_type, pd, send_cq, recv_cq, srq: None, sig_all };
+        let init = QpInit { qp_type, pd, send_cq, recv_cq, srq: None, sig_all, cap: QpCap::default() };
         self.create_qp_init(&init).expect("the harness's CQs exist")
     }
 
     /// Creates a QP in RESET (CREATE_QP): of `init.qp_type`, its receives
     /// taken from `init.srq` if given. Fails for a CQ or SRQ that does not
-    /// exist.
+    /// exist or was destroyed, or queue sizes beyond [`MAX_QP_WR`] WQEs or
+    /// [`MAX_SGE`] entries (mlx5_ib_create_qp: -EINVAL). The queues are
+    /// granted as mlx5 sizes its receive queue: the WQE count rounded up to
+    /// a power of two (the send queue's basic-block arithmetic is not
+    /// modelled: it is rounded the same way); see
+    /// [`query_qp_cap`](Self::query_qp_cap).
     pub fn create_qp_init(&mut self, init: &QpInit) -> Result<u32, CreateError> {
-        if init.send_cq as usize >= self.cqs.len() || init.recv_cq as usize >= self.cqs.len() {
+        let cq_live = |cq: u32| self.cqs.get(cq as usize).is_some_and(|c| !c.destroyed);
+        if !cq_live(init.send_cq) || !cq_live(init.recv_cq) {
             return Err(CreateError::BadCq);
         }
         if init.srq.is_some_and(|s| self.srq(s).is_none()) {
             return Err(CreateError::BadSrq);
         }
-        let QpInit { qp_type, pd, send_cq, recv_cq, srq, sig_all } = *init;
+        let c = init.cap;
+        let recv_checked = init.srq.is_none();
+        if c.max_send_wr > MAX_QP_WR
+            || c.max_send_sge > MAX_SGE
+            || (recv_checked && (c.max_recv_wr > MAX_QP_WR || c.max_recv_sge > MAX_SGE))
+        {
+            return Err(CreateError::InvalidAttr);
+        }
+        let cap = QpCap {
+            max_send_wr: c.max_send_wr.max(1).next_power_of_two(),
+            max_recv_wr: if recv_checked { c.max_recv_wr.max(1).next_power_of_two() } else { 0 },
+            max_send_sge: c.max_send_sge.max(1),
+            max_recv_sge: if recv_checked { c.max_recv_sge.max(1) } else { 0 },
+            max_inline_data: c.max_inline_data,
+        };
+        let QpInit { qp_type, pd, send_cq, recv_cq, srq, sig_all, .. } = *init;
         let qpn = self.qps.len() as u32 + 1;
         self.qps.push(Qp {
             qpn,
             qp_type,
             ud: qp_type == QpType::Ud,
             srq,
+            cap,
             draining: false,
             destroyed: false,
             pd,
@@ -272,6 +294,11 @@ impl Hca {
         Ok(())
     }
 
+    /// The queue capacities granted at creation.
+    pub fn query_qp_cap(&self, qpn: u32) -> Option<QpCap> {
+        self.live_qp(qpn).map(|q| q.cap)
+    }
+
     /// The QP's state.
     pub fn qp_state(&self, qpn: u32) -> Option<QpState> {
         self.live_qp(qpn).map(|qp| qp.state)
@@ -321,9 +348,19 @@ impl Hca {
         if qp.state < QpState::Rts {
             return Err(PostError::BadState);
         }
+        // mlx5_ib_post_send: too many entries is -EINVAL, then a full
+        // queue -ENOMEM.
+        if wr.sges.len() > qp.cap.max_send_sge as usize {
+            return Err(PostError::TooManySge);
+        }
+        if qp.sq.len() >= qp.cap.max_send_wr as usize {
+            return Err(PostError::QueueFull);
+        }
         let len = match &wr.inline_data {
             Some(_) if wr.op.has_response() => return Err(PostError::InlineTooLong),
-            Some(d) if d.len() > max_inline => return Err(PostError::InlineTooLong),
+            Some(d) if d.len() > max_inline || d.len() > qp.cap.max_inline_data as usize => {
+                return Err(PostError::InlineTooLong)
+            }
             Some(d) => d.len(),
             None => wr.sges.iter().map(|s| s.len as usize).sum(),
         };
@@ -380,6 +417,16 @@ impl Hca {
         let qp = self.live_qp(qpn).ok_or(PostError::BadQp)?;
         if qp.srq.is_some() {
             return Err(PostError::HasSrq);
+        }
+        // mlx5_ib_post_recv: a full queue is -ENOMEM, then too many
+        // entries -EINVAL.
+        if qp.state != QpState::Error {
+            if qp.resp.rq.len() + qp.resp.recv.is_some() as usize >= qp.cap.max_recv_wr as usize {
+                return Err(PostError::QueueFull);
+            }
+            if wr.sges.len() > qp.cap.max_recv_sge as usize {
+                return Err(PostError::TooManySge);
+            }
         }
         match qp.state {
             QpState::Reset => Err(PostError::BadState),

@@ -274,6 +274,37 @@ pub struct QpInit {
     pub srq: Option<u32>,
     /// IB_SIGNAL_ALL_WR.
     pub sig_all: bool,
+    /// Queue sizes asked for; [`crate::hca::Hca::query_qp_cap`] tells what
+    /// was granted.
+    pub cap: QpCap,
+}
+
+/// WQEs a send or receive queue may hold (ConnectX-4's max_qp_wr).
+pub const MAX_QP_WR: u32 = 32768;
+/// Scatter/gather entries per WQE (ConnectX-4's max_sge).
+pub const MAX_SGE: u32 = 30;
+
+/// Queue capacities (`struct ib_qp_cap`). Default: the device's maxima,
+/// with the profile's inline limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpCap {
+    pub max_send_wr: u32,
+    pub max_recv_wr: u32,
+    pub max_send_sge: u32,
+    pub max_recv_sge: u32,
+    pub max_inline_data: u32,
+}
+
+impl Default for QpCap {
+    fn default() -> Self {
+        QpCap {
+            max_send_wr: MAX_QP_WR,
+            max_recv_wr: MAX_QP_WR,
+            max_send_sge: MAX_SGE,
+            max_recv_sge: MAX_SGE,
+            max_inline_data: u32::MAX,
+        }
+    }
 }
 
 /// Why an object could not be created.
@@ -287,22 +318,28 @@ pub enum CreateError {
     InvalidAttr,
 }
 
-/// Why a post was refused synchronously.
+/// Why a post was refused synchronously. The errno each is in Linux is
+/// the kernel's to give; the drivers' choices are noted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PostError {
-    /// No such QP.
+    /// No such QP (or SRQ, for POST_SRQ_RECV).
     BadQp,
-    /// Send: the QP is below RTS (RESET, INIT, RTR); receive: in RESET.
+    /// Send: the QP is below RTS (RESET, INIT, RTR); receive: in RESET
+    /// (rxe_verbs.c: -EINVAL).
     BadState,
-    /// A receive posted to a QP that takes its receives from an SRQ.
+    /// A receive posted to a QP that takes its receives from an SRQ (rxe:
+    /// -EINVAL; mlx5 finds its empty receive queue full: -ENOMEM).
     HasSrq,
-    /// More scatter/gather entries than the queue takes.
+    /// More scatter/gather entries than the queue takes (-EINVAL).
     TooManySge,
-    /// The queue is full (max_wr).
+    /// The queue is full: `max_send_wr`/`max_recv_wr` WQEs outstanding, or
+    /// the SRQ's `max_wr` (mlx5: -ENOMEM).
     QueueFull,
     /// An operation the QP's transport does not have (any send on UC).
     Unsupported,
-    /// Inline payload longer than the profile's max_inline, or on a READ.
+    /// Inline payload longer than the QP's `max_inline_data` or the
+    /// profile's max_inline, or on a READ or atomic (mlx5: -ENOMEM; rxe:
+    /// -EINVAL).
     InlineTooLong,
     /// A UD operation on an RC QP or an RC one on a UD QP, or an unknown
     /// address handle.
@@ -449,6 +486,8 @@ pub(crate) struct Qp {
     pub ud: bool,
     /// The SRQ its receives come from (then it has no receive queue).
     pub srq: Option<u32>,
+    /// Queue capacities granted.
+    pub cap: QpCap,
     /// In SQD with WQEs still in flight; SQ_DRAINED not yet raised.
     pub draining: bool,
     /// Destroyed: kept (in RESET) so that events in flight find it.

@@ -7,7 +7,7 @@ use sim_hw::harness::{Endpoint, HcaPair, MEM_BASE};
 use sim_hw::host::{AsyncEvent, Interrupt};
 use sim_hw::modify_qp::QpAttrMask as M;
 use sim_hw::mr::Access;
-use sim_hw::qp::{ModifyError, PostError, QpAttr, QpInit, QpState, QpType, RecvWr, Sge};
+use sim_hw::qp::{ModifyError, PostError, QpAttr, QpCap, QpInit, QpState, QpType, RecvWr, Sge};
 use sim_hw::srq::{SrqAttr, SrqAttrMask};
 use sim_hw::Profile;
 
@@ -30,7 +30,15 @@ fn shared_cq() -> (HcaPair, [(Endpoint, Endpoint); 2]) {
         let h0 = pair.fabric.hca_mut(0);
         let (s0, r0) = (h0.create_cq(64), h0.create_cq(64));
         let a = pair.endpoint(0, s0, r0, MEM_BASE, BUF, mr0);
-        let init = QpInit { qp_type: QpType::Rc, pd: 1, send_cq: s1, recv_cq: r1, srq: None, sig_all: false };
+        let init = QpInit {
+            qp_type: QpType::Rc,
+            pd: 1,
+            send_cq: s1,
+            recv_cq: r1,
+            srq: None,
+            sig_all: false,
+            cap: QpCap::default(),
+        };
         let qpn = pair.fabric.hca_mut(1).create_qp_init(&init).unwrap();
         let b = Endpoint { hca: 1, qpn, send_cq: s1, recv_cq: r1, buf: MEM_BASE, buf_len: BUF, mr: mr1 };
         pair.connect(&a, &b, attr());
@@ -120,7 +128,15 @@ fn a_destroyed_srqs_limit_event_in_flight_is_not_delivered() {
     let mr1 = h1.reg_mr(1, MEM_BASE, BUF, MEM_BASE, access);
     let srq = h1.create_srq(1, 4, 1).unwrap();
     let (s1, r1) = (h1.create_cq(8), h1.create_cq(8));
-    let init = QpInit { qp_type: QpType::Rc, pd: 1, send_cq: s1, recv_cq: r1, srq: Some(srq), sig_all: false };
+    let init = QpInit {
+        qp_type: QpType::Rc,
+        pd: 1,
+        send_cq: s1,
+        recv_cq: r1,
+        srq: Some(srq),
+        sig_all: false,
+        cap: QpCap::default(),
+    };
     let qpn = h1.create_qp_init(&init).unwrap();
     h1.modify_srq(srq, &SrqAttr { srq_limit: 1, ..SrqAttr::default() }, SrqAttrMask::LIMIT).unwrap();
     h1.post_srq_recv(0, srq, RecvWr { wr_id: 1, sges: vec![Sge { addr: MEM_BASE, len: 64, lkey: mr1.lkey }] }).unwrap();

@@ -404,3 +404,57 @@ fn init_and_rtr_to_error_flush_the_receives() {
         assert_eq!(cqes(&mut pair, &a, a.recv_cq), vec![(40, WcStatus::WrFlushErr)], "{from:?}");
     }
 }
+
+/// CREATE_QP's queue sizes: granted rounded up to a power of two, refused
+/// beyond the device's maxima; a full queue and too many entries refuse
+/// the post, and completions make room again.
+#[test]
+fn queue_capacities_are_granted_checked_and_enforced() {
+    use sim_hw::qp::{CreateError, QpCap, QpInit, QpType, RecvWr};
+    let (mut pair, a, b) = connected();
+    let h = pair.fabric.hca_mut(0);
+    let cap = QpCap { max_send_wr: 3, max_recv_wr: 2, max_send_sge: 1, max_recv_sge: 1, max_inline_data: 16 };
+    let init =
+        QpInit { qp_type: QpType::Rc, pd: 1, send_cq: a.send_cq, recv_cq: a.recv_cq, srq: None, sig_all: false, cap };
+    for bad in [
+        QpCap { max_send_wr: 32769, ..cap },
+        QpCap { max_recv_wr: 32769, ..cap },
+        QpCap { max_send_sge: 31, ..cap },
+        QpCap { max_recv_sge: 31, ..cap },
+    ] {
+        assert_eq!(h.create_qp_init(&QpInit { cap: bad, ..init }), Err(CreateError::InvalidAttr));
+    }
+    let qpn = h.create_qp_init(&init).unwrap();
+    assert_eq!(h.query_qp_cap(qpn), Some(QpCap { max_send_wr: 4, ..cap }));
+    let c = Endpoint { qpn, ..a };
+    // Connect the new QP to a fresh one on HCA 1.
+    let h1 = pair.fabric.hca_mut(1);
+    let peer = h1.create_qp(1, b.send_cq, b.recv_cq, false);
+    let d = Endpoint { qpn: peer, ..b };
+    pair.connect(&c, &d, attr());
+    let h = pair.fabric.hca_mut(0);
+    let recv = |id| RecvWr { wr_id: id, sges: vec![Sge { addr: c.buf, len: 8, lkey: c.mr.lkey }] };
+    let two = RecvWr { wr_id: 4, sges: vec![Sge { addr: c.buf, len: 8, lkey: c.mr.lkey }; 2] };
+    assert_eq!(h.post_recv(0, qpn, two), Err(PostError::TooManySge));
+    h.post_recv(0, qpn, recv(1)).unwrap();
+    h.post_recv(0, qpn, recv(2)).unwrap();
+    assert_eq!(h.post_recv(0, qpn, recv(3)), Err(PostError::QueueFull));
+    let inline = SendWr { inline_data: Some(vec![0; 17]), sges: vec![], ..write_wr(&c, &d, 6, 17) };
+    assert_eq!(h.post_send(qpn, inline), Err(PostError::InlineTooLong));
+    for id in 0..4 {
+        h.post_send(qpn, write_wr(&c, &d, id, 8)).unwrap();
+    }
+    assert_eq!(h.post_send(qpn, write_wr(&c, &d, 4, 8)), Err(PostError::QueueFull));
+    let mut two_sges = write_wr(&c, &d, 5, 8);
+    two_sges.sges.push(two_sges.sges[0]);
+    assert_eq!(h.post_send(qpn, two_sges), Err(PostError::TooManySge));
+    h.ring_sq_doorbell(0, qpn);
+    pair.run_to_idle();
+    assert_eq!(cqes(&mut pair, &c, c.send_cq).len(), 4);
+    assert_eq!(pair.fabric.hca_mut(0).post_send(qpn, write_wr(&c, &d, 7, 8)), Ok(()), "room again");
+    // A destroyed CQ cannot be used.
+    let h = pair.fabric.hca_mut(0);
+    let cq = h.create_cq(4);
+    assert!(h.destroy_cq(cq));
+    assert_eq!(h.create_qp_init(&QpInit { send_cq: cq, ..init }), Err(CreateError::BadCq));
+}

@@ -7,7 +7,7 @@ use sim_hw::harness::{Endpoint, HcaPair, MEM_BASE};
 use sim_hw::host::{AsyncEvent, Interrupt};
 use sim_hw::modify_qp::QpAttrMask as M;
 use sim_hw::mr::Access;
-use sim_hw::qp::{PostError, QpAttr, QpInit, QpState, QpType, RecvWr, Sge};
+use sim_hw::qp::{PostError, QpAttr, QpCap, QpInit, QpState, QpType, RecvWr, Sge};
 use sim_hw::srq::{SrqAttr, SrqAttrMask, SrqError};
 use sim_hw::Profile;
 
@@ -29,7 +29,15 @@ fn setup(n: usize, max_wr: u32) -> (HcaPair, Vec<(Endpoint, Endpoint)>, u32) {
         let a = pair.endpoint(0, s0, r0, MEM_BASE, BUF, mr0);
         let h1 = pair.fabric.hca_mut(1);
         let (s1, r1) = (h1.create_cq(64), h1.create_cq(64));
-        let init = QpInit { qp_type: QpType::Rc, pd: 1, send_cq: s1, recv_cq: r1, srq: Some(srq), sig_all: false };
+        let init = QpInit {
+            qp_type: QpType::Rc,
+            pd: 1,
+            send_cq: s1,
+            recv_cq: r1,
+            srq: Some(srq),
+            sig_all: false,
+            cap: QpCap::default(),
+        };
         let qpn = h1.create_qp_init(&init).unwrap();
         let b = Endpoint { hca: 1, qpn, send_cq: s1, recv_cq: r1, buf: MEM_BASE, buf_len: BUF, mr: mr1 };
         pair.connect(&a, &b, QpAttr { timeout: 1, ..QpAttr::default() });
@@ -181,7 +189,15 @@ fn a_ud_qp_takes_its_receives_from_its_srq() {
     let mr = h1.reg_mr(1, MEM_BASE, BUF, MEM_BASE, Access::LOCAL_WRITE);
     let srq = h1.create_srq(1, 4, 1).unwrap();
     let (s1, r1) = (h1.create_cq(8), h1.create_cq(8));
-    let init = QpInit { qp_type: QpType::Ud, pd: 1, send_cq: s1, recv_cq: r1, srq: Some(srq), sig_all: false };
+    let init = QpInit {
+        qp_type: QpType::Ud,
+        pd: 1,
+        send_cq: s1,
+        recv_cq: r1,
+        srq: Some(srq),
+        sig_all: false,
+        cap: QpCap::default(),
+    };
     let qpn = h1.create_qp_init(&init).unwrap();
     h1.connect(qpn, QpAttr { qkey, ..QpAttr::default() }).unwrap();
     let wr = RecvWr { wr_id: 3, sges: vec![Sge { addr: MEM_BASE, len: 1000, lkey: mr.lkey }] };
