@@ -10,9 +10,55 @@
 //! The CQ ring and the EQ live in the model, not in host memory; only their
 //! PCIe cost is charged.
 //!
-//! Key types: [`Cq`], [`Cqe`], [`WcStatus`], [`WcOpcode`].
+//! CREATE_CQ and RESIZE_CQ size a CQ as mlx5 does (mlx5_ib_create_cq,
+//! mlx5_ib_resize_cq): the ring has a power of two of entries, one kept
+//! free, so `cqe` entries are granted as `roundup_pow_of_two(cqe + 1) - 1`;
+//! more than [`crate::device::MAX_CQE`] is refused, and a resize below
+//! the entries waiting to be polled too (rxe_cq.c `rxe_cq_chk_attr`).
+//!
+//! Key types: [`Cq`], [`Cqe`], [`WcStatus`], [`WcOpcode`], [`CqError`].
 
 use std::collections::VecDeque;
+
+use crate::device::MAX_CQE;
+use crate::hca::Hca;
+
+/// Why CREATE_CQ or RESIZE_CQ failed (-EINVAL in mlx5 and rxe).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CqError {
+    /// No such CQ, or destroyed.
+    BadCq,
+    /// 0 entries, more than the device's, or fewer than are waiting.
+    InvalidSize,
+}
+
+/// The entries granted for `cqe` asked.
+fn granted(cqe: u32) -> Result<u32, CqError> {
+    if cqe == 0 || cqe > MAX_CQE {
+        return Err(CqError::InvalidSize);
+    }
+    Ok((cqe + 1).next_power_of_two() - 1)
+}
+
+impl Hca {
+    /// CREATE_CQ of at least `cqe` entries: (CQ, entries granted).
+    pub fn create_cq_sized(&mut self, cqe: u32) -> Result<(u32, u32), CqError> {
+        let n = granted(cqe)?;
+        Ok((self.create_cq(n as usize), n))
+    }
+
+    /// RESIZE_CQ to at least `cqe` entries: the entries granted. The
+    /// CQEs waiting to be polled stay, in order.
+    pub fn resize_cq(&mut self, cq: u32, cqe: u32) -> Result<u32, CqError> {
+        let n = granted(cqe)?;
+        let c = self.cqs.get_mut(cq as usize).filter(|c| !c.destroyed).ok_or(CqError::BadCq)?;
+        if (n as usize) < c.entries.len() {
+            return Err(CqError::InvalidSize);
+        }
+        c.capacity = n as usize;
+        Ok(n)
+    }
+}
 
 /// Work completion status (`enum ib_wc_status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +146,10 @@ impl Cq {
     /// Whether a completion event is armed.
     pub fn is_armed(&self) -> bool {
         self.armed
+    }
+    /// Entries it holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
     /// Entries visible to the driver.
     pub fn len(&self) -> usize {

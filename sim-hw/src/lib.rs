@@ -18,6 +18,7 @@
 //! - [`qp`], [`cq`]: queue pair and completion queue state.
 //! - [`modify_qp`]: the QP state table and MODIFY_QP.
 //! - [`srq`]: shared receive queues.
+//! - [`device`]: what QUERY_DEVICE and QUERY_PORT report.
 //! - `destroy.rs`: destroying QPs and CQs, quiesced.
 //! - [`hca`]: the HCA, its driver interface and shared pipeline stages;
 //!   `req.rs`, `resp.rs`, `comp.rs`: the requester, responder and completer.
@@ -28,6 +29,7 @@
 //!   calibration, the tests and the bench.
 
 pub mod cq;
+pub mod device;
 pub mod engine;
 pub mod fabric;
 pub mod harness;
