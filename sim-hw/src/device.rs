@@ -69,7 +69,7 @@ impl Hca {
 
     /// QUERY_PORT of port `port`; None for a port other than 1.
     pub fn query_port(&self, port: u8) -> Option<PortAttr> {
-        (port == 1).then(|| PortAttr {
+        (port == 1).then_some(PortAttr {
             state: if self.port_up { PortState::Active } else { PortState::Down },
             max_mtu: PORT_MTU,
             active_mtu: PORT_MTU,
