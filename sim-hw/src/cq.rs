@@ -97,6 +97,9 @@ pub enum WcOpcode {
     BindMw,
     LocalInv,
     Recv,
+    /// The receive an RDMA WRITE with immediate consumed
+    /// (IB_WC_RECV_RDMA_WITH_IMM).
+    RecvRdmaWithImm,
 }
 
 /// A completion queue entry.
@@ -114,13 +117,16 @@ pub struct Cqe {
     /// A receive of a SEND_WITH_INVALIDATE: the rkey it invalidated
     /// (IB_WC_WITH_INVALIDATE, wc.ex.invalidate_rkey).
     pub invalidated_rkey: Option<u32>,
+    /// A receive of a SEND or WRITE with immediate: the immediate data
+    /// (IB_WC_WITH_IMM, wc.ex.imm_data).
+    pub imm: Option<u32>,
 }
 
 impl Cqe {
     /// A completion of a work request other than a UD receive (no source QP
     /// or LID).
     pub fn new(wr_id: u64, status: WcStatus, opcode: WcOpcode, byte_len: u32, qpn: u32) -> Cqe {
-        Cqe { wr_id, status, opcode, byte_len, qpn, src_qp: 0, slid: 0, invalidated_rkey: None }
+        Cqe { wr_id, status, opcode, byte_len, qpn, src_qp: 0, slid: 0, invalidated_rkey: None, imm: None }
     }
 }
 

@@ -727,7 +727,10 @@ impl Hca {
 
 pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
     match wr.op {
-        SendOp::Send | SendOp::SendWithInv { .. } | SendOp::UdSend { .. } => WcOpcode::Send,
+        SendOp::Send | SendOp::SendWithInv { .. } | SendOp::SendWithImm { .. } | SendOp::UdSend { .. } => {
+            WcOpcode::Send
+        }
+        SendOp::RdmaWriteWithImm { .. } => WcOpcode::RdmaWrite,
         SendOp::BindMw(_) => WcOpcode::BindMw,
         SendOp::LocalInv { .. } => WcOpcode::LocalInv,
         SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,

@@ -36,6 +36,8 @@ pub const GRH_BYTES: usize = 40;
 /// Invalidate extended transport header (the rkey to invalidate; IBTA
 /// Vol. 1 sec. 9.3.7).
 pub const IETH_BYTES: usize = 4;
+/// Immediate data extended transport header (IBTA Vol. 1 sec. 9.3.8).
+pub const IMMDT_BYTES: usize = 4;
 /// Atomic acknowledge extended transport header (the original value; IBTA
 /// Vol. 1 sec. 9.3.6).
 pub const ATOMIC_ACK_ETH_BYTES: usize = 8;
@@ -57,8 +59,9 @@ pub fn psn_add(psn: u32, n: u32) -> u32 {
     psn.wrapping_add(n) & PSN_MASK
 }
 
-/// RC opcodes modelled (IBTA Vol. 1 table 38; SEND, RDMA WRITE and RDMA
-/// READ without immediate, the two atomics, and the acknowledges).
+/// Opcodes modelled (IBTA Vol. 1 table 38): RC SEND and RDMA WRITE, with
+/// and without immediate, SEND with invalidate, RDMA READ, the two
+/// atomics, the acknowledges, and UD SEND_ONLY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opcode {
     SendFirst,
@@ -84,6 +87,14 @@ pub enum Opcode {
     SendLastInv,
     /// SEND_ONLY_WITH_INVALIDATE (0x17).
     SendOnlyInv,
+    /// SEND_LAST_WITH_IMMEDIATE (0x03): with an ImmDt.
+    SendLastImm,
+    /// SEND_ONLY_WITH_IMMEDIATE (0x05).
+    SendOnlyImm,
+    /// RDMA_WRITE_LAST_WITH_IMMEDIATE (0x09): consumes a receive WQE.
+    WriteLastImm,
+    /// RDMA_WRITE_ONLY_WITH_IMMEDIATE (0x0b): RETH and ImmDt.
+    WriteOnlyImm,
 }
 
 impl Opcode {
@@ -95,8 +106,10 @@ impl Opcode {
             Opcode::SendFirst
                 | Opcode::SendOnly
                 | Opcode::SendOnlyInv
+                | Opcode::SendOnlyImm
                 | Opcode::WriteFirst
                 | Opcode::WriteOnly
+                | Opcode::WriteOnlyImm
                 | Opcode::ReadRequest
         ) || self.is_atomic()
     }
@@ -109,8 +122,12 @@ impl Opcode {
                 | Opcode::SendOnly
                 | Opcode::SendLastInv
                 | Opcode::SendOnlyInv
+                | Opcode::SendLastImm
+                | Opcode::SendOnlyImm
                 | Opcode::WriteLast
                 | Opcode::WriteOnly
+                | Opcode::WriteLastImm
+                | Opcode::WriteOnlyImm
                 | Opcode::ReadRequest
         ) || self.is_atomic()
     }
@@ -145,16 +162,30 @@ impl Opcode {
                 | Opcode::SendOnly
                 | Opcode::SendLastInv
                 | Opcode::SendOnlyInv
+                | Opcode::SendLastImm
+                | Opcode::SendOnlyImm
         )
     }
     /// RDMA WRITE family.
     pub fn is_write(self) -> bool {
-        matches!(self, Opcode::WriteFirst | Opcode::WriteMiddle | Opcode::WriteLast | Opcode::WriteOnly)
+        matches!(
+            self,
+            Opcode::WriteFirst
+                | Opcode::WriteMiddle
+                | Opcode::WriteLast
+                | Opcode::WriteOnly
+                | Opcode::WriteLastImm
+                | Opcode::WriteOnlyImm
+        )
+    }
+    /// Whether the packet carries immediate data (an ImmDt).
+    pub fn has_imm(self) -> bool {
+        matches!(self, Opcode::SendLastImm | Opcode::SendOnlyImm | Opcode::WriteLastImm | Opcode::WriteOnlyImm)
     }
     /// Whether the opcode carries a RETH (rxe_opcode.c: RXE_RETH_MASK on
     /// RDMA_WRITE_FIRST, RDMA_WRITE_ONLY and RDMA_READ_REQUEST).
     pub fn has_reth(self) -> bool {
-        matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest)
+        matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::WriteOnlyImm | Opcode::ReadRequest)
     }
     /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledges
     /// and the READ responses FIRST, LAST and ONLY; MIDDLE has none).
@@ -216,6 +247,8 @@ pub enum Ext {
     Deth(Deth),
     /// IETH: the rkey a SEND_WITH_INVALIDATE invalidates.
     Ieth(u32),
+    /// ImmDt: the immediate data of a SEND or RDMA WRITE with immediate.
+    Imm(u32),
 }
 
 /// Atomic extended transport header.
@@ -325,6 +358,13 @@ impl Packet {
             _ => None,
         }
     }
+    /// The immediate data, if the packet carries any.
+    pub fn imm(&self) -> Option<u32> {
+        match self.ext {
+            Ext::Imm(v) => Some(v),
+            _ => None,
+        }
+    }
     /// The IETH's rkey, if the packet carries one.
     pub fn ieth(&self) -> Option<u32> {
         match self.ext {
@@ -351,6 +391,7 @@ impl Packet {
             + if self.opcode == Opcode::AtomicAcknowledge { ATOMIC_ACK_ETH_BYTES } else { 0 }
             + if self.opcode == Opcode::UdSendOnly { DETH_BYTES } else { 0 }
             + if matches!(self.opcode, Opcode::SendLastInv | Opcode::SendOnlyInv) { IETH_BYTES } else { 0 }
+            + if self.opcode.has_imm() { IMMDT_BYTES } else { 0 }
             + self.payload.len().next_multiple_of(4)
             + ICRC_BYTES
             + VCRC_BYTES
@@ -397,6 +438,9 @@ mod tests {
         assert_eq!(pkt(Opcode::AtomicAcknowledge, 0).wire_bytes(), 8 + 12 + 4 + 8 + 4 + 2);
         assert_eq!(pkt(Opcode::UdSendOnly, 100).wire_bytes(), 8 + 12 + 8 + 100 + 4 + 2);
         assert_eq!(pkt(Opcode::SendOnlyInv, 100).wire_bytes(), 8 + 12 + 4 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::SendOnlyImm, 100).wire_bytes(), 8 + 12 + 4 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::WriteOnlyImm, 100).wire_bytes(), 8 + 12 + 16 + 4 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::WriteLastImm, 100).wire_bytes(), 8 + 12 + 4 + 100 + 4 + 2);
         // PadCnt rounds the payload up to 4 bytes.
         assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
     }

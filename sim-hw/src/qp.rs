@@ -194,6 +194,18 @@ pub enum SendOp {
         rkey: u32,
         add: u64,
     },
+    /// SEND_WITH_IMM: a SEND whose last packet carries `imm`, reported in
+    /// the receive's CQE.
+    SendWithImm {
+        imm: u32,
+    },
+    /// RDMA_WRITE_WITH_IMM: an RDMA WRITE whose last packet carries `imm`
+    /// and consumes a receive WQE at the responder (RNR if none).
+    RdmaWriteWithImm {
+        remote_addr: u64,
+        rkey: u32,
+        imm: u32,
+    },
     /// BIND_MW: binds a memory window (type 1 or 2) to a range of a region;
     /// a local operation, nothing is sent.
     BindMw(crate::mr::MwBind),
@@ -221,6 +233,7 @@ impl SendOp {
         matches!(
             self,
             SendOp::RdmaWrite { .. }
+                | SendOp::RdmaWriteWithImm { .. }
                 | SendOp::RdmaRead { .. }
                 | SendOp::AtomicCmpSwap { .. }
                 | SendOp::AtomicFetchAdd { .. }
@@ -409,6 +422,8 @@ pub(crate) struct RecvInProgress {
 pub(crate) struct WriteInProgress {
     pub host_addr: u64,
     pub resid: u64,
+    /// The RETH's length (a WRITE with immediate reports it).
+    pub len: u64,
 }
 
 #[derive(Default)]

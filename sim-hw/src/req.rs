@@ -487,6 +487,24 @@ fn make_packet(
             },
             first.then_some(Reth { va: remote_addr, rkey, len: w.len as u32 }),
         ),
+        SendOp::SendWithImm { .. } => (
+            match (first, last) {
+                (true, true) => Opcode::SendOnlyImm,
+                (true, false) => Opcode::SendFirst,
+                (false, true) => Opcode::SendLastImm,
+                (false, false) => Opcode::SendMiddle,
+            },
+            None,
+        ),
+        SendOp::RdmaWriteWithImm { remote_addr, rkey, .. } => (
+            match (first, last) {
+                (true, true) => Opcode::WriteOnlyImm,
+                (true, false) => Opcode::WriteFirst,
+                (false, true) => Opcode::WriteLastImm,
+                (false, false) => Opcode::WriteMiddle,
+            },
+            first.then_some(Reth { va: remote_addr, rkey, len: w.len as u32 }),
+        ),
         _ => unreachable!("a READ or an atomic is one request packet"),
     };
     Packet {
@@ -500,6 +518,7 @@ fn make_packet(
         aeth: None,
         ext: match w.wr.op {
             SendOp::SendWithInv { rkey } if last => Ext::Ieth(rkey),
+            SendOp::SendWithImm { imm } | SendOp::RdmaWriteWithImm { imm, .. } if last => Ext::Imm(imm),
             _ => Ext::None,
         },
         payload: Payload::window(&w.data, start, end - start),

@@ -98,9 +98,12 @@ impl Hca {
             let ok = match qp.resp.last_op {
                 None => pkt.opcode.is_start(),
                 Some(Opcode::SendFirst | Opcode::SendMiddle) => {
-                    matches!(pkt.opcode, Opcode::SendMiddle | Opcode::SendLast | Opcode::SendLastInv)
+                    matches!(
+                        pkt.opcode,
+                        Opcode::SendMiddle | Opcode::SendLast | Opcode::SendLastInv | Opcode::SendLastImm
+                    )
                 }
-                Some(_) => matches!(pkt.opcode, Opcode::WriteMiddle | Opcode::WriteLast),
+                Some(_) => matches!(pkt.opcode, Opcode::WriteMiddle | Opcode::WriteLast | Opcode::WriteLastImm),
             };
             if !ok {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
@@ -160,12 +163,29 @@ impl Hca {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteOp, Some(WcStatus::LocProtErr));
             }
         } else {
+            // CHK_RESOURCE: the last packet of a WRITE with immediate
+            // consumes a receive WQE (rxe's RXE_RWR_MASK); none is an RNR
+            // NAK of that packet.
+            if pkt.opcode.has_imm() {
+                match self.take_recv(t, qpn) {
+                    Some(wqe) => {
+                        start = start.max(wqe.ready_at);
+                        self.qps[qpn as usize - 1].resp.recv = Some(RecvInProgress { wqe, offset: 0 });
+                    }
+                    None => {
+                        let qp = &mut self.qps[qpn as usize - 1];
+                        qp.resp.sent_psn_nak = true;
+                        let code = qp.attr.min_rnr_timer;
+                        return self.send_nak(t, qpn, pkt.psn, AckKind::RnrNak(code));
+                    }
+                }
+            }
             // CHK_RKEY on the first packet; the rest continue the range.
             if let Some(reth) = pkt.reth {
                 match self.mrs.translate_remote(reth.rkey, pd, qpn, reth.va, reth.len as u64, Access::REMOTE_WRITE) {
                     Ok(a) => {
                         self.qp_mut(qpn).unwrap().resp.write =
-                            Some(WriteInProgress { host_addr: a, resid: reth.len as u64 })
+                            Some(WriteInProgress { host_addr: a, resid: reth.len as u64, len: reth.len as u64 })
                     }
                     Err(_) => return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteAccess, None),
                 }
@@ -203,11 +223,18 @@ impl Hca {
         let mut cqe = None;
         if end {
             qp.resp.msn = psn_add(qp.resp.msn, 1);
-            qp.resp.write = None;
+            let write = qp.resp.write.take();
+            let imm = pkt.imm();
             if pkt.opcode.is_send() {
                 let r = qp.resp.recv.take().unwrap();
                 let c = Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::Recv, (r.offset + len) as u32, qpn);
-                cqe = Some((qp.recv_cq, Cqe { invalidated_rkey: invalidated, ..c }));
+                cqe = Some((qp.recv_cq, Cqe { invalidated_rkey: invalidated, imm, ..c }));
+            } else if pkt.opcode.has_imm() {
+                // The WRITE's length, nothing scattered (rxe_resp.c do_complete).
+                let r = qp.resp.recv.take().unwrap();
+                let n = write.map_or(0, |w| w.len) as u32;
+                let c = Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::RecvRdmaWithImm, n, qpn);
+                cqe = Some((qp.recv_cq, Cqe { imm, ..c }));
             }
         } else if let Some(r) = qp.resp.recv.as_mut() {
             r.offset += len;
@@ -385,6 +412,7 @@ impl Hca {
             src_qp: deth.src_qp,
             slid: pkt.slid,
             invalidated_rkey: None,
+            imm: None,
         };
         let mut pieces = Vec::new();
         if GRH_BYTES + len > cap {
