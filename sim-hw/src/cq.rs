@@ -102,6 +102,17 @@ pub enum WcOpcode {
     RecvRdmaWithImm,
 }
 
+/// How a CQ is armed (REQ_NOTIFY_CQ's `solicited_only`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arm {
+    No,
+    /// IB_CQ_NEXT_COMP: any CQE raises the event.
+    Next,
+    /// IB_CQ_SOLICITED: only a solicited receive, or a receive completed
+    /// in error, raises it (rxe_cq.c `rxe_cq_post`).
+    Solicited,
+}
+
 /// A completion queue entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cqe {
@@ -135,14 +146,14 @@ impl Cqe {
 pub struct Cq {
     pub(crate) capacity: usize,
     pub(crate) entries: VecDeque<Cqe>,
-    pub(crate) armed: bool,
+    pub(crate) armed: Arm,
     pub(crate) error: bool,
     pub(crate) destroyed: bool,
 }
 
 impl Cq {
     pub(crate) fn new(capacity: usize) -> Cq {
-        Cq { capacity, entries: VecDeque::new(), armed: false, error: false, destroyed: false }
+        Cq { capacity, entries: VecDeque::new(), armed: Arm::No, error: false, destroyed: false }
     }
 
     /// Whether the CQ overflowed.
@@ -151,7 +162,7 @@ impl Cq {
     }
     /// Whether a completion event is armed.
     pub fn is_armed(&self) -> bool {
-        self.armed
+        self.armed != Arm::No
     }
     /// Entries it holds.
     pub fn capacity(&self) -> usize {

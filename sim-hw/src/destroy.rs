@@ -44,7 +44,7 @@ impl Hca {
             Some(c) if !c.destroyed => {
                 c.destroyed = true;
                 c.entries.clear();
-                c.armed = false;
+                c.armed = crate::cq::Arm::No;
                 true
             }
             _ => false,

@@ -224,7 +224,7 @@ impl HcaPair {
         let inline_data = inline.then(|| self.hosts[ep.hca].mem.slice(ep.buf, len).to_vec());
         let sges = if inline { vec![] } else { vec![Sge { addr: ep.buf, len: len as u32, lkey: ep.mr.lkey }] };
         let h = self.fabric.hca_mut(ep.hca);
-        h.post_send(ep.qpn, SendWr { wr_id, op, sges, inline_data, signaled }).expect("post_send");
+        h.post_send(ep.qpn, SendWr { wr_id, op, sges, inline_data, signaled, solicited: false }).expect("post_send");
         h.ring_sq_doorbell(now, ep.qpn);
     }
 

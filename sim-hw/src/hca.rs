@@ -24,7 +24,7 @@
 
 use std::collections::VecDeque;
 
-use crate::cq::{Cq, Cqe, WcOpcode, WcStatus};
+use crate::cq::{Arm, Cq, Cqe, WcOpcode, WcStatus};
 use crate::engine::{EventQueue, Ps};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::{Access, MrError, MrKeys, MrTable, MwType};
@@ -459,7 +459,17 @@ impl Hca {
 
     /// Arms the CQ for one completion event (ibv_req_notify_cq).
     pub fn req_notify_cq(&mut self, cq: u32) {
-        self.cqs[cq as usize].armed = true;
+        self.cqs[cq as usize].armed = Arm::Next;
+    }
+
+    /// Arms the CQ for one event on the next solicited receive (or a
+    /// receive completed in error): ibv_req_notify_cq with solicited_only.
+    /// A CQ armed for any completion stays so (rxe_cq.c `rxe_req_notify_cq`).
+    pub fn req_notify_cq_solicited(&mut self, cq: u32) {
+        let c = &mut self.cqs[cq as usize];
+        if c.armed != Arm::Next {
+            c.armed = Arm::Solicited;
+        }
     }
 
     /// Moves a QP to ERROR at `now` (modify_qp to ERR), flushing its queues;
@@ -613,16 +623,31 @@ impl Hca {
     }
 
     /// Writes a CQE at `t` (a 64-byte posted DMA write); if the CQ is armed,
-    /// disarms it and follows with an EQE and the MSI-X write.
+    /// disarms it and follows with an EQE and the MSI-X write. A receive
+    /// completed in error counts as solicited, a send completion never
+    /// does (rxe passes 1 and 0).
     pub(crate) fn post_cqe(&mut self, t: Ps, cq: u32, cqe: Cqe) {
+        let recv = matches!(cqe.opcode, WcOpcode::Recv | WcOpcode::RecvRdmaWithImm);
+        let solicited = recv && cqe.status != WcStatus::Success;
+        self.post_cqe_se(t, cq, cqe, solicited)
+    }
+
+    /// [`post_cqe`](Self::post_cqe) of a receive completed by a packet
+    /// whose BTH SE bit was `solicited`.
+    pub(crate) fn post_cqe_se(&mut self, t: Ps, cq: u32, cqe: Cqe, solicited: bool) {
         if self.cqs[cq as usize].destroyed {
             return;
         }
         let visible = self.pcie.dma_write(&self.p, t, self.p.cqe_size.value as usize);
         self.q.schedule(visible, Event::CqeVisible { cq, cqe });
         let c = &mut self.cqs[cq as usize];
-        if c.armed && !c.error {
-            c.armed = false;
+        let fire = match c.armed {
+            Arm::No => false,
+            Arm::Next => true,
+            Arm::Solicited => solicited,
+        };
+        if fire && !c.error {
+            c.armed = Arm::No;
             self.raise(t, Interrupt::Completion { cq });
         }
     }

@@ -335,6 +335,8 @@ pub struct Packet {
     pub psn: u32,
     /// BTH AckReq bit.
     pub ack_req: bool,
+    /// BTH SE bit (solicited event).
+    pub se: bool,
     pub reth: Option<Reth>,
     pub aeth: Option<Aeth>,
     /// The header only some opcodes carry (boxed when rare and large, so
@@ -417,6 +419,7 @@ mod tests {
             opcode,
             psn: 0,
             ack_req: false,
+            se: false,
             reth: None,
             aeth: None,
             ext: Ext::None,

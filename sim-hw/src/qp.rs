@@ -266,6 +266,9 @@ pub struct SendWr {
     pub inline_data: Option<Vec<u8>>,
     /// IBV_SEND_SIGNALED (the QP may also signal all).
     pub signaled: bool,
+    /// IBV_SEND_SOLICITED: the last packet of a SEND or WRITE with
+    /// immediate sets the BTH SE bit, for a CQ armed solicited-only.
+    pub solicited: bool,
 }
 
 /// A receive work request (`ib_recv_wr`).

@@ -240,7 +240,7 @@ impl Hca {
             r.offset += len;
         }
         if let Some((cq, cqe)) = cqe {
-            self.post_cqe(start, cq, cqe);
+            self.post_cqe_se(start, cq, cqe, pkt.se);
         }
         if pkt.ack_req {
             self.schedule_ack(t, qpn, pkt.psn);
@@ -285,6 +285,7 @@ impl Hca {
                 opcode,
                 psn: psn_add(pkt.psn, k as u32),
                 ack_req: false,
+                se: false,
                 reth: None,
                 aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
                 ext: Ext::None,
@@ -368,6 +369,7 @@ impl Hca {
             opcode: Opcode::AtomicAcknowledge,
             psn,
             ack_req: false,
+            se: false,
             reth: None,
             aeth: Some(Aeth { kind: AckKind::Ack, msn: qp.resp.msn }),
             ext: Ext::AtomicAck(orig),
@@ -432,7 +434,11 @@ impl Hca {
             let visible = self.pcie.dma_write(&self.p, start, data.len());
             self.q.schedule(visible, Event::HostWrite { addr, data });
         }
-        self.post_cqe(start, cq, cqe);
+        if cqe.status == WcStatus::Success {
+            self.post_cqe_se(start, cq, cqe, pkt.se);
+        } else {
+            self.post_cqe(start, cq, cqe);
+        }
     }
 
     /// Coalesces an ACK of `psn` into the QP's pending ACK.
@@ -473,6 +479,7 @@ impl Hca {
             opcode: Opcode::Acknowledge,
             psn,
             ack_req: false,
+            se: false,
             reth: None,
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
             ext: Ext::None,

@@ -24,7 +24,7 @@ fn post(pair: &mut HcaPair, a: &Endpoint, op: SendOp, len: u32) {
     let now = pair.now();
     let h = pair.fabric.hca_mut(0);
     let sges = vec![Sge { addr: a.buf, len, lkey: a.mr.lkey }];
-    h.post_send(a.qpn, SendWr { wr_id: 1, op, sges, inline_data: None, signaled: true }).unwrap();
+    h.post_send(a.qpn, SendWr { wr_id: 1, op, sges, inline_data: None, signaled: true, solicited: false }).unwrap();
     h.ring_sq_doorbell(now, a.qpn);
 }
 

@@ -25,7 +25,7 @@ fn fixture() -> (HcaPair, Endpoint, Endpoint) {
 fn post(pair: &mut HcaPair, ep: &Endpoint, wr_id: u64, op: SendOp, sges: Vec<Sge>) {
     let now = pair.now();
     let h = pair.fabric.hca_mut(ep.hca);
-    h.post_send(ep.qpn, SendWr { wr_id, op, sges, inline_data: None, signaled: true }).unwrap();
+    h.post_send(ep.qpn, SendWr { wr_id, op, sges, inline_data: None, signaled: true, solicited: false }).unwrap();
     h.ring_sq_doorbell(now, ep.qpn);
 }
 
@@ -218,9 +218,17 @@ fn a_bind_completes_in_order_between_writes() {
         sges: vec![Sge { addr: a.buf, len, lkey: a.mr.lkey }],
         inline_data: None,
         signaled: true,
+        solicited: false,
     };
     let bind = MwBind { mw_rkey: mine, new_rkey: 2, mr_lkey: a.mr.lkey, addr: a.buf, len: 64, access: RW };
-    let bind = SendWr { wr_id: 2, op: SendOp::BindMw(bind), sges: vec![], inline_data: None, signaled: true };
+    let bind = SendWr {
+        wr_id: 2,
+        op: SendOp::BindMw(bind),
+        sges: vec![],
+        inline_data: None,
+        signaled: true,
+        solicited: false,
+    };
     let now = pair.now();
     let h = pair.fabric.hca_mut(0);
     for wr in [write(1, 64 * 1024), bind, write(3, 100)] {

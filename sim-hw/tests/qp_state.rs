@@ -74,6 +74,7 @@ fn write_wr(ep: &Endpoint, peer: &Endpoint, wr_id: u64, len: u32) -> SendWr {
         sges: vec![Sge { addr: ep.buf, len, lkey: ep.mr.lkey }],
         inline_data: None,
         signaled: true,
+        solicited: false,
     }
 }
 
@@ -333,6 +334,7 @@ fn a_ud_send_error_is_sqe_receives_go_on_and_rts_resumes() {
         sges: vec![Sge { addr: a.buf, len: 500, lkey: 0xdead }],
         inline_data: None,
         signaled: true,
+        solicited: false,
     };
     let good = SendWr { wr_id: 2, sges: vec![Sge { addr: a.buf, len: 500, lkey: a.mr.lkey }], ..bad.clone() };
     let h = pair.fabric.hca_mut(0);
