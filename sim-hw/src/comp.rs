@@ -37,13 +37,13 @@ use crate::hca::{wc_opcode, Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
 use crate::packet::{psn_add, psn_diff, AckKind, Opcode, Packet};
-use crate::qp::{QpState, Stage, RNR_NAK_USEC};
+use crate::qp::{QpState, QpType, Stage, RNR_NAK_USEC};
 
 impl Hca {
     pub(crate) fn completer<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
         match self.qp(qpn) {
-            Some(qp) if qp.state.sends() && !qp.ud => {}
+            Some(qp) if qp.state.sends() && qp.qp_type == QpType::Rc => {}
             _ => {
                 self.stats.dropped_bad_qp += 1;
                 return;

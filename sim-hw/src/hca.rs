@@ -86,6 +86,9 @@ pub struct Stats {
     pub dropped_qkey: u64,
     /// UD datagrams dropped for want of a receive WQE (UD has no RNR).
     pub dropped_no_recv: u64,
+    /// UC packets dropped: a gap in the PSNs, the rest of a message after
+    /// one, or a message the responder refused.
+    pub dropped_uc: u64,
 }
 
 /// One host channel adapter.
@@ -339,8 +342,19 @@ impl Hca {
         let ahs = self.ahs.len() as u32;
         let qp = self.qp_mut(qpn).filter(|q| !q.destroyed).ok_or(PostError::BadQp)?;
         let ud_op = matches!(wr.op, SendOp::UdSend { .. });
-        if qp.qp_type == QpType::Uc {
-            return Err(PostError::Unsupported);
+        // rxe_opcode.c `rxe_wr_opcode_info`: UC has SEND and RDMA WRITE
+        // (with immediate) and the local operations.
+        let uc_op = matches!(
+            wr.op,
+            SendOp::Send
+                | SendOp::SendWithImm { .. }
+                | SendOp::RdmaWrite { .. }
+                | SendOp::RdmaWriteWithImm { .. }
+                | SendOp::BindMw(_)
+                | SendOp::LocalInv { .. }
+        );
+        if qp.qp_type == QpType::Uc && !uc_op {
+            return Err(PostError::WrongTransport);
         }
         if qp.ud != ud_op || matches!(wr.op, SendOp::UdSend { ah, .. } if ah >= ahs) {
             return Err(PostError::WrongTransport);
@@ -742,7 +756,7 @@ impl Hca {
             let cqe = Cqe::new(w.wr.wr_id, status, wc_opcode(&w.wr), 0, qpn);
             self.post_cqe(t, cq, cqe);
         }
-        if self.qp(qpn).unwrap().ud {
+        if self.qp(qpn).unwrap().qp_type != QpType::Rc {
             self.sq_error(t, qpn);
         } else {
             self.qp_error(t, qpn);

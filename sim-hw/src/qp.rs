@@ -64,8 +64,8 @@ impl QpState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QpType {
     Rc,
-    /// Unreliable connection: the state machine only; its data path is not
-    /// modelled (posting a send is refused).
+    /// Unreliable connection: SEND and RDMA WRITE (with immediate), no
+    /// acknowledge, no retry; a message with a lost packet is dropped.
     Uc,
     Ud,
 }
@@ -351,14 +351,15 @@ pub enum PostError {
     /// The queue is full: `max_send_wr`/`max_recv_wr` WQEs outstanding, or
     /// the SRQ's `max_wr` (mlx5: -ENOMEM).
     QueueFull,
-    /// An operation the QP's transport does not have (any send on UC).
+    /// An operation the device does not do.
     Unsupported,
     /// Inline payload longer than the QP's `max_inline_data` or the
     /// profile's max_inline, or on a READ or atomic (mlx5: -ENOMEM; rxe:
     /// -EINVAL).
     InlineTooLong,
-    /// A UD operation on an RC QP or an RC one on a UD QP, or an unknown
-    /// address handle.
+    /// A UD operation on an RC or UC QP, an RC one on a UD QP, a READ,
+    /// atomic or SEND with invalidate on a UC QP, or an unknown address
+    /// handle.
     WrongTransport,
     /// An atomic whose gather list is not 8 bytes or whose remote address
     /// is not 8-byte aligned (rxe_verbs.c `validate_send_wr`: -EINVAL).
@@ -481,6 +482,9 @@ pub(crate) struct RespState {
     pub last_op: Option<Opcode>,
     /// A PSN sequence NAK was sent and not yet answered (rxe's `sent_psn_nak`).
     pub sent_psn_nak: bool,
+    /// UC: the rest of the message in progress is being dropped (a packet
+    /// was lost or refused; rxe's `drop_msg`).
+    pub drop_msg: bool,
     pub rq: VecDeque<RecvWqe>,
     pub recv: Option<RecvInProgress>,
     pub write: Option<WriteInProgress>,

@@ -30,11 +30,11 @@
 
 use crate::cq::{Cqe, WcOpcode, WcStatus};
 use crate::engine::Ps;
-use crate::hca::{Event, Hca};
+use crate::hca::{wc_opcode, Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
 use crate::packet::{psn_add, psn_diff, AtomicEth, Deth, Ext, Opcode, Packet, Payload, Reth};
-use crate::qp::{local_ack_timeout, QpState, SendOp, Stage};
+use crate::qp::{local_ack_timeout, QpState, QpType, SendOp, Stage};
 
 impl Hca {
     pub(crate) fn on_doorbell(&mut self, now: Ps, qpn: u32, upto: u64) {
@@ -128,6 +128,7 @@ impl Hca {
         let lid = self.lid;
         let max_per_ack = self.p.max_pkt_per_ack.value;
         let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
+        let uc = qp.qp_type == QpType::Uc;
         // Only RTS starts WQEs (SQD drains those already started).
         while qp.req.packetize_id < qp.req.fetch_id && qp.state == QpState::Rts {
             let id = qp.req.packetize_id;
@@ -216,7 +217,8 @@ impl Hca {
                 };
                 qp.req.noack_pkts += 1;
                 let last = k == npkts - 1;
-                let ack_req = last || qp.req.noack_pkts >= max_per_ack;
+                // UC asks for no acknowledge.
+                let ack_req = !uc && (last || qp.req.noack_pkts >= max_per_ack);
                 if ack_req {
                     qp.req.noack_pkts = 0;
                 }
@@ -256,6 +258,9 @@ impl Hca {
         }
         if qp.ud {
             return self.on_tx_ud(now, qpn);
+        }
+        if qp.qp_type == QpType::Uc {
+            return self.on_tx_uc(now, qpn);
         }
         let arm = qp.comp.timer_deadline.is_none();
         let mut sent = false;
@@ -331,6 +336,46 @@ impl Hca {
             }
             if signaled {
                 let cqe = Cqe::new(w.wr.wr_id, WcStatus::Success, WcOpcode::Send, w.len as u32, qpn);
+                self.post_cqe(t, cq, cqe);
+            }
+        }
+        self.kick_tx(now, qpn);
+        self.check_failed_head(now, qpn);
+        self.check_drained(now, qpn);
+    }
+
+    /// UC: ready packets leave in order, with no window and no timer; a
+    /// WQE completes once its last packet has left (rxe_comp.c completes UC
+    /// sends without an acknowledge).
+    fn on_tx_uc(&mut self, now: Ps, qpn: u32) {
+        loop {
+            let qp = &mut self.qps[qpn as usize - 1];
+            let Some(&(ready, _)) = qp.req.txq.front() else { break };
+            if ready > now {
+                break;
+            }
+            let (_, pkt) = qp.req.txq.pop_front().unwrap();
+            let psn = pkt.psn;
+            qp.comp.psn = psn_add(psn, 1);
+            qp.req.sent_psn = qp.comp.psn;
+            self.transmit(now, pkt);
+            let t = self.tx_busy;
+            let qp = &mut self.qps[qpn as usize - 1];
+            let cq = qp.send_cq;
+            let mut done = Vec::new();
+            while let Some(w) = qp.sq.front() {
+                let finished = w.stage == Stage::Done || (w.stage == Stage::Sent && psn_diff(w.last_psn, psn) <= 0);
+                if !finished {
+                    break;
+                }
+                let w = qp.sq.pop_front().unwrap();
+                qp.req.head_id += 1;
+                if qp.sig_all || w.wr.signaled {
+                    let len = if w.stage == Stage::Done { 0 } else { w.len as u32 };
+                    done.push(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), len, qpn));
+                }
+            }
+            for cqe in done {
                 self.post_cqe(t, cq, cqe);
             }
         }

@@ -46,7 +46,7 @@ use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::{Access, MrTable};
 use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Ext, Opcode, Packet, Payload, GRH_BYTES};
-use crate::qp::{RecvInProgress, Sge, WriteInProgress};
+use crate::qp::{QpType, RecvInProgress, Sge, WriteInProgress};
 
 impl Hca {
     pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
@@ -58,6 +58,22 @@ impl Hca {
             }
             self.stats.dropped_bad_qp += 1;
             return;
+        }
+        if self.qp(qpn).is_some_and(|q| q.qp_type == QpType::Uc && q.state.receives()) {
+            // UC (rxe_resp.c `check_psn`): after a gap or a refused packet
+            // the rest of the message is dropped; the next message's first
+            // packet starts over from its own PSN, the partial message's
+            // receive WQE put back to be used again.
+            let qp = self.qp_mut(qpn).unwrap();
+            if qp.resp.drop_msg || pkt.psn != qp.resp.psn {
+                if !pkt.opcode.is_start() {
+                    qp.resp.drop_msg = true;
+                    self.stats.dropped_uc += 1;
+                    return;
+                }
+                qp.resp.psn = pkt.psn;
+                self.uc_restart(qpn);
+            }
         }
         let mtu;
         {
@@ -117,7 +133,12 @@ impl Hca {
                 op if op.is_write() => Access::REMOTE_WRITE,
                 _ => Access::NONE,
             };
-            if !qp.attr.qp_access_flags.allows(need) {
+            // UC has no READ, atomics or SEND with invalidate.
+            let uc_lacks = qp.qp_type == QpType::Uc
+                && (pkt.opcode == Opcode::ReadRequest
+                    || pkt.opcode.is_atomic()
+                    || matches!(pkt.opcode, Opcode::SendLastInv | Opcode::SendOnlyInv));
+            if !qp.attr.qp_access_flags.allows(need) || uc_lacks {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
             }
         }
@@ -141,14 +162,7 @@ impl Hca {
             if pkt.opcode.is_start() {
                 match self.take_recv(t, qpn) {
                     Some(wqe) => self.qps[qpn as usize - 1].resp.recv = Some(RecvInProgress { wqe, offset: 0 }),
-                    None => {
-                        let qp = &mut self.qps[qpn as usize - 1];
-                        // Later packets of this message are dropped, not
-                        // NAKed again, until the retry arrives.
-                        qp.resp.sent_psn_nak = true;
-                        let code = qp.attr.min_rnr_timer;
-                        return self.send_nak(t, qpn, pkt.psn, AckKind::RnrNak(code));
-                    }
+                    None => return self.no_receive(t, qpn, pkt.psn),
                 }
             }
             let recv = self.qps[qpn as usize - 1].resp.recv.as_ref().unwrap();
@@ -172,12 +186,7 @@ impl Hca {
                         start = start.max(wqe.ready_at);
                         self.qps[qpn as usize - 1].resp.recv = Some(RecvInProgress { wqe, offset: 0 });
                     }
-                    None => {
-                        let qp = &mut self.qps[qpn as usize - 1];
-                        qp.resp.sent_psn_nak = true;
-                        let code = qp.attr.min_rnr_timer;
-                        return self.send_nak(t, qpn, pkt.psn, AckKind::RnrNak(code));
-                    }
+                    None => return self.no_receive(t, qpn, pkt.psn),
                 }
             }
             // CHK_RKEY on the first packet; the rest continue the range.
@@ -488,9 +497,53 @@ impl Hca {
         self.transmit(t, pkt);
     }
 
+    /// No receive WQE for a SEND or a WRITE with immediate: RC sends an
+    /// RNR NAK carrying the QP's `min_rnr_timer` and drops later packets of
+    /// the message, not NAKing them again, until the retry arrives; UC
+    /// drops the message (rxe_resp.c RESPST_ERR_RNR).
+    fn no_receive(&mut self, t: Ps, qpn: u32, psn: u32) {
+        let qp = &mut self.qps[qpn as usize - 1];
+        if qp.qp_type == QpType::Uc {
+            return self.uc_drop(qpn);
+        }
+        qp.resp.sent_psn_nak = true;
+        let code = qp.attr.min_rnr_timer;
+        self.send_nak(t, qpn, psn, AckKind::RnrNak(code));
+    }
+
+    /// UC: the message in progress is dropped, silently, and its receive
+    /// WQE kept for the next one (rxe_resp.c: UC errors set `drop_msg`).
+    fn uc_drop(&mut self, qpn: u32) {
+        self.stats.dropped_uc += 1;
+        self.uc_restart(qpn);
+        self.qp_mut(qpn).unwrap().resp.drop_msg = true;
+    }
+
+    /// UC: forget the message in progress; a receive WQE it had taken goes
+    /// back to the front of its queue (the QP's or the SRQ's).
+    fn uc_restart(&mut self, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.resp.drop_msg = false;
+        qp.resp.last_op = None;
+        qp.resp.write = None;
+        let Some(r) = qp.resp.recv.take() else { return };
+        match qp.srq {
+            None => qp.resp.rq.push_front(r.wqe),
+            Some(s) => {
+                if let Some(srq) = self.srqs.get_mut(s as usize).and_then(Option::as_mut) {
+                    srq.rq.push_front(r.wqe);
+                }
+            }
+        }
+    }
+
     /// A class B/C responder error: NAK, complete the receive in progress
-    /// with `recv_status` if given, raise the async event, QP to ERROR.
+    /// with `recv_status` if given, raise the async event, QP to ERROR. On
+    /// UC the message is dropped instead, the QP left alone.
     fn responder_error(&mut self, t: Ps, qpn: u32, pkt: &Packet, nak: AckKind, recv_status: Option<WcStatus>) {
+        if self.qp(qpn).unwrap().qp_type == QpType::Uc {
+            return self.uc_drop(qpn);
+        }
         self.send_nak(t, qpn, pkt.psn, nak);
         let qp = self.qp_mut(qpn).unwrap();
         if let (Some(status), Some(r)) = (recv_status, qp.resp.recv.take()) {
