@@ -693,7 +693,7 @@ impl Hca {
         }
     }
 
-    /// A UD send failed: the QP goes to SQE (IBTA Vol. 1 sec. 10.3.1.2):
+    /// A UD or UC send failed: the QP goes to SQE (IBTA Vol. 1 sec. 10.3.1.2):
     /// its send queue is flushed and stopped, its receives go on.
     pub(crate) fn sq_error(&mut self, t: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();

@@ -26,7 +26,7 @@
 //! - to ERROR: every outstanding WQE completes with WR_FLUSH_ERR; an
 //!   SRQ-attached QP raises LAST_WQE_REACHED (IBTA 11.6.3.1; rxe_resp.c).
 //!
-//! A UD QP whose send fails locally goes to SQE, not ERROR: its send queue
+//! A UD or UC QP whose send fails locally goes to SQE, not ERROR: its send queue
 //! is flushed, receives go on (IBTA 10.3.1.2; rxe has no SQE, mlx5 has
 //! SQER2RTS).
 //!
