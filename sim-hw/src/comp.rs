@@ -37,13 +37,13 @@ use crate::hca::{wc_opcode, Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
 use crate::packet::{psn_add, psn_diff, AckKind, Opcode, Packet};
-use crate::qp::{QpState, Stage, RNR_NAK_USEC};
+use crate::qp::{QpState, QpType, Stage, RNR_NAK_USEC};
 
 impl Hca {
     pub(crate) fn completer<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
         let qpn = pkt.dest_qp;
         match self.qp(qpn) {
-            Some(qp) if qp.state == QpState::Rts && !qp.ud => {}
+            Some(qp) if qp.state.sends() && qp.qp_type == QpType::Rc => {}
             _ => {
                 self.stats.dropped_bad_qp += 1;
                 return;
@@ -75,7 +75,7 @@ impl Hca {
                     return; // the RNR retry will resend from the same PSN
                 }
                 self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
-                if self.qp(qpn).is_some_and(|q| q.state == QpState::Rts) {
+                if self.qp(qpn).is_some_and(|q| q.state.sends()) {
                     self.retry(t, qpn);
                 }
             }
@@ -83,7 +83,7 @@ impl Hca {
                 self.stats.rnr_naks_received += 1;
                 self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
                 let qp = self.qp_mut(qpn).unwrap();
-                if qp.state != QpState::Rts {
+                if !qp.state.sends() {
                     return;
                 }
                 if qp.comp.rnr_left == 0 {
@@ -101,7 +101,7 @@ impl Hca {
             }
             AckKind::NakInvalidRequest | AckKind::NakRemoteAccess | AckKind::NakRemoteOp => {
                 self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
-                if self.qp(qpn).is_some_and(|q| q.state == QpState::Rts) {
+                if self.qp(qpn).is_some_and(|q| q.state.sends()) {
                     let status = match aeth.kind {
                         AckKind::NakInvalidRequest => WcStatus::RemInvReqErr,
                         AckKind::NakRemoteAccess => WcStatus::RemAccessErr,
@@ -129,6 +129,15 @@ impl Hca {
         let mut done = Vec::new();
         let mut lost_read = false;
         while let Some(w) = qp.sq.front() {
+            if w.stage == Stage::Done {
+                // A local operation behind the acknowledged WQEs.
+                let w = qp.sq.pop_front().unwrap();
+                qp.req.head_id += 1;
+                if qp.sig_all || w.wr.signaled {
+                    done.push(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), 0, qpn));
+                }
+                continue;
+            }
             if w.stage != Stage::Sent || psn_diff(w.last_psn, psn) > 0 {
                 break;
             }
@@ -164,6 +173,7 @@ impl Hca {
             self.kick_tx(t, qpn);
         }
         self.check_failed_head(t, qpn);
+        self.check_drained(t, qpn);
         if lost_read {
             self.retry(t, qpn);
         }
@@ -184,7 +194,7 @@ impl Hca {
             // before it (rxe_comp.c check_psn: COMPST_COMP_WQE); a READ or
             // atomic among them without its response is retried.
             let retried = self.ack_through(t, qpn, psn_add(pkt.psn, 0xff_ffff));
-            if retried || self.qp(qpn).is_none_or(|q| q.state != QpState::Rts) {
+            if retried || self.qp(qpn).is_none_or(|q| !q.state.sends()) {
                 return;
             }
         }
@@ -260,7 +270,9 @@ impl Hca {
         if was_waiting {
             self.kick_tx(t, qpn);
         }
+        self.complete_done_head(t, qpn);
         self.check_failed_head(t, qpn);
+        self.check_drained(t, qpn);
     }
 
     /// ERROR_RETRY: one more go-back-N retry, or RETRY_EXC_ERR.
@@ -287,7 +299,7 @@ impl Hca {
             }
             Some(_) => qp.comp.timer_deadline = None,
         }
-        if qp.state != QpState::Rts {
+        if !qp.state.sends() {
             return;
         }
         if qp.req.sent_psn == qp.comp.psn {
@@ -299,11 +311,29 @@ impl Hca {
 
     pub(crate) fn on_rnr_timer(&mut self, now: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
-        if !qp.req.rnr_wait || qp.state != QpState::Rts {
+        if !qp.req.rnr_wait || !qp.state.sends() {
             return;
         }
         qp.req.rnr_wait = false;
         self.retransmit(now, qpn);
+    }
+
+    /// Local operations at the head of the send queue complete (rxe_req.c
+    /// runs the completer at once for them: no ACK will come).
+    pub(crate) fn complete_done_head(&mut self, t: Ps, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        let cq = qp.send_cq;
+        let mut done = Vec::new();
+        while qp.sq.front().is_some_and(|w| w.stage == Stage::Done) {
+            let w = qp.sq.pop_front().unwrap();
+            qp.req.head_id += 1;
+            if qp.sig_all || w.wr.signaled {
+                done.push(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), 0, qpn));
+            }
+        }
+        for cqe in done {
+            self.post_cqe(t, cq, cqe);
+        }
     }
 
     /// A WQE the requester failed locally completes with its error once every

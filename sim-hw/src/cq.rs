@@ -10,14 +10,64 @@
 //! The CQ ring and the EQ live in the model, not in host memory; only their
 //! PCIe cost is charged.
 //!
-//! Key types: [`Cq`], [`Cqe`], [`WcStatus`], [`WcOpcode`].
+//! CREATE_CQ and RESIZE_CQ size a CQ as mlx5 does (mlx5_ib_create_cq,
+//! mlx5_ib_resize_cq): the ring has a power of two of entries, one kept
+//! free, so `cqe` entries are granted as `roundup_pow_of_two(cqe + 1) - 1`;
+//! more than [`crate::device::MAX_CQE`] is refused, and a resize below
+//! the entries waiting to be polled too (rxe_cq.c `rxe_cq_chk_attr`).
+//!
+//! Key types: [`Cq`], [`Cqe`], [`WcStatus`], [`WcOpcode`], [`CqError`].
 
 use std::collections::VecDeque;
+
+use crate::device::MAX_CQE;
+use crate::hca::Hca;
+
+/// Why CREATE_CQ or RESIZE_CQ failed (-EINVAL in mlx5 and rxe).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CqError {
+    /// No such CQ, or destroyed.
+    BadCq,
+    /// 0 entries, more than the device's, or fewer than are waiting.
+    InvalidSize,
+}
+
+/// The entries granted for `cqe` asked.
+fn granted(cqe: u32) -> Result<u32, CqError> {
+    if cqe == 0 || cqe > MAX_CQE {
+        return Err(CqError::InvalidSize);
+    }
+    Ok((cqe + 1).next_power_of_two() - 1)
+}
+
+impl Hca {
+    /// CREATE_CQ of at least `cqe` entries: (CQ, entries granted).
+    pub fn create_cq_sized(&mut self, cqe: u32) -> Result<(u32, u32), CqError> {
+        let n = granted(cqe)?;
+        Ok((self.create_cq(n as usize), n))
+    }
+
+    /// RESIZE_CQ to at least `cqe` entries: the entries granted. The
+    /// CQEs waiting to be polled stay, in order.
+    pub fn resize_cq(&mut self, cq: u32, cqe: u32) -> Result<u32, CqError> {
+        let n = granted(cqe)?;
+        let c = self.cqs.get_mut(cq as usize).filter(|c| !c.destroyed).ok_or(CqError::BadCq)?;
+        if (n as usize) < c.entries.len() {
+            return Err(CqError::InvalidSize);
+        }
+        c.capacity = n as usize;
+        Ok(n)
+    }
+}
 
 /// Work completion status (`enum ib_wc_status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WcStatus {
     Success,
+    /// A local operation (LOCAL_INV) failed (IB_WC_LOC_QP_OP_ERR).
+    LocQpOpErr,
+    /// A BIND_MW work request failed its checks (IB_WC_MW_BIND_ERR).
+    MwBindErr,
     /// Receive buffer too small for the incoming SEND.
     LocLenErr,
     /// An lkey reference failed the MR checks (or a gather faulted).
@@ -44,7 +94,23 @@ pub enum WcOpcode {
     RdmaRead,
     CompSwap,
     FetchAdd,
+    BindMw,
+    LocalInv,
     Recv,
+    /// The receive an RDMA WRITE with immediate consumed
+    /// (IB_WC_RECV_RDMA_WITH_IMM).
+    RecvRdmaWithImm,
+}
+
+/// How a CQ is armed (REQ_NOTIFY_CQ's `solicited_only`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arm {
+    No,
+    /// IB_CQ_NEXT_COMP: any CQE raises the event.
+    Next,
+    /// IB_CQ_SOLICITED: only a solicited receive, or a receive completed
+    /// in error, raises it (rxe_cq.c `rxe_cq_post`).
+    Solicited,
 }
 
 /// A completion queue entry.
@@ -59,13 +125,19 @@ pub struct Cqe {
     pub src_qp: u32,
     /// UD receives: the sender's LID (wc.slid); 0 otherwise.
     pub slid: u16,
+    /// A receive of a SEND_WITH_INVALIDATE: the rkey it invalidated
+    /// (IB_WC_WITH_INVALIDATE, wc.ex.invalidate_rkey).
+    pub invalidated_rkey: Option<u32>,
+    /// A receive of a SEND or WRITE with immediate: the immediate data
+    /// (IB_WC_WITH_IMM, wc.ex.imm_data).
+    pub imm: Option<u32>,
 }
 
 impl Cqe {
     /// A completion of a work request other than a UD receive (no source QP
     /// or LID).
     pub fn new(wr_id: u64, status: WcStatus, opcode: WcOpcode, byte_len: u32, qpn: u32) -> Cqe {
-        Cqe { wr_id, status, opcode, byte_len, qpn, src_qp: 0, slid: 0 }
+        Cqe { wr_id, status, opcode, byte_len, qpn, src_qp: 0, slid: 0, invalidated_rkey: None, imm: None }
     }
 }
 
@@ -74,13 +146,14 @@ impl Cqe {
 pub struct Cq {
     pub(crate) capacity: usize,
     pub(crate) entries: VecDeque<Cqe>,
-    pub(crate) armed: bool,
+    pub(crate) armed: Arm,
     pub(crate) error: bool,
+    pub(crate) destroyed: bool,
 }
 
 impl Cq {
     pub(crate) fn new(capacity: usize) -> Cq {
-        Cq { capacity, entries: VecDeque::new(), armed: false, error: false }
+        Cq { capacity, entries: VecDeque::new(), armed: Arm::No, error: false, destroyed: false }
     }
 
     /// Whether the CQ overflowed.
@@ -89,7 +162,11 @@ impl Cq {
     }
     /// Whether a completion event is armed.
     pub fn is_armed(&self) -> bool {
-        self.armed
+        self.armed != Arm::No
+    }
+    /// Entries it holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
     /// Entries visible to the driver.
     pub fn len(&self) -> usize {

@@ -2,8 +2,10 @@
 //! and the fabric itself in one global (time, source) order.
 //!
 //! Topologies ([`Topology`]): two HCAs back to back on one link (the
-//! default, the setup of the calibration), or N HCAs each on its own link
-//! to one switch port.
+//! default, the setup of the calibration), N HCAs each on its own link
+//! to one switch port, or a two-level tree: leaf switches with their HCAs,
+//! each leaf cabled to one spine switch (up/down routing, so credit loops
+//! cannot deadlock).
 //!
 //! A [`Link`] is full duplex, with its own rate (lanes x baud, the
 //! profile's line code) and propagation delay. Each direction has a
@@ -25,7 +27,10 @@
 //! stalls their senders; nothing is ever dropped for lack of buffer.
 //! Receivers at HCAs never run out of credits (their receive engine takes
 //! a packet in 4.65 ns, faster than any link delivers one), so the links
-//! into HCAs and the back-to-back link carry no credits.
+//! into HCAs and the back-to-back link carry no credits. Between two
+//! switches both directions carry credits: a packet routed to a switch
+//! whose input buffer is full waits at its output port, still holding its
+//! own input credits, which go back upstream only once it has left.
 //!
 //! Faults: [`Fabric::port_down`] takes an HCA port's link down. Packets
 //! being sent on it, queued for it, or arriving through it are lost; the
@@ -35,9 +40,10 @@
 //! retries.
 //!
 //! Not modelled: virtual lanes and their arbitration, flow-control packets'
-//! own bytes on the wire, the subnet manager (the forwarding table is
-//! filled in when the fabric is built), more than one switch, and the
-//! switch's head-of-queue lifetime.
+//! own bytes on the wire, the subnet manager (the forwarding tables are
+//! filled in when the fabric is built), topologies other than these three
+//! (several paths between two HCAs, adaptive routing), faults on the links
+//! between switches, and the switch's head-of-queue lifetime.
 //!
 //! Stepping: [`Fabric::step`] runs the earliest event of all HCAs and of the
 //! fabric (ties: the fabric's first, then HCAs by index, then each queue's
@@ -68,6 +74,10 @@ pub enum Topology {
     BackToBack,
     /// `hcas` HCAs, HCA i on switch port i (link i).
     Switch { hcas: usize },
+    /// `leaves` leaf switches with `per_leaf` HCAs each (HCA i on leaf
+    /// i / per_leaf, by link i), leaf k cabled to the spine by link
+    /// `leaves * per_leaf + k`.
+    Tree { leaves: usize, per_leaf: usize },
 }
 
 /// Why a fault could not be injected.
@@ -85,8 +95,19 @@ struct Tx {
     /// Credits (in credit units) the receiver has room for; None when the
     /// receiver never back-pressures (an HCA).
     credits: Option<u64>,
-    /// Packets waiting for credits, in order: (ready time, packet).
-    waiting: VecDeque<(Ps, Packet)>,
+    /// Packets waiting for credits, in order: (ready time, packet, the
+    /// input credits it holds at the switch it leaves).
+    waiting: VecDeque<(Ps, Packet, Option<Held>)>,
+}
+
+/// Input-buffer credits a packet holds at a switch until its tail leaves:
+/// they go back to the transmitter of `link` in direction `dir`.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    link: usize,
+    dir: usize,
+    epoch: u32,
+    credits: u64,
 }
 
 /// A full-duplex link between two ports.
@@ -169,18 +190,20 @@ impl Link {
     }
 }
 
-/// The far end of a link direction.
+/// One end of a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
     Hca(usize),
-    SwitchPort(usize),
+    /// A port of this switch.
+    Switch(usize),
 }
 
 /// Fabric events (the HCAs have their own queues).
 enum FabricEvent {
-    /// A packet's head reached switch port `port` one hop latency ago:
-    /// route it. It holds `credits` of the port's input buffer.
-    Forward { port: usize, epoch: u32, pkt: Packet, tail: Ps, credits: u64 },
+    /// A packet's head reached `switch` through `link` (sent in direction
+    /// `dir`) one hop latency ago: route it. It holds `credits` of that
+    /// input port's buffer.
+    Forward { switch: usize, link: usize, dir: usize, epoch: u32, pkt: Packet, tail: Ps, credits: u64 },
     /// Credits come back to the transmitter of `link` in direction `dir`.
     Credit { link: usize, dir: usize, epoch: u32, credits: u64 },
 }
@@ -194,11 +217,15 @@ const FABRIC: usize = usize::MAX;
 /// HCAs, the links between them, and the switch.
 pub struct Fabric {
     hcas: Vec<Hca>,
-    /// Back to back: one link. Switched: link i joins HCA i to switch port i.
+    /// Back to back: one link. Switched: link i joins HCA i to switch port
+    /// i. Tree: link i joins HCA i to its leaf, then one uplink per leaf.
     pub links: Vec<Link>,
+    /// The two ends of each link; direction d sends from `ends[l][d]`.
+    ends: Vec<[End; 2]>,
     topology: Topology,
-    /// The switch's linear forwarding table: DLID -> output port.
-    lft: Vec<Option<usize>>,
+    /// Each switch's linear forwarding table: DLID -> (output link,
+    /// direction).
+    lft: Vec<Vec<Option<(usize, usize)>>>,
     profile: Profile,
     q: EventQueue<FabricEvent>,
     /// Few HCAs: find the next one by a scan (cheaper than the heap below).
@@ -223,26 +250,35 @@ impl Fabric {
         Fabric::new(profile, Topology::Switch { hcas: n }, seed)
     }
 
+    /// A two-level tree: `leaves` leaf switches with `per_leaf` HCAs each
+    /// (LID i on leaf i / per_leaf), every leaf cabled to one spine.
+    pub fn tree(profile: Profile, leaves: usize, per_leaf: usize, seed: u64) -> Fabric {
+        Fabric::new(profile, Topology::Tree { leaves, per_leaf }, seed)
+    }
+
     /// The HCAs of `topology`; link i's loss generator is seeded with
     /// `seed + i`.
     pub fn new(profile: Profile, topology: Topology, seed: u64) -> Fabric {
-        let (n, nlinks) = match topology {
-            Topology::BackToBack => (2, 1),
-            Topology::Switch { hcas } => (hcas, hcas),
+        let (ends, lft) = wiring(topology);
+        let n = match topology {
+            Topology::BackToBack => 2,
+            Topology::Switch { hcas } => hcas,
+            Topology::Tree { leaves, per_leaf } => leaves * per_leaf,
         };
         let hcas = (0..n).map(|i| Hca::new(i as u16, profile.clone())).collect();
-        let mut links: Vec<Link> = (0..nlinks).map(|i| Link::new(&profile, seed.wrapping_add(i as u64))).collect();
-        let mut lft = Vec::new();
-        if let Topology::Switch { .. } = topology {
-            let credits = profile.switch_port_buffer.value / profile.link_credit_bytes.value;
-            for l in &mut links {
-                l.tx[0].credits = Some(credits);
+        let mut links: Vec<Link> = (0..ends.len()).map(|i| Link::new(&profile, seed.wrapping_add(i as u64))).collect();
+        let credits = profile.switch_port_buffer.value / profile.link_credit_bytes.value;
+        for (l, e) in links.iter_mut().zip(&ends) {
+            for dir in 0..2 {
+                if let End::Switch(_) = e[1 - dir] {
+                    l.tx[dir].credits = Some(credits);
+                }
             }
-            lft = (0..n).map(Some).collect();
         }
         Fabric {
             hcas,
             links,
+            ends,
             topology,
             lft,
             profile,
@@ -300,17 +336,13 @@ impl Fabric {
     fn hca_link(&self, i: usize) -> (usize, usize) {
         match self.topology {
             Topology::BackToBack => (0, i),
-            Topology::Switch { .. } => (i, 0),
+            Topology::Switch { .. } | Topology::Tree { .. } => (i, 0),
         }
     }
 
     /// Who receives what `link` carries in direction `dir`.
     fn far_end(&self, link: usize, dir: usize) -> End {
-        match self.topology {
-            Topology::BackToBack => End::Hca(1 - dir),
-            Topology::Switch { .. } if dir == 0 => End::SwitchPort(link),
-            Topology::Switch { .. } => End::Hca(link),
-        }
+        self.ends[link][1 - dir]
     }
 
     fn note(&mut self, i: usize) {
@@ -414,32 +446,39 @@ impl Fabric {
         let tx = &mut l.tx[dir];
         let blocked = !tx.waiting.is_empty() || tx.credits.is_some_and(|c| c < need);
         if blocked {
-            tx.waiting.push_back((t, pkt));
+            tx.waiting.push_back((t, pkt, None));
             l.credit_stalls += 1;
             return;
         }
         if let Some(c) = tx.credits.as_mut() {
             *c -= need;
         }
-        self.launch(link, dir, t, pkt, need);
+        self.launch(link, dir, t, pkt, need, None);
     }
 
     /// Puts `pkt` on the wire (its credits already taken) and hands it to
-    /// the far end.
-    fn launch(&mut self, link: usize, dir: usize, t: Ps, pkt: Packet, credits: u64) {
+    /// the far end; the input credits it `held` at the switch it leaves go
+    /// back once its tail has left.
+    fn launch(&mut self, link: usize, dir: usize, t: Ps, pkt: Packet, credits: u64, held: Option<Held>) {
         let p = &self.profile;
         let l = &mut self.links[link];
         let (start, end, lost) = l.send(p, dir, t, &pkt);
         let (prop, epoch) = (l.propagation, l.epoch);
+        if let Some(h) = held {
+            let back = self.links[h.link].propagation;
+            let ev = FabricEvent::Credit { link: h.link, dir: h.dir, epoch: h.epoch, credits: h.credits };
+            self.q.schedule(end + back, ev);
+        }
         let far = self.far_end(link, dir);
         match far {
-            End::SwitchPort(port) if lost => {
+            End::Switch(_) if lost => {
                 // The receiver discards it; its credits come back.
-                self.q.schedule(end + prop, FabricEvent::Credit { link: port, dir, epoch, credits });
+                self.q.schedule(end + prop, FabricEvent::Credit { link, dir, epoch, credits });
             }
-            End::SwitchPort(port) => {
+            End::Switch(switch) => {
                 let at = start + prop + self.profile.switch_hop_latency.value;
-                self.q.schedule(at, FabricEvent::Forward { port, epoch, pkt, tail: end + prop, credits });
+                let ev = FabricEvent::Forward { switch, link, dir, epoch, pkt, tail: end + prop, credits };
+                self.q.schedule(at, ev);
             }
             End::Hca(_) if lost => {}
             End::Hca(j) => {
@@ -451,33 +490,40 @@ impl Fabric {
 
     fn dispatch(&mut self, now: Ps, ev: FabricEvent) {
         match ev {
-            FabricEvent::Forward { port, epoch, pkt, tail, credits } => {
-                if self.links[port].epoch != epoch {
+            FabricEvent::Forward { switch, link, dir, epoch, pkt, tail, credits } => {
+                if self.links[link].epoch != epoch {
                     return; // the input link died under the packet
                 }
-                let out = self.lft.get(pkt.dlid as usize).copied().flatten();
+                let out = self.lft[switch].get(pkt.dlid as usize).copied().flatten();
                 let release = match out {
-                    Some(o) if self.links[o].up => {
+                    Some((o, odir)) if self.links[o].up => {
                         // Cut-through: the output cannot finish before the
                         // input has delivered the tail.
                         let l = &self.links[o];
                         let t = now.max(tail.saturating_sub(l.time(&self.profile, pkt.wire_bytes())));
-                        let (_, end, lost) = self.links[o].send(&self.profile, 1, t, &pkt);
+                        if let End::Switch(_) = self.far_end(o, odir) {
+                            // To the next switch, under its credits; this
+                            // input's credits go back when the packet leaves.
+                            let held = Held { link, dir, epoch, credits };
+                            return self.forward_to_switch(o, odir, t, pkt, held);
+                        }
+                        let (_, end, lost) = self.links[o].send(&self.profile, odir, t, &pkt);
                         if !lost {
                             let prop = self.links[o].propagation;
-                            self.hcas[o].deliver(end + prop, pkt);
-                            self.push_ready(o);
+                            let End::Hca(j) = self.far_end(o, odir) else { unreachable!() };
+                            self.hcas[j].deliver(end + prop, pkt);
+                            self.push_ready(j);
                         }
                         end
                     }
                     _ => {
                         // No route, or the output port is down: discarded.
-                        self.links[out.unwrap_or(port)].dropped += 1;
+                        self.links[out.map_or(link, |(o, _)| o)].dropped += 1;
                         now
                     }
                 };
-                let prop = self.links[port].propagation;
-                self.q.schedule(release + prop, FabricEvent::Credit { link: port, dir: 0, epoch, credits });
+                let prop = self.links[link].propagation;
+                self.q.schedule(release + prop, FabricEvent::Credit { link, dir, epoch, credits });
             }
             FabricEvent::Credit { link, dir, epoch, credits } => {
                 let l = &mut self.links[link];
@@ -493,19 +539,36 @@ impl Fabric {
         }
     }
 
+    /// A switch sends `pkt` on `link`/`dir` to another switch, ready at
+    /// `t`, when that switch's input has credits for it.
+    fn forward_to_switch(&mut self, link: usize, dir: usize, t: Ps, pkt: Packet, held: Held) {
+        let need = self.credits_of(&pkt);
+        let l = &mut self.links[link];
+        let tx = &mut l.tx[dir];
+        if !tx.waiting.is_empty() || tx.credits.is_some_and(|c| c < need) {
+            tx.waiting.push_back((t, pkt, Some(held)));
+            l.credit_stalls += 1;
+            return;
+        }
+        if let Some(c) = tx.credits.as_mut() {
+            *c -= need;
+        }
+        self.launch(link, dir, t, pkt, need, Some(held));
+    }
+
     /// Sends the packets waiting for credits on `link`/`dir` while they fit.
     fn drain_waiting(&mut self, link: usize, dir: usize, now: Ps) {
         loop {
             let tx = &mut self.links[link].tx[dir];
-            let Some((_, pkt)) = tx.waiting.front() else { return };
+            let Some((_, pkt, _)) = tx.waiting.front() else { return };
             let need = pkt.wire_bytes().div_ceil(self.profile.link_credit_bytes.value as usize) as u64;
             match tx.credits.as_mut() {
                 Some(c) if *c < need => return,
                 Some(c) => *c -= need,
                 None => {}
             }
-            let (t, pkt) = tx.waiting.pop_front().unwrap();
-            self.launch(link, dir, t.max(now), pkt, need);
+            let (t, pkt, held) = tx.waiting.pop_front().unwrap();
+            self.launch(link, dir, t.max(now), pkt, need, held);
         }
     }
 
@@ -549,7 +612,7 @@ impl Fabric {
         }
         let ends: Vec<usize> = match self.topology {
             Topology::BackToBack => vec![0, 1],
-            Topology::Switch { .. } => vec![hca],
+            Topology::Switch { .. } | Topology::Tree { .. } => vec![hca],
         };
         for i in ends {
             self.hca_mut(i).set_port_state(now, up);
@@ -560,6 +623,29 @@ impl Fabric {
     /// Events run by all HCAs and by the fabric.
     pub fn events_processed(&self) -> u64 {
         self.hcas.iter().map(Hca::events_processed).sum::<u64>() + self.q.processed()
+    }
+}
+
+/// The ends of every link and each switch's forwarding table.
+#[allow(clippy::type_complexity)]
+fn wiring(topology: Topology) -> (Vec<[End; 2]>, Vec<Vec<Option<(usize, usize)>>>) {
+    match topology {
+        Topology::BackToBack => (vec![[End::Hca(0), End::Hca(1)]], Vec::new()),
+        Topology::Switch { hcas } => {
+            let ends = (0..hcas).map(|i| [End::Hca(i), End::Switch(0)]).collect();
+            (ends, vec![(0..hcas).map(|i| Some((i, 1))).collect()])
+        }
+        Topology::Tree { leaves, per_leaf } => {
+            // Switches 0..leaves are the leaves, switch `leaves` the spine.
+            let n = leaves * per_leaf;
+            let mut ends: Vec<[End; 2]> = (0..n).map(|i| [End::Hca(i), End::Switch(i / per_leaf)]).collect();
+            ends.extend((0..leaves).map(|k| [End::Switch(k), End::Switch(leaves)]));
+            let mut lft: Vec<Vec<Option<(usize, usize)>>> = (0..leaves)
+                .map(|k| (0..n).map(|j| Some(if j / per_leaf == k { (j, 1) } else { (n + k, 0) })).collect())
+                .collect();
+            lft.push((0..n).map(|j| Some((n + j / per_leaf, 1))).collect());
+            (ends, lft)
+        }
     }
 }
 

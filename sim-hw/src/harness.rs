@@ -71,6 +71,12 @@ impl HcaPair {
         HcaPair::with_fabric(Fabric::switched(profile, n, seed), mem)
     }
 
+    /// A two-level tree: `leaves` leaf switches with `per_leaf` HCAs each,
+    /// every leaf cabled to one spine; `mem` bytes of host memory each.
+    pub fn tree(profile: Profile, leaves: usize, per_leaf: usize, mem: usize, seed: u64) -> HcaPair {
+        HcaPair::with_fabric(Fabric::tree(profile, leaves, per_leaf, seed), mem)
+    }
+
     fn with_fabric(fabric: Fabric, mem: usize) -> HcaPair {
         let hosts = (0..fabric.len()).map(|_| TestHost { mem: FlatMemory::new(MEM_BASE, mem), irqs: Vec::new() });
         HcaPair { hosts: hosts.collect(), fabric }
@@ -111,6 +117,13 @@ impl HcaPair {
     /// at `buf` registered with `access`, on HCAs 0 and 1, and connects them
     /// with `attr` (destination fields filled in).
     pub fn connect_rc(&mut self, attr: QpAttr, buf_len: u64, access: Access) -> (Endpoint, Endpoint) {
+        let (a, b) = self.rc_endpoints(buf_len, access);
+        self.connect(&a, &b, attr);
+        (a, b)
+    }
+
+    /// As [`connect_rc`](Self::connect_rc), leaving both QPs in RESET.
+    pub fn rc_endpoints(&mut self, buf_len: u64, access: Access) -> (Endpoint, Endpoint) {
         let mut eps = Vec::new();
         for hca in 0..2 {
             let h = self.fabric.hca_mut(hca);
@@ -119,7 +132,6 @@ impl HcaPair {
             let mr = h.reg_mr(1, MEM_BASE, buf_len, MEM_BASE, access);
             eps.push(self.endpoint(hca, send_cq, recv_cq, MEM_BASE, buf_len, mr));
         }
-        self.connect(&eps[0], &eps[1], attr);
         (eps[0], eps[1])
     }
 
@@ -212,7 +224,7 @@ impl HcaPair {
         let inline_data = inline.then(|| self.hosts[ep.hca].mem.slice(ep.buf, len).to_vec());
         let sges = if inline { vec![] } else { vec![Sge { addr: ep.buf, len: len as u32, lkey: ep.mr.lkey }] };
         let h = self.fabric.hca_mut(ep.hca);
-        h.post_send(ep.qpn, SendWr { wr_id, op, sges, inline_data, signaled }).expect("post_send");
+        h.post_send(ep.qpn, SendWr { wr_id, op, sges, inline_data, signaled, solicited: false }).expect("post_send");
         h.ring_sq_doorbell(now, ep.qpn);
     }
 

@@ -24,16 +24,16 @@
 
 use std::collections::VecDeque;
 
-use crate::cq::{Cq, Cqe, WcOpcode, WcStatus};
+use crate::cq::{Arm, Cq, Cqe, WcOpcode, WcStatus};
 use crate::engine::{EventQueue, Ps};
 use crate::host::{AsyncEvent, Host, Interrupt};
-use crate::mr::{Access, MrError, MrKeys, MrTable};
+use crate::mr::{Access, MrError, MrKeys, MrTable, MwType};
 use crate::packet::{Packet, Payload};
 use crate::pcie::Pcie;
 use crate::profile::Profile;
 use crate::qp::{
-    CompState, ModifyError, PostError, Qp, QpAttr, QpState, RecvWqe, RecvWr, ReqState, RespState, SendOp, SendWqe,
-    SendWr, Stage,
+    CompState, CreateError, ModifyError, PostError, Qp, QpAttr, QpCap, QpInit, QpState, QpType, RecvWqe, RecvWr,
+    ReqState, RespState, SendOp, SendWqe, SendWr, Stage, MAX_QP_WR, MAX_SGE,
 };
 
 /// Hardware events.
@@ -86,6 +86,9 @@ pub struct Stats {
     pub dropped_qkey: u64,
     /// UD datagrams dropped for want of a receive WQE (UD has no RNR).
     pub dropped_no_recv: u64,
+    /// UC packets dropped: a gap in the PSNs, the rest of a message after
+    /// one, or a message the responder refused.
+    pub dropped_uc: u64,
 }
 
 /// One host channel adapter.
@@ -108,6 +111,8 @@ pub struct Hca {
     pub(crate) port_epoch: u32,
     /// Address handles: the destination LID of each.
     pub(crate) ahs: Vec<u16>,
+    /// Shared receive queues (None: destroyed).
+    pub(crate) srqs: Vec<Option<crate::srq::Srq>>,
 }
 
 impl Hca {
@@ -128,6 +133,7 @@ impl Hca {
             port_up: true,
             port_epoch: 0,
             ahs: Vec::new(),
+            srqs: Vec::new(),
         }
     }
 
@@ -185,10 +191,52 @@ impl Hca {
     }
 
     fn new_qp(&mut self, pd: u32, send_cq: u32, recv_cq: u32, sig_all: bool, ud: bool) -> u32 {
+        let qp_type = if ud { QpType::Ud } else { QpType::Rc };
+        let init = QpInit { qp_type, pd, send_cq, recv_cq, srq: None, sig_all, cap: QpCap::default() };
+        self.create_qp_init(&init).expect("the harness's CQs exist")
+    }
+
+    /// Creates a QP in RESET (CREATE_QP): of `init.qp_type`, its receives
+    /// taken from `init.srq` if given. Fails for a CQ or SRQ that does not
+    /// exist or was destroyed, or queue sizes beyond [`MAX_QP_WR`] WQEs or
+    /// [`MAX_SGE`] entries (mlx5_ib_create_qp: -EINVAL). The queues are
+    /// granted as mlx5 sizes its receive queue: the WQE count rounded up to
+    /// a power of two (the send queue's basic-block arithmetic is not
+    /// modelled: it is rounded the same way); see
+    /// [`query_qp_cap`](Self::query_qp_cap).
+    pub fn create_qp_init(&mut self, init: &QpInit) -> Result<u32, CreateError> {
+        let cq_live = |cq: u32| self.cqs.get(cq as usize).is_some_and(|c| !c.destroyed);
+        if !cq_live(init.send_cq) || !cq_live(init.recv_cq) {
+            return Err(CreateError::BadCq);
+        }
+        if init.srq.is_some_and(|s| self.srq(s).is_none()) {
+            return Err(CreateError::BadSrq);
+        }
+        let c = init.cap;
+        let recv_checked = init.srq.is_none();
+        if c.max_send_wr > MAX_QP_WR
+            || c.max_send_sge > MAX_SGE
+            || (recv_checked && (c.max_recv_wr > MAX_QP_WR || c.max_recv_sge > MAX_SGE))
+        {
+            return Err(CreateError::InvalidAttr);
+        }
+        let cap = QpCap {
+            max_send_wr: c.max_send_wr.max(1).next_power_of_two(),
+            max_recv_wr: if recv_checked { c.max_recv_wr.max(1).next_power_of_two() } else { 0 },
+            max_send_sge: c.max_send_sge.max(1),
+            max_recv_sge: if recv_checked { c.max_recv_sge.max(1) } else { 0 },
+            max_inline_data: c.max_inline_data,
+        };
+        let QpInit { qp_type, pd, send_cq, recv_cq, srq, sig_all, .. } = *init;
         let qpn = self.qps.len() as u32 + 1;
         self.qps.push(Qp {
             qpn,
-            ud,
+            qp_type,
+            ud: qp_type == QpType::Ud,
+            srq,
+            cap,
+            draining: false,
+            destroyed: false,
             pd,
             state: QpState::Reset,
             attr: QpAttr::default(),
@@ -200,40 +248,63 @@ impl Hca {
             comp: CompState::default(),
             resp: RespState::default(),
         });
-        qpn
+        Ok(qpn)
     }
 
-    /// RESET -> RTS with `attr` (modify_qp to INIT, RTR and RTS at once).
-    /// Fails, changing nothing, for an unknown QP, a QP not in RESET, or an
-    /// attribute out of its IBTA range (MTU 256..4096, 3-bit retry
-    /// counts, 5-bit timer codes).
+    /// RESET -> INIT -> RTR -> RTS with `attr`: three [`modify_qp`](Self::modify_qp)
+    /// calls with the masks the table requires for the QP's type (what
+    /// perftest and rdma_cm do). A UD QP's path MTU is the port's: connect
+    /// sets it from `attr.path_mtu`, which no modify can. Fails, changing
+    /// nothing, for an unknown QP, a QP not in RESET, or an attribute out
+    /// of its IBTA range (MTU 256..4096, 3-bit retry counts, 5-bit timer
+    /// codes).
     pub fn connect(&mut self, qpn: u32, attr: QpAttr) -> Result<(), ModifyError> {
-        let qp = self.qp_mut(qpn).ok_or(ModifyError::BadQp)?;
+        use crate::modify_qp::QpAttrMask as M;
+        let qp = self.live_qp(qpn).ok_or(ModifyError::BadQp)?;
         if qp.state != QpState::Reset {
             return Err(ModifyError::BadState);
         }
+        let ty = qp.qp_type;
         let valid = matches!(attr.path_mtu, 256 | 512 | 1024 | 2048 | 4096)
             && attr.retry_cnt <= 7
             && attr.rnr_retry <= 7
             && attr.min_rnr_timer < 32
-            && attr.timeout < 32;
+            && attr.timeout < 32
+            && attr.port_num == 1
+            && attr.max_rd_atomic as u64 <= self.p.max_rd_atomic.value
+            && attr.max_dest_rd_atomic as u64 <= self.p.max_rd_atomic.value
+            && attr.pkey_index < crate::modify_qp::PKEY_TABLE_LEN;
         if !valid {
             return Err(ModifyError::InvalidAttr);
         }
-        qp.attr = attr;
-        qp.state = QpState::Rts;
-        qp.req.psn = attr.sq_psn;
-        qp.req.sent_psn = attr.sq_psn;
-        qp.comp.psn = attr.sq_psn;
-        qp.comp.retry_left = attr.retry_cnt;
-        qp.comp.rnr_left = attr.rnr_retry;
-        qp.resp.psn = attr.rq_psn;
+        let (init, rtr, rts) = match ty {
+            QpType::Ud => (M::QKEY, M::NONE, M::SQ_PSN),
+            QpType::Uc => (M::ACCESS_FLAGS, M::AV | M::PATH_MTU | M::DEST_QPN | M::RQ_PSN, M::SQ_PSN),
+            QpType::Rc => (
+                M::ACCESS_FLAGS,
+                M::AV | M::PATH_MTU | M::DEST_QPN | M::RQ_PSN | M::MAX_DEST_RD_ATOMIC | M::MIN_RNR_TIMER,
+                M::TIMEOUT | M::RETRY_CNT | M::RNR_RETRY | M::SQ_PSN | M::MAX_QP_RD_ATOMIC,
+            ),
+        };
+        let now = self.q.now();
+        for (state, mask) in [(QpState::Init, init | M::PKEY_INDEX | M::PORT), (QpState::Rtr, rtr), (QpState::Rts, rts)]
+        {
+            self.modify_qp(now, qpn, &QpAttr { qp_state: state, ..attr }, mask | M::STATE)?;
+        }
+        if ty == QpType::Ud {
+            self.qp_mut(qpn).unwrap().attr.path_mtu = attr.path_mtu;
+        }
         Ok(())
+    }
+
+    /// The queue capacities granted at creation.
+    pub fn query_qp_cap(&self, qpn: u32) -> Option<QpCap> {
+        self.live_qp(qpn).map(|q| q.cap)
     }
 
     /// The QP's state.
     pub fn qp_state(&self, qpn: u32) -> Option<QpState> {
-        self.qp(qpn).map(|qp| qp.state)
+        self.live_qp(qpn).map(|qp| qp.state)
     }
 
     /// Registers memory: `[iova, iova + len)` at host bus address `host_addr`.
@@ -246,22 +317,64 @@ impl Hca {
         self.mrs.deregister(key)
     }
 
+    /// ALLOC_MW of type `ty` in `pd`: returns its rkey. A type 2 window is
+    /// bound by a BIND_MW work request ([`SendOp::BindMw`]) and freed by
+    /// LOCAL_INV or a SEND_WITH_INVALIDATE; a type 1 window is bound by the
+    /// same work request (libibverbs's `ibv_bind_mw` posts one).
+    pub fn alloc_mw(&mut self, pd: u32, ty: MwType) -> u32 {
+        self.mrs.alloc_mw(pd, ty)
+    }
+
+    /// DEALLOC_MW of the window whose index `rkey` names.
+    pub fn dealloc_mw(&mut self, rkey: u32) -> Result<(), MrError> {
+        self.mrs.dealloc_mw(rkey)
+    }
+
+    /// A window's current rkey (a bind changes its low byte).
+    pub fn mw_rkey(&self, rkey: u32) -> Option<u32> {
+        self.mrs.mw_rkey(rkey)
+    }
+
     /// Writes a send WQE into the send queue. The HCA sees it only after
     /// [`ring_sq_doorbell`](Self::ring_sq_doorbell).
     pub fn post_send(&mut self, qpn: u32, wr: SendWr) -> Result<(), PostError> {
         let max_inline = self.p.max_inline.value as usize;
         let ahs = self.ahs.len() as u32;
-        let qp = self.qp_mut(qpn).ok_or(PostError::BadQp)?;
+        let qp = self.qp_mut(qpn).filter(|q| !q.destroyed).ok_or(PostError::BadQp)?;
         let ud_op = matches!(wr.op, SendOp::UdSend { .. });
+        // rxe_opcode.c `rxe_wr_opcode_info`: UC has SEND and RDMA WRITE
+        // (with immediate) and the local operations.
+        let uc_op = matches!(
+            wr.op,
+            SendOp::Send
+                | SendOp::SendWithImm { .. }
+                | SendOp::RdmaWrite { .. }
+                | SendOp::RdmaWriteWithImm { .. }
+                | SendOp::BindMw(_)
+                | SendOp::LocalInv { .. }
+        );
+        if qp.qp_type == QpType::Uc && !uc_op {
+            return Err(PostError::WrongTransport);
+        }
         if qp.ud != ud_op || matches!(wr.op, SendOp::UdSend { ah, .. } if ah >= ahs) {
             return Err(PostError::WrongTransport);
         }
-        if qp.state == QpState::Reset {
+        if qp.state < QpState::Rts {
             return Err(PostError::BadState);
+        }
+        // mlx5_ib_post_send: too many entries is -EINVAL, then a full
+        // queue -ENOMEM.
+        if wr.sges.len() > qp.cap.max_send_sge as usize {
+            return Err(PostError::TooManySge);
+        }
+        if qp.sq.len() >= qp.cap.max_send_wr as usize {
+            return Err(PostError::QueueFull);
         }
         let len = match &wr.inline_data {
             Some(_) if wr.op.has_response() => return Err(PostError::InlineTooLong),
-            Some(d) if d.len() > max_inline => return Err(PostError::InlineTooLong),
+            Some(d) if d.len() > max_inline || d.len() > qp.cap.max_inline_data as usize => {
+                return Err(PostError::InlineTooLong)
+            }
             Some(d) => d.len(),
             None => wr.sges.iter().map(|s| s.len as usize).sum(),
         };
@@ -291,7 +404,9 @@ impl Hca {
         self.q.advance_to(now);
         let now = self.q.now();
         let p = &self.p;
-        let Some(qp) = (qpn as usize).checked_sub(1).and_then(|i| self.qps.get_mut(i)) else { return };
+        let Some(qp) = (qpn as usize).checked_sub(1).and_then(|i| self.qps.get_mut(i)).filter(|q| !q.destroyed) else {
+            return;
+        };
         let upto = qp.req.head_id + qp.sq.len() as u64;
         let mut bytes = 8;
         let from = qp.req.rung_id.max(qp.req.head_id);
@@ -313,17 +428,30 @@ impl Hca {
         self.q.advance_to(now);
         let now = self.q.now();
         let bytes = self.p.wqe_segment.value as usize * wr.sges.len().max(1);
-        let state = self.qp(qpn).ok_or(PostError::BadQp)?.state;
-        match state {
+        let qp = self.live_qp(qpn).ok_or(PostError::BadQp)?;
+        if qp.srq.is_some() {
+            return Err(PostError::HasSrq);
+        }
+        // mlx5_ib_post_recv: a full queue is -ENOMEM, then too many
+        // entries -EINVAL.
+        if qp.state != QpState::Error {
+            if qp.resp.rq.len() + qp.resp.recv.is_some() as usize >= qp.cap.max_recv_wr as usize {
+                return Err(PostError::QueueFull);
+            }
+            if wr.sges.len() > qp.cap.max_recv_sge as usize {
+                return Err(PostError::TooManySge);
+            }
+        }
+        match qp.state {
             QpState::Reset => Err(PostError::BadState),
             QpState::Error => {
-                let qp = self.qp(qpn).unwrap();
                 let (cq, qpn) = (qp.recv_cq, qp.qpn);
                 let cqe = Cqe::new(wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn);
                 self.post_cqe(now, cq, cqe);
                 Ok(())
             }
-            QpState::Rts => {
+            // From INIT on, the receive waits for the responder.
+            _ => {
                 let fetched = self.pcie.dma_read(&self.p, now, bytes).end;
                 self.qp_mut(qpn).unwrap().resp.rq.push_back(RecvWqe { wr, ready_at: fetched });
                 Ok(())
@@ -345,14 +473,28 @@ impl Hca {
 
     /// Arms the CQ for one completion event (ibv_req_notify_cq).
     pub fn req_notify_cq(&mut self, cq: u32) {
-        self.cqs[cq as usize].armed = true;
+        self.cqs[cq as usize].armed = Arm::Next;
     }
 
-    /// Moves a QP to ERROR at `now` (modify_qp to ERR), flushing its queues.
+    /// Arms the CQ for one event on the next solicited receive (or a
+    /// receive completed in error): ibv_req_notify_cq with solicited_only.
+    /// A CQ armed for any completion stays so (rxe_cq.c `rxe_req_notify_cq`).
+    pub fn req_notify_cq_solicited(&mut self, cq: u32) {
+        let c = &mut self.cqs[cq as usize];
+        if c.armed != Arm::Next {
+            c.armed = Arm::Solicited;
+        }
+    }
+
+    /// Moves a QP to ERROR at `now` (modify_qp to ERR), flushing its queues;
+    /// a shorthand for [`modify_qp`](Self::modify_qp) with only IB_QP_STATE
+    /// that also takes a QP in RESET.
     pub fn modify_qp_error(&mut self, now: Ps, qpn: u32) {
         self.q.advance_to(now);
         let now = self.q.now();
-        self.qp_error(now, qpn);
+        if self.live_qp(qpn).is_some() {
+            self.qp_error(now, qpn);
+        }
     }
 
     // ---------------------------------------------------------------
@@ -454,8 +596,9 @@ impl Hca {
                 }
             }
             Event::CqeVisible { cq, cqe } => {
+                let gone = self.qp(cqe.qpn).is_some_and(|q| q.destroyed);
                 let c = &mut self.cqs[cq as usize];
-                if c.error {
+                if c.error || c.destroyed || gone {
                     return;
                 }
                 if c.entries.len() >= c.capacity {
@@ -465,7 +608,11 @@ impl Hca {
                     c.entries.push_back(cqe);
                 }
             }
-            Event::Irq(irq) => host.interrupt(irq),
+            Event::Irq(irq) => {
+                if self.irq_live(&irq) {
+                    host.interrupt(irq)
+                }
+            }
         }
     }
 
@@ -490,13 +637,31 @@ impl Hca {
     }
 
     /// Writes a CQE at `t` (a 64-byte posted DMA write); if the CQ is armed,
-    /// disarms it and follows with an EQE and the MSI-X write.
+    /// disarms it and follows with an EQE and the MSI-X write. A receive
+    /// completed in error counts as solicited, a send completion never
+    /// does (rxe passes 1 and 0).
     pub(crate) fn post_cqe(&mut self, t: Ps, cq: u32, cqe: Cqe) {
+        let recv = matches!(cqe.opcode, WcOpcode::Recv | WcOpcode::RecvRdmaWithImm);
+        let solicited = recv && cqe.status != WcStatus::Success;
+        self.post_cqe_se(t, cq, cqe, solicited)
+    }
+
+    /// [`post_cqe`](Self::post_cqe) of a receive completed by a packet
+    /// whose BTH SE bit was `solicited`.
+    pub(crate) fn post_cqe_se(&mut self, t: Ps, cq: u32, cqe: Cqe, solicited: bool) {
+        if self.cqs[cq as usize].destroyed {
+            return;
+        }
         let visible = self.pcie.dma_write(&self.p, t, self.p.cqe_size.value as usize);
         self.q.schedule(visible, Event::CqeVisible { cq, cqe });
         let c = &mut self.cqs[cq as usize];
-        if c.armed && !c.error {
-            c.armed = false;
+        let fire = match c.armed {
+            Arm::No => false,
+            Arm::Next => true,
+            Arm::Solicited => solicited,
+        };
+        if fire && !c.error {
+            c.armed = Arm::No;
             self.raise(t, Interrupt::Completion { cq });
         }
     }
@@ -511,41 +676,73 @@ impl Hca {
     /// Moves the QP to ERROR: every outstanding send WQE and receive WQE
     /// completes with WR_FLUSH_ERR, signaled or not (IBTA Vol. 1 sec.
     /// 10.7.3.1; rxe_comp.c `rxe_drain_resp_pkts`, rxe_resp.c flush), and the
-    /// timers and queued packets are dropped.
+    /// timers and queued packets are dropped. An SRQ-attached QP keeps its
+    /// SRQ's WQEs (they are the SRQ's) and raises LAST_WQE_REACHED (IBTA
+    /// 11.6.3.1; rxe_resp.c).
     pub(crate) fn qp_error(&mut self, t: Ps, qpn: u32) {
         let Some(qp) = self.qp_mut(qpn) else { return };
         if qp.state == QpState::Error {
             return;
         }
         qp.state = QpState::Error;
+        qp.draining = false;
+        let srq = qp.srq.is_some();
         self.flush(t, qpn);
+        if srq {
+            self.raise(t, Interrupt::Async(AsyncEvent::QpLastWqeReached { qpn }));
+        }
+    }
+
+    /// A UD or UC send failed: the QP goes to SQE (IBTA Vol. 1 sec. 10.3.1.2):
+    /// its send queue is flushed and stopped, its receives go on.
+    pub(crate) fn sq_error(&mut self, t: Ps, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        if !qp.state.sends() {
+            return;
+        }
+        qp.state = QpState::Sqe;
+        qp.draining = false;
+        self.flush_sq(t, qpn);
     }
 
     /// Completes every doorbelled send WQE and every receive WQE of the QP
     /// with WR_FLUSH_ERR and drops its queued packets and timers.
     pub(crate) fn flush(&mut self, t: Ps, qpn: u32) {
+        self.flush_sq(t, qpn);
+        let qp = self.qp_mut(qpn).unwrap();
+        let rcq = qp.recv_cq;
+        let mut flushed = Vec::new();
+        let recv = qp.resp.recv.take().map(|r| r.wqe);
+        for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
+            flushed.push(Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn));
+        }
+        qp.resp.write = None;
+        qp.resp.atomic_pending.clear();
+        for cqe in flushed {
+            self.post_cqe(t, rcq, cqe);
+        }
+    }
+
+    /// Completes every doorbelled send WQE with WR_FLUSH_ERR and drops the
+    /// queued packets and timers.
+    pub(crate) fn flush_sq(&mut self, t: Ps, qpn: u32) {
         let qp = self.qp_mut(qpn).unwrap();
         qp.req.txq.clear();
         qp.req.rnr_wait = false;
         qp.comp.timer_deadline = None;
-        let (scq, rcq) = (qp.send_cq, qp.recv_cq);
+        let scq = qp.send_cq;
         let mut flushed = Vec::new();
         // Send WQEs not yet doorbelled stay until their doorbell (then flush).
         let n = (qp.req.doorbell_id - qp.req.head_id) as usize;
         for w in qp.sq.drain(..n) {
-            flushed.push((scq, Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, wc_opcode(&w.wr), 0, qpn)));
+            flushed.push(Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, wc_opcode(&w.wr), 0, qpn));
         }
         qp.req.head_id = qp.req.doorbell_id;
         qp.req.fetch_id = qp.req.doorbell_id;
         qp.req.packetize_id = qp.req.doorbell_id;
-        let recv = qp.resp.recv.take().map(|r| r.wqe);
-        for w in recv.into_iter().chain(qp.resp.rq.drain(..)) {
-            flushed.push((rcq, Cqe::new(w.wr.wr_id, WcStatus::WrFlushErr, WcOpcode::Recv, 0, qpn)));
-        }
-        qp.resp.write = None;
-        qp.resp.atomic_pending.clear();
-        for (cq, cqe) in flushed {
-            self.post_cqe(t, cq, cqe);
+        qp.req.wait_psn = false;
+        for cqe in flushed {
+            self.post_cqe(t, scq, cqe);
         }
     }
 
@@ -559,13 +756,22 @@ impl Hca {
             let cqe = Cqe::new(w.wr.wr_id, status, wc_opcode(&w.wr), 0, qpn);
             self.post_cqe(t, cq, cqe);
         }
-        self.qp_error(t, qpn);
+        if self.qp(qpn).unwrap().qp_type != QpType::Rc {
+            self.sq_error(t, qpn);
+        } else {
+            self.qp_error(t, qpn);
+        }
     }
 }
 
 pub(crate) fn wc_opcode(wr: &SendWr) -> WcOpcode {
     match wr.op {
-        SendOp::Send | SendOp::UdSend { .. } => WcOpcode::Send,
+        SendOp::Send | SendOp::SendWithInv { .. } | SendOp::SendWithImm { .. } | SendOp::UdSend { .. } => {
+            WcOpcode::Send
+        }
+        SendOp::RdmaWriteWithImm { .. } => WcOpcode::RdmaWrite,
+        SendOp::BindMw(_) => WcOpcode::BindMw,
+        SendOp::LocalInv { .. } => WcOpcode::LocalInv,
         SendOp::RdmaWrite { .. } => WcOpcode::RdmaWrite,
         SendOp::RdmaRead { .. } => WcOpcode::RdmaRead,
         SendOp::AtomicCmpSwap { .. } => WcOpcode::CompSwap,

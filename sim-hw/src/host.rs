@@ -36,6 +36,15 @@ pub enum AsyncEvent {
     QpAccessError { qpn: u32 },
     /// A responder saw an invalid request (IBV_EVENT_QP_REQ_ERR).
     QpRequestError { qpn: u32 },
+    /// A QP in SQD finished its in-flight WQEs (IBV_EVENT_SQ_DRAINED; only
+    /// if asked for with `en_sqd_async_notify`).
+    SqDrained { qpn: u32 },
+    /// An SRQ-attached QP went to ERROR: no receive WQE of the SRQ will
+    /// be consumed by it any more (IBV_EVENT_QP_LAST_WQE_REACHED).
+    QpLastWqeReached { qpn: u32 },
+    /// An SRQ's WQE count fell below its armed limit; the limit is
+    /// disarmed (IBV_EVENT_SRQ_LIMIT_REACHED, one shot).
+    SrqLimitReached { srq: u32 },
     /// The port's link went down (IBV_EVENT_PORT_ERR).
     PortError { port: u8 },
     /// The port's link came (back) up (IBV_EVENT_PORT_ACTIVE).

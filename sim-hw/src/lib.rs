@@ -16,6 +16,10 @@
 //! - [`packet`]: IB RC and UD packets and header sizes.
 //! - [`mr`]: memory region translation and protection.
 //! - [`qp`], [`cq`]: queue pair and completion queue state.
+//! - [`modify_qp`]: the QP state table and MODIFY_QP.
+//! - [`srq`]: shared receive queues.
+//! - [`device`]: what QUERY_DEVICE and QUERY_PORT report.
+//! - `destroy.rs`: destroying QPs and CQs, quiesced.
 //! - [`hca`]: the HCA, its driver interface and shared pipeline stages;
 //!   `req.rs`, `resp.rs`, `comp.rs`: the requester, responder and completer.
 //! - [`fabric`]: links, the switch, credits, port faults, and the
@@ -25,19 +29,23 @@
 //!   calibration, the tests and the bench.
 
 pub mod cq;
+pub mod device;
 pub mod engine;
 pub mod fabric;
 pub mod harness;
 pub mod hca;
 pub mod host;
+pub mod modify_qp;
 pub mod mr;
 pub mod packet;
 pub mod pcie;
 pub mod perftest;
 pub mod profile;
 pub mod qp;
+pub mod srq;
 
 mod comp;
+mod destroy;
 mod req;
 mod resp;
 

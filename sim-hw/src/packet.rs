@@ -33,6 +33,11 @@ pub const DETH_BYTES: usize = 8;
 /// receive buffer reserves its 40 bytes first (IBTA Vol. 1 sec. 8.3, and
 /// verbs: the GRH, if any, lands in the first 40 bytes).
 pub const GRH_BYTES: usize = 40;
+/// Invalidate extended transport header (the rkey to invalidate; IBTA
+/// Vol. 1 sec. 9.3.7).
+pub const IETH_BYTES: usize = 4;
+/// Immediate data extended transport header (IBTA Vol. 1 sec. 9.3.8).
+pub const IMMDT_BYTES: usize = 4;
 /// Atomic acknowledge extended transport header (the original value; IBTA
 /// Vol. 1 sec. 9.3.6).
 pub const ATOMIC_ACK_ETH_BYTES: usize = 8;
@@ -54,8 +59,9 @@ pub fn psn_add(psn: u32, n: u32) -> u32 {
     psn.wrapping_add(n) & PSN_MASK
 }
 
-/// RC opcodes modelled (IBTA Vol. 1 table 38; SEND, RDMA WRITE and RDMA
-/// READ without immediate, the two atomics, and the acknowledges).
+/// Opcodes modelled (IBTA Vol. 1 table 38): RC SEND and RDMA WRITE, with
+/// and without immediate, SEND with invalidate, RDMA READ, the two
+/// atomics, the acknowledges, and UD SEND_ONLY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Opcode {
     SendFirst,
@@ -77,6 +83,18 @@ pub enum Opcode {
     AtomicAcknowledge,
     /// UD SEND_ONLY (IBTA Vol. 1 table 38, opcode 0x64): LRH + BTH + DETH.
     UdSendOnly,
+    /// SEND_LAST_WITH_INVALIDATE (0x16): the last packet of a SEND, with an IETH.
+    SendLastInv,
+    /// SEND_ONLY_WITH_INVALIDATE (0x17).
+    SendOnlyInv,
+    /// SEND_LAST_WITH_IMMEDIATE (0x03): with an ImmDt.
+    SendLastImm,
+    /// SEND_ONLY_WITH_IMMEDIATE (0x05).
+    SendOnlyImm,
+    /// RDMA_WRITE_LAST_WITH_IMMEDIATE (0x09): consumes a receive WQE.
+    WriteLastImm,
+    /// RDMA_WRITE_ONLY_WITH_IMMEDIATE (0x0b): RETH and ImmDt.
+    WriteOnlyImm,
 }
 
 impl Opcode {
@@ -85,7 +103,14 @@ impl Opcode {
     pub fn is_start(self) -> bool {
         matches!(
             self,
-            Opcode::SendFirst | Opcode::SendOnly | Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest
+            Opcode::SendFirst
+                | Opcode::SendOnly
+                | Opcode::SendOnlyInv
+                | Opcode::SendOnlyImm
+                | Opcode::WriteFirst
+                | Opcode::WriteOnly
+                | Opcode::WriteOnlyImm
+                | Opcode::ReadRequest
         ) || self.is_atomic()
     }
     /// Whether this request packet ends a message (LAST, ONLY, a READ
@@ -93,7 +118,17 @@ impl Opcode {
     pub fn is_end(self) -> bool {
         matches!(
             self,
-            Opcode::SendLast | Opcode::SendOnly | Opcode::WriteLast | Opcode::WriteOnly | Opcode::ReadRequest
+            Opcode::SendLast
+                | Opcode::SendOnly
+                | Opcode::SendLastInv
+                | Opcode::SendOnlyInv
+                | Opcode::SendLastImm
+                | Opcode::SendOnlyImm
+                | Opcode::WriteLast
+                | Opcode::WriteOnly
+                | Opcode::WriteLastImm
+                | Opcode::WriteOnlyImm
+                | Opcode::ReadRequest
         ) || self.is_atomic()
     }
     /// CMP_SWAP or FETCH_ADD (a request with an AtomicETH).
@@ -119,16 +154,38 @@ impl Opcode {
     }
     /// SEND family.
     pub fn is_send(self) -> bool {
-        matches!(self, Opcode::SendFirst | Opcode::SendMiddle | Opcode::SendLast | Opcode::SendOnly)
+        matches!(
+            self,
+            Opcode::SendFirst
+                | Opcode::SendMiddle
+                | Opcode::SendLast
+                | Opcode::SendOnly
+                | Opcode::SendLastInv
+                | Opcode::SendOnlyInv
+                | Opcode::SendLastImm
+                | Opcode::SendOnlyImm
+        )
     }
     /// RDMA WRITE family.
     pub fn is_write(self) -> bool {
-        matches!(self, Opcode::WriteFirst | Opcode::WriteMiddle | Opcode::WriteLast | Opcode::WriteOnly)
+        matches!(
+            self,
+            Opcode::WriteFirst
+                | Opcode::WriteMiddle
+                | Opcode::WriteLast
+                | Opcode::WriteOnly
+                | Opcode::WriteLastImm
+                | Opcode::WriteOnlyImm
+        )
+    }
+    /// Whether the packet carries immediate data (an ImmDt).
+    pub fn has_imm(self) -> bool {
+        matches!(self, Opcode::SendLastImm | Opcode::SendOnlyImm | Opcode::WriteLastImm | Opcode::WriteOnlyImm)
     }
     /// Whether the opcode carries a RETH (rxe_opcode.c: RXE_RETH_MASK on
     /// RDMA_WRITE_FIRST, RDMA_WRITE_ONLY and RDMA_READ_REQUEST).
     pub fn has_reth(self) -> bool {
-        matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::ReadRequest)
+        matches!(self, Opcode::WriteFirst | Opcode::WriteOnly | Opcode::WriteOnlyImm | Opcode::ReadRequest)
     }
     /// Whether the opcode carries an AETH (rxe_opcode.c: the acknowledges
     /// and the READ responses FIRST, LAST and ONLY; MIDDLE has none).
@@ -188,6 +245,10 @@ pub enum Ext {
     AtomicAck(u64),
     /// DETH (UD).
     Deth(Deth),
+    /// IETH: the rkey a SEND_WITH_INVALIDATE invalidates.
+    Ieth(u32),
+    /// ImmDt: the immediate data of a SEND or RDMA WRITE with immediate.
+    Imm(u32),
 }
 
 /// Atomic extended transport header.
@@ -274,6 +335,8 @@ pub struct Packet {
     pub psn: u32,
     /// BTH AckReq bit.
     pub ack_req: bool,
+    /// BTH SE bit (solicited event).
+    pub se: bool,
     pub reth: Option<Reth>,
     pub aeth: Option<Aeth>,
     /// The header only some opcodes carry (boxed when rare and large, so
@@ -297,6 +360,20 @@ impl Packet {
             _ => None,
         }
     }
+    /// The immediate data, if the packet carries any.
+    pub fn imm(&self) -> Option<u32> {
+        match self.ext {
+            Ext::Imm(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// The IETH's rkey, if the packet carries one.
+    pub fn ieth(&self) -> Option<u32> {
+        match self.ext {
+            Ext::Ieth(k) => Some(k),
+            _ => None,
+        }
+    }
     /// The DETH, if the packet carries one.
     pub fn deth(&self) -> Option<Deth> {
         match self.ext {
@@ -315,6 +392,8 @@ impl Packet {
             + if self.opcode.is_atomic() { ATOMIC_ETH_BYTES } else { 0 }
             + if self.opcode == Opcode::AtomicAcknowledge { ATOMIC_ACK_ETH_BYTES } else { 0 }
             + if self.opcode == Opcode::UdSendOnly { DETH_BYTES } else { 0 }
+            + if matches!(self.opcode, Opcode::SendLastInv | Opcode::SendOnlyInv) { IETH_BYTES } else { 0 }
+            + if self.opcode.has_imm() { IMMDT_BYTES } else { 0 }
             + self.payload.len().next_multiple_of(4)
             + ICRC_BYTES
             + VCRC_BYTES
@@ -340,6 +419,7 @@ mod tests {
             opcode,
             psn: 0,
             ack_req: false,
+            se: false,
             reth: None,
             aeth: None,
             ext: Ext::None,
@@ -360,6 +440,10 @@ mod tests {
         assert_eq!(pkt(Opcode::FetchAdd, 0).wire_bytes(), 8 + 12 + 28 + 4 + 2);
         assert_eq!(pkt(Opcode::AtomicAcknowledge, 0).wire_bytes(), 8 + 12 + 4 + 8 + 4 + 2);
         assert_eq!(pkt(Opcode::UdSendOnly, 100).wire_bytes(), 8 + 12 + 8 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::SendOnlyInv, 100).wire_bytes(), 8 + 12 + 4 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::SendOnlyImm, 100).wire_bytes(), 8 + 12 + 4 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::WriteOnlyImm, 100).wire_bytes(), 8 + 12 + 16 + 4 + 100 + 4 + 2);
+        assert_eq!(pkt(Opcode::WriteLastImm, 100).wire_bytes(), 8 + 12 + 4 + 100 + 4 + 2);
         // PadCnt rounds the payload up to 4 bytes.
         assert_eq!(pkt(Opcode::SendOnly, 1).wire_bytes(), 8 + 12 + 4 + 4 + 2);
     }

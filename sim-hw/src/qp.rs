@@ -26,18 +26,71 @@ use crate::engine::Ps;
 use crate::packet::{Opcode, Packet};
 use crate::pcie::ReadTiming;
 
-/// QP states modelled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// QP states (IBTA Vol. 1 sec. 10.3.1; `enum ib_qp_state`, in its order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum QpState {
+    /// No queues usable; posts are refused.
     Reset,
+    /// Receives may be posted; packets are dropped, nothing is sent.
+    Init,
+    /// Ready to receive: the responder runs; nothing is sent.
+    Rtr,
     /// Ready to send (and receive).
     Rts,
+    /// Send queue drain: WQEs already started finish, no new one starts;
+    /// SQ_DRAINED once the last completes (if asked for).
+    Sqd,
+    /// Send queue error (UD, UC): a send failed; the send queue is flushed
+    /// and stopped, receives go on.
+    Sqe,
+    /// Everything flushed with WR_FLUSH_ERR; packets dropped.
     Error,
 }
 
-/// Connection attributes (the RTR and RTS parts of `ib_qp_attr`).
+impl QpState {
+    /// The states whose responder takes incoming requests (rxe_recv.c
+    /// `check_type_state`: a request needs at least RTR).
+    pub fn receives(self) -> bool {
+        matches!(self, QpState::Rtr | QpState::Rts | QpState::Sqd | QpState::Sqe)
+    }
+    /// The states whose requester and completer run: RTS, and SQD for the
+    /// WQEs it is draining.
+    pub fn sends(self) -> bool {
+        matches!(self, QpState::Rts | QpState::Sqd)
+    }
+}
+
+/// Transport service of a QP (`enum ib_qp_type`'s RC, UC, UD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QpType {
+    Rc,
+    /// Unreliable connection: SEND and RDMA WRITE (with immediate), no
+    /// acknowledge, no retry; a message with a lost packet is dropped.
+    Uc,
+    Ud,
+}
+
+/// QP attributes (`struct ib_qp_attr`, the fields the device keeps). Which
+/// of them a modify applies is said by a [`QpAttrMask`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QpAttr {
+    /// The state to move to (IB_QP_STATE).
+    pub qp_state: QpState,
+    /// The state the consumer believes the QP is in (IB_QP_CUR_STATE).
+    pub cur_qp_state: QpState,
+    /// Ask for SQ_DRAINED on RTS -> SQD (IB_QP_EN_SQD_ASYNC_NOTIFY).
+    pub en_sqd_async_notify: bool,
+    /// Remote operations the responder accepts: REMOTE_WRITE, REMOTE_READ,
+    /// REMOTE_ATOMIC (IB_QP_ACCESS_FLAGS; rxe_resp.c `check_op_valid`).
+    pub qp_access_flags: crate::mr::Access,
+    /// P_Key table index (IB_QP_PKEY_INDEX), below [`crate::modify_qp::PKEY_TABLE_LEN`].
+    pub pkey_index: u16,
+    /// The HCA port (IB_QP_PORT): 1, the only one.
+    pub port_num: u8,
+    /// Initiator depth: READs and atomics outstanding (IB_QP_MAX_QP_RD_ATOMIC).
+    pub max_rd_atomic: u8,
+    /// Responder resources (IB_QP_MAX_DEST_RD_ATOMIC).
+    pub max_dest_rd_atomic: u8,
     /// The remote port (LID; the HCA index in a fabric).
     pub dest_lid: u16,
     /// The remote QP number.
@@ -61,10 +114,21 @@ pub struct QpAttr {
 }
 
 impl Default for QpAttr {
-    /// perftest's defaults: MTU 4096, timeout 14, retry_cnt 7, rnr_retry 7,
-    /// min_rnr_timer 12 (0.64 ms).
+    /// perftest's defaults: port 1, every remote access, MTU 4096, timeout
+    /// 14, retry_cnt 7, rnr_retry 7, min_rnr_timer 12 (0.64 ms), 16 READs
+    /// and atomics each way.
     fn default() -> Self {
         QpAttr {
+            qp_state: QpState::Reset,
+            cur_qp_state: QpState::Reset,
+            en_sqd_async_notify: false,
+            qp_access_flags: crate::mr::Access::REMOTE_WRITE
+                | crate::mr::Access::REMOTE_READ
+                | crate::mr::Access::REMOTE_ATOMIC,
+            pkey_index: 0,
+            port_num: 1,
+            max_rd_atomic: 16,
+            max_dest_rd_atomic: 16,
             dest_lid: 0,
             dest_qpn: 0,
             path_mtu: 4096,
@@ -130,6 +194,30 @@ pub enum SendOp {
         rkey: u32,
         add: u64,
     },
+    /// SEND_WITH_IMM: a SEND whose last packet carries `imm`, reported in
+    /// the receive's CQE.
+    SendWithImm {
+        imm: u32,
+    },
+    /// RDMA_WRITE_WITH_IMM: an RDMA WRITE whose last packet carries `imm`
+    /// and consumes a receive WQE at the responder (RNR if none).
+    RdmaWriteWithImm {
+        remote_addr: u64,
+        rkey: u32,
+        imm: u32,
+    },
+    /// BIND_MW: binds a memory window (type 1 or 2) to a range of a region;
+    /// a local operation, nothing is sent.
+    BindMw(crate::mr::MwBind),
+    /// LOCAL_INV: invalidates the type 2 window `rkey`; local.
+    LocalInv {
+        rkey: u32,
+    },
+    /// SEND_WITH_INVALIDATE: a SEND whose last packet asks the responder
+    /// to invalidate its window `rkey`.
+    SendWithInv {
+        rkey: u32,
+    },
     /// A UD SEND to QP `remote_qpn`, with Q_Key `remote_qkey`, at the port
     /// of address handle `ah` (from [`crate::hca::Hca::create_ah`]).
     UdSend {
@@ -142,7 +230,18 @@ pub enum SendOp {
 impl SendOp {
     /// Whether the WQE carries a remote-address segment.
     pub fn is_remote(self) -> bool {
-        !matches!(self, SendOp::Send | SendOp::UdSend { .. })
+        matches!(
+            self,
+            SendOp::RdmaWrite { .. }
+                | SendOp::RdmaWriteWithImm { .. }
+                | SendOp::RdmaRead { .. }
+                | SendOp::AtomicCmpSwap { .. }
+                | SendOp::AtomicFetchAdd { .. }
+        )
+    }
+    /// Whether the HCA executes it without sending (BIND_MW, LOCAL_INV).
+    pub fn is_local(self) -> bool {
+        matches!(self, SendOp::BindMw(_) | SendOp::LocalInv { .. })
     }
     /// Whether the WQE carries an atomic segment.
     pub fn is_atomic(self) -> bool {
@@ -167,6 +266,9 @@ pub struct SendWr {
     pub inline_data: Option<Vec<u8>>,
     /// IBV_SEND_SIGNALED (the QP may also signal all).
     pub signaled: bool,
+    /// IBV_SEND_SOLICITED: the last packet of a SEND or WRITE with
+    /// immediate sets the BTH SE bit, for a CQ armed solicited-only.
+    pub solicited: bool,
 }
 
 /// A receive work request (`ib_recv_wr`).
@@ -176,32 +278,109 @@ pub struct RecvWr {
     pub sges: Vec<Sge>,
 }
 
-/// Why a post was refused synchronously.
+/// What CREATE_QP gives the device (`struct ib_qp_init_attr`'s part it
+/// keeps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpInit {
+    pub qp_type: QpType,
+    pub pd: u32,
+    pub send_cq: u32,
+    pub recv_cq: u32,
+    /// Take receives from this SRQ (then POST_RECV on the QP is refused).
+    pub srq: Option<u32>,
+    /// IB_SIGNAL_ALL_WR.
+    pub sig_all: bool,
+    /// Queue sizes asked for; [`crate::hca::Hca::query_qp_cap`] tells what
+    /// was granted.
+    pub cap: QpCap,
+}
+
+/// WQEs a send or receive queue may hold (ConnectX-4's max_qp_wr).
+pub const MAX_QP_WR: u32 = 32768;
+/// Scatter/gather entries per WQE (ConnectX-4's max_sge).
+pub const MAX_SGE: u32 = 30;
+
+/// Queue capacities (`struct ib_qp_cap`). Default: the device's maxima,
+/// with the profile's inline limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpCap {
+    pub max_send_wr: u32,
+    pub max_recv_wr: u32,
+    pub max_send_sge: u32,
+    pub max_recv_sge: u32,
+    pub max_inline_data: u32,
+}
+
+impl Default for QpCap {
+    fn default() -> Self {
+        QpCap {
+            max_send_wr: MAX_QP_WR,
+            max_recv_wr: MAX_QP_WR,
+            max_send_sge: MAX_SGE,
+            max_recv_sge: MAX_SGE,
+            max_inline_data: u32::MAX,
+        }
+    }
+}
+
+/// Why an object could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateError {
+    /// A CQ that does not exist.
+    BadCq,
+    /// An SRQ that does not exist.
+    BadSrq,
+    /// A size beyond the device's limits.
+    InvalidAttr,
+}
+
+/// Why a post was refused synchronously. The errno each is in Linux is
+/// the kernel's to give; the drivers' choices are noted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PostError {
-    /// No such QP.
+    /// No such QP (or SRQ, for POST_SRQ_RECV).
     BadQp,
-    /// The QP is in RESET.
+    /// Send: the QP is below RTS (RESET, INIT, RTR); receive: in RESET
+    /// (rxe_verbs.c: -EINVAL).
     BadState,
-    /// Inline payload longer than the profile's max_inline, or on a READ.
+    /// A receive posted to a QP that takes its receives from an SRQ (rxe:
+    /// -EINVAL; mlx5 finds its empty receive queue full: -ENOMEM).
+    HasSrq,
+    /// More scatter/gather entries than the queue takes (-EINVAL).
+    TooManySge,
+    /// The queue is full: `max_send_wr`/`max_recv_wr` WQEs outstanding, or
+    /// the SRQ's `max_wr` (mlx5: -ENOMEM).
+    QueueFull,
+    /// An operation the device does not do.
+    Unsupported,
+    /// Inline payload longer than the QP's `max_inline_data` or the
+    /// profile's max_inline, or on a READ or atomic (mlx5: -ENOMEM; rxe:
+    /// -EINVAL).
     InlineTooLong,
-    /// A UD operation on an RC QP or an RC one on a UD QP, or an unknown
-    /// address handle.
+    /// A UD operation on an RC or UC QP, an RC one on a UD QP, a READ,
+    /// atomic or SEND with invalidate on a UC QP, or an unknown address
+    /// handle.
     WrongTransport,
     /// An atomic whose gather list is not 8 bytes or whose remote address
     /// is not 8-byte aligned (rxe_verbs.c `validate_send_wr`: -EINVAL).
     InvalidAtomic,
 }
 
-/// Why a QP could not be modified.
+/// Why a QP could not be modified (all -EINVAL in mlx5_ib_modify_qp and
+/// rxe_qp_chk_attr, but for the unknown QP, which the kernel never passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModifyError {
     /// No such QP.
     BadQp,
-    /// The transition is not allowed from the QP's state.
+    /// The transition, or the attribute mask, is not in the state table
+    /// ([`crate::modify_qp::modify_qp_is_ok`]), or IB_QP_CUR_STATE names a
+    /// state the QP is not in (firmware's bad-state syndrome).
     BadState,
     /// An attribute is out of range.
     InvalidAttr,
+    /// Out of SQD while the send queue is still draining (rxe_qp.c
+    /// `rxe_qp_chk_attr`: only ERROR is allowed until SQ_DRAINED).
+    Draining,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +393,9 @@ pub(crate) enum Stage {
     Ready,
     /// Packets made; waiting for the ACK.
     Sent,
+    /// A local operation, executed in order; completes once every WQE
+    /// before it has.
+    Done,
 }
 
 pub(crate) struct SendWqe {
@@ -244,6 +426,8 @@ pub(crate) struct RecvInProgress {
 pub(crate) struct WriteInProgress {
     pub host_addr: u64,
     pub resid: u64,
+    /// The RETH's length (a WRITE with immediate reports it).
+    pub len: u64,
 }
 
 #[derive(Default)]
@@ -298,6 +482,9 @@ pub(crate) struct RespState {
     pub last_op: Option<Opcode>,
     /// A PSN sequence NAK was sent and not yet answered (rxe's `sent_psn_nak`).
     pub sent_psn_nak: bool,
+    /// UC: the rest of the message in progress is being dropped (a packet
+    /// was lost or refused; rxe's `drop_msg`).
+    pub drop_msg: bool,
     pub rq: VecDeque<RecvWqe>,
     pub recv: Option<RecvInProgress>,
     pub write: Option<WriteInProgress>,
@@ -316,8 +503,17 @@ pub(crate) struct RespState {
 
 pub(crate) struct Qp {
     pub qpn: u32,
-    /// Unreliable datagram (else reliable connection).
+    pub qp_type: QpType,
+    /// Unreliable datagram (`qp_type == Ud`).
     pub ud: bool,
+    /// The SRQ its receives come from (then it has no receive queue).
+    pub srq: Option<u32>,
+    /// Queue capacities granted.
+    pub cap: QpCap,
+    /// In SQD with WQEs still in flight; SQ_DRAINED not yet raised.
+    pub draining: bool,
+    /// Destroyed: kept (in RESET) so that events in flight find it.
+    pub destroyed: bool,
     pub pd: u32,
     pub state: QpState,
     pub attr: QpAttr,

@@ -30,19 +30,22 @@
 
 use crate::cq::{Cqe, WcOpcode, WcStatus};
 use crate::engine::Ps;
-use crate::hca::{Event, Hca};
+use crate::hca::{wc_opcode, Event, Hca};
 use crate::host::Host;
 use crate::mr::Access;
 use crate::packet::{psn_add, psn_diff, AtomicEth, Deth, Ext, Opcode, Packet, Payload, Reth};
-use crate::qp::{local_ack_timeout, QpState, SendOp, Stage};
+use crate::qp::{local_ack_timeout, QpState, QpType, SendOp, Stage};
 
 impl Hca {
     pub(crate) fn on_doorbell(&mut self, now: Ps, qpn: u32, upto: u64) {
         let qp = self.qp_mut(qpn).unwrap();
         qp.req.doorbell_id = qp.req.doorbell_id.max(upto);
-        if qp.state == QpState::Error {
-            // Work posted to a QP in error completes flushed.
-            return self.flush(now, qpn);
+        match qp.state {
+            // Work posted to a QP in error completes flushed; in SQE the
+            // send queue alone is in error.
+            QpState::Error => return self.flush(now, qpn),
+            QpState::Sqe => return self.flush_sq(now, qpn),
+            _ => {}
         }
         let qp = self.qp_mut(qpn).unwrap();
         let mut fetches = Vec::new();
@@ -125,7 +128,9 @@ impl Hca {
         let lid = self.lid;
         let max_per_ack = self.p.max_pkt_per_ack.value;
         let qp = self.qps.get_mut(qpn as usize - 1).unwrap();
-        while qp.req.packetize_id < qp.req.fetch_id {
+        let uc = qp.qp_type == QpType::Uc;
+        // Only RTS starts WQEs (SQD drains those already started).
+        while qp.req.packetize_id < qp.req.fetch_id && qp.state == QpState::Rts {
             let id = qp.req.packetize_id;
             let mtu = qp.attr.path_mtu;
             let (dlid, dqp) = (qp.attr.dest_lid, qp.attr.dest_qpn);
@@ -134,6 +139,29 @@ impl Hca {
             let w = &mut qp.sq[i];
             if w.stage != Stage::Ready || w.error.is_some() {
                 break;
+            }
+            if w.wr.op.is_local() {
+                // Executed here, in order, sending nothing (rxe_req.c
+                // `rxe_do_local_ops`); a failure completes it with its
+                // error once it reaches the head, and the QP goes to ERROR.
+                let (op, pd) = (w.wr.op, qp.pd);
+                let r = match op {
+                    SendOp::BindMw(b) => self.mrs.bind_mw(qpn, pd, &b).map_err(|_| WcStatus::MwBindErr),
+                    SendOp::LocalInv { rkey } => self.mrs.invalidate(rkey).map_err(|_| WcStatus::LocQpOpErr),
+                    _ => unreachable!(),
+                };
+                let w = &mut qp.sq[i];
+                match r {
+                    Ok(()) => {
+                        w.stage = Stage::Done;
+                        qp.req.packetize_id += 1;
+                        continue;
+                    }
+                    Err(status) => {
+                        w.error = Some(status);
+                        break;
+                    }
+                }
             }
             let npkts = w.len.div_ceil(mtu).max(1) as u32;
             w.first_psn = psn;
@@ -155,6 +183,7 @@ impl Hca {
                     opcode: Opcode::UdSendOnly,
                     psn,
                     ack_req: false,
+                    se: w.wr.solicited,
                     reth: None,
                     aeth: None,
                     ext: Ext::Deth(Deth { qkey: remote_qkey, src_qp: qpn }),
@@ -188,7 +217,8 @@ impl Hca {
                 };
                 qp.req.noack_pkts += 1;
                 let last = k == npkts - 1;
-                let ack_req = last || qp.req.noack_pkts >= max_per_ack;
+                // UC asks for no acknowledge.
+                let ack_req = !uc && (last || qp.req.noack_pkts >= max_per_ack);
                 if ack_req {
                     qp.req.noack_pkts = 0;
                 }
@@ -197,7 +227,9 @@ impl Hca {
             }
         }
         self.kick_tx(now, qpn);
+        self.complete_done_head(now, qpn);
         self.check_failed_head(now, qpn);
+        self.check_drained(now, qpn);
     }
 
     /// Schedules a Tx event when the head packet will be ready.
@@ -221,11 +253,14 @@ impl Hca {
         if qp.req.tx_pending_at == Some(now) {
             qp.req.tx_pending_at = None;
         }
-        if qp.state != QpState::Rts || qp.req.rnr_wait {
+        if !qp.state.sends() || qp.req.rnr_wait {
             return;
         }
         if qp.ud {
             return self.on_tx_ud(now, qpn);
+        }
+        if qp.qp_type == QpType::Uc {
+            return self.on_tx_uc(now, qpn);
         }
         let arm = qp.comp.timer_deadline.is_none();
         let mut sent = false;
@@ -246,7 +281,9 @@ impl Hca {
                 let before = qp
                     .sq
                     .iter()
-                    .take_while(|w| w.stage == Stage::Sent && psn_diff(w.first_psn, pkt.psn) < 0)
+                    .take_while(|w| {
+                        w.stage == Stage::Done || (w.stage == Stage::Sent && psn_diff(w.first_psn, pkt.psn) < 0)
+                    })
                     .filter(|w| w.wr.op.has_response())
                     .count();
                 if before >= max_rd_atomic {
@@ -304,6 +341,47 @@ impl Hca {
         }
         self.kick_tx(now, qpn);
         self.check_failed_head(now, qpn);
+        self.check_drained(now, qpn);
+    }
+
+    /// UC: ready packets leave in order, with no window and no timer; a
+    /// WQE completes once its last packet has left (rxe_comp.c completes UC
+    /// sends without an acknowledge).
+    fn on_tx_uc(&mut self, now: Ps, qpn: u32) {
+        loop {
+            let qp = &mut self.qps[qpn as usize - 1];
+            let Some(&(ready, _)) = qp.req.txq.front() else { break };
+            if ready > now {
+                break;
+            }
+            let (_, pkt) = qp.req.txq.pop_front().unwrap();
+            let psn = pkt.psn;
+            qp.comp.psn = psn_add(psn, 1);
+            qp.req.sent_psn = qp.comp.psn;
+            self.transmit(now, pkt);
+            let t = self.tx_busy;
+            let qp = &mut self.qps[qpn as usize - 1];
+            let cq = qp.send_cq;
+            let mut done = Vec::new();
+            while let Some(w) = qp.sq.front() {
+                let finished = w.stage == Stage::Done || (w.stage == Stage::Sent && psn_diff(w.last_psn, psn) <= 0);
+                if !finished {
+                    break;
+                }
+                let w = qp.sq.pop_front().unwrap();
+                qp.req.head_id += 1;
+                if qp.sig_all || w.wr.signaled {
+                    let len = if w.stage == Stage::Done { 0 } else { w.len as u32 };
+                    done.push(Cqe::new(w.wr.wr_id, WcStatus::Success, wc_opcode(&w.wr), len, qpn));
+                }
+            }
+            for cqe in done {
+                self.post_cqe(t, cq, cqe);
+            }
+        }
+        self.kick_tx(now, qpn);
+        self.check_failed_head(now, qpn);
+        self.check_drained(now, qpn);
     }
 
     /// (Re)starts the local ACK timer if the QP has one.
@@ -328,8 +406,10 @@ impl Hca {
         let (dlid, dqp) = (qp.attr.dest_lid, qp.attr.dest_qpn);
         let mut n = 0;
         for i in 0..qp.sq.len() {
-            if qp.sq[i].stage != Stage::Sent {
-                break;
+            match qp.sq[i].stage {
+                Stage::Sent => {}
+                Stage::Done => continue,
+                _ => break,
             }
             let (first, last, len) = (qp.sq[i].first_psn, qp.sq[i].last_psn, qp.sq[i].len);
             if psn_diff(last, from) < 0 {
@@ -389,6 +469,7 @@ fn atomic_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, op: SendOp) -> O
         opcode,
         psn,
         ack_req: true,
+        se: false,
         reth: None,
         aeth: None,
         ext: Ext::Atomic(Box::new(eth)),
@@ -404,6 +485,7 @@ fn read_request(slid: u16, dlid: u16, dest_qp: u32, psn: u32, va: u64, rkey: u32
         opcode: Opcode::ReadRequest,
         psn,
         ack_req: true,
+        se: false,
         reth: Some(Reth { va, rkey, len }),
         aeth: None,
         ext: Ext::None,
@@ -435,11 +517,38 @@ fn make_packet(
             },
             None,
         ),
+        SendOp::SendWithInv { .. } => (
+            match (first, last) {
+                (true, true) => Opcode::SendOnlyInv,
+                (true, false) => Opcode::SendFirst,
+                (false, true) => Opcode::SendLastInv,
+                (false, false) => Opcode::SendMiddle,
+            },
+            None,
+        ),
         SendOp::RdmaWrite { remote_addr, rkey } => (
             match (first, last) {
                 (true, true) => Opcode::WriteOnly,
                 (true, false) => Opcode::WriteFirst,
                 (false, true) => Opcode::WriteLast,
+                (false, false) => Opcode::WriteMiddle,
+            },
+            first.then_some(Reth { va: remote_addr, rkey, len: w.len as u32 }),
+        ),
+        SendOp::SendWithImm { .. } => (
+            match (first, last) {
+                (true, true) => Opcode::SendOnlyImm,
+                (true, false) => Opcode::SendFirst,
+                (false, true) => Opcode::SendLastImm,
+                (false, false) => Opcode::SendMiddle,
+            },
+            None,
+        ),
+        SendOp::RdmaWriteWithImm { remote_addr, rkey, .. } => (
+            match (first, last) {
+                (true, true) => Opcode::WriteOnlyImm,
+                (true, false) => Opcode::WriteFirst,
+                (false, true) => Opcode::WriteLastImm,
                 (false, false) => Opcode::WriteMiddle,
             },
             first.then_some(Reth { va: remote_addr, rkey, len: w.len as u32 }),
@@ -453,9 +562,14 @@ fn make_packet(
         opcode,
         psn: psn_add(w.first_psn, k),
         ack_req,
+        se: last && w.wr.solicited && !matches!(w.wr.op, SendOp::RdmaWrite { .. }),
         reth,
         aeth: None,
-        ext: Ext::None,
+        ext: match w.wr.op {
+            SendOp::SendWithInv { rkey } if last => Ext::Ieth(rkey),
+            SendOp::SendWithImm { imm } | SendOp::RdmaWriteWithImm { imm, .. } if last => Ext::Imm(imm),
+            _ => Ext::None,
+        },
         payload: Payload::window(&w.data, start, end - start),
     }
 }

@@ -46,7 +46,7 @@ use crate::hca::{Event, Hca};
 use crate::host::{AsyncEvent, Host, Interrupt};
 use crate::mr::{Access, MrTable};
 use crate::packet::{psn_add, psn_diff, AckKind, Aeth, Ext, Opcode, Packet, Payload, GRH_BYTES};
-use crate::qp::{QpState, RecvInProgress, Sge, WriteInProgress};
+use crate::qp::{QpType, RecvInProgress, Sge, WriteInProgress};
 
 impl Hca {
     pub(crate) fn responder<H: Host + ?Sized>(&mut self, host: &mut H, t: Ps, pkt: Packet) {
@@ -59,9 +59,25 @@ impl Hca {
             self.stats.dropped_bad_qp += 1;
             return;
         }
+        if self.qp(qpn).is_some_and(|q| q.qp_type == QpType::Uc && q.state.receives()) {
+            // UC (rxe_resp.c `check_psn`): after a gap or a refused packet
+            // the rest of the message is dropped; the next message's first
+            // packet starts over from its own PSN, the partial message's
+            // receive WQE put back to be used again.
+            let qp = self.qp_mut(qpn).unwrap();
+            if qp.resp.drop_msg || pkt.psn != qp.resp.psn {
+                if !pkt.opcode.is_start() {
+                    qp.resp.drop_msg = true;
+                    self.stats.dropped_uc += 1;
+                    return;
+                }
+                qp.resp.psn = pkt.psn;
+                self.uc_restart(qpn);
+            }
+        }
         let mtu;
         {
-            let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else {
+            let Some(qp) = self.qp_mut(qpn).filter(|q| q.state.receives()) else {
                 self.stats.dropped_bad_qp += 1;
                 return;
             };
@@ -98,11 +114,31 @@ impl Hca {
             let ok = match qp.resp.last_op {
                 None => pkt.opcode.is_start(),
                 Some(Opcode::SendFirst | Opcode::SendMiddle) => {
-                    matches!(pkt.opcode, Opcode::SendMiddle | Opcode::SendLast)
+                    matches!(
+                        pkt.opcode,
+                        Opcode::SendMiddle | Opcode::SendLast | Opcode::SendLastInv | Opcode::SendLastImm
+                    )
                 }
-                Some(_) => matches!(pkt.opcode, Opcode::WriteMiddle | Opcode::WriteLast),
+                Some(_) => matches!(pkt.opcode, Opcode::WriteMiddle | Opcode::WriteLast | Opcode::WriteLastImm),
             };
             if !ok {
+                return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
+            }
+            // CHK_OP_VALID: the QP's remote access flags (rxe_resp.c
+            // `check_op_valid`: an operation the QP does not allow is an
+            // invalid request).
+            let need = match pkt.opcode {
+                Opcode::ReadRequest => Access::REMOTE_READ,
+                op if op.is_atomic() => Access::REMOTE_ATOMIC,
+                op if op.is_write() => Access::REMOTE_WRITE,
+                _ => Access::NONE,
+            };
+            // UC has no READ, atomics or SEND with invalidate.
+            let uc_lacks = qp.qp_type == QpType::Uc
+                && (pkt.opcode == Opcode::ReadRequest
+                    || pkt.opcode.is_atomic()
+                    || matches!(pkt.opcode, Opcode::SendLastInv | Opcode::SendOnlyInv));
+            if !qp.attr.qp_access_flags.allows(need) || uc_lacks {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, None);
             }
         }
@@ -122,21 +158,14 @@ impl Hca {
         // (host address, offset in the payload, length) of each piece to write.
         let mut pieces: Vec<(u64, usize, usize)> = Vec::new();
         if pkt.opcode.is_send() {
-            let qp = &mut self.qps[qpn as usize - 1];
             // CHK_RESOURCE
             if pkt.opcode.is_start() {
-                match qp.resp.rq.pop_front() {
-                    Some(wqe) => qp.resp.recv = Some(RecvInProgress { wqe, offset: 0 }),
-                    None => {
-                        // Later packets of this message are dropped, not
-                        // NAKed again, until the retry arrives.
-                        qp.resp.sent_psn_nak = true;
-                        let code = qp.attr.min_rnr_timer;
-                        return self.send_nak(t, qpn, pkt.psn, AckKind::RnrNak(code));
-                    }
+                match self.take_recv(t, qpn) {
+                    Some(wqe) => self.qps[qpn as usize - 1].resp.recv = Some(RecvInProgress { wqe, offset: 0 }),
+                    None => return self.no_receive(t, qpn, pkt.psn),
                 }
             }
-            let recv = qp.resp.recv.as_ref().unwrap();
+            let recv = self.qps[qpn as usize - 1].resp.recv.as_ref().unwrap();
             start = start.max(recv.wqe.ready_at);
             // CHK_LENGTH
             let cap: usize = recv.wqe.wr.sges.iter().map(|s| s.len as usize).sum();
@@ -148,12 +177,24 @@ impl Hca {
                 return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteOp, Some(WcStatus::LocProtErr));
             }
         } else {
+            // CHK_RESOURCE: the last packet of a WRITE with immediate
+            // consumes a receive WQE (rxe's RXE_RWR_MASK); none is an RNR
+            // NAK of that packet.
+            if pkt.opcode.has_imm() {
+                match self.take_recv(t, qpn) {
+                    Some(wqe) => {
+                        start = start.max(wqe.ready_at);
+                        self.qps[qpn as usize - 1].resp.recv = Some(RecvInProgress { wqe, offset: 0 });
+                    }
+                    None => return self.no_receive(t, qpn, pkt.psn),
+                }
+            }
             // CHK_RKEY on the first packet; the rest continue the range.
             if let Some(reth) = pkt.reth {
-                match self.mrs.translate(reth.rkey, pd, reth.va, reth.len as u64, Access::REMOTE_WRITE) {
+                match self.mrs.translate_remote(reth.rkey, pd, qpn, reth.va, reth.len as u64, Access::REMOTE_WRITE) {
                     Ok(a) => {
                         self.qp_mut(qpn).unwrap().resp.write =
-                            Some(WriteInProgress { host_addr: a, resid: reth.len as u64 })
+                            Some(WriteInProgress { host_addr: a, resid: reth.len as u64, len: reth.len as u64 })
                     }
                     Err(_) => return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteAccess, None),
                 }
@@ -174,6 +215,16 @@ impl Hca {
             let visible = self.pcie.dma_write(&self.p, start, n);
             self.q.schedule(visible, Event::HostWrite { addr, data });
         }
+        // A SEND_WITH_INVALIDATE invalidates its window once the data is
+        // placed (rxe_resp.c `execute`); failing, the receive completes
+        // with REM_INV_REQ_ERR and the QP goes to ERROR (class J).
+        let invalidated = pkt.ieth();
+        if let Some(rkey) = invalidated {
+            if self.mrs.invalidate(rkey).is_err() {
+                let status = Some(WcStatus::RemInvReqErr);
+                return self.responder_error(t, qpn, &pkt, AckKind::NakInvalidRequest, status);
+            }
+        }
         let qp = self.qp_mut(qpn).unwrap();
         qp.resp.psn = psn_add(qp.resp.psn, 1);
         let end = pkt.opcode.is_end();
@@ -181,19 +232,24 @@ impl Hca {
         let mut cqe = None;
         if end {
             qp.resp.msn = psn_add(qp.resp.msn, 1);
-            qp.resp.write = None;
+            let write = qp.resp.write.take();
+            let imm = pkt.imm();
             if pkt.opcode.is_send() {
                 let r = qp.resp.recv.take().unwrap();
-                cqe = Some((
-                    qp.recv_cq,
-                    Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::Recv, (r.offset + len) as u32, qpn),
-                ));
+                let c = Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::Recv, (r.offset + len) as u32, qpn);
+                cqe = Some((qp.recv_cq, Cqe { invalidated_rkey: invalidated, imm, ..c }));
+            } else if pkt.opcode.has_imm() {
+                // The WRITE's length, nothing scattered (rxe_resp.c do_complete).
+                let r = qp.resp.recv.take().unwrap();
+                let n = write.map_or(0, |w| w.len) as u32;
+                let c = Cqe::new(r.wqe.wr.wr_id, WcStatus::Success, WcOpcode::RecvRdmaWithImm, n, qpn);
+                cqe = Some((qp.recv_cq, Cqe { imm, ..c }));
             }
         } else if let Some(r) = qp.resp.recv.as_mut() {
             r.offset += len;
         }
         if let Some((cq, cqe)) = cqe {
-            self.post_cqe(start, cq, cqe);
+            self.post_cqe_se(start, cq, cqe, pkt.se);
         }
         if pkt.ack_req {
             self.schedule_ack(t, qpn, pkt.psn);
@@ -209,7 +265,7 @@ impl Hca {
         let qp = self.qp(qpn).unwrap();
         let (pd, mtu, dlid, dqp, msn) = (qp.pd, qp.attr.path_mtu, qp.attr.dest_lid, qp.attr.dest_qpn, qp.resp.msn);
         let len = reth.len as usize;
-        let addr = match self.mrs.translate(reth.rkey, pd, reth.va, len as u64, Access::REMOTE_READ) {
+        let addr = match self.mrs.translate_remote(reth.rkey, pd, qpn, reth.va, len as u64, Access::REMOTE_READ) {
             Ok(a) => a,
             Err(_) => return self.responder_error(t, qpn, pkt, AckKind::NakRemoteAccess, None),
         };
@@ -238,6 +294,7 @@ impl Hca {
                 opcode,
                 psn: psn_add(pkt.psn, k as u32),
                 ack_req: false,
+                se: false,
                 reth: None,
                 aeth: opcode.has_aeth().then_some(Aeth { kind: AckKind::Ack, msn }),
                 ext: Ext::None,
@@ -261,7 +318,7 @@ impl Hca {
     fn execute_atomic(&mut self, t: Ps, qpn: u32, pkt: Packet) {
         let eth = pkt.atomic().expect("an atomic carries an AtomicETH");
         let pd = self.qp(qpn).unwrap().pd;
-        let addr = match self.mrs.translate(eth.rkey, pd, eth.va, 8, Access::REMOTE_ATOMIC) {
+        let addr = match self.mrs.translate_remote(eth.rkey, pd, qpn, eth.va, 8, Access::REMOTE_ATOMIC) {
             Ok(a) => a,
             Err(_) => return self.responder_error(t, qpn, &pkt, AckKind::NakRemoteAccess, None),
         };
@@ -283,10 +340,10 @@ impl Hca {
     /// reads it); the 8-byte posted write's PCIe time is charged.
     pub(crate) fn on_atomic_exec<H: Host + ?Sized>(&mut self, host: &mut H, now: Ps, qpn: u32, addr: u64, pkt: Packet) {
         let max = self.p.max_rd_atomic.value as usize;
-        let Some(qp) = self.qp_mut(qpn).filter(|q| q.state == QpState::Rts) else { return };
-        if qp.resp.atomic_pending.front().is_some_and(|&(psn, _)| psn == pkt.psn) {
-            qp.resp.atomic_pending.pop_front();
-        }
+        let Some(qp) = self.qp_mut(qpn).filter(|q| q.state.receives()) else { return };
+        // Not pending any more: the QP was flushed or reset since.
+        let Some(i) = qp.resp.atomic_pending.iter().position(|&(psn, _)| psn == pkt.psn) else { return };
+        qp.resp.atomic_pending.remove(i);
         let eth = pkt.atomic().unwrap();
         let mut b = [0; 8];
         if host.dma_read(addr, &mut b).is_err() {
@@ -321,6 +378,7 @@ impl Hca {
             opcode: Opcode::AtomicAcknowledge,
             psn,
             ack_req: false,
+            se: false,
             reth: None,
             aeth: Some(Aeth { kind: AckKind::Ack, msn: qp.resp.msn }),
             ext: Ext::AtomicAck(orig),
@@ -340,7 +398,7 @@ impl Hca {
         let qpn = pkt.dest_qp;
         let deth = pkt.deth().expect("a UD packet carries a DETH");
         let qp = self.qp_mut(qpn).unwrap();
-        if qp.state != QpState::Rts || pkt.payload.len() > qp.attr.path_mtu {
+        if !qp.state.receives() || pkt.payload.len() > qp.attr.path_mtu {
             self.stats.dropped_bad_qp += 1;
             return;
         }
@@ -348,11 +406,11 @@ impl Hca {
             self.stats.dropped_qkey += 1;
             return;
         }
-        let Some(wqe) = qp.resp.rq.pop_front() else {
+        let (pd, cq) = (qp.pd, qp.recv_cq);
+        let Some(wqe) = self.take_recv(t, qpn) else {
             self.stats.dropped_no_recv += 1;
             return;
         };
-        let (pd, cq) = (qp.pd, qp.recv_cq);
         let start = t.max(wqe.ready_at);
         let len = pkt.payload.len();
         let cap: usize = wqe.wr.sges.iter().map(|s| s.len as usize).sum();
@@ -364,6 +422,8 @@ impl Hca {
             qpn,
             src_qp: deth.src_qp,
             slid: pkt.slid,
+            invalidated_rkey: None,
+            imm: None,
         };
         let mut pieces = Vec::new();
         if GRH_BYTES + len > cap {
@@ -383,7 +443,11 @@ impl Hca {
             let visible = self.pcie.dma_write(&self.p, start, data.len());
             self.q.schedule(visible, Event::HostWrite { addr, data });
         }
-        self.post_cqe(start, cq, cqe);
+        if cqe.status == WcStatus::Success {
+            self.post_cqe_se(start, cq, cqe, pkt.se);
+        } else {
+            self.post_cqe(start, cq, cqe);
+        }
     }
 
     /// Coalesces an ACK of `psn` into the QP's pending ACK.
@@ -406,7 +470,7 @@ impl Hca {
             }
         }
         qp.resp.ack_scheduled = false;
-        if qp.state != QpState::Rts {
+        if !qp.state.receives() {
             return;
         }
         let psn = qp.resp.ack_psn;
@@ -424,6 +488,7 @@ impl Hca {
             opcode: Opcode::Acknowledge,
             psn,
             ack_req: false,
+            se: false,
             reth: None,
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
             ext: Ext::None,
@@ -432,9 +497,53 @@ impl Hca {
         self.transmit(t, pkt);
     }
 
+    /// No receive WQE for a SEND or a WRITE with immediate: RC sends an
+    /// RNR NAK carrying the QP's `min_rnr_timer` and drops later packets of
+    /// the message, not NAKing them again, until the retry arrives; UC
+    /// drops the message (rxe_resp.c RESPST_ERR_RNR).
+    fn no_receive(&mut self, t: Ps, qpn: u32, psn: u32) {
+        let qp = &mut self.qps[qpn as usize - 1];
+        if qp.qp_type == QpType::Uc {
+            return self.uc_drop(qpn);
+        }
+        qp.resp.sent_psn_nak = true;
+        let code = qp.attr.min_rnr_timer;
+        self.send_nak(t, qpn, psn, AckKind::RnrNak(code));
+    }
+
+    /// UC: the message in progress is dropped, silently, and its receive
+    /// WQE kept for the next one (rxe_resp.c: UC errors set `drop_msg`).
+    fn uc_drop(&mut self, qpn: u32) {
+        self.stats.dropped_uc += 1;
+        self.uc_restart(qpn);
+        self.qp_mut(qpn).unwrap().resp.drop_msg = true;
+    }
+
+    /// UC: forget the message in progress; a receive WQE it had taken goes
+    /// back to the front of its queue (the QP's or the SRQ's).
+    fn uc_restart(&mut self, qpn: u32) {
+        let qp = self.qp_mut(qpn).unwrap();
+        qp.resp.drop_msg = false;
+        qp.resp.last_op = None;
+        qp.resp.write = None;
+        let Some(r) = qp.resp.recv.take() else { return };
+        match qp.srq {
+            None => qp.resp.rq.push_front(r.wqe),
+            Some(s) => {
+                if let Some(srq) = self.srqs.get_mut(s as usize).and_then(Option::as_mut) {
+                    srq.rq.push_front(r.wqe);
+                }
+            }
+        }
+    }
+
     /// A class B/C responder error: NAK, complete the receive in progress
-    /// with `recv_status` if given, raise the async event, QP to ERROR.
+    /// with `recv_status` if given, raise the async event, QP to ERROR. On
+    /// UC the message is dropped instead, the QP left alone.
     fn responder_error(&mut self, t: Ps, qpn: u32, pkt: &Packet, nak: AckKind, recv_status: Option<WcStatus>) {
+        if self.qp(qpn).unwrap().qp_type == QpType::Uc {
+            return self.uc_drop(qpn);
+        }
         self.send_nak(t, qpn, pkt.psn, nak);
         let qp = self.qp_mut(qpn).unwrap();
         if let (Some(status), Some(r)) = (recv_status, qp.resp.recv.take()) {

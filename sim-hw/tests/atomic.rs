@@ -35,7 +35,7 @@ fn post_atomic(pair: &mut HcaPair, a: &Endpoint, wr_id: u64, slot: u64, op: Send
     let sges = vec![Sge { addr: a.buf + 8 * slot, len: 8, lkey: a.mr.lkey }];
     let now = pair.now();
     let h = pair.fabric.hca_mut(a.hca);
-    h.post_send(a.qpn, SendWr { wr_id, op, sges, inline_data: None, signaled: true })?;
+    h.post_send(a.qpn, SendWr { wr_id, op, sges, inline_data: None, signaled: true, solicited: false })?;
     h.ring_sq_doorbell(now, a.qpn);
     Ok(())
 }
@@ -123,7 +123,10 @@ fn an_atomic_sees_the_write_posted_before_it() {
     pair.hosts[0].mem.store(a.buf + 4096, &100u64.to_le_bytes());
     let sges = vec![Sge { addr: a.buf + 4096, len: 8, lkey: a.mr.lkey }];
     let op = SendOp::RdmaWrite { remote_addr: b.buf + CTR, rkey: b.mr.rkey };
-    pair.fabric.hca_mut(0).post_send(a.qpn, SendWr { wr_id: 0, op, sges, inline_data: None, signaled: false }).unwrap();
+    pair.fabric
+        .hca_mut(0)
+        .post_send(a.qpn, SendWr { wr_id: 0, op, sges, inline_data: None, signaled: false, solicited: false })
+        .unwrap();
     post_atomic(&mut pair, &a, 1, 0, fetch_add(&b, 5)).unwrap();
     assert_eq!(done(&mut pair, &a).status, WcStatus::Success);
     assert_eq!((original(&pair, &a, 0), counter(&pair, &b)), (100, 105));
@@ -146,7 +149,7 @@ fn a_misaligned_or_wrong_length_atomic_is_refused_at_post() {
     let op = SendOp::AtomicFetchAdd { remote_addr: b.buf + CTR + 4, rkey: b.mr.rkey, add: 1 };
     assert_eq!(post_atomic(&mut pair, &a, 1, 0, op), Err(PostError::InvalidAtomic));
     let sges = vec![Sge { addr: a.buf, len: 16, lkey: a.mr.lkey }];
-    let wr = SendWr { wr_id: 2, op: fetch_add(&b, 1), sges, inline_data: None, signaled: true };
+    let wr = SendWr { wr_id: 2, op: fetch_add(&b, 1), sges, inline_data: None, signaled: true, solicited: false };
     assert_eq!(pair.fabric.hca_mut(0).post_send(a.qpn, wr), Err(PostError::InvalidAtomic));
 }
 
@@ -163,6 +166,7 @@ fn a_misaligned_atomic_at_the_responder_is_an_invalid_request() {
         opcode: Opcode::FetchAdd,
         psn: 0,
         ack_req: true,
+        se: false,
         reth: None,
         aeth: None,
         ext: Ext::Atomic(Box::new(AtomicEth { va: b.buf + CTR + 4, rkey: b.mr.rkey, swap_add: 1, compare: 0 })),

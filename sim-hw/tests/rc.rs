@@ -248,7 +248,11 @@ fn a_bad_lkey_is_a_local_protection_error_and_nothing_is_sent() {
     let (mut pair, a, _b) = pair_with(attr());
     let h = &mut pair.fabric.hca_mut(0);
     let sges = vec![Sge { addr: a.buf, len: 1000, lkey: a.mr.lkey ^ 0xff }];
-    h.post_send(a.qpn, SendWr { wr_id: 3, op: SendOp::Send, sges, inline_data: None, signaled: false }).unwrap();
+    h.post_send(
+        a.qpn,
+        SendWr { wr_id: 3, op: SendOp::Send, sges, inline_data: None, signaled: false, solicited: false },
+    )
+    .unwrap();
     h.ring_sq_doorbell(0, a.qpn);
     let c = pair.wait_cqe(0, a.send_cq).unwrap();
     assert_eq!((c.wr_id, c.status), (3, WcStatus::LocProtErr));
@@ -278,6 +282,7 @@ fn injected(b: &Endpoint, opcode: Opcode, psn: u32, len: usize) -> Packet {
         opcode,
         psn,
         ack_req: true,
+        se: false,
         reth: None,
         aeth: None,
         ext: Ext::None,

@@ -131,7 +131,8 @@ fn ud_and_rc_operations_stay_on_their_own_qps() {
     let mut pair = HcaPair::new(Profile::cx4_edr(), MEM, 1);
     let e = setup(&mut pair, &[0, 1]);
     let (a, b) = (e[0], e[1]);
-    let wr = |op| SendWr { wr_id: 0, op, sges: vec![], inline_data: Some(vec![0; 8]), signaled: true };
+    let wr =
+        |op| SendWr { wr_id: 0, op, sges: vec![], inline_data: Some(vec![0; 8]), signaled: true, solicited: false };
     let h = pair.fabric.hca_mut(0);
     assert_eq!(h.post_send(a.qpn, wr(SendOp::Send)), Err(PostError::WrongTransport));
     let bad_ah = SendOp::UdSend { ah: 7, remote_qpn: b.qpn, remote_qkey: QKEY };
