@@ -32,6 +32,12 @@ pub fn pte_key(mm_id: u64, page_addr: u64) -> u64 {
     (1 << 60) | ((mm_id & 0xff_ffff) << 36) | ((page_addr >> 12) & ((1 << 36) - 1))
 }
 
+/// Key of uverbs' `ib_uverbs_idr_lock` and the handle tables it protects
+/// (`drivers/infiniband/core/uverbs_cmd.c`): one per kernel.
+pub fn uverbs_idr_key() -> u64 {
+    (1 << 59) | 1
+}
+
 /// Record that the current step touches `key`.
 #[inline(always)]
 pub fn access(key: u64, write: bool) {
