@@ -6,7 +6,8 @@
 //! [`progress`] (the explorer's progress bar and lines), [`limits`] (the
 //! step and time limits, the argument ranges, SIGINT and SIGTERM),
 //! [`reference`] (the book's tables of calls, builtins and constants,
-//! generated from the catalog).
+//! generated from the catalog), [`verbs`] (the libibverbs-like layer of
+//! the `ibv_*` calls).
 pub mod calls;
 pub mod chrome_trace;
 pub mod cli;
@@ -19,3 +20,4 @@ pub mod progress;
 pub mod reference;
 pub mod runner;
 pub mod value;
+pub mod verbs;
