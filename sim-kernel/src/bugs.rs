@@ -14,6 +14,7 @@ pub enum Bug {
     WatchQueuePostVsClear,
     WatchQueueFilterOob,
     UffdApiInitRace,
+    UverbsGetContextUnregisteredRelease,
 }
 
 pub struct BugInfo {
@@ -71,6 +72,13 @@ pub const BUGS: &[BugInfo] = &[
         summary: "two racing UFFDIO_API calls both succeed: the state is checked before the answer is written and set after",
         fix: "22e5fe2a2a27 \"userfaultfd: prevent concurrent API initialization\" (5.15; cmpxchg on ctx->features)",
         path: "sim_kernel::userfaultfd::UserfaultfdFile::api",
+    },
+    BugInfo {
+        bug: Bug::UverbsGetContextUnregisteredRelease,
+        name: "uverbs_get_context_unregistered_release",
+        summary: "GET_CONTEXT whose response copy faults releases its async event file as a set-up one: it unregisters a handler never registered and puts a uverbs-file reference never taken, freeing the file under its open fd",
+        fix: "3.13's err_file path in ib_uverbs_get_context (fput of the async file, whose ib_uverbs_event_close does the async teardown unconditionally); later kernels release an async file only as far as it was set up (fixing commit not identified)",
+        path: "sim_kernel::uverbs::uverbs_main::EventFops::release",
     },
 ];
 

@@ -231,6 +231,12 @@ pub struct IbUverbsFile {
 }
 
 impl IbUverbsFile {
+    /// Whether the file is still allocated (its `private_data` is used
+    /// through the open fd): reports a use-after-free otherwise.
+    pub fn check(&self, op: &'static str) -> bool {
+        self.kernel.objs.check(&self.hdr, op)
+    }
+
     /// `file->ucontext`, read without `file->mutex` (a plain load in
     /// Linux; the simulator's lock around the pointer is no scheduling
     /// point).

@@ -18,6 +18,7 @@ use super::uverbs_cmd;
 use super::{Counter, EvQueue, Event, HcaAttr, IbUobject, IbUverbsDevice, IbUverbsEventFile, IbUverbsFile, Kref};
 use super::{UcontextLists, UobjKind};
 use crate::abi::{O_CLOEXEC, O_RDONLY, POLLIN, POLLRDNORM};
+use crate::bugs::Bug;
 use crate::errno::{Errno, KResult};
 use crate::kernel::Kernel;
 use crate::mm::memory::{copy_from_user, copy_to_user};
@@ -268,15 +269,18 @@ impl FileOps for UverbsFops {
     }
 
     fn write(&self, _file: &File, data: &[u8], caller: &Task) -> KResult<usize> {
+        self.file.check("ib_uverbs_write");
         ib_uverbs_write(&self.file, caller, &UserBuf::Bytes(data), data.len())
     }
 
     fn write_user(&self, _file: &File, mm: &MmStruct, addr: u64, count: usize, caller: &Task) -> KResult<usize> {
+        self.file.check("ib_uverbs_write");
         ib_uverbs_write(&self.file, caller, &UserBuf::Mem { mm, addr }, count)
     }
 
     /// `ib_uverbs_close`: the context's cleanup, then the file reference.
     fn release(&self, _file: &File) {
+        self.file.check("ib_uverbs_close");
         uverbs_cmd::ib_uverbs_cleanup_ucontext(&self.file);
         put_uverbs_file(&self.file);
     }
@@ -426,7 +430,8 @@ impl FileOps for EventFops {
             g.is_closed = true;
             g.events.clear();
         }
-        if ev.is_async && ev.registered.load(Ordering::Relaxed) {
+        let k = &ev.uverbs_file.kernel;
+        if ev.is_async && (ev.registered.load(Ordering::Relaxed) || k.bug(Bug::UverbsGetContextUnregisteredRelease)) {
             let dev = &ev.uverbs_file.device;
             dev.event_handlers.lock().retain(|f| !Arc::ptr_eq(f, &ev.uverbs_file));
             put_uverbs_file(&ev.uverbs_file);
