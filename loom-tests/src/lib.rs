@@ -88,6 +88,12 @@
 //! loom must find both winning). No fault is ever left asleep with nothing
 //! to wake it (a loom deadlock), and the context is freed.
 //!
+//! `tests/rwsem.rs` (`sim_kernel::sync::RwSemaphore`, Linux's
+//! `rw_semaphore`, uverbs' per-object lock): two readers and a writer (no
+//! reader sees a half-done write, no update is lost, nobody waits for
+//! ever), and `down_read_trylock` against a writer (in before, after, or
+//! refused; never blocked).
+//!
 //! Ignored models (run them with `-- --ignored`), each with its reason in
 //! its docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
 //! DPOR), `userfaultfd::release_vs_blocked_fault` (the fault's retry after

@@ -13,10 +13,9 @@
 //!   ([`lookup`]), once per call before the scenario runs, from one table per
 //!   subsystem ([`eventfd`], [`vfs`], [`pipe`], [`watch_queue`], [`mm`],
 //!   [`userfaultfd`], [`time`], [`uverbs`], whose calls all skip). A call
-//!   with no host form (kernel-internal
-//!   calls, ksim-only calls, notification pipes on a host without
-//!   CONFIG_WATCH_QUEUE) makes the scenario *skipped*, naming the call: never
-//!   failed.
+//!   with no host form (kernel-internal calls, ksim-only calls,
+//!   notification pipes on a host without CONFIG_WATCH_QUEUE) makes the
+//!   scenario *skipped*, naming the call: never failed.
 //! - [`host`] detects the host's features and privileges that change
 //!   results (protection keys, CONFIG_WATCH_QUEUE, userfaultfd and its
 //!   features, CAP_SYS_RESOURCE, RLIMIT_NOFILE) and its planner decides, for
