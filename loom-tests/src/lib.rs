@@ -94,6 +94,13 @@
 //! ever), and `down_read_trylock` against a writer (in before, after, or
 //! refused; never blocked).
 //!
+//! `tests/uverbs.rs` (`drivers/infiniband/core/uverbs_cmd.c`; the
+//! `uverbs_*_race.scn` and `uverbs_lookup_vs_destroy.scn` scenarios):
+//! GET_CONTEXT against GET_CONTEXT on one fd (exactly one wins, one async
+//! fd), and REG_MR's PD lookup against DEALLOC_PD (MR made and PD busy, or
+//! PD gone and lookup EINVAL; both reached), each ending with nothing
+//! leaked or reported.
+//!
 //! Ignored models (run them with `-- --ignored`), each with its reason in
 //! its docs: `fdtable::install_before_init_bug_is_found` (a limit of loom's
 //! DPOR), `userfaultfd::release_vs_blocked_fault` (the fault's retry after
