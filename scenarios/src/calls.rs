@@ -212,6 +212,12 @@ calls! {
     IbvDestroyCq = "ibv_destroy_cq", User, 1..1, Named::None, One, "ibv_destroy_cq(CQ)",
         "0",
         "DESTROY_CQ: a bad handle: `EINVAL`. Its queued events are purged before it returns. (libibverbs then waits until the events already read are acknowledged: no call reads completion events yet, so there is nothing to wait for)";
+    IbvPollCq = "ibv_poll_cq", User, 2..2, Named::None, One, "ibv_poll_cq(CQ, N)",
+        "a list of records `{wr_id, status, opcode, byte_len, qp_num, imm}`, at most N",
+        "POLL_CQ with room for N completions: a bad CQ: `EINVAL`. The HCA model is not wired yet, so a CQ holds no completion and the list is empty";
+    IbvReqNotifyCq = "ibv_req_notify_cq", User, 2..2, Named::None, One, "ibv_req_notify_cq(CQ, SOLICITED_ONLY)",
+        "0",
+        "REQ_NOTIFY_CQ: arms the CQ for its next completion (solicited only if SOLICITED_ONLY is not 0); a bad CQ: `EINVAL`";
     IbvGetAsyncEvent = "ibv_get_async_event", User, 1..1, Named::None, One, "ibv_get_async_event(CTX)",
         "a record `{event_type, element}`",
         "reads one 16-byte event from the async fd: blocks while none is queued (`EAGAIN` if the fd is `O_NONBLOCK`). A port event's element is the port number";
@@ -823,6 +829,30 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
         Sys::IbvDestroyCq => {
             let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
             v(verbs::destroy_cq(t, fd_of(c), h as u32), |_| Value::Int(0))
+        }
+        Sys::IbvPollCq => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            let n = u32::try_from(int(a, 1, sig)?).ok().filter(|n| *n <= 4096).ok_or("ibv_poll_cq: N is 0 to 4096")?;
+            v(verbs::poll_cq(t, fd_of(c), h as u32, n), |wcs| {
+                Value::List(
+                    wcs.iter()
+                        .map(|w| {
+                            Value::Record(Rc::from([
+                                ("wr_id", Value::Int(w.wr_id)),
+                                ("status", Value::Int(w.status as u64)),
+                                ("opcode", Value::Int(w.opcode as u64)),
+                                ("byte_len", Value::Int(w.byte_len as u64)),
+                                ("qp_num", Value::Int(w.qp_num as u64)),
+                                ("imm", Value::Int(w.imm as u64)),
+                            ]))
+                        })
+                        .collect(),
+                )
+            })
+        }
+        Sys::IbvReqNotifyCq => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            v(verbs::req_notify_cq(t, fd_of(c), h as u32, int(a, 1, sig)? != 0), |_| Value::Int(0))
         }
         Sys::IbvGetAsyncEvent => v(verbs::get_async_event(t, fd_of(field(a, 0, sig, "async_fd")?)), |(ty, el)| {
             record(&[("event_type", ty as u64), ("element", el)])

@@ -124,3 +124,43 @@ pub fn get_async_event(t: &Task, async_fd: i64) -> KResult<(u32, u64)> {
     }
     Ok((u32_at(&b, 8), u64_at(&b, 0)))
 }
+
+/// One work completion (`struct ib_uverbs_wc`) as the scenario sees it.
+pub struct Wc {
+    pub wr_id: u64,
+    pub status: u32,
+    pub opcode: u32,
+    pub byte_len: u32,
+    pub imm: u32,
+    pub qp_num: u32,
+}
+
+/// `ibv_cmd_poll_cq(cq, ne)`: a response of 8 + `ne` × 48 bytes; the
+/// completions it holds.
+pub fn poll_cq(t: &Task, fd: i64, cq: u32, ne: u32) -> KResult<Vec<Wc>> {
+    let mut b = cq.to_le_bytes().to_vec();
+    b.extend_from_slice(&ne.to_le_bytes());
+    let out = POLL_CQ_RESP_SIZE + ne as usize * UVERBS_WC_SIZE;
+    let r = command(t, fd, IB_USER_VERBS_CMD_POLL_CQ, &b, out)?;
+    let n = (u32_at(&r, 0) as usize).min(ne as usize);
+    Ok((0..n)
+        .map(|i| {
+            let w = &r[POLL_CQ_RESP_SIZE + i * UVERBS_WC_SIZE..];
+            Wc {
+                wr_id: u64_at(w, 0),
+                status: u32_at(w, 8),
+                opcode: u32_at(w, 12),
+                byte_len: u32_at(w, 20),
+                imm: u32_at(w, 24),
+                qp_num: u32_at(w, 28),
+            }
+        })
+        .collect())
+}
+
+/// `ibv_req_notify_cq(cq, solicited_only)`.
+pub fn req_notify_cq(t: &Task, fd: i64, cq: u32, solicited_only: bool) -> KResult<()> {
+    let mut b = cq.to_le_bytes().to_vec();
+    b.extend_from_slice(&u32::from(solicited_only).to_le_bytes());
+    command(t, fd, IB_USER_VERBS_CMD_REQ_NOTIFY_CQ, &b, 0).map(|_| ())
+}

@@ -21,5 +21,7 @@ pub const CALLS: &[(&str, Native)] = &[
     ("ibv_create_comp_channel", Native::Skip(NO_HCA)),
     ("ibv_create_cq", Native::Skip(NO_HCA)),
     ("ibv_destroy_cq", Native::Skip(NO_HCA)),
+    ("ibv_poll_cq", Native::Skip(NO_HCA)),
+    ("ibv_req_notify_cq", Native::Skip(NO_HCA)),
     ("ibv_get_async_event", Native::Skip(NO_HCA)),
 ];

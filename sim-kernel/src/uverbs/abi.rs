@@ -102,6 +102,13 @@ pub const CREATE_CQ_RESP_SIZE: usize = 8;
 /// {u32 comp_events_reported, async_events_reported}`.
 pub const DESTROY_CQ_SIZE: usize = 16;
 pub const DESTROY_CQ_RESP_SIZE: usize = 8;
+/// `ib_uverbs_poll_cq {u64 response; u32 cq_handle, ne}`, `_resp {u32
+/// count, reserved}` followed by `count` 48-byte `ib_uverbs_wc`.
+pub const POLL_CQ_SIZE: usize = 16;
+pub const POLL_CQ_RESP_SIZE: usize = 8;
+pub const UVERBS_WC_SIZE: usize = 48;
+/// `ib_uverbs_req_notify_cq {u32 cq_handle, solicited_only}`.
+pub const REQ_NOTIFY_CQ_SIZE: usize = 8;
 /// `ib_uverbs_destroy_flow {u32 comp_mask, flow_handle}` (extended).
 pub const EX_DESTROY_FLOW_SIZE: usize = 8;
 

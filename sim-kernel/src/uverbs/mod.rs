@@ -303,12 +303,22 @@ pub enum UobjKind {
         /// `uverbs_file`, for async events on the CQ.
         ufile: Arc<IbUverbsFile>,
         cqe: u32,
+        /// The arming REQ_NOTIFY_CQ left for the driver
+        /// (`ib_req_notify_cq`): 0 none, [`CQ_NEXT_COMP`] or
+        /// [`CQ_SOLICITED`]; the driver disarms it when it raises the
+        /// completion event (not wired yet).
+        notify: AtomicU32,
         comp_events_reported: AtomicU32,
         async_events_reported: AtomicU32,
     },
     /// A flow rule (never made: EX_CREATE_FLOW is not built).
     Rule,
 }
+
+/// `IB_CQ_NEXT_COMP`: the next completion raises a completion event.
+pub const CQ_NEXT_COMP: u32 = 2;
+/// `IB_CQ_SOLICITED`: the next solicited completion does.
+pub const CQ_SOLICITED: u32 = 1;
 
 /// `struct ib_uobject`: `user_handle`, `context`, `id`, the rwsem
 /// (`mutex`) protecting `live`, and the type's part.

@@ -237,11 +237,23 @@ fn destroy_cq_purges_queued_events_and_reports_those_read() {
     assert_eq!(sys_read(&e.t, afd, 15), Err(Errno::EINVAL));
     let a = sys_read(&e.t, afd, 16).unwrap();
     assert_eq!((u64_at(&a, 0), u32_at(&a, 8)), (0xabc, IBV_EVENT_CQ_ERR));
+    // POLL_CQ: nothing completes (no HCA behind the CQ); REQ_NOTIFY_CQ arms it.
+    let mut pb = 0u32.to_le_bytes().to_vec();
+    pb.extend_from_slice(&2u32.to_le_bytes());
+    assert_eq!(e.run(IB_USER_VERBS_CMD_POLL_CQ, 8 + 2 * 48, &pb).map(|r| u32_at(&r, 0)), Ok(0));
+    let mut nb = 0u32.to_le_bytes().to_vec();
+    nb.extend_from_slice(&1u32.to_le_bytes());
+    e.write(&cmd(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ, None, &nb)).unwrap();
+    if let super::UobjKind::Cq { notify, .. } = &cq.kind {
+        assert_eq!(notify.load(crate::sync::atomic::Ordering::Relaxed), super::CQ_SOLICITED);
+    }
     drop(cq);
     let mut body = 0u32.to_le_bytes().to_vec();
     body.extend_from_slice(&[0; 4]);
     let r = e.run(IB_USER_VERBS_CMD_DESTROY_CQ, 8, &body).unwrap();
     assert_eq!((u32_at(&r, 0), u32_at(&r, 4)), (1, 1), "one completion and one async event read");
+    // A destroyed CQ is not found.
+    assert_eq!(e.run(IB_USER_VERBS_CMD_POLL_CQ, 8, &pb), Err(Errno::EINVAL));
     // The two completion events left were purged.
     sys_fcntl(&e.t, ch, F_SETFL, O_NONBLOCK as u64).unwrap();
     assert_eq!(sys_read(&e.t, ch, 8), Err(Errno::EAGAIN));

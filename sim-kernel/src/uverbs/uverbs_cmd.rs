@@ -57,6 +57,8 @@ pub(crate) fn dispatch(
         IB_USER_VERBS_CMD_DEREG_MR => ib_uverbs_dereg_mr(file, body),
         IB_USER_VERBS_CMD_CREATE_COMP_CHANNEL => ib_uverbs_create_comp_channel(file, t, body, out_len),
         IB_USER_VERBS_CMD_CREATE_CQ => ib_uverbs_create_cq(file, t, body, out_len),
+        IB_USER_VERBS_CMD_POLL_CQ => ib_uverbs_poll_cq(file, t, body),
+        IB_USER_VERBS_CMD_REQ_NOTIFY_CQ => ib_uverbs_req_notify_cq(file, body),
         IB_USER_VERBS_CMD_DESTROY_CQ => ib_uverbs_destroy_cq(file, t, body),
         _ => Err(Errno::ENOSYS),
     }
@@ -533,6 +535,7 @@ fn ib_uverbs_create_cq(file: &Arc<IbUverbsFile>, t: &Task, body: &Body, out_len:
             channel: channel.clone(),
             ufile: file.clone(),
             cqe: entries,
+            notify: AtomicU32::new(0),
             comp_events_reported: AtomicU32::new(0),
             async_events_reported: AtomicU32::new(0),
         },
@@ -551,6 +554,55 @@ fn ib_uverbs_create_cq(file: &Arc<IbUverbsFile>, t: &Task, body: &Body, out_len:
         return Err(e);
     }
     publish(file, &u, g, |l| &mut l.cq);
+    Ok(())
+}
+
+/// `idr_read_cq`: the CQ of handle `h` in the caller's context, live.
+fn read_cq(file: &IbUverbsFile, h: u32) -> KResult<Arc<IbUobject>> {
+    let ctx = ucontext(file)?;
+    idr_get_uobj(file, UobjType::Cq, h, &ctx).ok_or(Errno::EINVAL)
+}
+
+/// The driver's `poll_cq` for one entry: the next completion of the CQ,
+/// if any. The HCA model is not wired to uverbs yet, so a CQ never holds
+/// a completion and this finds none.
+fn ib_poll_cq(_cq: &IbUobject) -> Option<[u8; UVERBS_WC_SIZE]> {
+    None
+}
+
+/// POLL_CQ (`ib_uverbs_poll_cq`): no ENOSPC check; the copy; the CQ's
+/// lookup (EINVAL); up to `ne` completions polled one at a time and
+/// copied after the 8-byte header (`ib_uverbs_wc`, 48 bytes each), then
+/// the header `{count, reserved}` (EFAULT on a fault of either).
+fn ib_uverbs_poll_cq(file: &IbUverbsFile, t: &Task, body: &Body) -> KResult<()> {
+    let cmd = body.copy(POLL_CQ_SIZE)?;
+    let (h, ne) = (u32_at(&cmd, 8), u32_at(&cmd, 12));
+    let cq = read_cq(file, h)?;
+    let _g = read_live(&cq).ok_or(Errno::EINVAL)?;
+    let header = resp_addr(&cmd);
+    let mut count = 0u32;
+    while count < ne {
+        let Some(wc) = ib_poll_cq(&cq) else { break };
+        copy_resp(t, header + (POLL_CQ_RESP_SIZE + count as usize * UVERBS_WC_SIZE) as u64, &wc)?;
+        count += 1;
+    }
+    let mut resp = [0u8; POLL_CQ_RESP_SIZE];
+    resp[..4].copy_from_slice(&count.to_le_bytes());
+    copy_resp(t, header, &resp)
+}
+
+/// REQ_NOTIFY_CQ (`ib_uverbs_req_notify_cq`): the copy; the CQ's lookup
+/// (EINVAL); `ib_req_notify_cq` with `IB_CQ_SOLICITED` if
+/// `solicited_only`, else `IB_CQ_NEXT_COMP`. No response.
+fn ib_uverbs_req_notify_cq(file: &IbUverbsFile, body: &Body) -> KResult<()> {
+    let cmd = body.copy(REQ_NOTIFY_CQ_SIZE)?;
+    let cq = read_cq(file, u32_at(&cmd, 0))?;
+    let _g = read_live(&cq).ok_or(Errno::EINVAL)?;
+    if let UobjKind::Cq { notify, .. } = &cq.kind {
+        crate::footprint::access(cq.hdr.id(), true);
+        let how = if u32_at(&cmd, 4) != 0 { super::CQ_SOLICITED } else { super::CQ_NEXT_COMP };
+        notify.store(how, Ordering::Relaxed);
+    }
     Ok(())
 }
 
