@@ -221,6 +221,9 @@ calls! {
     IbvGetAsyncEvent = "ibv_get_async_event", User, 1..1, Named::None, One, "ibv_get_async_event(CTX)",
         "a record `{event_type, element}`",
         "reads one 16-byte event from the async fd: blocks while none is queued (`EAGAIN` if the fd is `O_NONBLOCK`). A port event's element is the port number";
+    IbUnregisterDevice = "ib_unregister_device", Kernel, 1..1, Named::None, One, "ib_unregister_device(HCA)",
+        "0",
+        "hot removal of HCA number HCA, as Linux before 4.2 does it (`ib_uverbs_remove_one`): the device node goes (a later `open`: `ENOENT`; one that found the node first: `ENXIO`), and the call blocks until every file of the device is released, the async event files included. An unknown or removed HCA: `EINVAL`";
     IbDispatchEvent = "ib_dispatch_event", Kernel, 3..3, Named::None, One, "ib_dispatch_event(HCA, EVENT, PORT)",
         "0",
         "the driver reports a port event (`IBV_EVENT_PORT_ACTIVE`, `IBV_EVENT_PORT_ERR`, ...) on HCA number HCA: every context of the HCA gets it on its async event file (a closed one drops it). No such HCA or port: `EINVAL`";
@@ -857,6 +860,9 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
         Sys::IbvGetAsyncEvent => v(verbs::get_async_event(t, fd_of(field(a, 0, sig, "async_fd")?)), |(ty, el)| {
             record(&[("event_type", ty as u64), ("element", el)])
         }),
+        Sys::IbUnregisterDevice => {
+            v(sim_kernel::uverbs::ib_unregister_device(&t.kernel, u32_arg(a, 0, sig)?), |_| Value::Int(0))
+        }
         Sys::IbDispatchEvent => {
             let port = u8::try_from(int(a, 2, sig)?).unwrap_or(0);
             v(

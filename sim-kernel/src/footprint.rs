@@ -38,6 +38,12 @@ pub fn uverbs_idr_key() -> u64 {
     (1 << 59) | 1
 }
 
+/// Key of uverbs device `devnum`'s reference count and removal state
+/// (`struct ib_uverbs_device`'s `ref` and `comp`).
+pub fn uverbs_dev_key(devnum: u32) -> u64 {
+    (1 << 59) | 0x100 | devnum as u64
+}
+
 /// Record that the current step touches `key`.
 #[inline(always)]
 pub fn access(key: u64, write: bool) {

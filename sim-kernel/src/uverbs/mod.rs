@@ -41,7 +41,9 @@ use crate::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use crate::sync::{Arc, Mutex, RwSemaphore};
 use std::collections::VecDeque;
 
-pub use uverbs_main::{ib_dispatch_port_event, ib_uverbs_comp_handler, ib_uverbs_cq_event_handler};
+pub use uverbs_main::{
+    ib_dispatch_port_event, ib_unregister_device, ib_uverbs_comp_handler, ib_uverbs_cq_event_handler,
+};
 
 /// A reference count (`struct kref`): the last put returns true.
 pub(crate) struct Kref(AtomicUsize);
@@ -100,6 +102,16 @@ pub struct IbUverbsDevice {
     /// `device->event_handler_list` (under `event_handler_lock`): the
     /// files with a context, whose async event files get port events.
     pub(crate) event_handlers: Mutex<Vec<Arc<IbUverbsFile>>>,
+    /// `ref` (the device's own reference, dropped by `ib_uverbs_remove_one`,
+    /// and one per uverbs file) and `comp`, completed when it reaches 0,
+    /// with whether the device node is gone (`cdev_del`).
+    pub(crate) refs: WaitQueueHead<DevRefs>,
+}
+
+/// What a device's `ref`/`comp` wait queue protects.
+pub(crate) struct DevRefs {
+    pub count: usize,
+    pub removed: bool,
 }
 
 /// The uverbs globals of one kernel: the devices and the handle tables.

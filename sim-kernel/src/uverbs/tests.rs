@@ -278,3 +278,21 @@ fn events_after_the_channel_closed_are_dropped_and_close_frees_everything() {
     let live: Vec<_> = e.t.kernel.objs.live().into_iter().map(|(_, r)| r.ty).collect();
     assert!(!live.iter().any(|t| t.starts_with("ib_")), "{live:?}");
 }
+
+#[test]
+fn unregister_waits_for_the_async_file_and_the_node_goes() {
+    let e = Env::new();
+    let afd = e.get_context().unwrap();
+    let k = e.t.kernel.clone();
+    sys_close(&e.t, e.fd).unwrap();
+    // The async file still holds the uverbs file, which holds the device.
+    assert!(super::uverbs_main::lookup_dev(&k, "/dev/infiniband/uverbs0").is_some());
+    assert_eq!(k.uverbs.devices[0].refs.lock().count, 2);
+    sys_close(&e.t, afd).unwrap();
+    assert_eq!(k.uverbs.devices[0].refs.lock().count, 1);
+    // Nothing left: the removal does not wait.
+    super::ib_unregister_device(&k, 0).unwrap();
+    assert_eq!(sys_open(&e.t, "/dev/infiniband/uverbs0", O_RDWR), Err(Errno::ENOENT));
+    assert_eq!(super::ib_unregister_device(&k, 0), Err(Errno::EINVAL));
+    assert!(sys_open(&e.t, "/dev/infiniband/uverbs1", O_RDWR).is_ok());
+}

@@ -16,7 +16,7 @@
 use super::abi::*;
 use super::uverbs_cmd;
 use super::{Counter, EvQueue, Event, HcaAttr, IbUobject, IbUverbsDevice, IbUverbsEventFile, IbUverbsFile, Kref};
-use super::{UcontextLists, UobjKind};
+use super::{DevRefs, UcontextLists, UobjKind};
 use crate::abi::{O_CLOEXEC, O_RDONLY, POLLIN, POLLRDNORM};
 use crate::bugs::Bug;
 use crate::errno::{Errno, KResult};
@@ -80,7 +80,53 @@ pub(crate) fn hca_device(n: u32) -> IbUverbsDevice {
             phys_port_cnt: 1,
         },
         event_handlers: Mutex::new(Vec::new()),
+        refs: WaitQueueHead::new(
+            "ib_uverbs_device.comp",
+            crate::footprint::uverbs_dev_key(n),
+            DevRefs { count: 1, removed: false },
+        ),
     }
+}
+
+impl IbUverbsDevice {
+    /// The reference count and removal state, under its lock.
+    fn refs(&self) -> crate::sched::WqGuard<'_, DevRefs> {
+        crate::footprint::access(crate::footprint::uverbs_dev_key(self.devnum), true);
+        self.refs.lock()
+    }
+
+    /// `kref_put(&dev->ref, ib_uverbs_release_dev)`: the last one
+    /// completes `dev->comp`, waking the removal.
+    fn put(&self) {
+        let mut g = self.refs();
+        // A put with none left is a refcounting bug elsewhere (reported
+        // there as a double free); the count stays at 0.
+        g.count = g.count.saturating_sub(1);
+        if g.count == 0 {
+            g.wake_up_locked(POLLIN);
+        }
+    }
+}
+
+/// `ib_unregister_device` for HCA `devnum` (`ib_uverbs_remove_one`,
+/// before Linux 4.2): the device node goes (later opens: ENOENT), the
+/// device's own reference is dropped, and the caller waits until every
+/// file of the device is released, the async event files included (each
+/// holds its uverbs file, which holds the device: the 2006 fix "Avoid a
+/// crash on device hot remove"). EINVAL for an unknown or removed HCA.
+pub fn ib_unregister_device(kernel: &Kernel, devnum: u32) -> KResult<()> {
+    let dev = kernel.uverbs.devices.get(devnum as usize).ok_or(Errno::EINVAL)?;
+    let mut g = dev.refs();
+    if g.removed {
+        return Err(Errno::EINVAL);
+    }
+    g.removed = true;
+    g.count -= 1;
+    if g.count != 0 {
+        crate::sched::yield_point("uverbs:remove_one_wait");
+        dev.refs.wait_locked(g, |g| (g.count == 0).then_some(()))?;
+    }
+    Ok(())
 }
 
 /// The device node at `path`, if there is one: `/dev/infiniband/uverbsN`
@@ -91,12 +137,26 @@ pub fn lookup_dev(kernel: &Arc<Kernel>, path: &str) -> Option<(u64, Arc<IbUverbs
     if path.len() != "/dev/infiniband/uverbs".len() + n.to_string().len() {
         return None;
     }
-    kernel.uverbs.devices.get(n).map(|d| (DEV_INO_BASE + n as u64, d.clone()))
+    let d = kernel.uverbs.devices.get(n)?;
+    crate::footprint::access(crate::footprint::uverbs_dev_key(d.devnum), false);
+    if d.refs.lock().removed {
+        return None;
+    }
+    Some((DEV_INO_BASE + n as u64, d.clone()))
 }
 
-/// `ib_uverbs_open`: a new `ib_uverbs_file` with no context. The file is
-/// nonseekable (no llseek: lseek is ESPIPE).
-pub fn ib_uverbs_open(kernel: &Arc<Kernel>, device: Arc<IbUverbsDevice>) -> Box<dyn FileOps> {
+/// `ib_uverbs_open`: a reference on the device, taken only while it has
+/// one (a device whose count reached 0 is being removed: ENXIO, the later
+/// kernels' `atomic_inc_not_zero`), then a new `ib_uverbs_file` with no
+/// context. The file is nonseekable (no llseek: lseek is ESPIPE).
+pub fn ib_uverbs_open(kernel: &Arc<Kernel>, device: Arc<IbUverbsDevice>) -> KResult<Box<dyn FileOps>> {
+    {
+        let mut g = device.refs();
+        if g.count == 0 {
+            return Err(Errno::ENXIO);
+        }
+        g.count += 1;
+    }
     let file = Arc::new(IbUverbsFile {
         hdr: kernel.objs.register("ib_uverbs_file"),
         kernel: kernel.clone(),
@@ -106,7 +166,7 @@ pub fn ib_uverbs_open(kernel: &Arc<Kernel>, device: Arc<IbUverbsDevice>) -> Box<
         ucontext: Mutex::new(None),
         async_file: Mutex::new(None),
     });
-    Box::new(UverbsFops { file })
+    Ok(Box::new(UverbsFops { file }))
 }
 
 /// `uverbs_fops`: the main fd's operations.
@@ -292,10 +352,12 @@ impl FileOps for UverbsFops {
     }
 }
 
-/// `kref_put(&file->ref, ib_uverbs_release_file)`.
+/// `kref_put(&file->ref, ib_uverbs_release_file)`: the last one puts the
+/// device.
 pub(crate) fn put_uverbs_file(file: &Arc<IbUverbsFile>) {
     if file.kref.put(file.hdr.id()) {
         file.kernel.objs.release(&file.hdr);
+        file.device.put();
     }
 }
 

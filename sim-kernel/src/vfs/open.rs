@@ -25,7 +25,13 @@ pub fn do_sys_open(t: &Task, path: &str, flags: u32) -> KResult<i32> {
         return Err(Errno::ENOENT);
     };
     // chrdev_open -> ib_uverbs_open (nonseekable: the file has no llseek).
-    let ops = crate::uverbs::uverbs_main::ib_uverbs_open(k, dev);
+    let ops = match crate::uverbs::uverbs_main::ib_uverbs_open(k, dev) {
+        Ok(ops) => ops,
+        Err(e) => {
+            p.files.put_unused_fd(fd);
+            return Err(e);
+        }
+    };
     let file = File::alloc(k, ino, flags, ops);
     p.files.fd_install(fd, file);
     Ok(fd)
