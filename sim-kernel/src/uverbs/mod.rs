@@ -21,14 +21,16 @@
 //! new object's rwsem for writing, then dependency read locks, then briefly
 //! `ib_uverbs_idr_lock` ([`UverbsGlobal::idr`]), then `file->mutex`; a
 //! lookup takes `ib_uverbs_idr_lock` alone (to find and reference the
-//! object), drops it, then the object's rwsem. An event file's lock is
-//! innermost: nothing is taken under it.
+//! object), drops it, then the object's rwsem. An event file's lock and a
+//! device's reference lock ([`IbUverbsDevice`]'s `refs`) are innermost:
+//! nothing is taken under them.
 //!
 //! Race windows named as yield points (for the trace):
 //! `uverbs:get_context_locked` (GET_CONTEXT holds `file->mutex`, before its
 //! check of `file->ucontext`), `uverbs:create_findable` (a new object is in
 //! its handle table, not yet live), `uverbs:destroy_dead` (a destroyed
-//! object is not live, still in its table).
+//! object is not live, still in its table), `uverbs:remove_one_wait`
+//! (a removal about to wait for the device's files).
 
 pub mod abi;
 pub mod uverbs_cmd;
