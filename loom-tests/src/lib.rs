@@ -109,6 +109,19 @@
 //! in a child process), and the last close against a post and put (0 or
 //! EPIPE, freed once, nothing reported).
 //!
+//! `tests/rwsem.rs` (`sim_kernel::sync::RwSemaphore`, Linux's
+//! `rw_semaphore`, uverbs' per-object lock): two readers and a writer (no
+//! reader sees a half-done write, no update is lost, nobody waits for
+//! ever), and `down_read_trylock` against a writer (in before, after, or
+//! refused; never blocked).
+//!
+//! `tests/uverbs.rs` (`drivers/infiniband/core/uverbs_cmd.c`; the
+//! `uverbs_*_race.scn` and `uverbs_lookup_vs_destroy.scn` scenarios):
+//! GET_CONTEXT against GET_CONTEXT on one fd (exactly one wins, one async
+//! fd), and REG_MR's PD lookup against DEALLOC_PD (MR made and PD busy, or
+//! PD gone and lookup EINVAL; both reached), each ending with nothing
+//! leaked or reported.
+//!
 //! No model is ignored.
 //!
 //! Two kernel bugs loom found, with no bug toggle on, and that are fixed:

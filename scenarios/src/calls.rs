@@ -9,6 +9,7 @@
 use crate::lang::catalog::{BuiltinId, BuiltinSig, CallCtx, CallId, CallSig, Catalog, Named, Ret};
 use crate::lang::ir::{Const, IrExpr};
 use crate::value::{Handle, Value};
+use crate::verbs;
 use sim_kernel::abi;
 use sim_kernel::eventfd;
 use sim_kernel::mm::memory::Fault;
@@ -16,6 +17,7 @@ use sim_kernel::syscall::mm;
 use sim_kernel::syscall::*;
 use sim_kernel::tutorial::mailbox;
 use sim_kernel::userfaultfd::{UffdMsg, UFFD_MSG_SIZE};
+use sim_kernel::uverbs::abi::{IB_USER_VERBS_CMD_DEALLOC_PD, IB_USER_VERBS_CMD_DEREG_MR};
 use sim_kernel::vfs::file::{IoctlArg, IoctlOut};
 use sim_kernel::watch_queue;
 use sim_kernel::{Errno, KResult, Task};
@@ -189,6 +191,57 @@ calls! {
         "0",
         "**ksim** (tutorial): drops a reference; the last one frees the mailbox";
     // ANCHOR_END: mailbox_calls
+    Open = "open", User, 2..2, Named::None, One, "open(PATH, FLAGS)",
+        "the new fd",
+        "`open(2)` of a device node (ksim has no files): no free fd below `RLIMIT_NOFILE`: `EMFILE` (first); a path that is not `/dev/infiniband/uverbs0` or `uverbs1` (the two HCAs): `ENOENT`. The uverbs device is nonseekable ([uverbs](uverbs.md))";
+    WriteMem = "write_mem", User, 3..3, Named::None, One, "write_mem(FD, ADDR, COUNT)",
+        "the count written",
+        "**ksim**: `write(FD, ADDR, COUNT)` with the buffer in the process's memory (`write` takes a value instead). `EBADF`; where the file reads a faulting byte: `EFAULT`";
+    UverbsCmd = "uverbs_cmd", User, 4..4, Named::None, One, "uverbs_cmd(FD, CMD, IN_BYTES, OUT_WORDS)",
+        "the response bytes (`b\"\"` when OUT_WORDS is 0)",
+        "**ksim**: one uverbs command as libibverbs writes it, from a buffer in the process's memory: the header (`CMD`, `in_words` counting header and body, OUT_WORDS), then, when OUT_WORDS > 0, the address of a fresh response buffer of OUT_WORDS × 4 bytes, then IN_BYTES. Errnos in `ib_uverbs_write`'s order ([uverbs](uverbs.md#the-command-abi))";
+    IbvOpenDevice = "ibv_open_device", User, 1..1, Named::None, One, "ibv_open_device(NAME)",
+        "a record `{cmd_fd, async_fd, num_comp_vectors}`",
+        "opens `/dev/infiniband/uverbsN` of HCA NAME (`\"hca0\"`, `\"hca1\"`) and sends GET_CONTEXT; `async_fd` is the context's async event file (`O_CLOEXEC`). No such HCA: `ENODEV`; errnos of `open` and GET_CONTEXT (the fd is closed again on failure)";
+    IbvCloseDevice = "ibv_close_device", User, 1..1, Named::None, One, "ibv_close_device(CTX)",
+        "0",
+        "closes the async fd and the command fd; the last close destroys every object of the context";
+    IbvAllocPd = "ibv_alloc_pd", User, 1..1, Named::None, One, "ibv_alloc_pd(CTX)",
+        "a record `{cmd_fd, handle}`",
+        "ALLOC_PD; the handle is the lowest free PD handle, global across processes and HCAs";
+    IbvDeallocPd = "ibv_dealloc_pd", User, 1..1, Named::None, One, "ibv_dealloc_pd(PD)",
+        "0",
+        "DEALLOC_PD: a bad handle, another context's or a destroyed one: `EINVAL`; MRs on it: `EBUSY`";
+    IbvRegMr = "ibv_reg_mr", User, 4..4, Named::None, One, "ibv_reg_mr(PD, ADDR, LEN, ACCESS)",
+        "a record `{cmd_fd, handle, lkey, rkey}`",
+        "REG_MR with `hca_va` = ADDR: `IBV_ACCESS_REMOTE_WRITE` or `_REMOTE_ATOMIC` without `_LOCAL_WRITE`: `EINVAL`; a bad PD: `EINVAL`; a page that cannot be faulted in (for writing, unless ACCESS is at most `IBV_ACCESS_REMOTE_READ`): `EFAULT`";
+    IbvDeregMr = "ibv_dereg_mr", User, 1..1, Named::None, One, "ibv_dereg_mr(MR)",
+        "0",
+        "DEREG_MR: a bad handle: `EINVAL`";
+    IbvCreateCompChannel = "ibv_create_comp_channel", User, 1..1, Named::None, One, "ibv_create_comp_channel(CTX)",
+        "a record `{fd}`",
+        "CREATE_COMP_CHANNEL: a completion event file (`O_CLOEXEC`); no free fd: `EMFILE`";
+    IbvCreateCq = "ibv_create_cq", User, 4..4, Named::None, One, "ibv_create_cq(CTX, CQE, CHANNEL, VECTOR)",
+        "a record `{cmd_fd, handle, cqe}`",
+        "CREATE_CQ; CHANNEL is a completion channel's record or `NULL`. VECTOR not below `num_comp_vectors`: `EINVAL`; CHANNEL not a completion channel: `EINVAL`; CQE outside 1 to 4194303: `EINVAL`; `cqe` is CQE rounded up to a power of two, less one. The CQ's user handle is its handle-to-be in libibverbs; here 0";
+    IbvDestroyCq = "ibv_destroy_cq", User, 1..1, Named::None, One, "ibv_destroy_cq(CQ)",
+        "0",
+        "DESTROY_CQ: a bad handle: `EINVAL`. Its queued events are purged before it returns. (libibverbs then waits until the events already read are acknowledged: no call reads completion events yet, so there is nothing to wait for)";
+    IbvPollCq = "ibv_poll_cq", User, 2..2, Named::None, One, "ibv_poll_cq(CQ, N)",
+        "a list of records `{wr_id, status, opcode, byte_len, qp_num, imm}`, at most N",
+        "POLL_CQ with room for N completions: a bad CQ: `EINVAL`. The HCA model is not wired yet, so a CQ holds no completion and the list is empty";
+    IbvReqNotifyCq = "ibv_req_notify_cq", User, 2..2, Named::None, One, "ibv_req_notify_cq(CQ, SOLICITED_ONLY)",
+        "0",
+        "REQ_NOTIFY_CQ: arms the CQ for its next completion (solicited only if SOLICITED_ONLY is not 0); a bad CQ: `EINVAL`";
+    IbvGetAsyncEvent = "ibv_get_async_event", User, 1..1, Named::None, One, "ibv_get_async_event(CTX)",
+        "a record `{event_type, element}`",
+        "reads one 16-byte event from the async fd: blocks while none is queued (`EAGAIN` if the fd is `O_NONBLOCK`). A port event's element is the port number";
+    IbUnregisterDevice = "ib_unregister_device", Kernel, 1..1, Named::None, One, "ib_unregister_device(HCA)",
+        "0",
+        "hot removal of HCA number HCA, as Linux before 4.2 does it (`ib_uverbs_remove_one`): the device node goes (a later `open`: `ENOENT`; one that found the node first: `ENXIO`), and the call blocks until every file of the device is released, the async event files included. An unknown or removed HCA: `EINVAL`";
+    IbDispatchEvent = "ib_dispatch_event", Kernel, 3..3, Named::None, One, "ib_dispatch_event(HCA, EVENT, PORT)",
+        "0",
+        "the driver reports a port event (`IBV_EVENT_PORT_ACTIVE`, `IBV_EVENT_PORT_ERR`, ...) on HCA number HCA: every context of the HCA gets it on its async event file (a closed one drops it). No such HCA or port: `EINVAL`";
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -309,6 +362,7 @@ impl Catalog for KsimCatalog {
         let mut v: Vec<&'static str> = sim_kernel::abi::CONSTANTS.iter().map(|(n, _)| *n).collect();
         v.extend(Errno::ALL.iter().map(|e| e.name()));
         v.extend(sim_kernel::abi::MM_CONSTANTS.iter().map(|(n, _)| *n));
+        v.extend(sim_kernel::uverbs::abi::CONSTANTS.iter().map(|(n, _)| *n));
         v.extend(sim_kernel::mm::Signal::ALL.iter().map(|s| s.name()));
         v
     }
@@ -472,6 +526,22 @@ fn filter_arg<'a>(items: &[Value]) -> Result<IoctlArg<'a>, ArgError> {
         }
     }
     Ok(ia)
+}
+
+/// Integer field `name` of record argument `i` (a verbs object).
+fn field(args: &[Value], i: usize, sig: &CallSig, name: &str) -> Result<u64, ArgError> {
+    match arg(args, i, sig)? {
+        Value::Record(fs) => match fs.iter().find(|(n, _)| *n == name) {
+            Some((_, Value::Int(n))) => Ok(*n),
+            _ => Err(format!("argument {} of {} has no integer field `{name}`", i + 1, sig.name)),
+        },
+        v => Err(format!("argument {} of {} must be a record, got {} ({v})", i + 1, sig.name, v.kind())),
+    }
+}
+
+/// A record of integer fields.
+fn record(fields: &[(&'static str, u64)]) -> Value {
+    Value::Record(fields.iter().map(|(n, x)| (*n, Value::Int(*x))).collect())
 }
 
 fn v<T>(r: KResult<T>, f: impl FnOnce(T) -> Value) -> Value {
@@ -745,6 +815,100 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
             Value::Int(0)
         }
         // ANCHOR_END: mailbox_dispatch
+        Sys::Open => {
+            let path = match arg(a, 0, sig)? {
+                Value::Str(p) => p.clone(),
+                v => return Err(format!("argument 1 of open must be a string, got {} ({v})", v.kind())),
+            };
+            v(sys_open(t, &path, u32_arg(a, 1, sig)?), |fd| Value::Int(fd as u64))
+        }
+        Sys::WriteMem => v(sys_write_mem(t, fd(a, 0, sig)?, int(a, 1, sig)?, int(a, 2, sig)?), int_v),
+        Sys::UverbsCmd => {
+            let out = int(a, 3, sig)?.checked_mul(4).filter(|n| *n <= 0xffff * 4).ok_or("OUT_WORDS is a u16")?;
+            v(verbs::command(t, fd(a, 0, sig)?, u32_arg(a, 1, sig)?, &bytes(a, 2, sig)?, out as usize), |r| {
+                Value::bytes(&r)
+            })
+        }
+        Sys::IbvOpenDevice => {
+            let name = match arg(a, 0, sig)? {
+                Value::Str(p) => p.clone(),
+                v => return Err(format!("argument 1 of ibv_open_device must be a string, got {} ({v})", v.kind())),
+            };
+            v(verbs::open_device(t, &name), |(c, af, n)| {
+                record(&[("cmd_fd", c as u64), ("async_fd", af as u64), ("num_comp_vectors", n as u64)])
+            })
+        }
+        Sys::IbvCloseDevice => {
+            let (c, af) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "async_fd")?);
+            v(verbs::close_device(t, fd_of(c), fd_of(af)), |_| Value::Int(0))
+        }
+        Sys::IbvAllocPd => {
+            let c = field(a, 0, sig, "cmd_fd")?;
+            v(verbs::alloc_pd(t, fd_of(c)), |h| record(&[("cmd_fd", c), ("handle", h as u64)]))
+        }
+        Sys::IbvDeallocPd | Sys::IbvDeregMr => {
+            let cmd = if s == Sys::IbvDeallocPd { IB_USER_VERBS_CMD_DEALLOC_PD } else { IB_USER_VERBS_CMD_DEREG_MR };
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            v(verbs::destroy(t, fd_of(c), cmd, h as u32), |_| Value::Int(0))
+        }
+        Sys::IbvRegMr => {
+            let (c, pd) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            let r = verbs::reg_mr(t, fd_of(c), pd as u32, int(a, 1, sig)?, int(a, 2, sig)?, u32_arg(a, 3, sig)?);
+            v(r, |(h, l, r)| record(&[("cmd_fd", c), ("handle", h as u64), ("lkey", l as u64), ("rkey", r as u64)]))
+        }
+        Sys::IbvCreateCompChannel => {
+            v(verbs::create_comp_channel(t, fd_of(field(a, 0, sig, "cmd_fd")?)), |f| record(&[("fd", f as u64)]))
+        }
+        Sys::IbvCreateCq => {
+            let c = field(a, 0, sig, "cmd_fd")?;
+            let ch = match arg(a, 2, sig)? {
+                Value::Null => -1,
+                _ => field(a, 2, sig, "fd")? as u32 as i32,
+            };
+            let r = verbs::create_cq(t, fd_of(c), 0, u32_arg(a, 1, sig)?, ch, u32_arg(a, 3, sig)?);
+            v(r, |(h, n)| record(&[("cmd_fd", c), ("handle", h as u64), ("cqe", n as u64)]))
+        }
+        Sys::IbvDestroyCq => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            v(verbs::destroy_cq(t, fd_of(c), h as u32), |_| Value::Int(0))
+        }
+        Sys::IbvPollCq => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            let n = u32::try_from(int(a, 1, sig)?).ok().filter(|n| *n <= 4096).ok_or("ibv_poll_cq: N is 0 to 4096")?;
+            v(verbs::poll_cq(t, fd_of(c), h as u32, n), |wcs| {
+                Value::List(
+                    wcs.iter()
+                        .map(|w| {
+                            Value::Record(Rc::from([
+                                ("wr_id", Value::Int(w.wr_id)),
+                                ("status", Value::Int(w.status as u64)),
+                                ("opcode", Value::Int(w.opcode as u64)),
+                                ("byte_len", Value::Int(w.byte_len as u64)),
+                                ("qp_num", Value::Int(w.qp_num as u64)),
+                                ("imm", Value::Int(w.imm as u64)),
+                            ]))
+                        })
+                        .collect(),
+                )
+            })
+        }
+        Sys::IbvReqNotifyCq => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            v(verbs::req_notify_cq(t, fd_of(c), h as u32, int(a, 1, sig)? != 0), |_| Value::Int(0))
+        }
+        Sys::IbvGetAsyncEvent => v(verbs::get_async_event(t, fd_of(field(a, 0, sig, "async_fd")?)), |(ty, el)| {
+            record(&[("event_type", ty as u64), ("element", el)])
+        }),
+        Sys::IbUnregisterDevice => {
+            v(sim_kernel::uverbs::ib_unregister_device(&t.kernel, u32_arg(a, 0, sig)?), |_| Value::Int(0))
+        }
+        Sys::IbDispatchEvent => {
+            let port = u8::try_from(int(a, 2, sig)?).unwrap_or(0);
+            v(
+                sim_kernel::uverbs::ib_dispatch_port_event(&t.kernel, u32_arg(a, 0, sig)?, u32_arg(a, 1, sig)?, port),
+                |_| Value::Int(0),
+            )
+        }
         // The calls that take only integers.
         _ => return dispatch_int_call(s, t, a, sig),
     })

@@ -7,7 +7,7 @@
 //! step and time limits, the argument ranges, SIGINT and SIGTERM),
 //! [`reference`] (the book's tables of calls, builtins and constants,
 //! generated from the catalog), [`loom_engine`] (`ksim explore --engine
-//! loom`).
+//! loom`), [`verbs`] (the libibverbs-like layer of the `ibv_*` calls).
 //!
 //! Under `cfg(loom)` (`./loom.sh`) there is no executor: the crate is the
 //! language, the call dispatch and the loom engine, and nothing that needs
@@ -32,3 +32,4 @@ pub mod reference;
 #[cfg(not(loom))]
 pub mod runner;
 pub mod value;
+pub mod verbs;

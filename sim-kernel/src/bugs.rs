@@ -21,6 +21,7 @@ pub enum Bug {
     WatchQueuePostVsClear,
     WatchQueueFilterOob,
     UffdApiInitRace,
+    UverbsGetContextUnregisteredRelease,
     TutorialMailboxLostWakeup,
 }
 
@@ -88,6 +89,14 @@ pub const BUGS: &[BugInfo] = &[
         summary: "two racing UFFDIO_API calls both succeed: the state is checked before the answer is written and set after",
         fix: "22e5fe2a2a27 \"userfaultfd: prevent concurrent API initialization\" (5.15; cmpxchg on ctx->features)",
         path: "sim_kernel::userfaultfd::UserfaultfdFile::api",
+        tutorial: false,
+    },
+    BugInfo {
+        bug: Bug::UverbsGetContextUnregisteredRelease,
+        name: "uverbs_get_context_unregistered_release",
+        summary: "GET_CONTEXT whose response copy faults releases its async event file as a set-up one: it unregisters a handler never registered and puts a uverbs-file reference never taken, freeing the file under its open fd",
+        fix: "later kernels release an async file only as far as it was set up; 3.13's err_file path in ib_uverbs_get_context put the file, whose ib_uverbs_event_close did the whole async teardown (the fixing commit is not identified)",
+        path: "sim_kernel::uverbs::uverbs_main::EventFops::release",
         tutorial: false,
     },
     // ANCHOR: tutorial

@@ -32,6 +32,18 @@ pub fn pte_key(mm_id: u64, page_addr: u64) -> u64 {
     (1 << 60) | ((mm_id & 0xff_ffff) << 36) | ((page_addr >> 12) & ((1 << 36) - 1))
 }
 
+/// Key of uverbs' `ib_uverbs_idr_lock` and the handle tables it protects
+/// (`drivers/infiniband/core/uverbs_cmd.c`): one per kernel.
+pub fn uverbs_idr_key() -> u64 {
+    (1 << 59) | 1
+}
+
+/// Key of uverbs device `devnum`'s reference count and removal state
+/// (`struct ib_uverbs_device`'s `ref` and `comp`).
+pub fn uverbs_dev_key(devnum: u32) -> u64 {
+    (1 << 59) | 0x100 | devnum as u64
+}
+
 /// Record that the current step touches `key`.
 #[inline(always)]
 pub fn access(key: u64, write: bool) {

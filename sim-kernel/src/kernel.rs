@@ -14,6 +14,8 @@ pub struct Kernel {
     pub bugs: BugSet,
     /// The CPU features and privileges that change results.
     pub machine: Machine,
+    /// The InfiniBand devices and uverbs' global handle tables.
+    pub uverbs: crate::uverbs::UverbsGlobal,
     next_ino: AtomicU64,
     next_pid: AtomicU64,
 }
@@ -37,6 +39,7 @@ impl Kernel {
             if let Some(m) = Arc::get_mut(&mut k) {
                 m.bugs = bugs;
                 m.machine = machine;
+                m.uverbs = crate::uverbs::UverbsGlobal::new();
                 m.next_ino.store(ANON_INODE_INO + 1, Ordering::Relaxed);
                 m.next_pid.store(1, Ordering::Relaxed);
                 return k;
@@ -46,6 +49,7 @@ impl Kernel {
             objs: ObjTable::new(),
             bugs,
             machine,
+            uverbs: crate::uverbs::UverbsGlobal::new(),
             // Inode 1 is the shared anon inode (fs/anon_inodes.c); others
             // count up from there.
             next_ino: AtomicU64::new(ANON_INODE_INO + 1),

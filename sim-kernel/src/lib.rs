@@ -8,7 +8,8 @@
 //! [`eventfd`] (`fs/eventfd.c`), [`pipe`] (`fs/pipe.c`), [`watch_queue`]
 //! (`kernel/watch_queue.c`: notification pipes), [`mm`] (`mm/`: address
 //! spaces, page faults), [`userfaultfd`] (`fs/userfaultfd.c`), [`task`]
-//! (processes and tasks), [`machine`] (the CPU features and privileges
+//! (processes and tasks), [`uverbs`] (`drivers/infiniband/core/uverbs*`:
+//! the InfiniBand user-verbs device), [`machine`] (the CPU features and privileges
 //! that change results),
 //! [`objtrack`] (object accounting: leaks and use-after-free), [`bugs`] (the
 //! historical-bug registry), [`syscall`] (one entry point per syscall) and
@@ -30,6 +31,7 @@ pub mod syscall;
 pub mod task;
 pub mod tutorial;
 pub mod userfaultfd;
+pub mod uverbs;
 pub mod vfs;
 pub mod watch_queue;
 

@@ -12,10 +12,10 @@
 //! - Calls are mapped to host implementations by their catalog name
 //!   ([`lookup`]), once per call before the scenario runs, from one table per
 //!   subsystem ([`eventfd`], [`vfs`], [`pipe`], [`watch_queue`], [`mm`],
-//!   [`userfaultfd`], [`time`]). A call with no host form (kernel-internal
-//!   calls, ksim-only calls, notification pipes on a host without
-//!   CONFIG_WATCH_QUEUE) makes the scenario *skipped*, naming the call: never
-//!   failed.
+//!   [`userfaultfd`], [`time`], [`uverbs`], whose calls all skip). A call
+//!   with no host form (kernel-internal calls, ksim-only calls,
+//!   notification pipes on a host without CONFIG_WATCH_QUEUE) makes the
+//!   scenario *skipped*, naming the call: never failed.
 //! - [`host`] detects the host's features and privileges that change
 //!   results (protection keys, CONFIG_WATCH_QUEUE, userfaultfd and its
 //!   features, CAP_SYS_RESOURCE, RLIMIT_NOFILE) and its planner decides, for
@@ -49,6 +49,7 @@ pub mod pipe;
 pub mod sys;
 pub mod time;
 pub mod userfaultfd;
+pub mod uverbs;
 pub mod vfs;
 pub mod watch_queue;
 
@@ -95,8 +96,16 @@ pub fn lookup(sig: &CallSig) -> Native {
 
 /// The entry a subsystem's table has for the call `name`, if any.
 pub fn table_entry(name: &str) -> Option<Native> {
-    let tables: [&[(&str, Native)]; 7] =
-        [eventfd::CALLS, vfs::CALLS, time::CALLS, pipe::CALLS, watch_queue::CALLS, mm::CALLS, userfaultfd::CALLS];
+    let tables: [&[(&str, Native)]; 8] = [
+        eventfd::CALLS,
+        vfs::CALLS,
+        time::CALLS,
+        pipe::CALLS,
+        watch_queue::CALLS,
+        mm::CALLS,
+        userfaultfd::CALLS,
+        uverbs::CALLS,
+    ];
     tables.iter().find_map(|t| t.iter().find(|(n, _)| *n == name).map(|(_, x)| *x))
 }
 
@@ -415,6 +424,7 @@ mod tests {
     #[test]
     fn ksim_only_and_unknown_calls_skip() {
         assert!(matches!(call("watch_add", &[]), Err(NErr::Skip(w)) if w.contains("ksim-only")));
-        assert!(matches!(call("ibv_create_cq", &[]), Err(NErr::Skip(w)) if w.contains("no native implementation")));
+        assert!(matches!(call("ibv_create_cq", &[]), Err(NErr::Skip(w)) if w.contains("ksim-only")));
+        assert!(matches!(call("no_such_call", &[]), Err(NErr::Skip(w)) if w.contains("no native implementation")));
     }
 }

@@ -721,9 +721,25 @@ pub fn spin_point(label: &'static str) {
 #[cold]
 #[inline(never)]
 pub fn lock_point() -> Option<Footprint> {
+    lock_point_as(true)
+}
+
+/// [`lock_point`] for a shared acquisition (`down_read` of a
+/// [`crate::sync::RwSemaphore`]): the keys stay as the caller reported
+/// them, so two readers' acquisitions, both reads, commute; a writer's
+/// acquisition ([`lock_point`]) writes them and conflicts with both.
+#[cold]
+#[inline(never)]
+pub fn lock_point_shared() -> Option<Footprint> {
+    lock_point_as(false)
+}
+
+fn lock_point_as(write: bool) -> Option<Footprint> {
     let mut keys = fine_point_carrying("lock")?;
-    for e in keys.iter_mut() {
-        e.1 = true;
+    if write {
+        for e in keys.iter_mut() {
+            e.1 = true;
+        }
     }
     let st = STEP.with(|s| s.get());
     if !st.is_null() {

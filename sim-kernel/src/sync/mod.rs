@@ -329,3 +329,6 @@ mod imp {
 }
 
 pub use imp::{Condvar, Mutex, MutexGuard};
+
+mod rwsem;
+pub use rwsem::{RwSemReadGuard, RwSemWriteGuard, RwSemaphore};

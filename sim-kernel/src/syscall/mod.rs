@@ -139,3 +139,16 @@ pub fn sys_setrlimit(t: &Task, resource: u32, n: u64) -> KResult<()> {
 pub fn fd_path(t: &Task, fd: i64) -> KResult<String> {
     fcntl::fd_path(t.proc()?, fd).map_err(|e| if e == Errno::EBADF { Errno::ENOENT } else { e })
 }
+
+/// open(path, flags): the new fd ([`crate::vfs::open`]).
+pub fn sys_open(t: &Task, path: &str, flags: u32) -> KResult<i32> {
+    crate::vfs::open::do_sys_open(t, path, flags)
+}
+
+/// write(fd, addr, count) with the buffer in the caller's memory: the
+/// count written. `EBADF`, then the file's write from user memory (EFAULT
+/// where it faults).
+pub fn sys_write_mem(t: &Task, fd: i64, addr: u64, count: u64) -> KResult<usize> {
+    let f = t.proc()?.files.fget(fd)?;
+    read_write::vfs_write_user(&f, addr, count, t)
+}

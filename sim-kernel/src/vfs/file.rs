@@ -118,6 +118,23 @@ pub trait FileOps: Send + Sync + 'static {
         Err(Errno::EINVAL)
     }
 
+    /// `->write` of `count` bytes at `addr` in `mm` (a `write(2)` whose
+    /// buffer is in the process's simulated memory). The default copies
+    /// them first (`copy_from_user`: a fault anywhere is EFAULT) and calls
+    /// [`FileOps::write`]; a type that reads user memory piecewise (uverbs:
+    /// the header, then the command's struct) implements it.
+    fn write_user(
+        &self,
+        file: &File,
+        mm: &crate::mm::MmStruct,
+        addr: u64,
+        count: usize,
+        caller: &Task,
+    ) -> KResult<usize> {
+        let data = crate::mm::memory::copy_from_user(mm, addr, count as u64).map_err(|_| Errno::EFAULT)?;
+        self.write(file, &data, caller)
+    }
+
     /// `->poll`: the ready mask; with a table, queue the caller on the
     /// file's wait queues. Missing op: DEFAULT_POLLMASK.
     fn poll(&self, _file: &File, _pt: Option<&mut PollTable>) -> u32 {

@@ -2,6 +2,7 @@
 //! `f_op`, reference counting, llseek kinds), [`fdtable`] (`fs/file.c`:
 //! per-process fd tables), [`anon_inode`] (`fs/anon_inodes.c`),
 //! [`read_write`] (`fs/read_write.c`: read/write/pread/pwrite/lseek),
+//! [`open`] (`fs/open.c`, `fs/namei.c`: open of a device node),
 //! [`fcntl`] (`fs/fcntl.c`, `fs/ioctl.c`), [`poll`] (`fs/select.c`) and the
 //! null [`console`] behind fds 0, 1 and 2.
 //!
@@ -14,6 +15,7 @@ pub mod console;
 pub mod fcntl;
 pub mod fdtable;
 pub mod file;
+pub mod open;
 pub mod poll;
 pub mod read_write;
 

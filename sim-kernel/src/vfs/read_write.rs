@@ -35,6 +35,15 @@ pub fn vfs_write(f: &File, data: &[u8], caller: &Task) -> KResult<usize> {
     f.ops().write(f, data, caller)
 }
 
+/// [`vfs_write`] of `count` bytes at `addr` of the caller's memory.
+pub fn vfs_write_user(f: &File, addr: u64, count: u64, caller: &Task) -> KResult<usize> {
+    if f.mode() & FMODE_WRITE == 0 {
+        return Err(Errno::EBADF);
+    }
+    let mm = &caller.proc()?.mm;
+    f.ops().write_user(f, mm, addr, count.min(MAX_RW_COUNT as u64) as usize, caller)
+}
+
 /// The lseek syscall after the fd lookup: `whence > SEEK_MAX` is EINVAL
 /// before the file is asked (so even a pipe gives EINVAL there), then
 /// `vfs_llseek`.
