@@ -12,17 +12,22 @@ use std::process::{Child, Command, Output, Stdio};
 
 const KSIM: &str = env!("CARGO_BIN_EXE_ksim");
 
-/// Small shipped races: one with an `exists` pair and a root of three
-/// actors (so most of 8 shards are empty and exit 1 for the unseen
-/// `exists`), and one with three readers.
-const SCENARIOS: &[(&str, u32)] = &[("race_uffd_two_copies.scn", 8), ("race_semaphore_three_readers.scn", 4)];
+/// Small shipped races (paths under scenarios/) and how many shards:
+/// one with an `exists` pair and a root of three actors (so most of 8
+/// shards are empty and exit 1 for the unseen `exists`), one with three
+/// readers, and a historical bug whose counterexample one shard finds.
+const SCENARIOS: &[(&str, u32)] = &[
+    ("library/race_uffd_two_copies.scn", 8),
+    ("library/race_semaphore_three_readers.scn", 4),
+    ("tests/fail/bug_semaphore_underflow.scn", 4),
+];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
 }
 
-fn library(name: &str) -> String {
-    repo().join("scenarios/library").join(name).to_string_lossy().into_owned()
+fn scenario(name: &str) -> String {
+    repo().join("scenarios").join(name).to_string_lossy().into_owned()
 }
 
 /// A fresh directory for one test's files.
@@ -61,8 +66,8 @@ fn engine_var(i: u32) -> &'static str {
 #[test]
 fn shards_from_the_engines_environment_merge_into_the_unsharded_report() {
     for &(name, n) in SCENARIOS {
-        let file = library(name);
-        let dir = scratch(name.trim_end_matches(".scn"));
+        let file = scenario(name);
+        let dir = scratch(&name.replace('/', "-"));
         let whole_json = ksim(&["explore", "--json", &file]).output().unwrap();
         let whole_text = ksim(&["explore", &file]).output().unwrap();
         // N processes at once, as the engine would start them.
@@ -94,6 +99,9 @@ fn shards_from_the_engines_environment_merge_into_the_unsharded_report() {
             files.push(path.to_string_lossy().into_owned());
         }
         let whole = json(&whole_json);
+        if name.contains("/bug_") {
+            assert!(whole["violations"].as_u64() > Some(0), "{name}: the bug is not found");
+        }
         assert_eq!(executions.iter().sum::<u64>(), whole["executions"].as_u64().unwrap(), "{name}: {executions:?}");
         // Merged in index order and in reverse (a shell glob sorts
         // shard-10 before shard-2): the same report as the unsharded one,
@@ -120,9 +128,9 @@ fn shards_from_the_engines_environment_merge_into_the_unsharded_report() {
 
 #[test]
 fn env_shard_without_an_engine_is_a_usage_error() {
-    let o = ksim(&["explore", "--json", "--shard", "env/4", &library(SCENARIOS[0].0)]).output().unwrap();
+    let o = ksim(&["explore", "--json", "--shard", "env/4", &scenario(SCENARIOS[0].0)]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stdout));
-    let o = ksim(&["explore", "--shard", "env/4", &library(SCENARIOS[0].0)])
+    let o = ksim(&["explore", "--shard", "env/4", &scenario(SCENARIOS[0].0)])
         .env("SLURM_ARRAY_TASK_ID", "4")
         .output()
         .unwrap();
@@ -155,7 +163,7 @@ fn whole_text(file: &str) -> (String, Option<i32>) {
 #[test]
 fn slurm_scripts_shard_and_merge_as_the_readme_says() {
     let (name, n) = SCENARIOS[0];
-    let file = library(name);
+    let file = scenario(name);
     let out = scratch("slurm");
     let out_s = out.to_string_lossy().into_owned();
     let explore = repo().join("deploy/slurm/explore.sh").to_string_lossy().into_owned();
@@ -255,7 +263,7 @@ fn kubernetes_jobs_run_the_same_flow() {
     }
     // Run the Jobs' scripts here, the repository's copy of the scenario
     // standing for the image's.
-    let file = library(SCENARIOS[0].0);
+    let file = scenario(SCENARIOS[0].0);
     let out = scratch("kubernetes");
     let out_s = out.to_string_lossy().into_owned();
     let explore = job_script(&explore_yaml);
