@@ -284,3 +284,32 @@ fn kubernetes_jobs_run_the_same_flow() {
     assert_eq!(status.trim().parse::<i32>().ok(), code);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The ```sh blocks of a Markdown file.
+fn sh_blocks(md: &str) -> Vec<Vec<&str>> {
+    let mut blocks = Vec::new();
+    let mut lines = md.lines();
+    while lines.by_ref().any(|l| l.trim() == "```sh") {
+        blocks.push(lines.by_ref().take_while(|l| l.trim() != "```").collect());
+    }
+    blocks
+}
+
+#[test]
+fn the_book_chapter_gives_the_readmes_commands() {
+    let chapter = std::fs::read_to_string(repo().join("book/src/clusters.md")).unwrap();
+    let blocks = sh_blocks(&chapter);
+    assert_eq!(blocks.len(), 2, "book/src/clusters.md: one command block per engine");
+    for (block, readme) in blocks.iter().zip(["deploy/kubernetes/README.md", "deploy/slurm/README.md"]) {
+        let readme_text = std::fs::read_to_string(repo().join(readme)).unwrap();
+        let readme_lines: Vec<&str> = sh_blocks(&readme_text).concat();
+        // Every command (not a comment, not the line choosing the image)
+        // is the README's, so the two cannot drift apart.
+        let commands: Vec<&&str> =
+            block.iter().filter(|l| !l.trim().is_empty() && !l.starts_with('#') && !l.starts_with("IMAGE=")).collect();
+        assert!(commands.len() >= 3, "book/src/clusters.md: three commands for {readme}");
+        for line in commands {
+            assert!(readme_lines.contains(line), "book/src/clusters.md runs `{line}`, which {readme} does not");
+        }
+    }
+}
