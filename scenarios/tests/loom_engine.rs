@@ -35,6 +35,7 @@ const REFUSED: &[(&str, &str)] = &[
     ("uffd_release.scn", "uses virtual time"),
     ("uffd_unregister_wp.scn", "`now_ns()` uses virtual time"),
     ("uffd_wake.scn", "`now_ns()` uses virtual time"),
+    ("uverbs_hot_remove.scn", "`sleep_ns(1000)` uses virtual time"),
 ];
 
 /// Scenarios loom starts but cannot search to the end, and why (the
