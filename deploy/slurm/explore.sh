@@ -25,9 +25,10 @@ mkdir -p "$OUT"
 tmp="$OUT/.shard-$SLURM_ARRAY_TASK_ID.json.tmp"
 "$KSIM" explore --json --shard "env/$N" "$FILE" > "$tmp"
 rc=$?
-# Exit 1 means this shard saw a violation, or missed an `exists` another
-# shard may see: the report is written and the merge judges the whole
-# search, so the task succeeds (and afterok releases the merge). Any other
+# Exit 1 means this shard found a violation (a shard never fails on an
+# `exists` it did not reach: the merge judges those over every shard): the
+# report is written and the merge judges the whole search, so the task
+# succeeds (and afterok releases the merge). Any other
 # failure (2: bad arguments, 130: a signal, such as the time limit's) fails
 # the task and holds the merge back.
 case $rc in

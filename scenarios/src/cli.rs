@@ -634,7 +634,13 @@ pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&
         }
     }
     for e in r.exists.iter().filter(|e| !e.seen) {
-        let why = if r.complete { "no execution reached it" } else { "not reached, and the search was not complete" };
+        let why = if r.shard.is_some() {
+            "not reached in this shard (`ksim merge` judges it over every shard)"
+        } else if r.complete {
+            "no execution reached it"
+        } else {
+            "not reached, and the search was not complete"
+        };
         let _ = writeln!(out, "exists {} (line {}): {why}", e.check, e.line);
     }
     if r.failed() {
