@@ -32,6 +32,14 @@ pub fn pte_key(mm_id: u64, page_addr: u64) -> u64 {
     (1 << 60) | ((mm_id & 0xff_ffff) << 36) | ((page_addr >> 12) & ((1 << 36) - 1))
 }
 
+/// Key of an object's sleeping lock that guards no state of its own in the
+/// simulator (a pipe's `pipe->mutex`: the ring is under `rd_wait.lock`,
+/// keyed by the object): its acquisitions are ordered against each other,
+/// and not against every look at the object.
+pub fn mutex_key(obj_id: u64) -> u64 {
+    (1 << 58) | obj_id
+}
+
 /// Record that the current step touches `key`.
 #[inline(always)]
 pub fn access(key: u64, write: bool) {

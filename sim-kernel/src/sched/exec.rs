@@ -385,10 +385,10 @@ thread_local! {
     /// The last key in `NATIVE` to be reported: the key of a lock taken
     /// next (see [`lock_point`]).
     static LAST_NATIVE: Cell<Option<u64>> = const { Cell::new(None) };
-    /// Whether `LAST_NATIVE` was new to the step when the run of reports
-    /// of it that ends the step's reports began (its only reports are
-    /// that run: the announcement of a lock about to be taken).
-    static LAST_FRESH: Cell<bool> = const { Cell::new(false) };
+    /// How the step had touched `LAST_NATIVE` when the run of reports of
+    /// it that ends the step's reports began (the announcement of a lock
+    /// about to be taken): [`UNTOUCHED`], [`LOOKED`] or [`WROTE`].
+    static LAST_PRIOR: Cell<u8> = const { Cell::new(WROTE) };
     /// Lock granularity, steps recorded: the keys repeated into the open
     /// step at its start (`put_carry`), which are not its own reports.
     static CARRIED: RefCell<Footprint> = RefCell::new(Footprint::new());
@@ -396,6 +396,11 @@ thread_local! {
     /// the keys reported before each was taken.
     static HELD: RefCell<Vec<(ActorId, usize, Footprint)>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Values of `LAST_PRIOR`.
+const UNTOUCHED: u8 = 0;
+const LOOKED: u8 = 1;
+const WROTE: u8 = 2;
 
 /// The runnable actors as a set that lists them in id order: a bit per
 /// actor below 64 (an actor becomes runnable or stops being so with one
@@ -574,6 +579,15 @@ impl Core {
 /// is with `--no-named-yield-points` ([`Executor::set_named_yield_points`]).
 pub fn yield_point(name: &'static str) {
     if !in_sim() || (NAMED_OFF.with(|f| f.get()) && name != "syscall") {
+        return;
+    }
+    if fine_grained() && name != "syscall" && !std::thread::panicking() {
+        // Inside a call at lock granularity: the next step repeats what a
+        // point of lock granularity repeats (the keys of the locks held
+        // across it, see `fine_point_carrying`).
+        let carry = take_carry();
+        point(name, true);
+        put_carry(carry);
         return;
     }
     point(name, name != "syscall");
@@ -755,18 +769,19 @@ pub fn lock_point() -> Option<Footprint> {
     Some(keys)
 }
 
-/// The lock about to be taken has key `key` (see [`lock_point`]): if the
-/// step ending at its point touched `key` only to announce the lock (the
-/// run of reports just before the acquisition, with no earlier report of
-/// it in the step and no carry of it into the step), the key leaves that
-/// step; the acquiring step records it. Otherwise the code before the
-/// point (a lookup, a refcount change) would seem to write the lock's
-/// state, and every other actor's steps under that lock would be ordered
-/// against it.
+/// The lock about to be taken has key `key` (see [`lock_point`]): the
+/// run of reports of it just before the acquisition announced the lock,
+/// and the acquiring step records it; the step ending at the point keeps
+/// only what it did with the key before the announcement (nothing: the
+/// key leaves it; a look: a look), unless the key was repeated into it.
+/// Otherwise the code before the point (a lookup, a refcount change, a
+/// liveness check) would seem to write the lock's state, and every other
+/// actor's steps under that lock would be ordered against it.
 fn move_announcement(key: u64) {
     let st = STEP.with(|s| s.get());
+    let prior = LAST_PRIOR.with(|p| p.get());
     if st.is_null()
-        || !LAST_FRESH.with(|f| f.get())
+        || prior == WROTE
         || CARRIED.with(|c| c.borrow().iter().any(|(k, _)| *k == key))
         || !in_sim()
         || std::thread::panicking()
@@ -777,7 +792,11 @@ fn move_announcement(key: u64) {
     // referenced elsewhere meanwhile.
     let st = unsafe { &mut *st };
     let Some(i) = st.accesses.iter().position(|(k, _)| *k == key) else { return };
-    st.accesses.remove(i);
+    if prior == UNTOUCHED {
+        st.accesses.remove(i);
+    } else {
+        st.accesses[i].1 = false;
+    }
     st.sig = 0;
     st.wsig = 0;
     for &(k, w) in st.accesses.iter() {
@@ -833,7 +852,12 @@ fn note_native(key: u64, write: bool) {
     NATIVE.with(|n| {
         let mut n = n.borrow_mut();
         if LAST_NATIVE.with(|l| l.replace(Some(key))) != Some(key) {
-            LAST_FRESH.with(|f| f.set(!n.iter().any(|(k, _)| *k == key)));
+            let prior = match n.iter().find(|(k, _)| *k == key) {
+                None => UNTOUCHED,
+                Some((_, false)) => LOOKED,
+                Some((_, true)) => WROTE,
+            };
+            LAST_PRIOR.with(|p| p.set(prior));
         }
         if let Some(e) = n.iter_mut().find(|(k, _)| *k == key) {
             e.1 |= write;
@@ -1344,6 +1368,7 @@ impl Executor {
         NAMED_OFF.with(|f| f.set(false));
         NATIVE.with(|n| n.borrow_mut().clear());
         LAST_NATIVE.with(|l| l.set(None));
+        CARRIED.with(|c| c.borrow_mut().clear());
         HELD.with(|h| h.borrow_mut().clear());
         Executor { core, cos, decisions: Vec::new(), full_decisions: false, schedule: Vec::with_capacity(32) }
     }
@@ -1726,6 +1751,7 @@ impl Drop for Executor {
         NAMED_OFF.with(|f| f.set(false));
         NATIVE.with(|n| n.borrow_mut().clear());
         LAST_NATIVE.with(|l| l.set(None));
+        CARRIED.with(|c| c.borrow_mut().clear());
         HELD.with(|h| h.borrow_mut().clear());
     }
 }
@@ -1929,7 +1955,8 @@ mod tests {
 
     /// The lock's key is the last one reported before it, and only it
     /// becomes a write: a look reported before it stays a look. A key the
-    /// step touched before announcing the lock stays in that step.
+    /// step looked at before announcing the lock stays a look in that
+    /// step; one it did not touch leaves it.
     #[test]
     fn only_the_lock_key_is_written_and_only_an_announcement_moves() {
         const J: u64 = 7;
@@ -1953,12 +1980,13 @@ mod tests {
             let steps = ex.steps();
             let a: Vec<&Step> = steps.iter().filter(|s| s.actor == 0).collect();
             assert_eq!(ch.labels[..2], ["start", "lock"]);
-            assert_eq!(a[0].accesses.iter().any(|(k, _)| *k == K), touched_before, "{:?}", a[0]);
+            let before: &[(u64, bool)] = if touched_before { &[(K, false)] } else { &[] };
+            assert_eq!(a[0].accesses.iter().filter(|(k, _)| *k == K).copied().collect::<Vec<_>>(), before);
             assert!(a[0].accesses.contains(&(J, false)), "{:?}", a[0]);
             assert!(a[1].accesses.contains(&(J, false)) && a[1].accesses.contains(&(K, true)), "{:?}", a[1]);
             // The signature matches the footprint left.
             let sig = a[0].accesses.iter().fold(0, |m, (k, _)| m | key_bit(*k));
-            assert_eq!(a[0].sig, sig);
+            assert_eq!((a[0].sig, a[0].wsig), (sig, 0));
         }
     }
 
