@@ -582,10 +582,16 @@ pub fn yield_point(name: &'static str) {
         return;
     }
     if fine_grained() && name != "syscall" && !std::thread::panicking() {
-        // Inside a call at lock granularity: the next step repeats what a
-        // point of lock granularity repeats (the keys of the locks held
-        // across it, see `fine_point_carrying`).
-        let carry = take_carry();
+        // Inside a call at lock granularity: the next step repeats the keys
+        // of the locks held across the point (see `fine_point_carrying`),
+        // so that every step of a holder shows its locks. Not the keys the
+        // ended step reported: code after a named point reports what it
+        // touches, as it must at call granularity, where nothing is
+        // repeated.
+        let carry = take_carry().map(|(native, mut carry)| {
+            carry.drain(..native.len());
+            (native, carry)
+        });
         point(name, true);
         put_carry(carry);
         return;
