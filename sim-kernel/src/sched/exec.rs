@@ -374,8 +374,9 @@ thread_local! {
     /// Whether the installed executor has killed its actors
     /// ([`Executor::kill_all`]): [`current_killed`]'s fast exit.
     static KILLED: Cell<bool> = const { Cell::new(false) };
-    /// Lock granularity ([`Granularity::Lock`]): every lock acquisition,
-    /// refcount read-modify-write and wake-up is a scheduling point too.
+    /// Lock granularity ([`Granularity::Lock`]): every lock acquisition and
+    /// release, refcount read-modify-write and wake-up is a scheduling
+    /// point too.
     static FINE: Cell<bool> = const { Cell::new(false) };
     /// `--no-named-yield-points`: named yield points do nothing.
     static NAMED_OFF: Cell<bool> = const { Cell::new(false) };

@@ -16,7 +16,7 @@
 //! the OS thread: [`Mutex::lock`] parks that actor in the scheduler until the
 //! holder's guard drops. That is the only scheduler-aware primitive. At lock
 //! granularity ([`crate::sched::Granularity::Lock`]) every acquisition is
-//! also a scheduling point.
+//! also a scheduling point, and so is every release (after it).
 
 #[cfg(loom)]
 pub use loom::sync::atomic;
