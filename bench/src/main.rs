@@ -23,6 +23,8 @@
 //!   execution of FILE again and again, without the search around it.
 //! - `KSIM_BENCH_PROBE=N`: N kernel-API eventfd pairs, and the memory per
 //!   open eventfd.
+//! - `KSIM_BENCH_GRANULARITY=1`: only the executions-per-second row at
+//!   lock against call granularity (`--quick`: 0.5 s per lock search).
 //! - `KSIM_BENCH_HW=1`: only the simulated hardware's rows (`hw.rs`: events
 //!   per second, 1 GiB ib_write_bw against its simulated time, cost per
 //!   event from 2 to 1,024 QPs), with `--reps`; needs no ksim binary.
@@ -34,6 +36,7 @@ mod native;
 mod sim;
 
 use scenarios::explore::Mode;
+use sim_kernel::sched::Granularity;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -278,7 +281,68 @@ fn race_scenarios() -> Vec<String> {
     v.into_iter().map(|n| library(&n)).collect()
 }
 
+/// Executions per second at lock granularity against call granularity on
+/// the shipped race files (issue 14: within 2x), both measured here, one
+/// thread, in process, the files in turn: each file searched to completion
+/// at call granularity, repeated until the sweep has run a while, and once
+/// at lock granularity under a per-file time limit (a search cut off
+/// counts the executions it finished). Lists the files whose lock search
+/// did not complete in that limit.
+fn granularity_row(races: &[String], quick: bool, say: &mut dyn FnMut(String)) -> Row {
+    let limit = Duration::from_millis(if quick { 500 } else { 5000 });
+    let (mut call_execs, mut call_t, mut lock_execs, mut lock_t) = (0u64, 0.0, 0u64, 0.0);
+    let mut cut = Vec::new();
+    for p in races {
+        let name = Path::new(p).file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let (l, lt) = sim::explore_at(p, Granularity::Lock, limit);
+        lock_execs += l.executions + l.pruned;
+        lock_t += lt;
+        if !l.complete {
+            cut.push(name);
+        }
+        // Call-granularity searches take milliseconds: repeat each for
+        // about as long as its lock search ran (at least 50 ms).
+        let start = Instant::now();
+        while start.elapsed().as_secs_f64() < lt.max(0.05) {
+            let (c, ct) = sim::explore_at(p, Granularity::Call, limit);
+            call_execs += c.executions + c.pruned;
+            call_t += ct;
+        }
+    }
+    let (call, lock) = (rate(call_execs as f64, call_t), rate(lock_execs as f64, lock_t));
+    let ratio = lock / call;
+    say(format!(
+        "granularity: call {}/s, lock {}/s ({ratio:.2}x); lock searches cut at {}: {}",
+        human(call),
+        human(lock),
+        secs(limit.as_secs_f64()),
+        cut.join(", ")
+    ));
+    Row::ratio(
+        "`ksim explore` executions per second at lock granularity, shipped race scenarios",
+        format!("call granularity in this run: {}/s ({call_execs} executions, one thread, in process)", human(call)),
+        format!(
+            "{}/s ({lock_execs} executions, one thread, in process); {} of {} files did not complete in {} each{}{}",
+            human(lock),
+            cut.len(),
+            races.len(),
+            secs(limit.as_secs_f64()),
+            if cut.is_empty() { "" } else { ": " },
+            cut.join(", ")
+        ),
+        ratio,
+        0.5,
+        "x",
+    )
+}
+
 fn main() {
+    if std::env::var_os("KSIM_BENCH_GRANULARITY").is_some() {
+        let quick = std::env::args().any(|a| a == "--quick");
+        let row = granularity_row(&race_scenarios(), quick, &mut |l| eprintln!("{l}"));
+        println!("{}", render_table(&[row]));
+        return;
+    }
     if std::env::var_os("KSIM_BENCH_HW").is_some() {
         let mut it = std::env::args().skip(1);
         let mut reps = 3;
@@ -650,6 +714,9 @@ fn main() {
         target,
         unit,
     ));
+
+    // 6b. the same rate at lock granularity (issue 14).
+    rows.push(granularity_row(&races, o.quick, &mut |l| eprintln!("{l}")));
 
     // 7. executions per distinct interleaving.
     let mut worst: f64 = 0.0;

@@ -6,7 +6,7 @@ use scenarios::explore::{explore, ExploreOptions, Mode, Report};
 use scenarios::runner::{execute, RunOptions};
 use sim_kernel::bugs::BugSet;
 use sim_kernel::sched::exec::{ChoicePoint, Chooser, Executor, RunEnd, Step};
-use sim_kernel::sched::ActorId;
+use sim_kernel::sched::{ActorId, Granularity};
 use sim_kernel::syscall::{sys_close, sys_eventfd2, sys_read_into, sys_write};
 use sim_kernel::Task;
 use std::collections::HashSet;
@@ -71,6 +71,16 @@ pub fn bytes_per_eventfd(n: u64) -> f64 {
 pub fn explore_in_process(path: &str, mode: Mode, time_limit: Option<Duration>) -> (Report, f64) {
     let src = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let o = ExploreOptions { mode, time_limit, ..Default::default() };
+    let t = Instant::now();
+    let r = explore(path, &src, &o).unwrap_or_else(|e| panic!("{path}: {e}"));
+    (r, t.elapsed().as_secs_f64())
+}
+
+/// One DPOR search of `path` in this process at granularity `g`, under
+/// `time_limit`: the report and its seconds.
+pub fn explore_at(path: &str, g: Granularity, time_limit: Duration) -> (Report, f64) {
+    let src = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let o = ExploreOptions { granularity: Some(g), time_limit: Some(time_limit), ..Default::default() };
     let t = Instant::now();
     let r = explore(path, &src, &o).unwrap_or_else(|e| panic!("{path}: {e}"));
     (r, t.elapsed().as_secs_f64())

@@ -149,9 +149,9 @@ pub struct LimitArgs {
     #[arg(long, value_name = "SECONDS", value_parser = crate::limits::parse_time_limit)]
     pub time_limit: Option<f64>,
     /// Where actors may switch: `call` (syscall boundaries, blocking, named
-    /// yield points) or `lock` (also every lock acquisition, refcount
-    /// change and wake-up). Default: the file's `config granularity=`,
-    /// else call.
+    /// yield points) or `lock` (also every lock acquisition and release,
+    /// refcount change and wake-up). Default: the file's `config
+    /// granularity=`, else call.
     #[arg(long, value_name = "call|lock", value_parser = parse_granularity)]
     pub granularity: Option<Granularity>,
     /// Make the kernel's named yield points do nothing.

@@ -2473,12 +2473,18 @@ fn explore_pct(
     if let Some(c) = first.cut {
         acc.cut(c);
     }
-    let mut k = probe.steps.max(1);
+    // Every execution draws its change points over the probe's length, so
+    // that execution i is the same whichever shard runs it (a length
+    // grown from the executions run so far would differ between a shard
+    // and the whole search); the guarantee is stated for the longest
+    // execution seen.
+    let k_probe = probe.steps.max(1);
+    let mut k = k_probe;
     for i in (0..p.count).filter(|i| in_shard(*i, o)) {
         if acc.out_of_budget(o, deadline) {
             break;
         }
-        let mut ch = PctChooser::new(sub_seed(p.seed, i), ids, k, depth);
+        let mut ch = PctChooser::new(sub_seed(p.seed, i), ids, k_probe, depth);
         let ex = execute(prog, path, &mut ch, run);
         if let Some(c) = ex.cut {
             acc.cut(c);

@@ -570,11 +570,29 @@ fn shipped_multi_actor_scenarios() -> Vec<(String, String)> {
 type TraceSet = BTreeMap<(bool, Vec<usize>), u64>;
 
 fn trace_set(path: &str, src: &str, o: &ExploreOptions) -> (Report, TraceSet) {
+    let (r, set, _) = traces_and_outcomes(path, src, o);
+    (r, set)
+}
+
+/// The canonical traces of a search, and the outcomes of its executions
+/// that ran to the end. A stopped execution's outcome is left out: it
+/// holds whatever the other actors' independent steps had bound before
+/// the stop (a value returned by a step that touches nothing the failing
+/// step does), which is an accident of the schedule as its trace's
+/// canonical form is not (see [`canonical_trace`]).
+fn traces_and_outcomes(path: &str, src: &str, o: &ExploreOptions) -> (Report, TraceSet, BTreeSet<String>) {
     let n = load_source(path, src).unwrap().actors.len();
     let mut set = TraceSet::new();
+    let mut outcomes = BTreeSet::new();
     let o = ExploreOptions { record_steps: true, ..o.clone() };
-    let r = explore_visit(path, src, &o, &mut |ex| *set.entry(canonical_trace(ex, n + 1)).or_insert(0) += 1).unwrap();
-    (r, set)
+    let r = explore_visit(path, src, &o, &mut |ex| {
+        *set.entry(canonical_trace(ex, n + 1)).or_insert(0) += 1;
+        if !ex.stopped {
+            outcomes.insert(ex.outcome.key().to_string());
+        }
+    })
+    .unwrap();
+    (r, set, outcomes)
 }
 
 #[test]
@@ -603,13 +621,14 @@ fn reduced_traces_equal_naive_traces(g: Granularity, at_least: usize) {
             granularity: Some(g),
             ..Default::default()
         };
-        let (nr, all) = trace_set(path, src, &cap);
+        let (nr, all, n_out) = traces_and_outcomes(path, src, &cap);
         if !nr.complete {
             skipped.push(name.to_string());
             continue;
         }
         checked += 1;
-        let (dr, seen) = trace_set(path, src, &ExploreOptions { granularity: Some(g), ..Default::default() });
+        let (dr, seen, d_out) =
+            traces_and_outcomes(path, src, &ExploreOptions { granularity: Some(g), ..Default::default() });
         assert!(dr.complete, "{name}");
         let missing = all.keys().filter(|k| !seen.contains_key(*k)).count();
         let extra = seen.keys().filter(|k| !all.contains_key(*k)).count();
@@ -637,7 +656,7 @@ fn reduced_traces_equal_naive_traces(g: Granularity, at_least: usize) {
                 nr.executions
             ));
         }
-        assert_eq!(outcome_set(&dr), outcome_set(&nr), "{name}: outcomes");
+        assert_eq!(d_out, n_out, "{name}: outcomes of the executions that ran to the end");
         assert_eq!(violation_keys(&dr), violation_keys(&nr), "{name}: violations");
     }
     eprintln!(

@@ -50,12 +50,16 @@ impl EventfdCtx {
         self.kernel.objs.check(&self.hdr, op)
     }
 
-    /// [`Self::check`] right before [`Self::lock`], whose footprint write
-    /// covers the check's read.
+    /// [`Self::lock`], then [`Self::check`] (whose read the lock's
+    /// footprint write covers). The check comes after the acquisition's
+    /// scheduling point, in the step that records the lock's key, so a
+    /// release of the context before the acquisition is ordered against
+    /// it (in Linux the `spin_lock` on freed memory is the use-after-free).
     #[inline]
-    fn check_then_lock(&self, op: &'static str) -> crate::sched::WqGuard<'_, u64> {
+    fn lock_checked(&self, op: &'static str) -> crate::sched::WqGuard<'_, u64> {
+        let g = self.lock();
         self.kernel.objs.check_then_write(&self.hdr, op);
-        self.lock()
+        g
     }
 
     /// `spin_lock(&ctx->wqh.lock)`, recorded as a change to the context.
@@ -115,20 +119,22 @@ pub fn do_eventfd(task: &Task, count: u32, flags: u32) -> KResult<i32> {
         flags,
     });
     let file = anon_inode_getfile(k, Box::new(EventfdFile { ctx }), O_RDWR | (flags & EFD_NONBLOCK));
-    if k.bug(Bug::EventfdInstallBeforeInit) {
-        // anon_inode_getfd-style: install, then finish the file. A close
-        // from another thread in the window frees the file under us.
-        // The C code keeps a plain pointer: no reference is taken.
-        let f = file.uncounted();
-        p.files.fd_install(fd, file);
-        sched::yield_point("eventfd:after_fd_install");
-        if f.check_write("eventfd: f_mode |= FMODE_NOWAIT") {
-            f.add_mode(FMODE_NOWAIT);
-        }
-    } else {
-        file.add_mode(FMODE_NOWAIT);
-        sched::yield_point("eventfd:before_fd_install");
-        p.files.fd_install(fd, file);
+    // The fixed and the buggy variant pass the same scheduling points and
+    // differ only in where the file is finished: before fd_install, as
+    // Linux's do_eventfd does (`file->f_mode |= FMODE_NOWAIT` before
+    // `fd_install`), or after it (anon_inode_getfd-style). The C code keeps
+    // a plain pointer to the file: no reference is taken, so a close from
+    // another thread after the install frees it under the buggy variant.
+    let late = k.bug(Bug::EventfdInstallBeforeInit);
+    let f = file.uncounted();
+    if !late {
+        f.add_mode(FMODE_NOWAIT);
+    }
+    sched::yield_point("eventfd:before_fd_install");
+    p.files.fd_install(fd, file);
+    sched::yield_point("eventfd:after_fd_install");
+    if late && f.check_write("eventfd: f_mode |= FMODE_NOWAIT") {
+        f.add_mode(FMODE_NOWAIT);
     }
     Ok(fd)
 }
@@ -160,7 +166,7 @@ impl FileOps for EventfdFile {
             return Err(Errno::EINVAL);
         }
         let ctx = &*self.ctx;
-        let mut g = ctx.check_then_lock("eventfd_read");
+        let mut g = ctx.lock_checked("eventfd_read");
         if *g == 0 {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);
@@ -186,7 +192,7 @@ impl FileOps for EventfdFile {
             return Err(Errno::EINVAL);
         }
         let ctx = &*self.ctx;
-        let mut g = ctx.check_then_lock("eventfd_write");
+        let mut g = ctx.lock_checked("eventfd_write");
         if u64::MAX - *g <= v {
             if file.nonblock() {
                 return Err(Errno::EAGAIN);

@@ -44,6 +44,14 @@ pub fn uverbs_dev_key(devnum: u32) -> u64 {
     (1 << 59) | 0x100 | devnum as u64
 }
 
+/// Key of an object's sleeping lock that guards no state of its own in the
+/// simulator (a pipe's `pipe->mutex`: the ring is under `rd_wait.lock`,
+/// keyed by the object): its acquisitions are ordered against each other,
+/// and not against every look at the object.
+pub fn mutex_key(obj_id: u64) -> u64 {
+    (1 << 58) | obj_id
+}
+
 /// Record that the current step touches `key`.
 #[inline(always)]
 pub fn access(key: u64, write: bool) {

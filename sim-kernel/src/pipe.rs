@@ -145,9 +145,11 @@ impl PipeInodeInfo {
         self.rd_wait.lock()
     }
 
-    /// `mutex_lock(&pipe->mutex)`.
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        crate::footprint::access(self.hdr.id(), true);
+    /// `mutex_lock(&pipe->mutex)`. The mutex guards no data here (the ring
+    /// is under `rd_wait.lock`, [`Self::state`]): it has a key of its own
+    /// ([`crate::footprint::mutex_key`]).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ()> {
+        crate::footprint::access(crate::footprint::mutex_key(self.hdr.id()), true);
         self.mutex.lock()
     }
 
@@ -563,9 +565,7 @@ impl FileOps for PipeFile {
                 let _m = pipe.lock();
                 watch_queue::watch_queue_set_size(pipe, arg.int.unwrap_or(0) as u32).map(|()| IoctlOut::Int(0))
             }
-            IOC_WATCH_QUEUE_SET_FILTER => {
-                watch_queue::watch_queue_set_filter(pipe, &pipe.mutex, arg).map(|()| IoctlOut::Int(0))
-            }
+            IOC_WATCH_QUEUE_SET_FILTER => watch_queue::watch_queue_set_filter(pipe, arg).map(|()| IoctlOut::Int(0)),
             _ => Err(Errno::ENOTTY),
         }
     }

@@ -263,15 +263,14 @@ pub(crate) fn watch_queue_set_size(pipe: &PipeInodeInfo, nr_notes: u32) -> KResu
 /// word, `info_filter & ~info_mask`, or a mask on the length bits: EINVAL.
 /// Filters for types >= WATCH_TYPE__NR are ignored (the CVE-2022-0995 fix;
 /// the bug `watch_queue_filter_oob` restores the old bounds).
-pub(crate) fn watch_queue_set_filter(pipe: &PipeInodeInfo, pipe_mutex: &Mutex<()>, arg: &IoctlArg) -> KResult<()> {
+pub(crate) fn watch_queue_set_filter(pipe: &PipeInodeInfo, arg: &IoctlArg) -> KResult<()> {
     let wq = pipe.watch_queue.as_ref().ok_or(Errno::ENODEV)?;
     let new =
         if arg.int == Some(0) && arg.fields.is_empty() { None } else { Some(Arc::new(build_filter(&wq.kernel, arg)?)) };
-    // `pipe->mutex` is recorded as a change to the pipe, as `pipe_read`'s
-    // (which holds it across a yield point) records it: a set_filter that
-    // finds it taken must race the reader.
-    crate::footprint::access(pipe.hdr.id(), true);
-    let _m = pipe_mutex.lock();
+    // `mutex_lock(&pipe->mutex)`, recorded as `pipe_read`'s is (it holds
+    // it across a yield point): a set_filter that finds it taken must race
+    // the reader.
+    let _m = pipe.lock();
     crate::footprint::access(wq.hdr.id(), true);
     *wq.filter.lock() = new;
     Ok(())

@@ -20,7 +20,7 @@ r semaphore run semaphore.scn --seed 2 -v
 r irqfd run irqfd_hup.scn -v
 r underflow_bug run underflow_bug.scn --seed 1 -v
 r underflow_fixed replay underflow.scn v1:1.1 -v
-r install_bug run install_race_bug.scn --seed 0 -v
+r install_bug run install_race_bug.scn --seed 4 -v
 r install_fixed replay install_race.scn v1:0.1 -v
 r ctx_bug_s1 run close_vs_signal_bug.scn --seed 1 -v
 r ctx_bug_s0 run close_vs_signal_bug.scn --seed 0 -v

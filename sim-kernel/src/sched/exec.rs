@@ -374,18 +374,34 @@ thread_local! {
     /// Whether the installed executor has killed its actors
     /// ([`Executor::kill_all`]): [`current_killed`]'s fast exit.
     static KILLED: Cell<bool> = const { Cell::new(false) };
-    /// Lock granularity ([`Granularity::Lock`]): every lock acquisition,
-    /// refcount read-modify-write and wake-up is a scheduling point too.
+    /// Lock granularity ([`Granularity::Lock`]): every lock acquisition and
+    /// release, refcount read-modify-write and wake-up is a scheduling
+    /// point too.
     static FINE: Cell<bool> = const { Cell::new(false) };
     /// `--no-named-yield-points`: named yield points do nothing.
     static NAMED_OFF: Cell<bool> = const { Cell::new(false) };
     /// Lock granularity, steps recorded: the keys the running actor's own
     /// code reported since its step opened (see `fine_point_carrying`).
     static NATIVE: RefCell<Footprint> = RefCell::new(Footprint::new());
+    /// The last key in `NATIVE` to be reported: the key of a lock taken
+    /// next (see [`lock_point`]).
+    static LAST_NATIVE: Cell<Option<u64>> = const { Cell::new(None) };
+    /// How the step had touched `LAST_NATIVE` when the run of reports of
+    /// it that ends the step's reports began (the announcement of a lock
+    /// about to be taken): [`UNTOUCHED`], [`LOOKED`] or [`WROTE`].
+    static LAST_PRIOR: Cell<u8> = const { Cell::new(WROTE) };
+    /// Lock granularity, steps recorded: the keys repeated into the open
+    /// step at its start (`put_carry`), which are not its own reports.
+    static CARRIED: RefCell<Footprint> = RefCell::new(Footprint::new());
     /// Lock granularity, steps recorded: the locks each actor holds, with
     /// the keys reported before each was taken.
     static HELD: RefCell<Vec<(ActorId, usize, Footprint)>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Values of `LAST_PRIOR`.
+const UNTOUCHED: u8 = 0;
+const LOOKED: u8 = 1;
+const WROTE: u8 = 2;
 
 /// The runnable actors as a set that lists them in id order: a bit per
 /// actor below 64 (an actor becomes runnable or stops being so with one
@@ -566,6 +582,21 @@ pub fn yield_point(name: &'static str) {
     if !in_sim() || (NAMED_OFF.with(|f| f.get()) && name != "syscall") {
         return;
     }
+    if fine_grained() && name != "syscall" && !std::thread::panicking() {
+        // Inside a call at lock granularity: the next step repeats the keys
+        // of the locks held across the point (see `fine_point_carrying`),
+        // so that every step of a holder shows its locks. Not the keys the
+        // ended step reported: code after a named point reports what it
+        // touches, as it must at call granularity, where nothing is
+        // repeated.
+        let carry = take_carry().map(|(native, mut carry)| {
+            carry.drain(..native.len());
+            (native, carry)
+        });
+        point(name, true);
+        put_carry(carry);
+        return;
+    }
     point(name, name != "syscall");
 }
 
@@ -666,11 +697,12 @@ fn put_carry(carry: Option<(Footprint, Footprint)>) -> Option<Footprint> {
     let (native, carry) = carry?;
     let st = STEP.with(|s| s.get());
     if !st.is_null() {
-        for (key, write) in carry {
+        for &(key, write) in carry.iter() {
             // SAFETY: as in `access` (the step just opened for this
             // actor); not noted as this step's own report.
             unsafe { record_into(key, write, st) };
         }
+        CARRIED.with(|c| c.borrow_mut().extend_from_slice(&carry));
     }
     Some(native)
 }
@@ -711,13 +743,16 @@ pub fn spin_point(label: &'static str) {
 /// (see [`fine_point_carrying`]): returns what [`hold_lock`] must remember
 /// for the lock once taken.
 ///
-/// The acquisition is a write to the lock: two actors' acquisitions of one
-/// lock never commute (the second parks if the first still holds it),
-/// even when both only read what it protects. A lock has no key of its
-/// own; its key is what the caller reported just before taking it (the
-/// keys its step reported since it opened), recorded here as writes in the
-/// acquiring step, and in every step of the holder at a point of lock
-/// granularity until the release.
+/// A lock has no key of its own: kernel paths report the lock's key just
+/// before taking it (`footprint::access(obj, ..); obj.lock.lock()`), so its
+/// key is the last one the caller reported since the previous point, and
+/// the acquisition writes it: two actors' acquisitions of one lock never
+/// commute (the second parks if the first still holds it), even when both
+/// only read what it protects. The other keys reported since that point
+/// keep the mode they were reported with (a lookup before taking a lock
+/// stays a look). All of them are recorded in the acquiring step, and
+/// repeated into every step of the holder at a point of lock granularity
+/// until the release.
 #[cold]
 #[inline(never)]
 pub fn lock_point() -> Option<Footprint> {
@@ -725,9 +760,9 @@ pub fn lock_point() -> Option<Footprint> {
 }
 
 /// [`lock_point`] for a shared acquisition (`down_read` of a
-/// [`crate::sync::RwSemaphore`]): the keys stay as the caller reported
-/// them, so two readers' acquisitions, both reads, commute; a writer's
-/// acquisition ([`lock_point`]) writes them and conflicts with both.
+/// [`crate::sync::RwSemaphore`]): the lock's key stays as the caller
+/// reported it, so two readers' acquisitions, both reads, commute; a
+/// writer's acquisition ([`lock_point`]) writes it and conflicts with both.
 #[cold]
 #[inline(never)]
 pub fn lock_point_shared() -> Option<Footprint> {
@@ -735,9 +770,13 @@ pub fn lock_point_shared() -> Option<Footprint> {
 }
 
 fn lock_point_as(write: bool) -> Option<Footprint> {
+    let last = LAST_NATIVE.with(|l| l.get());
+    if let Some(key) = last {
+        move_announcement(key);
+    }
     let mut keys = fine_point_carrying("lock")?;
-    if write {
-        for e in keys.iter_mut() {
+    for e in keys.iter_mut() {
+        if write && Some(e.0) == last {
             e.1 = true;
         }
     }
@@ -749,6 +788,44 @@ fn lock_point_as(write: bool) -> Option<Footprint> {
         }
     }
     Some(keys)
+}
+
+/// The lock about to be taken has key `key` (see [`lock_point`]): the
+/// run of reports of it just before the acquisition announced the lock,
+/// and the acquiring step records it; the step ending at the point keeps
+/// only what it did with the key before the announcement (nothing: the
+/// key leaves it; a look: a look), unless the key was repeated into it.
+/// Otherwise the code before the point (a lookup, a refcount change, a
+/// liveness check) would seem to write the lock's state, and every other
+/// actor's steps under that lock would be ordered against it.
+fn move_announcement(key: u64) {
+    let st = STEP.with(|s| s.get());
+    let prior = LAST_PRIOR.with(|p| p.get());
+    if st.is_null()
+        || prior == WROTE
+        || CARRIED.with(|c| c.borrow().iter().any(|(k, _)| *k == key))
+        || !in_sim()
+        || std::thread::panicking()
+    {
+        return;
+    }
+    // SAFETY: as in `access`: the running actor's open step, not
+    // referenced elsewhere meanwhile.
+    let st = unsafe { &mut *st };
+    let Some(i) = st.accesses.iter().position(|(k, _)| *k == key) else { return };
+    if prior == UNTOUCHED {
+        st.accesses.remove(i);
+    } else {
+        st.accesses[i].1 = false;
+    }
+    st.sig = 0;
+    st.wsig = 0;
+    for &(k, w) in st.accesses.iter() {
+        st.sig |= key_bit(k);
+        if w {
+            st.wsig |= key_bit(k);
+        }
+    }
 }
 
 /// The current actor took the lock at `addr` after [`lock_point`]
@@ -780,12 +857,29 @@ pub fn release_lock(addr: usize) {
     });
 }
 
+/// The scheduling point after the release of a lock taken at lock
+/// granularity (see [`crate::sync::Mutex`]'s unlock): the releasing actor
+/// may be preempted there, and another may take the lock.
+#[cold]
+#[inline(never)]
+pub fn unlock_point() {
+    fine_point_carrying("unlock");
+}
+
 /// Note a key reported by the running actor's own code (lock
 /// granularity: see [`fine_point_carrying`]).
 #[inline(never)]
 fn note_native(key: u64, write: bool) {
     NATIVE.with(|n| {
         let mut n = n.borrow_mut();
+        if LAST_NATIVE.with(|l| l.replace(Some(key))) != Some(key) {
+            let prior = match n.iter().find(|(k, _)| *k == key) {
+                None => UNTOUCHED,
+                Some((_, false)) => LOOKED,
+                Some((_, true)) => WROTE,
+            };
+            LAST_PRIOR.with(|p| p.set(prior));
+        }
         if let Some(e) = n.iter_mut().find(|(k, _)| *k == key) {
             e.1 |= write;
         } else {
@@ -1116,6 +1210,8 @@ impl Core {
             STEP.with(|r| r.set(st));
             if fine_grained() {
                 NATIVE.with(|n| n.borrow_mut().clear());
+                LAST_NATIVE.with(|l| l.set(None));
+                CARRIED.with(|c| c.borrow_mut().clear());
             }
         }
     }
@@ -1292,6 +1388,8 @@ impl Executor {
         FINE.with(|f| f.set(false));
         NAMED_OFF.with(|f| f.set(false));
         NATIVE.with(|n| n.borrow_mut().clear());
+        LAST_NATIVE.with(|l| l.set(None));
+        CARRIED.with(|c| c.borrow_mut().clear());
         HELD.with(|h| h.borrow_mut().clear());
         Executor { core, cos, decisions: Vec::new(), full_decisions: false, schedule: Vec::with_capacity(32) }
     }
@@ -1673,6 +1771,8 @@ impl Drop for Executor {
         FINE.with(|f| f.set(false));
         NAMED_OFF.with(|f| f.set(false));
         NATIVE.with(|n| n.borrow_mut().clear());
+        LAST_NATIVE.with(|l| l.set(None));
+        CARRIED.with(|c| c.borrow_mut().clear());
         HELD.with(|h| h.borrow_mut().clear());
     }
 }
@@ -1862,13 +1962,77 @@ mod tests {
             let st = steps.iter().find(|s| s.decision == Some(d)).expect("a step chosen at the decision");
             assert!(st.accesses.contains(&(K, true)), "decision {d}: {st:?}");
         }
-        // The holder's step after its atomic point still carries the key.
-        assert!(steps.iter().filter(|s| s.actor == 0).all(|s| s.accesses.iter().any(|(k, _)| *k == K)));
+        // The holder's step after its atomic point still carries the key;
+        // the step before the acquisition only announced it, and does not.
+        let holder: Vec<&Step> = steps.iter().filter(|s| s.actor == 0).collect();
+        assert!(!holder[0].accesses.iter().any(|(k, _)| *k == K), "{:?}", holder[0]);
+        assert!(holder[1..3].iter().all(|s| s.accesses.contains(&(K, true))), "{holder:?}");
         let events = take_events();
         assert!(
             events.iter().any(|e| matches!(e, ExecEvent::Blocked { actor: 1, on, .. } if on.what == "lock")),
             "{events:?}"
         );
+    }
+
+    /// The lock's key is the last one reported before it, and only it
+    /// becomes a write: a look reported before it stays a look. A key the
+    /// step looked at before announcing the lock stays a look in that
+    /// step; one it did not touch leaves it.
+    #[test]
+    fn only_the_lock_key_is_written_and_only_an_announcement_moves() {
+        const J: u64 = 7;
+        const K: u64 = 42;
+        for touched_before in [false, true] {
+            let mut ex = Executor::new();
+            ex.set_granularity(super::super::Granularity::Lock);
+            ex.record_steps();
+            let m = crate::sync::Mutex::new(0u32);
+            ex.spawn("a", move || {
+                if touched_before {
+                    access(K, false);
+                }
+                access(J, false);
+                access(K, false);
+                *m.lock() += 1;
+            });
+            ex.spawn("b", || {});
+            let mut ch = script(&[0, 0, 0]);
+            assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+            let steps = ex.steps();
+            let a: Vec<&Step> = steps.iter().filter(|s| s.actor == 0).collect();
+            assert_eq!(ch.labels[..2], ["start", "lock"]);
+            let before: &[(u64, bool)] = if touched_before { &[(K, false)] } else { &[] };
+            assert_eq!(a[0].accesses.iter().filter(|(k, _)| *k == K).copied().collect::<Vec<_>>(), before);
+            assert!(a[0].accesses.contains(&(J, false)), "{:?}", a[0]);
+            assert!(a[1].accesses.contains(&(J, false)) && a[1].accesses.contains(&(K, true)), "{:?}", a[1]);
+            // The signature matches the footprint left.
+            let sig = a[0].accesses.iter().fold(0, |m, (k, _)| m | key_bit(*k));
+            assert_eq!((a[0].sig, a[0].wsig), (sig, 0));
+        }
+    }
+
+    /// The release of a lock taken at lock granularity is a scheduling
+    /// point (Linux's `preempt_enable()` at the end of `spin_unlock`); a
+    /// sleeper's release right before it blocks is not (the block is one).
+    #[test]
+    fn a_release_is_a_scheduling_point_at_lock_granularity() {
+        for g in [super::super::Granularity::Call, super::super::Granularity::Lock] {
+            let mut ex = Executor::new();
+            ex.set_granularity(g);
+            let m = crate::sync::Mutex::new(0u32);
+            ex.spawn("a", move || {
+                *m.lock() += 1;
+                let q = m.lock_quiet();
+                drop(q);
+            });
+            ex.spawn("b", || {});
+            let mut ch = script(&[]);
+            assert_eq!(ex.run(&mut ch), RunEnd::AllDone);
+            match g {
+                super::super::Granularity::Call => assert_eq!(ch.labels, ["start"]),
+                super::super::Granularity::Lock => assert_eq!(ch.labels, ["start", "lock", "unlock"]),
+            }
+        }
     }
 
     /// A spin point lets the other actors go first: a chooser that always

@@ -8,7 +8,7 @@
 //! ([`schedule_point`]), blocking ([`wait::WaitQueueHead`]), and the *named
 //! yield points* that kernel paths declare inside their race windows
 //! ([`yield_point`]); at lock granularity ([`Granularity::Lock`]) also every
-//! lock acquisition, refcount read-modify-write and wake-up
+//! lock acquisition and release, refcount read-modify-write and wake-up
 //! ([`fine_point`]). At each point the executor asks its [`exec::Chooser`]
 //! which runnable actor goes next: a seeded RNG for `ksim run`, a recorded
 //! schedule for `ksim replay`, the search for `ksim explore`.
@@ -59,10 +59,10 @@ pub enum Granularity {
     /// points only.
     #[default]
     Call,
-    /// Also every lock acquisition ([`crate::sync::Mutex::lock`]), every
-    /// read-modify-write of a kernel refcount, and every wake-up that
-    /// woke a task ([`fine_point`]): where Linux can be preempted or
-    /// another CPU can run.
+    /// Also every lock acquisition ([`crate::sync::Mutex::lock`]) and
+    /// release, every read-modify-write of a kernel refcount, and every
+    /// wake-up that woke a task ([`fine_point`]): where Linux can be
+    /// preempted or another CPU can run.
     Lock,
 }
 

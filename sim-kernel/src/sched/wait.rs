@@ -162,7 +162,8 @@ impl<T> WaitQueueHead<T> {
             let token = super::exec::prepare_block();
             let actor = super::current().expect("sleep inside an actor");
             g.add_task(actor, token);
-            drop(g);
+            // No point between the unlock and the block: the block is one.
+            crate::sync::unlock_before_block(g.g);
             let why = super::exec::block(token, super::exec::BlockedOn { what: self.name, obj: self.owner }, deadline);
             if why == WakeReason::Killed {
                 return Err(Errno::EINTR);

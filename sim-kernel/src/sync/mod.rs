@@ -16,7 +16,7 @@
 //! the OS thread: [`Mutex::lock`] parks that actor in the scheduler until the
 //! holder's guard drops. That is the only scheduler-aware primitive. At lock
 //! granularity ([`crate::sched::Granularity::Lock`]) every acquisition is
-//! also a scheduling point.
+//! also a scheduling point, and so is every release (after it).
 
 #[cfg(loom)]
 pub use loom::sync::atomic;
@@ -40,11 +40,15 @@ mod imp {
 
     /// Unlocked.
     const FREE: u8 = 0;
-    /// Held, no actor parked on it.
+    /// Held (taken with [`Mutex::lock_quiet`], or at call granularity),
+    /// no actor parked on it: the only state whose unlock is a plain store.
     const HELD: u8 = 1;
-    /// Held, and an actor of the deterministic executor is parked on it:
-    /// the unlock must wake it ([`sched::unpark_lock`]).
+    /// With [`HELD`]: an actor of the deterministic executor is parked on
+    /// it, and the unlock must wake it ([`sched::unpark_lock`]).
     const PARKED: u8 = 2;
+    /// With [`HELD`]: taken at lock granularity ([`Mutex::lock`]), so its
+    /// release is a scheduling point too ([`sched::exec::unlock_point`]).
+    const FINE: u8 = 4;
 
     /// A mutual-exclusion lock (Linux's `spinlock_t` and `struct mutex`):
     /// one byte of state beside the data.
@@ -102,7 +106,10 @@ mod imp {
         #[inline(never)]
         fn lock_fine(&self) -> MutexGuard<'_, T> {
             let keys = sched::exec::lock_point();
-            let g = self.lock_quiet();
+            if self.state.compare_exchange(FREE, HELD | FINE, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                self.lock_slow(HELD | FINE);
+            }
+            let g = MutexGuard { lock: self };
             if let Some(keys) = keys {
                 sched::exec::hold_lock(self as *const Self as usize, keys);
             }
@@ -115,17 +122,19 @@ mod imp {
         #[inline]
         pub fn lock_quiet(&self) -> MutexGuard<'_, T> {
             if self.state.compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed).is_err() {
-                self.lock_slow();
+                self.lock_slow(HELD);
             }
             MutexGuard { lock: self }
         }
 
+        /// Take the lock as `held` ([`HELD`], with [`FINE`] at lock
+        /// granularity) once it is free.
         #[cold]
-        fn lock_slow(&self) {
+        fn lock_slow(&self, held: u8) {
             loop {
                 let s = self.state.load(Ordering::Relaxed);
                 if s == FREE {
-                    if self.state.compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    if self.state.compare_exchange(FREE, held, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                         return;
                     }
                     continue;
@@ -145,7 +154,7 @@ mod imp {
                     // that found the lock taken: a superset, which is sound.
                     let cur = sched::exec::step_count().saturating_sub(1);
                     let parked_fp = sched::exec::with_steps_since(cur, |s| s.last().map(|s| s.accesses.clone()));
-                    self.state.store(PARKED, Ordering::Relaxed);
+                    self.state.store(s | PARKED, Ordering::Relaxed);
                     sched::park_on_lock(self as *const Self as usize);
                     for (key, write) in parked_fp.into_iter().flatten() {
                         crate::footprint::access(key, write);
@@ -164,29 +173,57 @@ mod imp {
             self.value.get_mut()
         }
 
-        /// Inlined into every guard's drop: the lock-granularity
-        /// bookkeeping is out of line ([`sched::exec::release_lock`]), so
-        /// at call granularity an unlock costs a flag test and a store.
+        /// Inlined into every guard's drop: a lock taken quietly or at call
+        /// granularity with nobody parked on it is released by a store;
+        /// the rest is out of line ([`Mutex::unlock_slow`]), so at call
+        /// granularity an unlock costs a load, a test and a store.
         #[inline(always)]
         fn unlock(&self) {
-            if sched::fine_grained() {
-                sched::exec::release_lock(self as *const Self as usize);
-            }
-            if self.state.load(Ordering::Relaxed) == PARKED {
-                self.unlock_parked();
-            } else {
+            let s = self.state.load(Ordering::Relaxed);
+            if s == HELD {
                 self.state.store(FREE, Ordering::Release);
+            } else {
+                self.unlock_slow(s, true);
             }
         }
 
-        /// [`Mutex::unlock`] with an actor parked on the lock: free it and
-        /// make that actor runnable. Out of line, so that the common unlock
-        /// stays small enough to be inlined into every guard's drop.
+        /// [`Mutex::unlock`] of a lock taken at lock granularity or with an
+        /// actor parked on it: free it, make the parked actor runnable,
+        /// and (`point`) at lock granularity make the release a scheduling
+        /// point. In Linux `spin_unlock` and `mutex_unlock` end in
+        /// `preempt_enable()` (include/linux/spinlock_api_smp.h
+        /// `__raw_spin_unlock`), where a CONFIG_PREEMPT kernel switches to
+        /// a task woken meanwhile, and another CPU may take the lock as
+        /// soon as it is free: the code after a critical section does not
+        /// run in one piece with it.
         #[cold]
         #[inline(never)]
-        fn unlock_parked(&self) {
+        fn unlock_slow(&self, s: u8, point: bool) {
+            let addr = self as *const Self as usize;
+            if s & FINE != 0 {
+                sched::exec::release_lock(addr);
+            }
             self.state.store(FREE, Ordering::Release);
-            sched::unpark_lock(self as *const Self as usize);
+            if s & PARKED != 0 {
+                sched::unpark_lock(addr);
+            }
+            if point && s & FINE != 0 {
+                sched::exec::unlock_point();
+            }
+        }
+    }
+
+    /// Release the lock with no scheduling point after it, for a caller
+    /// that reaches one at once (a sleeper that unlocks the wait queue and
+    /// blocks: Linux's `schedule()` right after `spin_unlock`).
+    pub fn unlock_before_block<T>(g: MutexGuard<'_, T>) {
+        let lock = g.lock;
+        std::mem::forget(g);
+        let s = lock.state.load(Ordering::Relaxed);
+        if s == HELD {
+            lock.state.store(FREE, Ordering::Release);
+        } else {
+            lock.unlock_slow(s, false);
         }
     }
 
@@ -276,6 +313,11 @@ mod imp {
 mod imp {
     pub use loom::sync::{Mutex as LoomMutex, MutexGuard};
 
+    /// Under loom a release is loom's own scheduling point either way.
+    pub fn unlock_before_block<T>(g: MutexGuard<'_, T>) {
+        drop(g);
+    }
+
     /// loom's mutex with the same `lock()` signature as the std flavour.
     pub struct Mutex<T>(LoomMutex<T>);
 
@@ -328,7 +370,7 @@ mod imp {
     }
 }
 
-pub use imp::{Condvar, Mutex, MutexGuard};
+pub use imp::{unlock_before_block, Condvar, Mutex, MutexGuard};
 
 mod rwsem;
 pub use rwsem::{RwSemReadGuard, RwSemWriteGuard, RwSemaphore};

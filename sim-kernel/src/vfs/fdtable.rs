@@ -207,11 +207,23 @@ impl FilesStruct {
     }
 
     /// `fdget`: a counted reference to the file behind `fd`, or EBADF.
+    ///
+    /// Linux looks the fd up without `file_lock` (`__fget_files_rcu`, under
+    /// `rcu_read_lock`), takes the reference with `get_file_rcu` (an
+    /// atomic increment) and re-checks that the fd still names the file,
+    /// retrying otherwise: the lookup takes effect at the increment. So at
+    /// lock granularity it is one step after the increment's scheduling
+    /// point, and no lock acquisition: the table lock here is the
+    /// simulator's stand-in for RCU (no other actor holds it across a
+    /// scheduling point), and the step only looks at the table, so two
+    /// lookups commute.
     pub fn fget(&self, fd: i64) -> KResult<FileRef> {
         let i = to_index(fd).ok_or(Errno::EBADF)?;
-        let t = self.lock(false);
+        crate::sched::fine_point("atomic");
+        crate::footprint::access(self.key, false);
+        let t = self.t.lock_quiet();
         match t.fd.get(i) {
-            Some(Some(file)) => Ok(file.clone()),
+            Some(Some(file)) => Ok(file.get_here()),
             _ => Err(Errno::EBADF),
         }
     }
@@ -324,6 +336,36 @@ mod tests {
         fs.put_unused_fd(1);
         assert_eq!(fs.alloc_fd(2, 4, false), Err(Errno::EMFILE), "start above the hole");
         assert_eq!(fs.alloc_fd(0, 4, false), Ok(1));
+    }
+
+    /// At lock granularity two lookups of one fd commute (the lookup takes
+    /// no lock at a scheduling point, and `get_file`'s increment is a look
+    /// at the file), while a close is ordered against each of them.
+    #[test]
+    fn lookups_commute_and_a_close_does_not() {
+        use crate::sched::exec::{Executor, RunEnd, RunToBlock, Step};
+        use crate::sched::Granularity;
+        let k = Kernel::new(Default::default());
+        let fs = std::sync::Arc::new(FilesStruct::with_key(crate::footprint::files_key(1)));
+        let fd = fs.alloc_fd(0, 8, false).unwrap();
+        fs.fd_install(fd, file(&k));
+        let mut ex = Executor::new();
+        ex.set_granularity(Granularity::Lock);
+        ex.record_steps();
+        // The references are kept (a put is a write: it decides the release).
+        for _ in 0..2 {
+            let fs = fs.clone();
+            ex.spawn("lookup", move || std::mem::forget(fs.fget(fd as i64).unwrap()));
+        }
+        let closer = fs.clone();
+        ex.spawn("close", move || drop(closer.close_fd(fd as i64)));
+        assert_eq!(ex.run(&mut RunToBlock), RunEnd::AllDone);
+        let steps = ex.steps();
+        let of = |a: usize| steps.iter().filter(move |s| s.actor == a).collect::<Vec<&Step>>();
+        let dependent = |x: &[&Step], y: &[&Step]| x.iter().any(|s| y.iter().any(|t| s.dependent(t)));
+        let (a, b, c) = (of(0), of(1), of(2));
+        assert!(!dependent(&a, &b), "two lookups: {a:?} {b:?}");
+        assert!(dependent(&a, &c) && dependent(&b, &c), "lookups and a close: {a:?} {c:?}");
     }
 
     #[test]

@@ -304,12 +304,28 @@ impl FileRef {
 }
 
 impl Clone for FileRef {
+    /// `get_file`: a scheduling point at lock granularity (an atomic
+    /// read-modify-write), then the increment ([`FileRef::get_here`]).
     #[inline]
     fn clone(&self) -> Self {
-        // check("get_file"), whose footprint read the write covers.
         crate::sched::fine_point("atomic");
-        self.kernel.objs.check_then_write(&self.hdr, "get_file");
-        crate::footprint::access(self.hdr.id(), true);
+        self.get_here()
+    }
+}
+
+impl FileRef {
+    /// `get_file` with no scheduling point of its own, for a caller that
+    /// made the point before the step the increment belongs to (`fdget`:
+    /// see [`crate::vfs::fdtable::FilesStruct::fget`]).
+    ///
+    /// Footprint: a look at the file. An increment whose result nobody
+    /// reads commutes with every other increment and with every look; the
+    /// operations that observe the count write the file's key (a put,
+    /// which decides the release on it, and the release itself), so the
+    /// order of an increment and those is still explored.
+    #[inline]
+    pub fn get_here(&self) -> Self {
+        self.kernel.objs.check(&self.hdr, "get_file");
         self.f_count.fetch_add(1, Ordering::AcqRel);
         FileRef(self.0)
     }
