@@ -480,6 +480,8 @@ pub struct ExploreArgs {
     pub granularity: Option<Granularity>,
     /// `--no-named-yield-points`.
     pub no_named_yield_points: bool,
+    /// `--bug NAME`, repeated.
+    pub bugs: Vec<String>,
 }
 
 /// Environment variables `--shard env/N` reads the shard index from, in
@@ -520,6 +522,9 @@ pub fn parse_shard_from(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result
 /// counterexamples' step traces; `None` if it cannot be read or compiled).
 pub fn print_report(out: &mut String, r: &crate::explore::Report, prog: Option<&Rc<Program>>) -> bool {
     let _ = writeln!(out, "== {}", r.title.as_ref().map_or(r.file.clone(), |t| format!("{t} ({})", r.file)));
+    if let Some(p) = prog.filter(|p| !p.config.bugs.is_empty()) {
+        let _ = writeln!(out, "bugs re-introduced: {}", p.config.bugs.join(", "));
+    }
     let bound = r.preemption_bound.map_or(String::new(), |b| format!(", preemption bound {b}"));
     let shard = r.shard.as_ref().map_or(String::new(), |s| format!(", shard {s}"));
     // Shown only when not the default, so that a call-granularity report
@@ -686,6 +691,9 @@ pub fn replay_flags(r: &crate::explore::Report) -> String {
     if r.no_named_yield_points {
         f.push_str(" --no-named-yield-points");
     }
+    for b in &r.bugs {
+        let _ = write!(f, " --bug {b}");
+    }
     f
 }
 
@@ -842,7 +850,7 @@ fn explore_file(
         }
     };
     let prog = match load_source(path, &src) {
-        Ok(p) => p,
+        Ok(p) => with_bugs(p, &a.bugs),
         Err(e) => {
             out.push_str(&e);
             return EXIT_USAGE;
@@ -863,6 +871,7 @@ fn explore_file(
         max_steps: a.max_steps,
         granularity: a.granularity,
         no_named_yield_points: a.no_named_yield_points,
+        bugs: a.bugs.clone(),
         ..Default::default()
     };
     let jobs = a.jobs.unwrap_or(1);
@@ -964,7 +973,10 @@ pub fn cmd_merge(out: &mut String, files: &[String], json: bool) -> i32 {
             let _ = writeln!(out, "{}", serde_json::to_string(&r).unwrap_or_default());
             !r.failed()
         } else {
-            let prog = std::fs::read_to_string(&file).ok().and_then(|src| load_source(&file, &src).ok());
+            let prog = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|src| load_source(&file, &src).ok())
+                .map(|p| with_bugs(p, &r.bugs));
             print_report(out, &r, prog.as_ref())
         };
         if !ok {

@@ -96,6 +96,9 @@ pub struct ExploreOptions {
     pub granularity: Option<Granularity>,
     /// `--no-named-yield-points`.
     pub no_named_yield_points: bool,
+    /// `--bug NAME`: bugs re-introduced besides the file's `config bug=`
+    /// lines.
+    pub bugs: Vec<String>,
 }
 
 /// `--pct N --depth D --seed S`.
@@ -247,6 +250,10 @@ pub struct Report {
     /// Written only when true.
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_named_yield_points: bool,
+    /// `--bug NAME`: bugs the command line re-introduced besides the
+    /// file's `config bug=` lines. Written only when there are some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bugs: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -1473,6 +1480,7 @@ impl Acc {
             preemption_bound: o.preemptions,
             granularity: o.granularity.or(prog.config.granularity).unwrap_or_default().name().to_string(),
             no_named_yield_points: o.no_named_yield_points,
+            bugs: o.bugs.clone(),
             shard: o.shard.map(|(i, n)| format!("{i}/{n}")),
             violations: self.cex.len() as u64,
             // Ordered by the name-sorted values, as `merge` orders them, so
@@ -2274,7 +2282,7 @@ pub fn explore_program(
     o: &ExploreOptions,
     visit: &mut dyn FnMut(&Execution),
 ) -> Result<Report, String> {
-    let prog = prog.clone();
+    let prog = crate::cli::with_bugs(prog.clone(), &o.bugs);
     let deadline = o.time_limit.and_then(|t| Instant::now().checked_add(t));
     let mut acc = Acc::new(&prog, o);
     let mut ticker = Ticker { sink: &o.progress, pending: 0 };
@@ -2611,6 +2619,7 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
         interrupted: reports.iter().any(|r| r.interrupted),
         granularity: first.granularity.clone(),
         no_named_yield_points: first.no_named_yield_points,
+        bugs: first.bugs.clone(),
     };
     set_naive(&mut r);
     Ok(r)
@@ -2639,6 +2648,9 @@ fn check_disjoint(reports: &[Report]) -> Result<(), String> {
         }
         if r.no_named_yield_points {
             let _ = write!(w, ", no named yield points");
+        }
+        for b in &r.bugs {
+            let _ = write!(w, ", --bug {b}");
         }
         if let Some(b) = r.preemption_bound {
             let _ = write!(w, ", preemption bound {b}");

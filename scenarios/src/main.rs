@@ -229,6 +229,7 @@ fn main() {
                 max_steps: limits.max_steps,
                 granularity: limits.granularity,
                 no_named_yield_points: limits.no_named_yield_points,
+                bugs: limits.bugs.clone(),
                 random,
                 seed,
                 shard,

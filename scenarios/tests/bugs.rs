@@ -86,3 +86,33 @@ fn every_registered_bug_is_found_at_lock_granularity_without_named_yield_points(
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `--bug NAME` re-introduces a bug in a shipped scenario without editing
+/// it, in `ksim explore`, `ksim run` and `ksim replay` alike: the fixed
+/// library file passes, the same file with the 2009 context refcounting
+/// undone fails with the use-after-free, the report's replay line carries
+/// the flag, and that line reproduces the violation. An unknown name is a
+/// usage error.
+#[test]
+fn the_bug_flag_reintroduces_a_bug_in_a_shipped_scenario() {
+    let ksim = env!("CARGO_BIN_EXE_ksim");
+    let file = format!("{}/library/close_vs_signal.scn", env!("CARGO_MANIFEST_DIR"));
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(ksim).args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (code, _) = run(&["explore", "--quiet", &file]);
+    assert_eq!(code, Some(0), "the fixed scenario passes");
+    let (code, out) = run(&["explore", "--quiet", &file, "--bug", "eventfd_ctx_freed_with_file"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("bugs re-introduced: eventfd_ctx_freed_with_file"), "{out}");
+    assert!(out.contains("use-after-free"), "{out}");
+    let replay = out.lines().find_map(|l| l.trim().strip_prefix("replay: ksim ")).expect("a replay line");
+    assert!(replay.ends_with(" --bug eventfd_ctx_freed_with_file"), "{replay}");
+    let args: Vec<&str> = replay.split(' ').collect();
+    let (code, out) = run(&args);
+    assert_eq!(code, Some(1), "the replay line reproduces it: {out}");
+    assert!(out.contains("use-after-free"), "{out}");
+    let (code, _) = run(&["run", &file, "--bug", "no_such_bug"]);
+    assert_eq!(code, Some(2));
+}
