@@ -1,5 +1,5 @@
-//! `ksim explore`: search the schedules of a scenario (SCENARIO-LANGUAGE.md
-//! section 6).
+//! `ksim explore`: search the schedules of a scenario (the book's
+//! exploration chapter).
 //!
 //! The search is a depth-first walk of the scheduler's decisions; each
 //! execution is rebuilt by re-running the scenario from the start with the

@@ -1,5 +1,5 @@
-//! The registry of re-introducible historical bugs (SCENARIO-LANGUAGE.md
-//! section 7; DESIGN.md principle 7). Each entry names the bug, says in one
+//! The registry of re-introducible historical bugs (the book's architecture
+//! chapter, "The historical-bug registry"; `config bug=NAME`, `--bug NAME`). Each entry names the bug, says in one
 //! line what goes wrong, cites the Linux commit that fixed it, and names the
 //! code path that changes. Kernel code asks [`BugSet::has`]; nothing else
 //! branches on bugs.

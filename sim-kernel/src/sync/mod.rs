@@ -1,5 +1,5 @@
-//! The one place that names synchronisation primitives (DESIGN.md,
-//! principle 1). Kernel code uses `sync::{Arc, Mutex, Condvar, atomic}` and
+//! The one place that names synchronisation primitives (the book's
+//! architecture chapter, "One kernel, three runtimes"). Kernel code uses `sync::{Arc, Mutex, Condvar, atomic}` and
 //! never `std::sync` or `loom::sync` directly (clippy's `disallowed-types`
 //! enforces it).
 //!
