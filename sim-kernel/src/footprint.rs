@@ -49,8 +49,11 @@ pub fn uverbs_dev_key(devnum: u32) -> u64 {
 /// keyed by the object): its acquisitions are ordered against each other,
 /// and not against every look at the object.
 pub fn mutex_key(obj_id: u64) -> u64 {
-    (1 << 58) | obj_id
+    MUTEX_TAG | obj_id
 }
+
+/// The tag of [`mutex_key`]'s keys: their low bits are an object id.
+pub const MUTEX_TAG: u64 = 1 << 58;
 
 /// Record that the current step touches `key`.
 #[inline(always)]

@@ -124,6 +124,9 @@ impl ObjTable {
         r.sites.push((site, 0));
         r.tys.push(t);
         let id = u32::try_from(r.sites.len()).expect("fewer than 2^32 objects in one execution");
+        drop(r);
+        #[cfg(not(loom))]
+        crate::sched::exec::name_object(id as u64);
         ObjHeader { id, released: AtomicBool::new(false) }
     }
 

@@ -293,6 +293,7 @@ pub fn access(key: u64, write: bool) {
         // `with_steps_since`, whose closure must not re-enter the executor
         // (so its slice is dead before any access), and `step_count`,
         // which reads the length.
+        let key = named(key);
         unsafe { record_into(key, write, st) };
         if fine_grained() {
             note_native(key, write);
@@ -396,6 +397,68 @@ thread_local! {
     /// Lock granularity, steps recorded: the locks each actor holds, with
     /// the keys reported before each was taken.
     static HELD: RefCell<Vec<(ActorId, usize, Footprint)>> = const { RefCell::new(Vec::new()) };
+    /// Schedule-independent names of the objects made inside actors (see
+    /// [`name_object`]), by object id - 1 (0: made outside any actor, the
+    /// id is its name), and each actor's count of objects it made.
+    static OBJ_NAMES: RefCell<(Vec<u64>, Vec<u32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Tag of an object's schedule-independent name (see [`name_object`]).
+const OBJ_NAME_TAG: u64 = 1 << 56;
+
+/// The object with id `id` was just made by the running actor: name it,
+/// for footprints, by its maker and how many objects the maker had made
+/// before, not by its id. Ids count the objects made in an execution in
+/// the order they were made, so they depend on the schedule: the object
+/// that is #8 in one execution may be #9 in the next, if another actor
+/// made one first. The reduction compares footprints across executions (a
+/// sleeping actor's next step, recorded in an earlier execution, against
+/// the steps of the next one), which needs a key to name the same object
+/// in both: the k-th object an actor makes is the same object in every
+/// execution that runs that actor's code the same way. Objects made
+/// outside the actors (before the executor runs them) keep their ids.
+pub fn name_object(id: u64) {
+    let Some(a) = current() else { return };
+    if STEP.with(|s| s.get()).is_null() {
+        return;
+    }
+    OBJ_NAMES.with(|n| {
+        let (names, seq) = &mut *n.borrow_mut();
+        if seq.len() <= a {
+            seq.resize(a + 1, 0);
+        }
+        seq[a] += 1;
+        let i = id as usize - 1;
+        if names.len() <= i {
+            names.resize(i + 1, 0);
+        }
+        names[i] = OBJ_NAME_TAG | ((a as u64 + 1) << 32) | seq[a] as u64;
+    });
+}
+
+/// The key an access to `key` records: an object's id (alone, or in the
+/// low bits of a key tagged by [`crate::footprint`]) becomes the object's
+/// name ([`name_object`]).
+#[inline]
+fn named(key: u64) -> u64 {
+    let id = key & 0xffff_ffff;
+    let tag = key & !0xffff_ffff;
+    if id == 0 || (tag != 0 && tag != crate::footprint::MUTEX_TAG) {
+        return key;
+    }
+    OBJ_NAMES.with(|n| match n.borrow().0.get(id as usize - 1) {
+        Some(&name) if name != 0 => tag | name,
+        _ => key,
+    })
+}
+
+/// Forget the names of the last execution's objects.
+fn clear_object_names() {
+    OBJ_NAMES.with(|n| {
+        let (names, seq) = &mut *n.borrow_mut();
+        names.clear();
+        seq.clear();
+    });
 }
 
 /// Values of `LAST_PRIOR`.
@@ -1350,6 +1413,7 @@ impl Executor {
     /// Create the executor and install its state on this thread.
     pub fn new() -> Executor {
         assert!(CORE.with(|c| c.get()).is_null(), "one executor per thread at a time");
+        clear_object_names();
         let core = SPARE.with(|s| s.borrow_mut().take()).unwrap_or_else(|| {
             Box::new(Core {
                 actors: Vec::new(),
