@@ -898,3 +898,23 @@ fn lock_granularity_reports_are_deterministic() {
         assert!(one.contains("seed 7, lock granularity"), "{one}");
     }
 }
+
+/// Objects made by actors are named in footprints by their maker and
+/// their rank among its objects, not by their ids, which follow the order
+/// objects are made in and so change with the schedule. Two processes
+/// each opening a device and making a context touch only their own
+/// objects: one execution covers the search, and the naive count is the
+/// naive search's own (six interleavings of two steps each). With ids as
+/// keys, the second process's objects took the first's ids in the
+/// reversed schedule, the sleeping actor woke, the search ran twice and
+/// counted twelve.
+#[test]
+fn objects_are_named_by_their_maker_not_by_creation_order() {
+    let src = "scenario \"two contexts\"\nprocess other\nthread a:\n  c = ibv_open_device(\"hca0\")\nthread b in other:\n  c = ibv_open_device(\"hca1\")\n";
+    let r = run(src, &ExploreOptions::default());
+    let n = run(src, &naive());
+    assert!(r.complete && n.complete);
+    assert_eq!(r.executions, 1, "independent actors: one execution");
+    assert_eq!(n.executions, 6);
+    assert_eq!(r.naive_executions.as_deref(), Some("6"), "the naive count is the naive search's");
+}
