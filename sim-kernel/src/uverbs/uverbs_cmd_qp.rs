@@ -87,7 +87,7 @@ pub(super) fn ib_uverbs_create_qp(file: &Arc<IbUverbsFile>, t: &Task, body: &Bod
     }
     let rcq =
         if rcq_h != scq_h { Some(idr_get_uobj(file, UobjType::Cq, rcq_h, &ctx).ok_or(Errno::EINVAL)?) } else { None };
-    let _rcq_g = match &rcq {
+    let rcq_g = match &rcq {
         Some(r) => Some(read_live(r).ok_or(Errno::EINVAL)?),
         None => None,
     };
@@ -173,8 +173,10 @@ pub(super) fn ib_uverbs_create_qp(file: &Arc<IbUverbsFile>, t: &Task, body: &Bod
         free_uobj(file, &u);
         return Err(e);
     }
+    // put_pd_read, put_cq_read (both CQs) before file->mutex.
     drop(pd_g);
     drop(scq_g);
+    drop(rcq_g);
     publish(file, &u, g, |l| &mut l.qp);
     Ok(())
 }
