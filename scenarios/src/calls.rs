@@ -17,7 +17,11 @@ use sim_kernel::syscall::mm;
 use sim_kernel::syscall::*;
 use sim_kernel::tutorial::mailbox;
 use sim_kernel::userfaultfd::{UffdMsg, UFFD_MSG_SIZE};
-use sim_kernel::uverbs::abi::{IB_USER_VERBS_CMD_DEALLOC_PD, IB_USER_VERBS_CMD_DEREG_MR};
+use sim_kernel::uverbs::abi::{
+    IBV_QPT_RC, IBV_SEND_SIGNALED, IBV_WR_ATOMIC_CMP_AND_SWP, IBV_WR_ATOMIC_FETCH_AND_ADD, IBV_WR_SEND,
+    IB_USER_VERBS_CMD_DEALLOC_PD, IB_USER_VERBS_CMD_DEREG_MR, IB_USER_VERBS_CMD_POST_RECV, IB_USER_VERBS_CMD_POST_SEND,
+    UVERBS_RECV_WR_SIZE, UVERBS_SEND_WR_SIZE,
+};
 use sim_kernel::vfs::file::{IoctlArg, IoctlOut};
 use sim_kernel::watch_queue;
 use sim_kernel::{Errno, KResult, Task};
@@ -236,6 +240,34 @@ calls! {
     IbvGetAsyncEvent = "ibv_get_async_event", User, 1..1, Named::None, One, "ibv_get_async_event(CTX)",
         "a record `{event_type, element}`",
         "reads one 16-byte event from the async fd: blocks while none is queued (`EAGAIN` if the fd is `O_NONBLOCK`). A port event's element is the port number";
+    IbvCreateQp = "ibv_create_qp", User, 1..1, Named::Only(&["send_cq", "recv_cq", "qp_type", "max_send_wr", "max_recv_wr", "max_send_sge", "max_recv_sge", "max_inline_data", "sq_sig_all"]), One,
+        "ibv_create_qp(PD, send_cq=CQ[, recv_cq=CQ, qp_type=, max_send_wr=, max_recv_wr=, max_send_sge=, max_recv_sge=, max_inline_data=, sq_sig_all=])",
+        "a record `{cmd_fd, handle, qp_num, qp_type, lid, max_send_wr, max_recv_wr, max_send_sge, max_recv_sge, max_inline_data}` (the granted sizes)",
+        "CREATE_QP in RESET: `qp_type` `IBV_QPT_RC` (the default), `_UC` or `_UD`, any other: `EINVAL`; `recv_cq` defaults to `send_cq`, the sizes to 1, 1, 1, 1, 0; a bad PD or CQ: `EINVAL`; sizes beyond `max_qp_wr` (16351) or `max_sge` (32): `EINVAL`. The PD and the CQs are in use (`EBUSY` to destroy) until the QP is destroyed. `lid` is the port's (QUERY_PORT), for `ibv_connect`";
+    IbvModifyQp = "ibv_modify_qp", User, 1..1, Named::Only(&["qp_state", "cur_qp_state", "en_sqd_async_notify", "qp_access_flags", "pkey_index", "port_num", "qkey", "dlid", "path_mtu", "timeout", "retry_cnt", "rnr_retry", "rq_psn", "max_rd_atomic", "min_rnr_timer", "sq_psn", "max_dest_rd_atomic", "dest_qp_num", "attr_mask"]), One,
+        "ibv_modify_qp(QP, ATTR=VALUE...[, attr_mask=MASK])",
+        "0",
+        "MODIFY_QP with the attributes given (`dlid` is the address vector's), the mask being theirs (`IBV_QP_STATE` for `qp_state`, `IBV_QP_AV` for `dlid`, ...) unless `attr_mask` is given. The transition and the mask must be in the state table of `ib_modify_qp_is_ok` for the QP's type (required attributes present, nothing but required and optional ones), `cur_qp_state` (if given) the QP's state and every attribute in range, else `EINVAL`; a bad QP: `EINVAL` ([uverbs](uverbs.md#queue-pairs))";
+    IbvQueryQp = "ibv_query_qp", User, 1..1, Named::None, One, "ibv_query_qp(QP)",
+        "a record `{qp_state, cur_qp_state, path_mtu, dest_qp_num, sq_psn, rq_psn, qkey, qp_access_flags, timeout, retry_cnt, rnr_retry, min_rnr_timer, max_rd_atomic, max_dest_rd_atomic, port_num, dlid, max_send_wr, max_recv_wr}`",
+        "QUERY_QP: a bad QP: `EINVAL`";
+    IbvDestroyQp = "ibv_destroy_qp", User, 1..1, Named::None, One, "ibv_destroy_qp(QP)",
+        "0",
+        "DESTROY_QP: a bad handle: `EINVAL`. Its queued async events are purged before it returns; the response's `events_reported` (read it with `uverbs_cmd`) counts those already read";
+    IbvConnect = "ibv_connect", User, 2..2, Named::None, One, "ibv_connect(QP_A, QP_B)",
+        "0",
+        "**ksim**: perftest's connection of two QPs of one type: each through INIT, RTR and RTS towards the other (port 1, P_Key index 0, every remote access or a UD Q_Key of 0x11111111, MTU 4096, PSNs 0, timeout 14, retry_cnt 7, rnr_retry 7, min_rnr_timer 12, 16 READs and atomics each way), with the masks the state table requires. The first failing MODIFY_QP's errno";
+    IbvPostSend = "ibv_post_send", User, 1..1, Named::Only(&["wr_id", "opcode", "mr", "offset", "length", "remote_addr", "rkey", "compare_add", "swap", "imm", "send_flags", "count"]), One,
+        "ibv_post_send(QP[, wr_id=, opcode=, mr=MR, offset=, length=, remote_addr=, rkey=, compare_add=, swap=, imm=, send_flags=, count=])",
+        "a record `{ret, bad_wr}`: `ret` 0 or the errno, `bad_wr` the 1-based index of the WR the driver refused (0 if none)",
+        "POST_SEND of `count` (1) WRs in one command, `wr_id`s counting up from `wr_id`; `opcode` `IBV_WR_SEND` by default, `send_flags` `IBV_SEND_SIGNALED`; one SGE at MR's address + `offset` of `length` bytes when `mr` is given. The QP below RTS, an opcode its type lacks, too many SGEs: `EINVAL`; its send queue full: `ENOMEM`; each with `bad_wr`. A UD QP: `EINVAL` with `bad_wr` 0 (no address handle can be made yet). The posted WRs wait at the HCA: its progress over time is not wired yet ([uverbs](uverbs.md#what-is-wired))";
+    IbvPostRecv = "ibv_post_recv", User, 1..1, Named::Only(&["wr_id", "mr", "offset", "length", "count"]), One,
+        "ibv_post_recv(QP[, wr_id=, mr=MR, offset=, length=, count=])",
+        "a record `{ret, bad_wr}`, as `ibv_post_send`'s",
+        "POST_RECV of `count` (1) WRs: the QP in RESET, too many SGEs: `EINVAL`; its receive queue full: `ENOMEM`; each with `bad_wr`";
+    IbDispatchQpEvent = "ib_dispatch_qp_event", Kernel, 3..3, Named::None, One, "ib_dispatch_qp_event(HCA, QPN, EVENT)",
+        "0",
+        "**ksim**: the driver reports an affiliated async event (`IBV_EVENT_COMM_EST`, `IBV_EVENT_SQ_DRAINED`, ...) on QP number QPN of HCA number HCA (the HCA model's interrupt path, until it is wired): queued on the owning context's async event file with the QP's user handle. No such HCA or QP: `EINVAL`";
     IbUnregisterDevice = "ib_unregister_device", Kernel, 1..1, Named::None, One, "ib_unregister_device(HCA)",
         "0",
         "hot removal of HCA number HCA, as Linux before 4.2 does it (`ib_uverbs_remove_one`): the device node goes (a later `open`: `ENOENT`; one that found the node first: `ENXIO`), and the call blocks until every file of the device is released, the async event files included. An unknown or removed HCA: `EINVAL`";
@@ -536,6 +568,27 @@ fn field(args: &[Value], i: usize, sig: &CallSig, name: &str) -> Result<u64, Arg
             _ => Err(format!("argument {} of {} has no integer field `{name}`", i + 1, sig.name)),
         },
         v => Err(format!("argument {} of {} must be a record, got {} ({v})", i + 1, sig.name, v.kind())),
+    }
+}
+
+/// Named integer argument `name`, if given.
+fn named_int(named: &[(&str, Value)], name: &str) -> Result<Option<u64>, ArgError> {
+    match named.iter().find(|(n, _)| *n == name) {
+        None => Ok(None),
+        Some((_, Value::Int(x))) => Ok(Some(*x)),
+        Some((_, v)) => Err(format!("{name}= must be an integer, got {} ({v})", v.kind())),
+    }
+}
+
+/// Integer field `field` of named record argument `name` (a verbs object), if given.
+fn named_field(named: &[(&str, Value)], name: &str, field: &str) -> Result<Option<u64>, ArgError> {
+    match named.iter().find(|(n, _)| *n == name) {
+        None => Ok(None),
+        Some((_, Value::Record(fs))) => match fs.iter().find(|(n, _)| *n == field) {
+            Some((_, Value::Int(x))) => Ok(Some(*x)),
+            _ => Err(format!("{name}= has no integer field `{field}`")),
+        },
+        Some((_, v)) => Err(format!("{name}= must be a record, got {} ({v})", v.kind())),
     }
 }
 
@@ -854,7 +907,17 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
         Sys::IbvRegMr => {
             let (c, pd) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
             let r = verbs::reg_mr(t, fd_of(c), pd as u32, int(a, 1, sig)?, int(a, 2, sig)?, u32_arg(a, 3, sig)?);
-            v(r, |(h, l, r)| record(&[("cmd_fd", c), ("handle", h as u64), ("lkey", l as u64), ("rkey", r as u64)]))
+            let (addr, len) = (int(a, 1, sig)?, int(a, 2, sig)?);
+            v(r, |(h, l, r)| {
+                record(&[
+                    ("cmd_fd", c),
+                    ("handle", h as u64),
+                    ("lkey", l as u64),
+                    ("rkey", r as u64),
+                    ("addr", addr),
+                    ("length", len),
+                ])
+            })
         }
         Sys::IbvCreateCompChannel => {
             v(verbs::create_comp_channel(t, fd_of(field(a, 0, sig, "cmd_fd")?)), |f| record(&[("fd", f as u64)]))
@@ -899,6 +962,136 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
         Sys::IbvGetAsyncEvent => v(verbs::get_async_event(t, fd_of(field(a, 0, sig, "async_fd")?)), |(ty, el)| {
             record(&[("event_type", ty as u64), ("element", el)])
         }),
+        Sys::IbvCreateQp => {
+            let (c, pd) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            let scq = named_field(named, "send_cq", "handle")?.ok_or("ibv_create_qp needs send_cq=")?;
+            let n = |k: &str, d: u64| named_int(named, k).map(|x| x.unwrap_or(d) as u32);
+            let attr = verbs::QpInitAttr {
+                pd: pd as u32,
+                send_cq: scq as u32,
+                recv_cq: named_field(named, "recv_cq", "handle")?.unwrap_or(scq) as u32,
+                qp_type: n("qp_type", IBV_QPT_RC as u64)?,
+                cap: [
+                    n("max_send_wr", 1)?,
+                    n("max_recv_wr", 1)?,
+                    n("max_send_sge", 1)?,
+                    n("max_recv_sge", 1)?,
+                    n("max_inline_data", 0)?,
+                ],
+                sq_sig_all: n("sq_sig_all", 0)? != 0,
+            };
+            let r = verbs::create_qp(t, fd_of(c), 0, &attr).and_then(|q| Ok((q, verbs::port_lid(t, fd_of(c))?)));
+            v(r, |((h, qpn, cap), lid)| {
+                record(&[
+                    ("cmd_fd", c),
+                    ("handle", h as u64),
+                    ("qp_num", qpn as u64),
+                    ("qp_type", attr.qp_type as u64),
+                    ("lid", lid as u64),
+                    ("max_send_wr", cap[0] as u64),
+                    ("max_recv_wr", cap[1] as u64),
+                    ("max_send_sge", cap[2] as u64),
+                    ("max_recv_sge", cap[3] as u64),
+                    ("max_inline_data", cap[4] as u64),
+                ])
+            })
+        }
+        Sys::IbvModifyQp => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            let mut attrs = Vec::with_capacity(named.len());
+            for (name, _) in named.iter().filter(|(n, _)| *n != "attr_mask") {
+                attrs.push((*name, named_int(named, name)?.unwrap_or(0)));
+            }
+            let mask = named_int(named, "attr_mask")?.map(|m| m as u32);
+            v(verbs::modify_qp(t, fd_of(c), h as u32, &attrs, mask), |_| Value::Int(0))
+        }
+        Sys::IbvQueryQp => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            v(verbs::query_qp(t, fd_of(c), h as u32), |fs| record(&fs))
+        }
+        Sys::IbvDestroyQp => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            v(verbs::destroy_qp(t, fd_of(c), h as u32), |_| Value::Int(0))
+        }
+        Sys::IbvConnect => {
+            let end = |i: usize| -> Result<verbs::QpEnd, ArgError> {
+                Ok(verbs::QpEnd {
+                    fd: fd_of(field(a, i, sig, "cmd_fd")?),
+                    handle: field(a, i, sig, "handle")? as u32,
+                    qp_type: field(a, i, sig, "qp_type")? as u32,
+                    qpn: field(a, i, sig, "qp_num")? as u32,
+                    lid: field(a, i, sig, "lid")? as u16,
+                })
+            };
+            let (qa, qb) = (end(0)?, end(1)?);
+            v(verbs::connect_one(t, &qa, &qb).and_then(|_| verbs::connect_one(t, &qb, &qa)), |_| Value::Int(0))
+        }
+        Sys::IbvPostSend | Sys::IbvPostRecv => {
+            let (c, h) = (field(a, 0, sig, "cmd_fd")?, field(a, 0, sig, "handle")?);
+            let n = |k: &str, d: u64| named_int(named, k).map(|x| x.unwrap_or(d));
+            let count = n("count", 1)?;
+            if count > 4096 {
+                return Err("count is at most 4096".into());
+            }
+            let sge = match named_field(named, "mr", "lkey")? {
+                Some(lkey) => {
+                    let addr = named_field(named, "mr", "addr")?.unwrap_or(0);
+                    Some(verbs::sge(addr.wrapping_add(n("offset", 0)?), n("length", 0)? as u32, lkey as u32))
+                }
+                None => None,
+            };
+            let wr_id = n("wr_id", 0)?;
+            let num_sge = sge.is_some() as u32;
+            let sges: Vec<[u8; 16]> = sge.iter().copied().cycle().take(count as usize * num_sge as usize).collect();
+            let (cmd, wqe_size, wrs) = if s == Sys::IbvPostSend {
+                let (opcode, flags) = (n("opcode", IBV_WR_SEND as u64)?, n("send_flags", IBV_SEND_SIGNALED as u64)?);
+                let (raddr, rkey, imm) = (n("remote_addr", 0)?, n("rkey", 0)?, n("imm", 0)?);
+                let (cmp, swap) = (n("compare_add", 0)?, n("swap", 0)?);
+                let wr = |i: u64| {
+                    let mut w = vec![0u8; UVERBS_SEND_WR_SIZE];
+                    w[..8].copy_from_slice(&wr_id.wrapping_add(i).to_le_bytes());
+                    w[8..12].copy_from_slice(&num_sge.to_le_bytes());
+                    w[12..16].copy_from_slice(&(opcode as u32).to_le_bytes());
+                    w[16..20].copy_from_slice(&(flags as u32).to_le_bytes());
+                    w[20..24].copy_from_slice(&(imm as u32).to_le_bytes());
+                    w[24..32].copy_from_slice(&raddr.to_le_bytes());
+                    let atomic =
+                        opcode as u32 == IBV_WR_ATOMIC_CMP_AND_SWP || opcode as u32 == IBV_WR_ATOMIC_FETCH_AND_ADD;
+                    if atomic {
+                        w[32..40].copy_from_slice(&cmp.to_le_bytes());
+                        w[40..48].copy_from_slice(&swap.to_le_bytes());
+                        w[48..52].copy_from_slice(&(rkey as u32).to_le_bytes());
+                    } else {
+                        w[32..36].copy_from_slice(&(rkey as u32).to_le_bytes());
+                    }
+                    w
+                };
+                (IB_USER_VERBS_CMD_POST_SEND, UVERBS_SEND_WR_SIZE, (0..count).map(wr).collect::<Vec<_>>())
+            } else {
+                let wr = |i: u64| {
+                    let mut w = vec![0u8; UVERBS_RECV_WR_SIZE];
+                    w[..8].copy_from_slice(&wr_id.wrapping_add(i).to_le_bytes());
+                    w[8..12].copy_from_slice(&num_sge.to_le_bytes());
+                    w
+                };
+                (IB_USER_VERBS_CMD_POST_RECV, UVERBS_RECV_WR_SIZE, (0..count).map(wr).collect::<Vec<_>>())
+            };
+            let (r, bad) = verbs::post(t, fd_of(c), cmd, h as u32, wqe_size as u32, &wrs, &sges);
+            let ret = match r {
+                Ok(()) => Value::Int(0),
+                Err(e) => Value::Errno(e),
+            };
+            Value::Record(Rc::from([("ret", ret), ("bad_wr", Value::Int(bad as u64))]))
+        }
+        Sys::IbDispatchQpEvent => v(
+            sim_kernel::uverbs::ib_dispatch_qp_event(
+                &t.kernel,
+                u32_arg(a, 0, sig)?,
+                u32_arg(a, 1, sig)?,
+                u32_arg(a, 2, sig)?,
+            ),
+            |_| Value::Int(0),
+        ),
         Sys::IbUnregisterDevice => {
             v(sim_kernel::uverbs::ib_unregister_device(&t.kernel, u32_arg(a, 0, sig)?), |_| Value::Int(0))
         }

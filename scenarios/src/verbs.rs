@@ -21,6 +21,19 @@ use sim_kernel::{Errno, KResult, Task};
 /// return the `out_bytes` of the response. `in_words` counts the header
 /// and the whole body, as libibverbs' does.
 pub fn command(t: &Task, fd: i64, cmd: u32, body: &[u8], out_bytes: usize) -> KResult<Vec<u8>> {
+    command_with(t, fd, cmd, body, out_bytes, |_| ())
+}
+
+/// [`command`], with `seen` given the response buffer's bytes after the
+/// write whatever it returned (a post's `bad_wr` comes with its errno).
+pub fn command_with(
+    t: &Task,
+    fd: i64,
+    cmd: u32,
+    body: &[u8],
+    out_bytes: usize,
+    seen: impl FnOnce(&[u8]),
+) -> KResult<Vec<u8>> {
     let resp_len = if out_bytes > 0 { 8 } else { 0 };
     let in_bytes = CMD_HDR_SIZE + resp_len + body.len();
     let in_words = u16::try_from(in_bytes / 4).map_err(|_| Errno::EINVAL)?;
@@ -37,10 +50,13 @@ pub fn command(t: &Task, fd: i64, cmd: u32, body: &[u8], out_bytes: usize) -> KR
     }
     c.extend_from_slice(body);
     let mm = &t.proc()?.mm;
-    let r = copy_to_user(mm, buf, &c)
-        .map_err(|_| Errno::EFAULT)
-        .and_then(|_| sys_write_mem(t, fd, buf, in_bytes as u64))
-        .and_then(|_| copy_from_user(mm, resp, out_bytes as u64).map_err(|_| Errno::EFAULT));
+    let r = copy_to_user(mm, buf, &c).map_err(|_| Errno::EFAULT).and_then(|_| {
+        let w = sys_write_mem(t, fd, buf, in_bytes as u64);
+        if let Ok(resp) = copy_from_user(mm, resp, out_bytes as u64) {
+            seen(&resp);
+        }
+        w.and_then(|_| copy_from_user(mm, resp, out_bytes as u64).map_err(|_| Errno::EFAULT))
+    });
     let _ = sys_munmap(t, buf, len.max(1).next_multiple_of(4096));
     r
 }
@@ -163,4 +179,190 @@ pub fn req_notify_cq(t: &Task, fd: i64, cq: u32, solicited_only: bool) -> KResul
     let mut b = cq.to_le_bytes().to_vec();
     b.extend_from_slice(&u32::from(solicited_only).to_le_bytes());
     command(t, fd, IB_USER_VERBS_CMD_REQ_NOTIFY_CQ, &b, 0).map(|_| ())
+}
+
+/// `ibv_query_port(ctx, 1)`'s LID (`ib_uverbs_query_port_resp.lid`).
+pub fn port_lid(t: &Task, fd: i64) -> KResult<u16> {
+    let mut b = vec![1u8];
+    b.extend_from_slice(&[0; 7]);
+    let r = command(t, fd, IB_USER_VERBS_CMD_QUERY_PORT, &b, QUERY_PORT_RESP_SIZE)?;
+    Ok(u16_at(&r, 22))
+}
+
+/// What `ibv_create_qp` asks (`struct ibv_qp_init_attr`).
+pub struct QpInitAttr {
+    pub pd: u32,
+    pub send_cq: u32,
+    pub recv_cq: u32,
+    pub qp_type: u32,
+    /// max_send_wr, max_recv_wr, max_send_sge, max_recv_sge, max_inline_data.
+    pub cap: [u32; 5],
+    pub sq_sig_all: bool,
+}
+
+/// `ibv_cmd_create_qp`: (handle, qp_num, granted caps as in [`QpInitAttr::cap`]).
+pub fn create_qp(t: &Task, fd: i64, user_handle: u64, a: &QpInitAttr) -> KResult<(u32, u32, [u32; 5])> {
+    let mut b = user_handle.to_le_bytes().to_vec();
+    for w in [a.pd, a.send_cq, a.recv_cq, 0].iter().chain(&a.cap) {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    b.extend_from_slice(&[a.sq_sig_all as u8, a.qp_type as u8, 0, 0]);
+    let r = command(t, fd, IB_USER_VERBS_CMD_CREATE_QP, &b, CREATE_QP_RESP_SIZE)?;
+    Ok((u32_at(&r, 0), u32_at(&r, 4), std::array::from_fn(|i| u32_at(&r, 8 + 4 * i))))
+}
+
+/// The attributes `ibv_modify_qp` takes by name: (name, mask bit, offset
+/// in `struct ib_uverbs_modify_qp`, width in bytes). `dlid` is the
+/// address vector's (IBV_QP_AV).
+pub const MODIFY_QP_ATTRS: &[(&str, u32, usize, usize)] = &[
+    ("qp_state", IBV_QP_STATE, 96, 1),
+    ("cur_qp_state", IBV_QP_CUR_STATE, 97, 1),
+    ("en_sqd_async_notify", IBV_QP_EN_SQD_ASYNC_NOTIFY, 100, 1),
+    ("qp_access_flags", IBV_QP_ACCESS_FLAGS, 88, 4),
+    ("pkey_index", IBV_QP_PKEY_INDEX, 92, 2),
+    ("port_num", IBV_QP_PORT, 104, 1),
+    ("qkey", IBV_QP_QKEY, 72, 4),
+    ("dlid", IBV_QP_AV, 20, 2),
+    ("path_mtu", IBV_QP_PATH_MTU, 98, 1),
+    ("timeout", IBV_QP_TIMEOUT, 105, 1),
+    ("retry_cnt", IBV_QP_RETRY_CNT, 106, 1),
+    ("rnr_retry", IBV_QP_RNR_RETRY, 107, 1),
+    ("rq_psn", IBV_QP_RQ_PSN, 76, 4),
+    ("max_rd_atomic", IBV_QP_MAX_QP_RD_ATOMIC, 101, 1),
+    ("min_rnr_timer", IBV_QP_MIN_RNR_TIMER, 103, 1),
+    ("sq_psn", IBV_QP_SQ_PSN, 80, 4),
+    ("max_dest_rd_atomic", IBV_QP_MAX_DEST_RD_ATOMIC, 102, 1),
+    ("dest_qp_num", IBV_QP_DEST_QPN, 84, 4),
+];
+
+/// `ibv_cmd_modify_qp(qp, attr, mask)`: the attributes given by name
+/// (from [`MODIFY_QP_ATTRS`]), the mask being theirs, or `mask` if given.
+/// An unknown name: EINVAL before anything is written.
+pub fn modify_qp(t: &Task, fd: i64, qp: u32, attrs: &[(&str, u64)], mask: Option<u32>) -> KResult<()> {
+    let mut b = vec![0u8; MODIFY_QP_SIZE];
+    let mut m = 0;
+    for (name, val) in attrs {
+        let &(_, bit, off, w) = MODIFY_QP_ATTRS.iter().find(|a| a.0 == *name).ok_or(Errno::EINVAL)?;
+        b[off..off + w].copy_from_slice(&val.to_le_bytes()[..w]);
+        m |= bit;
+    }
+    b[64..68].copy_from_slice(&qp.to_le_bytes());
+    b[68..72].copy_from_slice(&mask.unwrap_or(m).to_le_bytes());
+    command(t, fd, IB_USER_VERBS_CMD_MODIFY_QP, &b, 0).map(|_| ())
+}
+
+/// `ibv_cmd_query_qp`: the attributes by name, as [`MODIFY_QP_ATTRS`]
+/// reads them back from `struct ib_uverbs_query_qp_resp`.
+pub fn query_qp(t: &Task, fd: i64, qp: u32) -> KResult<Vec<(&'static str, u64)>> {
+    let mut b = qp.to_le_bytes().to_vec();
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    let r = command(t, fd, IB_USER_VERBS_CMD_QUERY_QP, &b, QUERY_QP_RESP_SIZE)?;
+    let u8s = |o: usize| r[o] as u64;
+    Ok(vec![
+        ("qp_state", u8s(108)),
+        ("cur_qp_state", u8s(109)),
+        ("path_mtu", u8s(110)),
+        ("dest_qp_num", u32_at(&r, 96) as u64),
+        ("sq_psn", u32_at(&r, 92) as u64),
+        ("rq_psn", u32_at(&r, 88) as u64),
+        ("qkey", u32_at(&r, 84) as u64),
+        ("qp_access_flags", u32_at(&r, 100) as u64),
+        ("timeout", u8s(117)),
+        ("retry_cnt", u8s(118)),
+        ("rnr_retry", u8s(119)),
+        ("min_rnr_timer", u8s(115)),
+        ("max_rd_atomic", u8s(113)),
+        ("max_dest_rd_atomic", u8s(114)),
+        ("port_num", u8s(116)),
+        ("dlid", u16_at(&r, 20) as u64),
+        ("max_send_wr", u32_at(&r, 64) as u64),
+        ("max_recv_wr", u32_at(&r, 68) as u64),
+    ])
+}
+
+/// `ibv_cmd_destroy_qp`: `events_reported`.
+pub fn destroy_qp(t: &Task, fd: i64, qp: u32) -> KResult<u32> {
+    let mut b = qp.to_le_bytes().to_vec();
+    b.extend_from_slice(&[0; 4]);
+    Ok(u32_at(&command(t, fd, IB_USER_VERBS_CMD_DESTROY_QP, &b, DESTROY_QP_RESP_SIZE)?, 0))
+}
+
+/// One end of [`connect`]: a QP's command fd, handle, type, number and
+/// port LID.
+pub struct QpEnd {
+    pub fd: i64,
+    pub handle: u32,
+    pub qp_type: u32,
+    pub qpn: u32,
+    pub lid: u16,
+}
+
+/// perftest's `ctx_modify_qp_to_init`, `_to_rtr`, `_to_rts` for `a`
+/// towards `b`: port 1, P_Key index 0, every remote access (UD: Q_Key
+/// 0x11111111), MTU 4096, PSNs 0, timeout 14, retry_cnt 7, rnr_retry 7,
+/// min_rnr_timer 12, 16 READs and atomics each way; each transition's
+/// mask is what the state table requires for the type.
+pub fn connect_one(t: &Task, a: &QpEnd, b: &QpEnd) -> KResult<()> {
+    let access =
+        (IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC) as u64;
+    let ud = a.qp_type == IBV_QPT_UD;
+    let mut init = vec![("qp_state", IBV_QPS_INIT as u64), ("pkey_index", 0), ("port_num", 1)];
+    init.push(if ud { ("qkey", 0x1111_1111) } else { ("qp_access_flags", access) });
+    modify_qp(t, a.fd, a.handle, &init, None)?;
+    let mut rtr = vec![("qp_state", IBV_QPS_RTR as u64)];
+    if !ud {
+        rtr.extend([
+            ("dlid", b.lid as u64),
+            ("path_mtu", IBV_MTU_4096 as u64),
+            ("dest_qp_num", b.qpn as u64),
+            ("rq_psn", 0),
+        ]);
+        if a.qp_type == IBV_QPT_RC {
+            rtr.extend([("max_dest_rd_atomic", 16), ("min_rnr_timer", 12)]);
+        }
+    }
+    modify_qp(t, a.fd, a.handle, &rtr, None)?;
+    let mut rts = vec![("qp_state", IBV_QPS_RTS as u64), ("sq_psn", 0)];
+    if a.qp_type == IBV_QPT_RC {
+        rts.extend([("timeout", 14), ("retry_cnt", 7), ("rnr_retry", 7), ("max_rd_atomic", 16)]);
+    }
+    modify_qp(t, a.fd, a.handle, &rts, None)
+}
+
+/// A kernel-path post (`ibv_cmd_post_send`, `ibv_cmd_post_recv`): the
+/// header `{response, qp_handle, wr_count, sge_count, wqe_size}`, the WRs,
+/// the SGEs. Returns the write's result and `bad_wr` (the response is
+/// read whatever the write returned: the kernel writes it when the driver
+/// refused a WR; it stays 0 otherwise).
+pub fn post(
+    t: &Task,
+    fd: i64,
+    cmd: u32,
+    qp: u32,
+    wqe_size: u32,
+    wrs: &[Vec<u8>],
+    sges: &[[u8; 16]],
+) -> (KResult<()>, u32) {
+    let mut b = qp.to_le_bytes().to_vec();
+    for w in [wrs.len() as u32, sges.len() as u32, wqe_size] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in wrs {
+        b.extend_from_slice(w);
+    }
+    for s in sges {
+        b.extend_from_slice(s);
+    }
+    let mut bad = 0u32;
+    let r = command_with(t, fd, cmd, &b, POST_RESP_SIZE, |resp| bad = u32_at(resp, 0));
+    (r.map(|_| ()), bad)
+}
+
+/// `struct ib_uverbs_sge`.
+pub fn sge(addr: u64, length: u32, lkey: u32) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    s[..8].copy_from_slice(&addr.to_le_bytes());
+    s[8..12].copy_from_slice(&length.to_le_bytes());
+    s[12..].copy_from_slice(&lkey.to_le_bytes());
+    s
 }

@@ -13,7 +13,7 @@
 //! Key types: [`Opcode`], [`Packet`], [`Payload`], [`Reth`], [`Aeth`] with
 //! [`AckKind`], [`AtomicEth`], [`Deth`].
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Local route header.
 pub const LRH_BYTES: usize = 8;
@@ -275,28 +275,28 @@ pub struct Aeth {
 /// once (into the memory), not once per stage.
 #[derive(Clone, Default)]
 pub struct Payload {
-    buf: Rc<Vec<u8>>,
+    buf: Arc<Vec<u8>>,
     start: usize,
     len: usize,
 }
 
 impl Payload {
     /// The bytes `[start, start + len)` of `buf`.
-    pub fn window(buf: &Rc<Vec<u8>>, start: usize, len: usize) -> Payload {
+    pub fn window(buf: &Arc<Vec<u8>>, start: usize, len: usize) -> Payload {
         assert!(start + len <= buf.len(), "payload window outside its buffer");
-        Payload { buf: Rc::clone(buf), start, len }
+        Payload { buf: Arc::clone(buf), start, len }
     }
     /// A sub-window.
     pub fn slice(&self, start: usize, len: usize) -> Payload {
         assert!(start + len <= self.len, "payload slice outside its window");
-        Payload { buf: Rc::clone(&self.buf), start: self.start + start, len }
+        Payload { buf: Arc::clone(&self.buf), start: self.start + start, len }
     }
 }
 
 impl From<Vec<u8>> for Payload {
     fn from(v: Vec<u8>) -> Payload {
         let len = v.len();
-        Payload { buf: Rc::new(v), start: 0, len }
+        Payload { buf: Arc::new(v), start: 0, len }
     }
 }
 

@@ -402,7 +402,7 @@ pub(crate) struct SendWqe {
     pub wr: SendWr,
     pub len: usize,
     pub stage: Stage,
-    pub data: std::rc::Rc<Vec<u8>>,
+    pub data: std::sync::Arc<Vec<u8>>,
     /// A local error found by the requester; completed when it reaches the head.
     pub error: Option<WcStatus>,
     /// When the payload was gathered (None: inline, it came with the doorbell).

@@ -52,7 +52,7 @@ impl Hca {
         for id in qp.req.fetch_id..qp.req.doorbell_id {
             let w = qp.wqe_mut(id).unwrap();
             if let Some(d) = w.wr.inline_data.take() {
-                w.data = std::rc::Rc::new(d);
+                w.data = std::sync::Arc::new(d);
                 w.ready_at = now;
                 w.stage = Stage::Ready;
             } else {
@@ -114,7 +114,7 @@ impl Hca {
             off += len;
         }
         if w.error.is_none() {
-            w.data = std::rc::Rc::new(data);
+            w.data = std::sync::Arc::new(data);
             if w.len > 0 {
                 w.gather = Some(self.pcie.dma_read(&self.p, now, w.len));
             }

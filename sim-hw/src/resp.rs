@@ -273,7 +273,7 @@ impl Hca {
         if host.dma_read(addr, &mut data).is_err() {
             return self.responder_error(t, qpn, pkt, AckKind::NakRemoteOp, None);
         }
-        let data = std::rc::Rc::new(data);
+        let data = std::sync::Arc::new(data);
         let timing = (len > 0).then(|| self.pcie.dma_read(&self.p, t, len));
         let npkts = len.div_ceil(mtu).max(1);
         let msn = if advance { psn_add(msn, 1) } else { msn };

@@ -24,4 +24,11 @@ pub const CALLS: &[(&str, Native)] = &[
     ("ibv_poll_cq", Native::Skip(NO_HCA)),
     ("ibv_req_notify_cq", Native::Skip(NO_HCA)),
     ("ibv_get_async_event", Native::Skip(NO_HCA)),
+    ("ibv_create_qp", Native::Skip(NO_HCA)),
+    ("ibv_modify_qp", Native::Skip(NO_HCA)),
+    ("ibv_query_qp", Native::Skip(NO_HCA)),
+    ("ibv_destroy_qp", Native::Skip(NO_HCA)),
+    ("ibv_connect", Native::Skip(NO_HCA)),
+    ("ibv_post_send", Native::Skip(NO_HCA)),
+    ("ibv_post_recv", Native::Skip(NO_HCA)),
 ];

@@ -109,6 +109,102 @@ pub const POLL_CQ_RESP_SIZE: usize = 8;
 pub const UVERBS_WC_SIZE: usize = 48;
 /// `ib_uverbs_req_notify_cq {u32 cq_handle, solicited_only}`.
 pub const REQ_NOTIFY_CQ_SIZE: usize = 8;
+/// `ib_uverbs_create_qp {u64 response, user_handle; u32 pd_handle,
+/// send_cq_handle, recv_cq_handle, srq_handle, max_send_wr, max_recv_wr,
+/// max_send_sge, max_recv_sge, max_inline_data; u8 sq_sig_all, qp_type,
+/// is_srq, reserved}`, `_resp {u32 qp_handle, qpn, max_send_wr,
+/// max_recv_wr, max_send_sge, max_recv_sge, max_inline_data, reserved}`.
+pub const CREATE_QP_SIZE: usize = 56;
+pub const CREATE_QP_RESP_SIZE: usize = 32;
+/// `ib_uverbs_query_qp {u64 response; u32 qp_handle, attr_mask}`; the
+/// response (`ib_uverbs_query_qp_resp`: two 32-byte `ib_uverbs_qp_dest`,
+/// ten u32, two u16, fifteen u8, reserved[5]) is 128 bytes.
+pub const QUERY_QP_SIZE: usize = 16;
+pub const QUERY_QP_RESP_SIZE: usize = 128;
+/// `ib_uverbs_modify_qp`: `dest`, `alt_dest` (32 bytes each), `u32
+/// qp_handle, attr_mask, qkey, rq_psn, sq_psn, dest_qp_num,
+/// qp_access_flags; u16 pkey_index, alt_pkey_index; u8 qp_state,
+/// cur_qp_state, path_mtu, path_mig_state, en_sqd_async_notify,
+/// max_rd_atomic, max_dest_rd_atomic, min_rnr_timer, port_num, timeout,
+/// retry_cnt, rnr_retry, alt_port_num, alt_timeout, reserved[2]`. No
+/// response.
+pub const MODIFY_QP_SIZE: usize = 112;
+/// `ib_uverbs_destroy_qp {u64 response; u32 qp_handle, reserved}`,
+/// `_resp {u32 events_reported}`.
+pub const DESTROY_QP_SIZE: usize = 16;
+pub const DESTROY_QP_RESP_SIZE: usize = 4;
+/// `ib_uverbs_post_send {u64 response; u32 qp_handle, wr_count,
+/// sge_count, wqe_size}` then `wr_count` WRs of `wqe_size` bytes, then
+/// `sge_count` SGEs; `_resp {u32 bad_wr}`. POST_RECV's header is the same.
+pub const POST_SEND_SIZE: usize = 24;
+pub const POST_RECV_SIZE: usize = 24;
+pub const POST_RESP_SIZE: usize = 4;
+/// `ib_uverbs_send_wr {u64 wr_id; u32 num_sge, opcode, send_flags;
+/// u32 imm_data/invalidate_rkey; union { rdma {u64 remote_addr; u32 rkey,
+/// reserved}; atomic {u64 remote_addr, compare_add, swap; u32 rkey,
+/// reserved}; ud {u32 ah, remote_qpn, remote_qkey, reserved} }}`.
+pub const UVERBS_SEND_WR_SIZE: usize = 56;
+/// `ib_uverbs_recv_wr {u64 wr_id; u32 num_sge, reserved}`.
+pub const UVERBS_RECV_WR_SIZE: usize = 16;
+/// `ib_uverbs_sge {u64 addr; u32 length, lkey}`.
+pub const UVERBS_SGE_SIZE: usize = 16;
+
+// enum ib_qp_type (the ones the HCA model has).
+pub const IBV_QPT_RC: u32 = 2;
+pub const IBV_QPT_UC: u32 = 3;
+pub const IBV_QPT_UD: u32 = 4;
+
+// enum ib_qp_state.
+pub const IBV_QPS_RESET: u32 = 0;
+pub const IBV_QPS_INIT: u32 = 1;
+pub const IBV_QPS_RTR: u32 = 2;
+pub const IBV_QPS_RTS: u32 = 3;
+pub const IBV_QPS_SQD: u32 = 4;
+pub const IBV_QPS_SQE: u32 = 5;
+pub const IBV_QPS_ERR: u32 = 6;
+
+// enum ib_qp_attr_mask.
+pub const IBV_QP_STATE: u32 = 1;
+pub const IBV_QP_CUR_STATE: u32 = 1 << 1;
+pub const IBV_QP_EN_SQD_ASYNC_NOTIFY: u32 = 1 << 2;
+pub const IBV_QP_ACCESS_FLAGS: u32 = 1 << 3;
+pub const IBV_QP_PKEY_INDEX: u32 = 1 << 4;
+pub const IBV_QP_PORT: u32 = 1 << 5;
+pub const IBV_QP_QKEY: u32 = 1 << 6;
+pub const IBV_QP_AV: u32 = 1 << 7;
+pub const IBV_QP_PATH_MTU: u32 = 1 << 8;
+pub const IBV_QP_TIMEOUT: u32 = 1 << 9;
+pub const IBV_QP_RETRY_CNT: u32 = 1 << 10;
+pub const IBV_QP_RNR_RETRY: u32 = 1 << 11;
+pub const IBV_QP_RQ_PSN: u32 = 1 << 12;
+pub const IBV_QP_MAX_QP_RD_ATOMIC: u32 = 1 << 13;
+pub const IBV_QP_ALT_PATH: u32 = 1 << 14;
+pub const IBV_QP_MIN_RNR_TIMER: u32 = 1 << 15;
+pub const IBV_QP_SQ_PSN: u32 = 1 << 16;
+pub const IBV_QP_MAX_DEST_RD_ATOMIC: u32 = 1 << 17;
+pub const IBV_QP_PATH_MIG_STATE: u32 = 1 << 18;
+pub const IBV_QP_CAP: u32 = 1 << 19;
+pub const IBV_QP_DEST_QPN: u32 = 1 << 20;
+
+// enum ib_mtu.
+pub const IBV_MTU_256: u32 = 1;
+pub const IBV_MTU_4096: u32 = 5;
+
+// enum ib_wr_opcode (libibverbs' IBV_WR_* share the first values).
+pub const IBV_WR_RDMA_WRITE: u32 = 0;
+pub const IBV_WR_RDMA_WRITE_WITH_IMM: u32 = 1;
+pub const IBV_WR_SEND: u32 = 2;
+pub const IBV_WR_SEND_WITH_IMM: u32 = 3;
+pub const IBV_WR_RDMA_READ: u32 = 4;
+pub const IBV_WR_ATOMIC_CMP_AND_SWP: u32 = 5;
+pub const IBV_WR_ATOMIC_FETCH_AND_ADD: u32 = 6;
+
+// enum ib_send_flags.
+pub const IBV_SEND_FENCE: u32 = 1;
+pub const IBV_SEND_SIGNALED: u32 = 1 << 1;
+pub const IBV_SEND_SOLICITED: u32 = 1 << 2;
+pub const IBV_SEND_INLINE: u32 = 1 << 3;
+
 /// `ib_uverbs_destroy_flow {u32 comp_mask, flow_handle}` (extended).
 pub const EX_DESTROY_FLOW_SIZE: usize = 8;
 
@@ -234,4 +330,48 @@ pub const CONSTANTS: &[(&str, u64)] = &[
     ("IBV_ACCESS_REMOTE_READ", IBV_ACCESS_REMOTE_READ as u64),
     ("IBV_ACCESS_REMOTE_ATOMIC", IBV_ACCESS_REMOTE_ATOMIC as u64),
     ("IBV_ACCESS_MW_BIND", IBV_ACCESS_MW_BIND as u64),
+    ("IBV_QPT_RC", IBV_QPT_RC as u64),
+    ("IBV_QPT_UC", IBV_QPT_UC as u64),
+    ("IBV_QPT_UD", IBV_QPT_UD as u64),
+    ("IBV_QPS_RESET", IBV_QPS_RESET as u64),
+    ("IBV_QPS_INIT", IBV_QPS_INIT as u64),
+    ("IBV_QPS_RTR", IBV_QPS_RTR as u64),
+    ("IBV_QPS_RTS", IBV_QPS_RTS as u64),
+    ("IBV_QPS_SQD", IBV_QPS_SQD as u64),
+    ("IBV_QPS_SQE", IBV_QPS_SQE as u64),
+    ("IBV_QPS_ERR", IBV_QPS_ERR as u64),
+    ("IBV_QP_STATE", IBV_QP_STATE as u64),
+    ("IBV_QP_CUR_STATE", IBV_QP_CUR_STATE as u64),
+    ("IBV_QP_EN_SQD_ASYNC_NOTIFY", IBV_QP_EN_SQD_ASYNC_NOTIFY as u64),
+    ("IBV_QP_ACCESS_FLAGS", IBV_QP_ACCESS_FLAGS as u64),
+    ("IBV_QP_PKEY_INDEX", IBV_QP_PKEY_INDEX as u64),
+    ("IBV_QP_PORT", IBV_QP_PORT as u64),
+    ("IBV_QP_QKEY", IBV_QP_QKEY as u64),
+    ("IBV_QP_AV", IBV_QP_AV as u64),
+    ("IBV_QP_PATH_MTU", IBV_QP_PATH_MTU as u64),
+    ("IBV_QP_TIMEOUT", IBV_QP_TIMEOUT as u64),
+    ("IBV_QP_RETRY_CNT", IBV_QP_RETRY_CNT as u64),
+    ("IBV_QP_RNR_RETRY", IBV_QP_RNR_RETRY as u64),
+    ("IBV_QP_RQ_PSN", IBV_QP_RQ_PSN as u64),
+    ("IBV_QP_MAX_QP_RD_ATOMIC", IBV_QP_MAX_QP_RD_ATOMIC as u64),
+    ("IBV_QP_ALT_PATH", IBV_QP_ALT_PATH as u64),
+    ("IBV_QP_MIN_RNR_TIMER", IBV_QP_MIN_RNR_TIMER as u64),
+    ("IBV_QP_SQ_PSN", IBV_QP_SQ_PSN as u64),
+    ("IBV_QP_MAX_DEST_RD_ATOMIC", IBV_QP_MAX_DEST_RD_ATOMIC as u64),
+    ("IBV_QP_PATH_MIG_STATE", IBV_QP_PATH_MIG_STATE as u64),
+    ("IBV_QP_CAP", IBV_QP_CAP as u64),
+    ("IBV_QP_DEST_QPN", IBV_QP_DEST_QPN as u64),
+    ("IBV_MTU_256", IBV_MTU_256 as u64),
+    ("IBV_MTU_4096", IBV_MTU_4096 as u64),
+    ("IBV_WR_RDMA_WRITE", IBV_WR_RDMA_WRITE as u64),
+    ("IBV_WR_RDMA_WRITE_WITH_IMM", IBV_WR_RDMA_WRITE_WITH_IMM as u64),
+    ("IBV_WR_SEND", IBV_WR_SEND as u64),
+    ("IBV_WR_SEND_WITH_IMM", IBV_WR_SEND_WITH_IMM as u64),
+    ("IBV_WR_RDMA_READ", IBV_WR_RDMA_READ as u64),
+    ("IBV_WR_ATOMIC_CMP_AND_SWP", IBV_WR_ATOMIC_CMP_AND_SWP as u64),
+    ("IBV_WR_ATOMIC_FETCH_AND_ADD", IBV_WR_ATOMIC_FETCH_AND_ADD as u64),
+    ("IBV_SEND_FENCE", IBV_SEND_FENCE as u64),
+    ("IBV_SEND_SIGNALED", IBV_SEND_SIGNALED as u64),
+    ("IBV_SEND_SOLICITED", IBV_SEND_SOLICITED as u64),
+    ("IBV_SEND_INLINE", IBV_SEND_INLINE as u64),
 ];

@@ -34,6 +34,7 @@
 
 pub mod abi;
 pub mod uverbs_cmd;
+pub mod uverbs_cmd_qp;
 pub mod uverbs_main;
 
 use crate::kernel::Kernel;
@@ -44,7 +45,8 @@ use crate::sync::{Arc, Mutex, RwSemaphore};
 use std::collections::VecDeque;
 
 pub use uverbs_main::{
-    ib_dispatch_port_event, ib_unregister_device, ib_uverbs_comp_handler, ib_uverbs_cq_event_handler,
+    ib_dispatch_port_event, ib_dispatch_qp_event, ib_unregister_device, ib_uverbs_comp_handler,
+    ib_uverbs_cq_event_handler, ib_uverbs_qp_event_handler,
 };
 
 /// A reference count (`struct kref`): the last put returns true.
@@ -108,6 +110,12 @@ pub struct IbUverbsDevice {
     /// and one per uverbs file) and `comp`, completed when it reaches 0,
     /// with whether the device node is gone (`cdev_del`).
     pub(crate) refs: WaitQueueHead<DevRefs>,
+    /// The driver's state: the HCA model (`sim_hw::hca::Hca`), under the
+    /// driver's lock (innermost: taken under a uobject's rwsem, never the
+    /// other way round). The driver calls of CREATE_CQ/DESTROY_CQ and the
+    /// QP commands go to it; its progress over virtual time (`step`) is
+    /// not driven by the executor yet, so a posted send stays queued.
+    pub(crate) hca: Mutex<sim_hw::hca::Hca>,
 }
 
 /// What a device's `ref`/`comp` wait queue protects.
@@ -157,6 +165,10 @@ impl Idr {
             }
         }
     }
+    /// The objects in the table, by handle.
+    fn iter(&self) -> impl Iterator<Item = &Arc<IbUobject>> {
+        self.0.iter().flatten()
+    }
     fn find(&self, id: u32) -> Option<&Arc<IbUobject>> {
         self.0.get(id as usize).and_then(Option::as_ref)
     }
@@ -178,6 +190,7 @@ pub(crate) struct Idrs {
     pub pd: Idr,
     pub mr: Idr,
     pub cq: Idr,
+    pub qp: Idr,
     /// Flow rules (EX_CREATE_FLOW is not built: always empty).
     pub rule: Idr,
 }
@@ -188,6 +201,7 @@ pub enum UobjType {
     Pd,
     Mr,
     Cq,
+    Qp,
     Rule,
 }
 
@@ -197,6 +211,7 @@ impl Idrs {
             UobjType::Pd => &self.pd,
             UobjType::Mr => &self.mr,
             UobjType::Cq => &self.cq,
+            UobjType::Qp => &self.qp,
             UobjType::Rule => &self.rule,
         }
     }
@@ -205,6 +220,7 @@ impl Idrs {
             UobjType::Pd => &mut self.pd,
             UobjType::Mr => &mut self.mr,
             UobjType::Cq => &mut self.cq,
+            UobjType::Qp => &mut self.qp,
             UobjType::Rule => &mut self.rule,
         }
     }
@@ -224,6 +240,7 @@ pub(crate) struct UcontextLists {
     pub pd: Vec<Arc<IbUobject>>,
     pub mr: Vec<Arc<IbUobject>>,
     pub cq: Vec<Arc<IbUobject>>,
+    pub qp: Vec<Arc<IbUobject>>,
     /// `rule_list` (always empty: no flow rule is ever made).
     pub rule: Vec<Arc<IbUobject>>,
 }
@@ -317,6 +334,10 @@ pub enum UobjKind {
         /// `uverbs_file`, for async events on the CQ.
         ufile: Arc<IbUverbsFile>,
         cqe: u32,
+        /// The HCA's CQ number.
+        hw: u32,
+        /// `cq->usecnt`: the QPs using it (DESTROY_CQ: EBUSY while not 0).
+        usecnt: AtomicU32,
         /// The arming REQ_NOTIFY_CQ left for the driver
         /// (`ib_req_notify_cq`): 0 none, [`CQ_NEXT_COMP`] or
         /// [`CQ_SOLICITED`]; the driver disarms it when it raises the
@@ -324,6 +345,18 @@ pub enum UobjKind {
         notify: AtomicU32,
         comp_events_reported: AtomicU32,
         async_events_reported: AtomicU32,
+    },
+    /// `struct ib_uqp_object`: the QP (`qp_num` on the HCA), the PD and
+    /// CQs whose use counts it holds, and `uevent.events_reported`.
+    Qp {
+        pd: Arc<IbUobject>,
+        send_cq: Arc<IbUobject>,
+        recv_cq: Arc<IbUobject>,
+        ufile: Arc<IbUverbsFile>,
+        qpn: u32,
+        qp_type: sim_hw::qp::QpType,
+        sq_sig_all: bool,
+        events_reported: AtomicU32,
     },
     /// A flow rule (never made: EX_CREATE_FLOW is not built).
     Rule,

@@ -105,8 +105,8 @@ fn framing_errnos_in_linux_order() {
     assert_eq!(e.write(&hdr(0x8000_0000 | 3, 2, 0)), Err(Errno::ENOSYS));
     assert_eq!(e.write(&hdr(0x8000_0000 | IB_USER_VERBS_EX_CMD_DESTROY_FLOW, 2, 0)), Err(Errno::EINVAL));
     e.get_context().unwrap();
-    // Not in the device's mask (CREATE_QP is not built yet).
-    assert_eq!(e.write(&hdr(IB_USER_VERBS_CMD_CREATE_QP, 2, 0)), Err(Errno::ENOSYS));
+    // Not in the device's mask (CREATE_SRQ is not built yet).
+    assert_eq!(e.write(&hdr(IB_USER_VERBS_CMD_CREATE_SRQ, 2, 0)), Err(Errno::ENOSYS));
     let ex = 0x8000_0000 | IB_USER_VERBS_EX_CMD_DESTROY_FLOW;
     assert_eq!(e.write(&hdr(0x8000_0000 | IB_USER_VERBS_EX_CMD_CREATE_FLOW, 2, 0)), Err(Errno::ENOSYS));
     assert_eq!(e.write(&hdr(ex, 1, 0)), Err(Errno::EINVAL), "count < 24");

@@ -24,6 +24,7 @@
 //! Lock order: see [`super`].
 
 use super::abi::*;
+use super::uverbs_cmd_qp as qp;
 use super::uverbs_main::{
     copy_resp, ib_uverbs_alloc_event_file, purge_events, put_event_file, Body, EventFops, EVENT_FD_FLAGS,
 };
@@ -44,7 +45,7 @@ pub(crate) fn dispatch(
     t: &Task,
     cmd: u32,
     body: &Body,
-    _in_len: usize,
+    in_len: usize,
     out_len: usize,
 ) -> KResult<()> {
     match cmd {
@@ -60,6 +61,12 @@ pub(crate) fn dispatch(
         IB_USER_VERBS_CMD_POLL_CQ => ib_uverbs_poll_cq(file, t, body),
         IB_USER_VERBS_CMD_REQ_NOTIFY_CQ => ib_uverbs_req_notify_cq(file, body),
         IB_USER_VERBS_CMD_DESTROY_CQ => ib_uverbs_destroy_cq(file, t, body),
+        IB_USER_VERBS_CMD_CREATE_QP => qp::ib_uverbs_create_qp(file, t, body, out_len),
+        IB_USER_VERBS_CMD_QUERY_QP => qp::ib_uverbs_query_qp(file, t, body),
+        IB_USER_VERBS_CMD_MODIFY_QP => qp::ib_uverbs_modify_qp(file, body),
+        IB_USER_VERBS_CMD_DESTROY_QP => qp::ib_uverbs_destroy_qp(file, t, body),
+        IB_USER_VERBS_CMD_POST_SEND => qp::ib_uverbs_post_send(file, t, body, in_len),
+        IB_USER_VERBS_CMD_POST_RECV => qp::ib_uverbs_post_recv(file, t, body, in_len),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -82,19 +89,19 @@ pub(crate) fn dispatch_ex(
 }
 
 /// The key of `ib_uverbs_idr_lock` and the tables it protects.
-fn idr_key() -> u64 {
+pub(super) fn idr_key() -> u64 {
     crate::footprint::uverbs_idr_key()
 }
 
 /// The context commands run in (`file->ucontext`): write() checked it is
 /// set before calling any handler but GET_CONTEXT's, and it stays set
 /// until the file is released.
-fn ucontext(file: &IbUverbsFile) -> KResult<Arc<IbUcontext>> {
+pub(super) fn ucontext(file: &IbUverbsFile) -> KResult<Arc<IbUcontext>> {
     file.ucontext().ok_or(Errno::EINVAL)
 }
 
 /// `init_uobj`: a new object, not live, not in any table.
-fn init_uobj(file: &IbUverbsFile, user_handle: u64, ctx: &IbUcontext, kind: UobjKind) -> Arc<IbUobject> {
+pub(super) fn init_uobj(file: &IbUverbsFile, user_handle: u64, ctx: &IbUcontext, kind: UobjKind) -> Arc<IbUobject> {
     Arc::new(IbUobject {
         hdr: file.kernel.objs.register("ib_uobject"),
         user_handle,
@@ -106,21 +113,21 @@ fn init_uobj(file: &IbUverbsFile, user_handle: u64, ctx: &IbUcontext, kind: Uobj
 }
 
 /// `idr_add_uobj`: the lowest free handle of its type's table.
-fn idr_add_uobj(file: &IbUverbsFile, ty: UobjType, u: &Arc<IbUobject>) {
+pub(super) fn idr_add_uobj(file: &IbUverbsFile, ty: UobjType, u: &Arc<IbUobject>) {
     crate::footprint::access(idr_key(), true);
     let id = file.kernel.uverbs.idr.lock().of(ty).alloc(u.clone());
     u.id.store(id, Ordering::Relaxed);
 }
 
 /// `idr_remove_uobj`.
-fn idr_remove_uobj(file: &IbUverbsFile, ty: UobjType, u: &IbUobject) {
+pub(super) fn idr_remove_uobj(file: &IbUverbsFile, ty: UobjType, u: &IbUobject) {
     crate::footprint::access(idr_key(), true);
     file.kernel.uverbs.idr.lock().of(ty).remove(u.handle());
 }
 
 /// `__idr_get_uobj`: the object with handle `id` in its table, owned by
 /// `ctx`, with a reference taken, under `ib_uverbs_idr_lock`.
-fn idr_get_uobj(file: &IbUverbsFile, ty: UobjType, id: u32, ctx: &IbUcontext) -> Option<Arc<IbUobject>> {
+pub(super) fn idr_get_uobj(file: &IbUverbsFile, ty: UobjType, id: u32, ctx: &IbUcontext) -> Option<Arc<IbUobject>> {
     crate::footprint::access(idr_key(), false);
     let g = file.kernel.uverbs.idr.lock();
     let u = g.of_ref(ty).find(id)?;
@@ -128,37 +135,37 @@ fn idr_get_uobj(file: &IbUverbsFile, ty: UobjType, id: u32, ctx: &IbUcontext) ->
 }
 
 /// `idr_read_uobj`'s second half: the read lock, then the live check.
-fn read_live(u: &IbUobject) -> Option<RwSemReadGuard<'_, bool>> {
+pub(super) fn read_live(u: &IbUobject) -> Option<RwSemReadGuard<'_, bool>> {
     crate::footprint::access(u.hdr.id(), false);
     let g = u.mutex.down_read();
     (*g).then_some(g)
 }
 
 /// `idr_write_uobj`'s second half: the write lock, then the live check.
-fn write_live(u: &IbUobject) -> Option<RwSemWriteGuard<'_, bool>> {
+pub(super) fn write_live(u: &IbUobject) -> Option<RwSemWriteGuard<'_, bool>> {
     crate::footprint::access(u.hdr.id(), true);
     let g = u.mutex.down_write();
     (*g).then_some(g)
 }
 
 /// The lock a create holds on its new object from the start.
-fn create_lock(u: &IbUobject) -> RwSemWriteGuard<'_, bool> {
+pub(super) fn create_lock(u: &IbUobject) -> RwSemWriteGuard<'_, bool> {
     crate::footprint::access(u.hdr.id(), true);
     u.mutex.down_write()
 }
 
 /// `put_uobj` of the last reference: the object is freed.
-fn free_uobj(file: &IbUverbsFile, u: &IbUobject) {
+pub(super) fn free_uobj(file: &IbUverbsFile, u: &IbUobject) {
     file.kernel.objs.release(&u.hdr);
 }
 
 /// `mutex_lock(&file->mutex)`.
-fn file_lock(file: &IbUverbsFile) -> crate::sync::MutexGuard<'_, super::UcontextLists> {
+pub(super) fn file_lock(file: &IbUverbsFile) -> crate::sync::MutexGuard<'_, super::UcontextLists> {
     crate::footprint::access(file.hdr.id(), true);
     file.mutex.lock()
 }
 
-fn resp_addr(cmd: &[u8]) -> u64 {
+pub(super) fn resp_addr(cmd: &[u8]) -> u64 {
     u64_at(cmd, 0)
 }
 
@@ -309,7 +316,7 @@ fn ib_uverbs_query_port(file: &IbUverbsFile, t: &Task, body: &Body, out_len: usi
 
 /// The end of every create: on the context's list under `file->mutex`,
 /// live, unlocked.
-fn publish(
+pub(super) fn publish(
     file: &IbUverbsFile,
     u: &Arc<IbUobject>,
     mut g: RwSemWriteGuard<'_, bool>,
@@ -344,7 +351,7 @@ fn ib_uverbs_alloc_pd(file: &IbUverbsFile, t: &Task, body: &Body, out_len: usize
 /// destroy `drv`, `live = 0` on success, `put_uobj_write`), then the
 /// second: out of the table and off the context's list. Returns the
 /// object, whose type's part the caller still has to release.
-fn destroy_uobj(
+pub(super) fn destroy_uobj(
     file: &IbUverbsFile,
     ty: UobjType,
     handle: u32,
@@ -527,6 +534,8 @@ fn ib_uverbs_create_cq(file: &Arc<IbUverbsFile>, t: &Task, body: &Body, out_len:
         return Err(Errno::EINVAL);
     }
     let entries = (cqe + 1).next_power_of_two() - 1;
+    // The driver's create_cq: the HCA's CQ of that many entries.
+    let hw = file.device.hca.lock().create_cq(entries as usize);
     let u = init_uobj(
         file,
         user_handle,
@@ -535,6 +544,8 @@ fn ib_uverbs_create_cq(file: &Arc<IbUverbsFile>, t: &Task, body: &Body, out_len:
             channel: channel.clone(),
             ufile: file.clone(),
             cqe: entries,
+            hw,
+            usecnt: AtomicU32::new(0),
             notify: AtomicU32::new(0),
             comp_events_reported: AtomicU32::new(0),
             async_events_reported: AtomicU32::new(0),
@@ -548,6 +559,7 @@ fn ib_uverbs_create_cq(file: &Arc<IbUverbsFile>, t: &Task, body: &Body, out_len:
     resp[4..].copy_from_slice(&entries.to_le_bytes());
     if let Err(e) = copy_resp(t, resp_addr(&cmd), &resp) {
         idr_remove_uobj(file, UobjType::Cq, &u);
+        let _ = ib_destroy_cq(file, &u);
         ib_uverbs_release_ucq(file, &u);
         drop(g);
         free_uobj(file, &u);
@@ -558,7 +570,7 @@ fn ib_uverbs_create_cq(file: &Arc<IbUverbsFile>, t: &Task, body: &Body, out_len:
 }
 
 /// `idr_read_cq`: the CQ of handle `h` in the caller's context, live.
-fn read_cq(file: &IbUverbsFile, h: u32) -> KResult<Arc<IbUobject>> {
+pub(super) fn read_cq(file: &IbUverbsFile, h: u32) -> KResult<Arc<IbUobject>> {
     let ctx = ucontext(file)?;
     idr_get_uobj(file, UobjType::Cq, h, &ctx).ok_or(Errno::EINVAL)
 }
@@ -622,14 +634,26 @@ fn ib_uverbs_release_ucq(file: &IbUverbsFile, u: &Arc<IbUobject>) {
     }
 }
 
+/// `ib_destroy_cq` (`drivers/infiniband/core/verbs.c`): EBUSY while a QP
+/// uses the CQ (`cq->usecnt`); else the driver's destroy (the HCA writes
+/// no more CQEs to it and raises nothing for it).
+fn ib_destroy_cq(file: &IbUverbsFile, u: &IbUobject) -> KResult<()> {
+    if let UobjKind::Cq { hw, usecnt, .. } = &u.kind {
+        if usecnt.load(Ordering::Relaxed) != 0 {
+            return Err(Errno::EBUSY);
+        }
+        file.device.hca.lock().destroy_cq(*hw);
+    }
+    Ok(())
+}
+
 /// DESTROY_CQ (`ib_uverbs_destroy_cq`): the two-step destroy, the purge
 /// of its queued events, then the counts of the events already read
 /// (`comp_events_reported`, `async_events_reported`) copied to the
 /// response: EFAULT there comes after the CQ is gone.
 fn ib_uverbs_destroy_cq(file: &IbUverbsFile, t: &Task, body: &Body) -> KResult<()> {
     let cmd = body.copy(DESTROY_CQ_SIZE)?;
-    // ib_destroy_cq: EBUSY while QPs use the CQ (none can yet).
-    let u = destroy_uobj(file, UobjType::Cq, u32_at(&cmd, 8), |_| Ok(()), |l| &mut l.cq)?;
+    let u = destroy_uobj(file, UobjType::Cq, u32_at(&cmd, 8), |u| ib_destroy_cq(file, u), |l| &mut l.cq)?;
     ib_uverbs_release_ucq(file, &u);
     let mut resp = [0u8; DESTROY_CQ_RESP_SIZE];
     if let UobjKind::Cq { comp_events_reported, async_events_reported, .. } = &u.kind {
@@ -658,7 +682,7 @@ fn ib_uverbs_ex_destroy_flow(file: &IbUverbsFile, body: &Body, in_len: usize) ->
 
 /// `ib_uverbs_cleanup_ucontext` when the file is released: every object
 /// of the context destroyed, errors ignored, in Linux's order (of the
-/// types built: CQ, MR, PD), then the context freed and the file's
+/// types built: QP, CQ, MR, PD), then the context freed and the file's
 /// reference on its async event file put.
 pub(crate) fn ib_uverbs_cleanup_ucontext(file: &Arc<IbUverbsFile>) {
     crate::footprint::access(file.hdr.id(), true);
@@ -667,8 +691,15 @@ pub(crate) fn ib_uverbs_cleanup_ucontext(file: &Arc<IbUverbsFile>) {
     };
     ctx.closing.store(true, Ordering::Relaxed);
     let lists = std::mem::take(&mut *file_lock(file));
+    for u in &lists.qp {
+        idr_remove_uobj(file, UobjType::Qp, u);
+        qp::ib_destroy_qp(file, u);
+        qp::ib_uverbs_release_uevent(file, u);
+        free_uobj(file, u);
+    }
     for u in &lists.cq {
         idr_remove_uobj(file, UobjType::Cq, u);
+        let _ = ib_destroy_cq(file, u);
         ib_uverbs_release_ucq(file, u);
         free_uobj(file, u);
     }

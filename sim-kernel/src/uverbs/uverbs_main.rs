@@ -46,7 +46,13 @@ const CMD_MASK: u64 = 1 << IB_USER_VERBS_CMD_GET_CONTEXT
     | 1 << IB_USER_VERBS_CMD_CREATE_CQ
     | 1 << IB_USER_VERBS_CMD_POLL_CQ
     | 1 << IB_USER_VERBS_CMD_REQ_NOTIFY_CQ
-    | 1 << IB_USER_VERBS_CMD_DESTROY_CQ;
+    | 1 << IB_USER_VERBS_CMD_DESTROY_CQ
+    | 1 << IB_USER_VERBS_CMD_CREATE_QP
+    | 1 << IB_USER_VERBS_CMD_QUERY_QP
+    | 1 << IB_USER_VERBS_CMD_MODIFY_QP
+    | 1 << IB_USER_VERBS_CMD_DESTROY_QP
+    | 1 << IB_USER_VERBS_CMD_POST_SEND
+    | 1 << IB_USER_VERBS_CMD_POST_RECV;
 
 /// `uverbs_ex_cmd_mask`: DESTROY_FLOW only (CREATE_FLOW is not built, so
 /// no rule ever exists and DESTROY_FLOW's lookup always fails).
@@ -61,6 +67,7 @@ pub(crate) fn hca_device(n: u32) -> IbUverbsDevice {
         devnum: n,
         name: ["hca0", "hca1"][n as usize % 2],
         num_comp_vectors: 1,
+        hca: Mutex::new(sim_hw::hca::Hca::new(n as u16 + 1, sim_hw::Profile::cx4_edr())),
         uverbs_cmd_mask: CMD_MASK,
         uverbs_ex_cmd_mask: EX_CMD_MASK,
         attr: HcaAttr {
@@ -458,11 +465,15 @@ impl FileOps for EventFops {
         }
         let e = g.events.pop_front().expect("non-empty");
         if let Some((obj, which)) = &e.obj {
-            if let UobjKind::Cq { comp_events_reported, async_events_reported, .. } = &obj.kind {
-                match which {
-                    Counter::Comp => comp_events_reported.fetch_add(1, Ordering::Relaxed),
-                    Counter::Async => async_events_reported.fetch_add(1, Ordering::Relaxed),
-                };
+            match (&obj.kind, which) {
+                (UobjKind::Cq { comp_events_reported, .. }, Counter::Comp) => {
+                    comp_events_reported.fetch_add(1, Ordering::Relaxed);
+                }
+                (UobjKind::Cq { async_events_reported, .. }, Counter::Async)
+                | (UobjKind::Qp { events_reported: async_events_reported, .. }, Counter::Async) => {
+                    async_events_reported.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
             }
         }
         drop(g);
@@ -539,6 +550,39 @@ pub fn ib_uverbs_cq_event_handler(cq: &Arc<IbUobject>, event: u32) {
             af.post(async_desc(cq.user_handle, event), Some((cq.clone(), Counter::Async)));
         }
     }
+}
+
+/// `ib_uverbs_qp_event_handler`: an affiliated async event on `qp`
+/// (`IBV_EVENT_COMM_EST`, `_SQ_DRAINED`, `_QP_FATAL`, ...), queued on its
+/// file's async event file with the QP's user handle; a read counts it in
+/// `events_reported`.
+pub fn ib_uverbs_qp_event_handler(qp: &Arc<IbUobject>, event: u32) {
+    if let UobjKind::Qp { ufile, .. } = &qp.kind {
+        let af = ufile.async_file.lock_quiet().clone();
+        if let Some(af) = af {
+            af.post(async_desc(qp.user_handle, event), Some((qp.clone(), Counter::Async)));
+        }
+    }
+}
+
+/// The driver raises an affiliated event on QP number `qpn` of HCA
+/// `devnum` (the HCA model's interrupt path, until it is wired; a
+/// scenario's kernel call meanwhile): the live user QP of that number
+/// gets it ([`ib_uverbs_qp_event_handler`]). No such HCA or QP: EINVAL.
+pub fn ib_dispatch_qp_event(kernel: &Kernel, devnum: u32, qpn: u32, event: u32) -> KResult<()> {
+    kernel.uverbs.devices.get(devnum as usize).ok_or(Errno::EINVAL)?;
+    crate::footprint::access(crate::footprint::uverbs_idr_key(), false);
+    let qp = kernel
+        .uverbs
+        .idr
+        .lock()
+        .qp
+        .iter()
+        .find(|u| matches!(&u.kind, UobjKind::Qp { ufile, qpn: n, .. } if *n == qpn && ufile.device.devnum == devnum))
+        .cloned()
+        .ok_or(Errno::EINVAL)?;
+    ib_uverbs_qp_event_handler(&qp, event);
+    Ok(())
 }
 
 /// `ib_dispatch_event` for a port event (`IBV_EVENT_PORT_ACTIVE`,
