@@ -229,9 +229,9 @@ fn has_handler(cmd: u32) -> bool {
 }
 
 /// `ib_uverbs_write` (3.14), in its order: `count < 8`: EINVAL; the
-/// header faults: EFAULT; bits 8..23 of the command: EINVAL; then by the
-/// flags (bits 24..31): 0 is a legacy command, 0x80 an extended one, any
-/// other ENOSYS. Returns `count` on success.
+/// header faults: EFAULT; then by the flags (bits 24..31): 0 is a legacy
+/// command, 0x80 an extended one (each first refusing bits 8..23 with
+/// EINVAL), any other ENOSYS. Returns `count` on success.
 pub fn ib_uverbs_write(file: &Arc<IbUverbsFile>, t: &Task, buf: &UserBuf, count: usize) -> KResult<usize> {
     if count < CMD_HDR_SIZE {
         return Err(Errno::EINVAL);
@@ -240,13 +240,16 @@ pub fn ib_uverbs_write(file: &Arc<IbUverbsFile>, t: &Task, buf: &UserBuf, count:
     let command = u32_at(&hdr, 0);
     let in_words = u16_at(&hdr, 4) as usize;
     let out_words = u16_at(&hdr, 6) as usize;
-    if command & !(IB_USER_VERBS_CMD_FLAGS_MASK | IB_USER_VERBS_CMD_COMMAND_MASK) != 0 {
-        return Err(Errno::EINVAL);
-    }
+    // Bits 8..23: EINVAL, checked inside the legacy and the extended
+    // branch only (3.14 `ib_uverbs_write`): other flags are ENOSYS first.
+    let stray = command & !(IB_USER_VERBS_CMD_FLAGS_MASK | IB_USER_VERBS_CMD_COMMAND_MASK) != 0;
     let cmd = command & IB_USER_VERBS_CMD_COMMAND_MASK;
     let flags = (command & IB_USER_VERBS_CMD_FLAGS_MASK) >> IB_USER_VERBS_CMD_FLAGS_SHIFT;
     let dev = &file.device;
     if flags == 0 {
+        if stray {
+            return Err(Errno::EINVAL);
+        }
         if !has_handler(cmd) {
             return Err(Errno::EINVAL);
         }
@@ -263,6 +266,9 @@ pub fn ib_uverbs_write(file: &Arc<IbUverbsFile>, t: &Task, buf: &UserBuf, count:
         uverbs_cmd::dispatch(file, t, cmd, &body, in_words * 4, out_words * 4)?;
         Ok(count)
     } else if flags == IB_USER_VERBS_CMD_FLAG_EXTENDED {
+        if stray {
+            return Err(Errno::EINVAL);
+        }
         // uverbs_ex_cmd_table: CREATE_FLOW and DESTROY_FLOW.
         if !(IB_USER_VERBS_EX_CMD_CREATE_FLOW..=IB_USER_VERBS_EX_CMD_DESTROY_FLOW).contains(&cmd) {
             return Err(Errno::ENOSYS);
