@@ -144,7 +144,7 @@ pub fn cuse_channel_open(kernel: &Arc<Kernel>) -> CuseChannel {
         &cc.fc,
         CUSE_INIT,
         &init_in,
-        OutArgs { size: CUSE_INIT_OUT_LEN + CUSE_INIT_INFO_MAX, argvar: true },
+        OutArgs::var(CUSE_INIT_OUT_LEN + CUSE_INIT_INFO_MAX, CUSE_INIT_OUT_LEN),
     );
     CuseChannel { cc }
 }
@@ -200,11 +200,8 @@ fn cuse_process_init_reply(cc: &Arc<CuseConn>, ended: Ended) {
 fn cuse_init_reply(cc: &Arc<CuseConn>, ended: Ended) -> KResult<()> {
     let body = ended.result?;
     let k = &cc.kernel;
-    // The body is 72 bytes and the strings (argvar: the last argument
-    // shrinks, but the first is always whole).
-    if body.len() < CUSE_INIT_OUT_LEN {
-        return Err(Errno::EINVAL);
-    }
+    // The body is the 72-byte `cuse_init_out` (always whole: the write
+    // checked it) and the strings.
     let (major, minor, flags) = (get_u32(&body, 0), get_u32(&body, 4), get_u32(&body, 12));
     let (max_read, max_write) = (get_u32(&body, 16), get_u32(&body, 20));
     let (dev_major, dev_minor) = (get_u32(&body, 24), get_u32(&body, 28));
@@ -217,7 +214,7 @@ fn cuse_init_reply(cc: &Arc<CuseConn>, ended: Ended) -> KResult<()> {
         g.max_write = max_write.max(4096);
     }
     cc.unrestricted_ioctl.store(flags & CUSE_UNRESTRICTED_IOCTL != 0, Ordering::Relaxed);
-    let name = cuse_parse_devinfo(&body[CUSE_INIT_OUT_LEN..])?;
+    let name = cuse_parse_devinfo(body.get(CUSE_INIT_OUT_LEN..).unwrap_or(&[]))?;
     // Determine and reserve the device number.
     let devt = if dev_major == 0 {
         k.chrdevs.alloc_chrdev_region(dev_minor, 1)?
@@ -229,6 +226,7 @@ fn cuse_init_reply(cc: &Arc<CuseConn>, ended: Ended) -> KResult<()> {
     // dev_set_name: kobject names have no '/' (shown as '!'); devtmpfs
     // turns it back into a directory.
     let dev_name = name.replace('/', "!");
+    crate::sched::yield_point("cuse:init_devt");
     let mut tbl = k.cuse.lock();
     // "make sure the device-name is unique", under the same lock as the
     // registration.
@@ -238,6 +236,9 @@ fn cuse_init_reply(cc: &Arc<CuseConn>, ended: Ended) -> KResult<()> {
         k.chrdevs.unregister_chrdev_region(devt);
         return Err(Errno::EEXIST);
     }
+    // The check and the registration are one section of `cuse_lock`: a
+    // racing daemon waits here.
+    crate::sched::yield_point("cuse:name_checked");
     // device_add (devtmpfs creates the node), cdev_add, list_add.
     k.chrdevs.create_node(&node_path(&dev_name), devt);
     k.chrdevs.cdev_add(devt, Arc::new(CuseFrontendCdev));
@@ -348,7 +349,7 @@ fn fuse_do_open(cc: &CuseConn, flags: u32) -> KResult<(u64, bool)> {
     }
     let flags = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
     let args = Le::default().u32(flags).u32(0).0;
-    match dev::fuse_simple_request(&cc.fc, FUSE_OPEN, 0, &args, OutArgs { size: OPEN_OUT_LEN, argvar: false }) {
+    match dev::fuse_simple_request(&cc.fc, FUSE_OPEN, 0, &args, OutArgs::fixed(OPEN_OUT_LEN)) {
         Ok(out) => Ok((get_u64(&out, 0), true)),
         Err(Errno::ENOSYS) => {
             cc.fc.wq.lock().no_open = true;
@@ -380,7 +381,7 @@ impl CuseFile {
             // fuse_read_in: fh, offset, size, read_flags, lock_owner,
             // flags, padding.
             let args = Le::default().u64(self.fh).u64(pos).u32(n as u32).u32(0).u64(0).u32(file.flags()).u32(0).0;
-            match dev::fuse_simple_request(&self.cc.fc, FUSE_READ, 0, &args, OutArgs { size: n, argvar: true }) {
+            match dev::fuse_simple_request(&self.cc.fc, FUSE_READ, 0, &args, OutArgs::var(n, 0)) {
                 Ok(data) => {
                     let got = data.len();
                     out.extend_from_slice(&data);
@@ -414,21 +415,15 @@ impl CuseFile {
                 .u32(0)
                 .bytes(&data[done..done + n])
                 .0;
-            let r = dev::fuse_simple_request(
-                &self.cc.fc,
-                FUSE_WRITE,
-                0,
-                &args,
-                OutArgs { size: WRITE_OUT_LEN, argvar: false },
-            )
-            .and_then(|o| {
-                let size = get_u32(&o, 0) as usize;
-                if size > n {
-                    Err(Errno::EIO)
-                } else {
-                    Ok(size)
-                }
-            });
+            let r = dev::fuse_simple_request(&self.cc.fc, FUSE_WRITE, 0, &args, OutArgs::fixed(WRITE_OUT_LEN))
+                .and_then(|o| {
+                    let size = get_u32(&o, 0) as usize;
+                    if size > n {
+                        Err(Errno::EIO)
+                    } else {
+                        Ok(size)
+                    }
+                });
             match r {
                 Ok(got) => {
                     done += got;
@@ -468,7 +463,7 @@ impl FileOps for CuseFile {
     fn release(&self, file: &File) {
         if self.release {
             let args = Le::default().u64(self.fh).u32(file.flags()).u32(0).u64(0).0;
-            let _ = dev::fuse_simple_request(&self.cc.fc, FUSE_RELEASE, 0, &args, OutArgs { size: 0, argvar: false });
+            let _ = dev::fuse_simple_request(&self.cc.fc, FUSE_RELEASE, 0, &args, OutArgs::fixed(0));
         }
         self.cc.put();
     }

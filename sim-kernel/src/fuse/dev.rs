@@ -30,11 +30,25 @@ use crate::sched::{PollTable, WaitQueueHead};
 use std::collections::{BTreeMap, VecDeque};
 
 /// What a request's reply may carry after the `fuse_out_header`: `size`
-/// bytes, or fewer if `argvar` (the last argument may shrink).
+/// bytes, or, if `argvar` (the last argument may shrink), as few as `min`
+/// (the size of the arguments before the last).
 #[derive(Clone, Copy, Debug)]
 pub struct OutArgs {
     pub size: usize,
     pub argvar: bool,
+    pub min: usize,
+}
+
+impl OutArgs {
+    /// Exactly `size` bytes.
+    pub const fn fixed(size: usize) -> OutArgs {
+        OutArgs { size, argvar: false, min: size }
+    }
+
+    /// `min` bytes and a last argument of up to `size - min`.
+    pub const fn var(size: usize, min: usize) -> OutArgs {
+        OutArgs { size, argvar: true, min }
+    }
 }
 
 #[derive(Debug)]
@@ -172,9 +186,8 @@ pub fn fuse_simple_request(fc: &FuseConn, opcode: u32, pid: u32, args: &[u8], ou
     g.num_waiting += 1;
     let unique = queue(&mut g, opcode, pid, args, out, false);
     g.wake_up_locked(POLLIN);
-    drop(g);
-    crate::sched::yield_point("fuse:request_wait_answer");
-    let g = fc.lock();
+    // request_wait_answer: under the same lock, so a reply cannot slip
+    // between the queueing and the first check.
     let waited = fc.wq.wait_locked(g, |g| {
         matches!(g.reqs.get(&unique).map(|r| &r.state), Some(ReqState::Done(_)) | None).then_some(())
     });
@@ -291,7 +304,9 @@ pub fn fuse_dev_write(fc: &FuseConn, data: &[u8], end: impl FnOnce(Ended)) -> KR
         } else {
             (None, Err(e))
         }
-    } else if body.len() > out.size || (body.len() < out.size && !out.argvar) {
+    } else if body.len() > out.size || (body.len() < out.size && !out.argvar) || body.len() < out.min {
+        // copy_out_args: longer than the arguments, shorter without
+        // argvar, or shorter by more than the last argument's size.
         (Some(Errno::EINVAL), Err(Errno::EIO))
     } else {
         (None, Ok(body.to_vec()))
