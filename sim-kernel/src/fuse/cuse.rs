@@ -209,7 +209,7 @@ fn cuse_init_reply(cc: &Arc<CuseConn>, ended: Ended) -> KResult<()> {
         return Err(Errno::EINVAL);
     }
     {
-        let mut g = cc.fc.wq.lock();
+        let mut g = cc.fc.lock();
         g.max_read = max_read.max(4096);
         g.max_write = max_write.max(4096);
     }
@@ -239,6 +239,9 @@ fn cuse_init_reply(cc: &Arc<CuseConn>, ended: Ended) -> KResult<()> {
     // The check and the registration are one section of `cuse_lock`: a
     // racing daemon waits here.
     crate::sched::yield_point("cuse:name_checked");
+    // Still inside `cuse_lock`: this step's unlock is what a waiter for
+    // the lock depends on.
+    crate::footprint::access(cuse_lock_key(), true);
     // device_add (devtmpfs creates the node), cdev_add, list_add.
     k.chrdevs.create_node(&node_path(&dev_name), devt);
     k.chrdevs.cdev_add(devt, Arc::new(CuseFrontendCdev));
@@ -344,7 +347,7 @@ fn cuse_open(kernel: &Arc<Kernel>, devt: DevT, flags: u32) -> KResult<CuseFile> 
 /// ENOSYS (`fc->no_open`: the open succeeds with no FUSE_OPEN and no
 /// FUSE_RELEASE). The file handle and whether a release is owed.
 fn fuse_do_open(cc: &CuseConn, flags: u32) -> KResult<(u64, bool)> {
-    if cc.fc.wq.lock().no_open {
+    if cc.fc.lock().no_open {
         return Ok((0, false));
     }
     let flags = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
@@ -352,7 +355,7 @@ fn fuse_do_open(cc: &CuseConn, flags: u32) -> KResult<(u64, bool)> {
     match dev::fuse_simple_request(&cc.fc, FUSE_OPEN, 0, &args, OutArgs::fixed(OPEN_OUT_LEN)) {
         Ok(out) => Ok((get_u64(&out, 0), true)),
         Err(Errno::ENOSYS) => {
-            cc.fc.wq.lock().no_open = true;
+            cc.fc.lock().no_open = true;
             Ok((0, false))
         }
         Err(e) => Err(e),
@@ -373,7 +376,7 @@ impl CuseFile {
     /// short reply ends the call; an error ends it unless bytes were
     /// already read.
     fn direct_read(&self, file: &File, len: usize) -> KResult<Vec<u8>> {
-        let max = (self.cc.fc.wq.lock().max_read as usize).clamp(1, MAX_PAGES_BYTES);
+        let max = (self.cc.fc.lock().max_read as usize).clamp(1, MAX_PAGES_BYTES);
         let mut out = Vec::new();
         let mut pos = 0u64;
         while out.len() < len {
@@ -401,7 +404,7 @@ impl CuseFile {
     /// max_write; a reply claiming more than was sent is EIO
     /// (`fuse_send_write`).
     fn direct_write(&self, file: &File, data: &[u8]) -> KResult<usize> {
-        let max = (self.cc.fc.wq.lock().max_write as usize).clamp(1, MAX_PAGES_BYTES);
+        let max = (self.cc.fc.lock().max_write as usize).clamp(1, MAX_PAGES_BYTES);
         let mut done = 0usize;
         while done < data.len() {
             let n = (data.len() - done).min(max);
@@ -475,4 +478,27 @@ impl FileOps for CuseFile {
 /// The connection behind the `/dev/cuse` file `file`, if it is one.
 pub fn channel_of(file: &File) -> Option<&Arc<CuseConn>> {
     file.ops_as::<CuseChannel>().map(|c| &c.cc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cuse_parse_devinfo;
+    use crate::errno::Errno;
+
+    #[test]
+    fn devinfo_keys_and_values_are_stripped_and_unknown_keys_ignored() {
+        assert_eq!(cuse_parse_devinfo(b"  DEVNAME = foo \0").as_deref(), Ok("foo"));
+        assert_eq!(cuse_parse_devinfo(b"\0\0MODE\0DEVNAME=a\0\0").as_deref(), Ok("a"));
+        // The last DEVNAME wins, as the loop overwrites it.
+        assert_eq!(cuse_parse_devinfo(b"DEVNAME=a\0DEVNAME=b\0").as_deref(), Ok("b"));
+    }
+
+    #[test]
+    fn devinfo_failures() {
+        assert_eq!(cuse_parse_devinfo(b""), Err(Errno::EINVAL));
+        assert_eq!(cuse_parse_devinfo(b"\0\0"), Err(Errno::EINVAL));
+        assert_eq!(cuse_parse_devinfo(b"DEVNAME=a"), Err(Errno::EINVAL));
+        assert_eq!(cuse_parse_devinfo(b"=a\0DEVNAME=b\0"), Err(Errno::EINVAL));
+        assert_eq!(cuse_parse_devinfo(b"DEVNAME\0"), Err(Errno::EINVAL));
+    }
 }

@@ -132,7 +132,8 @@ impl FuseConn {
         }
     }
 
-    fn lock(&self) -> crate::sched::WqGuard<'_, ConnState> {
+    /// The connection's lock, reported to the footprint as a write.
+    pub fn lock(&self) -> crate::sched::WqGuard<'_, ConnState> {
         crate::footprint::access(self.wq.owner(), true);
         self.wq.lock()
     }

@@ -174,3 +174,32 @@ impl CharDevs {
         ops.open(kernel, dev, flags)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_overlap_and_dynamic_majors_count_down() {
+        let c = CharDevs::new();
+        c.register_chrdev_region(mkdev(231, 192), 2).unwrap();
+        assert_eq!(c.register_chrdev_region(mkdev(231, 193), 1), Err(Errno::EBUSY));
+        assert_eq!(c.register_chrdev_region(mkdev(231, 191), 2), Err(Errno::EBUSY));
+        c.register_chrdev_region(mkdev(231, 194), 1).unwrap();
+        assert_eq!(c.alloc_chrdev_region(5, 1).map(|d| (major(d), minor(d))), Ok((254, 5)));
+        assert_eq!(c.alloc_chrdev_region(0, 1).map(major), Ok(253));
+        c.unregister_chrdev_region(mkdev(254, 5));
+        assert_eq!(c.alloc_chrdev_region(0, 1).map(major), Ok(254));
+    }
+
+    #[test]
+    fn a_node_without_its_cdev_is_enxio() {
+        let k = crate::kernel::Kernel::new(Default::default());
+        let (dev, _) = k.chrdevs.lookup("/dev/cuse").expect("/dev/cuse is registered at boot");
+        assert_eq!((major(dev), minor(dev)), (MISC_MAJOR, 203));
+        k.chrdevs.cdev_del(dev);
+        assert!(matches!(k.chrdevs.chrdev_open(&k, dev, 0), Err(Errno::ENXIO)));
+        k.chrdevs.delete_node("/dev/cuse");
+        assert!(k.chrdevs.lookup("/dev/cuse").is_none());
+    }
+}
