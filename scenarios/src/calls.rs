@@ -264,6 +264,12 @@ calls! {
     FuseNotifyPoll = "fuse_notify_poll", User, 2..2, Named::None, One, "fuse_notify_poll(CFD, KH)",
         "the count written",
         "**ksim**: the FUSE_NOTIFY_POLL notification (unique 0, `fuse_notify_poll_wakeup_out` {kh})";
+    ReadFile = "read_file", User, 1..1, Named::None, One, "read_file(PATH)",
+        "the file's bytes",
+        "the whole of a sysfs attribute (ksim has no other files): `/sys/class/cuse/NAME/waiting`, the requests of CUSE device NAME in flight as `N\\n`. Any other path: `ENOENT` ([CUSE](cuse.md#the-life-cycle))";
+    WriteFile = "write_file", User, 2..2, Named::None, One, "write_file(PATH, BYTES)",
+        "the count written",
+        "a write of a sysfs attribute: any write to `/sys/class/cuse/NAME/abort` aborts the connection (requests in flight: `ECONNABORTED`, later ones `ENOTCONN`, the daemon's reads `ENODEV`). Any other path: `ENOENT`";
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -1010,6 +1016,17 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
         Sys::FuseNotifyPoll => {
             let body = int(a, 1, sig)?.to_le_bytes();
             v(crate::cuse_daemon::reply(t, fd(a, 0, sig)?, 0, sim_kernel::fuse::abi::FUSE_NOTIFY_POLL, &body), int_v)
+        }
+        Sys::ReadFile | Sys::WriteFile => {
+            let path = match arg(a, 0, sig)? {
+                Value::Str(p) => p.clone(),
+                v => return Err(format!("argument 1 of {} must be a string, got {} ({v})", sig.name, v.kind())),
+            };
+            if s == Sys::ReadFile {
+                v(sim_kernel::fuse::cuse::class_attr_read(&t.kernel, &path), |b| Value::bytes(&b))
+            } else {
+                v(sim_kernel::fuse::cuse::class_attr_write(&t.kernel, &path, &bytes(a, 1, sig)?), int_v)
+            }
         }
         // The calls that take only integers.
         _ => return dispatch_int_call(s, t, a, sig),

@@ -16,4 +16,12 @@ pub const CALLS: &[(&str, Native)] = &[
     ("fuse_reply_write", Native::Skip(NO_CUSE)),
     ("fuse_reply_err", Native::Skip(NO_CUSE)),
     ("fuse_notify_poll", Native::Skip(NO_CUSE)),
+    (
+        "read_file",
+        Native::Skip("ksim-only for now: the paths are CUSE's sysfs attributes, which the host has no device for"),
+    ),
+    (
+        "write_file",
+        Native::Skip("ksim-only for now: the paths are CUSE's sysfs attributes, which the host has no device for"),
+    ),
 ];

@@ -475,6 +475,32 @@ impl FileOps for CuseFile {
     }
 }
 
+/// The registered connection whose device is named `name` (the class
+/// device `/sys/class/cuse/NAME`), with a reference.
+fn class_dev(k: &Kernel, path: &str, attr: &str) -> Option<Arc<CuseConn>> {
+    let name = path.strip_prefix("/sys/class/cuse/")?.strip_suffix(attr)?.strip_suffix('/')?;
+    let tbl = k.cuse.lock();
+    tbl.iter().find(|c| c.dev.lock().as_ref().is_some_and(|d| d.name == name)).cloned()
+}
+
+/// A read of a CUSE class attribute: `/sys/class/cuse/NAME/waiting` is
+/// `fc->num_waiting` as `N\n` (`cuse_class_waiting_show`). Any other path:
+/// ENOENT.
+pub fn class_attr_read(k: &Kernel, path: &str) -> KResult<Vec<u8>> {
+    let cc = class_dev(k, path, "waiting").ok_or(Errno::ENOENT)?;
+    Ok(format!("{}\n", dev::num_waiting(&cc.fc)).into_bytes())
+}
+
+/// A write of a CUSE class attribute: any write to
+/// `/sys/class/cuse/NAME/abort` aborts the connection
+/// (`cuse_class_abort_store`) and returns the count. Any other path:
+/// ENOENT.
+pub fn class_attr_write(k: &Kernel, path: &str, data: &[u8]) -> KResult<usize> {
+    let cc = class_dev(k, path, "abort").ok_or(Errno::ENOENT)?;
+    dev::fuse_abort_conn(&cc.fc);
+    Ok(data.len())
+}
+
 /// The connection behind the `/dev/cuse` file `file`, if it is one.
 pub fn channel_of(file: &File) -> Option<&Arc<CuseConn>> {
     file.ops_as::<CuseChannel>().map(|c| &c.cc)
