@@ -24,8 +24,9 @@
 //!   freed when its last reference (the channel's, or an open device
 //!   file's) goes.
 //!
-//! Lock order: `cuse_lock` ([`CuseGlobal`]) before the character-device
-//! namespace's lock; a connection's lock ([`super::dev::FuseConn::wq`]) is
+//! Lock order: `cuse_lock` ([`CuseGlobal`]), then a connection's device
+//! record (`CuseConn::dev`) or the character-device namespace's lock,
+//! each a leaf. A connection's lock ([`super::dev::FuseConn::wq`]) is
 //! never held while `cuse_lock` is taken (the init reply is processed
 //! after the write drops it).
 
@@ -332,6 +333,9 @@ fn cuse_open(kernel: &Arc<Kernel>, devt: DevT, flags: u32) -> KResult<CuseFile> 
         cc
     };
     let cc = cc.ok_or(Errno::ENODEV)?;
+    // fuse_do_open allocates the fuse_file first (and may sleep): the
+    // connection can be aborted before FUSE_OPEN is sent (ENOTCONN).
+    crate::sched::yield_point("cuse:open_conn_got");
     match fuse_do_open(&cc, flags) {
         Ok((fh, release)) => Ok(CuseFile { cc, fh, release }),
         Err(e) => {

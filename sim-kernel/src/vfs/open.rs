@@ -22,7 +22,12 @@ pub fn do_sys_open(t: &Task, path: &str, flags: u32) -> KResult<i32> {
     let fd = p.files.alloc_fd(0, p.rlimit_nofile(), flags & O_CLOEXEC != 0)?;
     let opened = match k.chrdevs.lookup(path) {
         None => Err(Errno::ENOENT),
-        Some((dev, ino)) => k.chrdevs.chrdev_open(k, dev, flags).map(|ops| (ops, ino)),
+        Some((dev, ino)) => {
+            // The path walk is over; the device may go before its cdev is
+            // looked up (then ENXIO).
+            crate::sched::yield_point("open:chrdev_open");
+            k.chrdevs.chrdev_open(k, dev, flags).map(|ops| (ops, ino))
+        }
     };
     match opened {
         Ok((ops, ino)) => {
