@@ -197,7 +197,7 @@ calls! {
     // ANCHOR_END: mailbox_calls
     Open = "open", User, 2..2, Named::None, One, "open(PATH, FLAGS)",
         "the new fd",
-        "`open(2)` of a device node (ksim has no files): no free fd below `RLIMIT_NOFILE`: `EMFILE` (first); a path that is not `/dev/infiniband/uverbs0` or `uverbs1` (the two HCAs): `ENOENT`. The uverbs device is nonseekable ([uverbs](uverbs.md))";
+        "`open(2)` of a device node (ksim has no files; the nodes are devtmpfs': `/dev/infiniband/uverbs0` and `uverbs1`, `/dev/cuse`, and each CUSE device's `/dev/NAME` while it is registered): no free fd below `RLIMIT_NOFILE`: `EMFILE` (first); no such node: `ENOENT`; a node whose device is gone: `ENXIO`; then the device's open ([uverbs](uverbs.md), [CUSE](cuse.md))";
     WriteMem = "write_mem", User, 3..3, Named::None, One, "write_mem(FD, ADDR, COUNT)",
         "the count written",
         "**ksim**: `write(FD, ADDR, COUNT)` with the buffer in the process's memory (`write` takes a value instead). `EBADF`; where the file reads a faulting byte: `EFAULT`";
@@ -274,6 +274,34 @@ calls! {
     IbDispatchEvent = "ib_dispatch_event", Kernel, 3..3, Named::None, One, "ib_dispatch_event(HCA, EVENT, PORT)",
         "0",
         "the driver reports a port event (`IBV_EVENT_PORT_ACTIVE`, `IBV_EVENT_PORT_ERR`, ...) on HCA number HCA: every context of the HCA gets it on its async event file (a closed one drops it). No such HCA or port: `EINVAL`";
+    // CUSE: the daemon's side of the FUSE channel (cuse.md).
+    FuseRead = "fuse_read", User, 1..2, Named::None, One, "fuse_read(CFD[, SIZE])",
+        "a record `{opcode, unique, nodeid, len, ...}` with the op's fields",
+        "**ksim**: `read(CFD, SIZE)` on `/dev/cuse` (SIZE defaults to libfuse's 135168), decoded: CUSE_INIT adds `major`, `minor`, `flags`; FUSE_OPEN `flags`; FUSE_READ `fh`, `offset`, `size`, `flags`; FUSE_WRITE those and `data`; FUSE_RELEASE `fh`, `flags`; FUSE_POLL `fh`, `kh`, `flags`. SIZE below max(8192, 80 + max_write): `EINVAL` (first); `O_NONBLOCK` and nothing pending: `EAGAIN`; the connection aborted: `ENODEV`. A request longer than SIZE ends with `EIO` for its caller and the read goes on ([CUSE](cuse.md#the-channel))";
+    CuseReplyInit = "cuse_reply_init", User, 2..2, Named::Only(&["devname", "dev_major", "dev_minor", "flags", "max_read", "max_write", "major", "minor", "info"]), One, "cuse_reply_init(CFD, REQ[, devname=NAME, dev_major=, dev_minor=, flags=, max_read=, max_write=, major=, minor=, info=BYTES])",
+        "the count written",
+        "**ksim**: libfuse's CUSE_INIT reply to REQ (a `fuse_read` record): `cuse_init_out` {major 7, minor `FUSE_KERNEL_MINOR_VERSION`, flags 0, max_read and max_write 131072, dev_major and dev_minor 0: a dynamic number} and the strings `DEVNAME=NAME\\0`; `info=` replaces the strings. The kernel processes it inside the write: a failure (version, strings, name taken, device number busy) aborts the connection and the write still returns its count ([CUSE](cuse.md#the-life-cycle))";
+    FuseReplyOpen = "fuse_reply_open", User, 2..2, Named::Only(&["fh"]), One, "fuse_reply_open(CFD, REQ[, fh=FH])",
+        "the count written",
+        "**ksim**: the `fuse_open_out` reply {fh, open_flags 0}; errnos of the channel's write ([CUSE](cuse.md#the-channel))";
+    FuseReplyData = "fuse_reply_data", User, 3..3, Named::None, One, "fuse_reply_data(CFD, REQ, BYTES)",
+        "the count written",
+        "**ksim**: a reply carrying BYTES (FUSE_READ: at most the size asked, fewer ends the caller's read)";
+    FuseReplyWrite = "fuse_reply_write", User, 3..3, Named::None, One, "fuse_reply_write(CFD, REQ, SIZE)",
+        "the count written",
+        "**ksim**: the `fuse_write_out` reply {size}. A SIZE above what was sent: the caller's write fails with `EIO`";
+    FuseReplyErr = "fuse_reply_err", User, 3..3, Named::None, One, "fuse_reply_err(CFD, REQ, ERRNO)",
+        "the count written",
+        "**ksim**: a header-only reply with error −ERRNO (an errno name or a number; 0 is an empty success reply). ERRNO 512 or more: `EINVAL` (\"fuse: reject internal errno\")";
+    FuseNotifyPoll = "fuse_notify_poll", User, 2..2, Named::None, One, "fuse_notify_poll(CFD, KH)",
+        "the count written",
+        "**ksim**: the FUSE_NOTIFY_POLL notification (unique 0, `fuse_notify_poll_wakeup_out` {kh})";
+    ReadFile = "read_file", User, 1..1, Named::None, One, "read_file(PATH)",
+        "the file's bytes",
+        "the whole of a sysfs attribute (ksim has no other files): `/sys/class/cuse/NAME/waiting`, the requests of CUSE device NAME in flight as `N\\n`. Any other path: `ENOENT` ([CUSE](cuse.md#the-life-cycle))";
+    WriteFile = "write_file", User, 2..2, Named::None, One, "write_file(PATH, BYTES)",
+        "the count written",
+        "a write of a sysfs attribute: any write to `/sys/class/cuse/NAME/abort` aborts the connection (requests in flight: `ECONNABORTED`, later ones `ENOTCONN`, the daemon's reads `ENODEV`). Any other path: `ENOENT`";
 }
 
 /// Value builtins, indexed by `BuiltinId`.
@@ -395,6 +423,7 @@ impl Catalog for KsimCatalog {
         v.extend(Errno::ALL.iter().map(|e| e.name()));
         v.extend(sim_kernel::abi::MM_CONSTANTS.iter().map(|(n, _)| *n));
         v.extend(sim_kernel::uverbs::abi::CONSTANTS.iter().map(|(n, _)| *n));
+        v.extend(sim_kernel::fuse::abi::CONSTANTS.iter().map(|(n, _)| *n));
         v.extend(sim_kernel::mm::Signal::ALL.iter().map(|s| s.name()));
         v
     }
@@ -589,6 +618,15 @@ fn named_field(named: &[(&str, Value)], name: &str, field: &str) -> Result<Optio
             _ => Err(format!("{name}= has no integer field `{field}`")),
         },
         Some((_, v)) => Err(format!("{name}= must be a record, got {} ({v})", v.kind())),
+    }
+}
+
+/// A FUSE request's unique: argument `i` is a `fuse_read` record (its
+/// `unique`) or the number itself.
+fn req_unique(args: &[Value], i: usize, sig: &CallSig) -> Result<u64, ArgError> {
+    match arg(args, i, sig)? {
+        Value::Int(n) => Ok(*n),
+        _ => field(args, i, sig, "unique"),
     }
 }
 
@@ -1101,6 +1139,87 @@ pub fn dispatch(id: CallId, t: &Task, args: &[Value], named: &[(&str, Value)]) -
                 sim_kernel::uverbs::ib_dispatch_port_event(&t.kernel, u32_arg(a, 0, sig)?, u32_arg(a, 1, sig)?, port),
                 |_| Value::Int(0),
             )
+        }
+        Sys::FuseRead => {
+            let size = if a.len() > 1 { int(a, 1, sig)? } else { crate::cuse_daemon::DEFAULT_BUFSIZE };
+            v(crate::cuse_daemon::fuse_read(t, fd(a, 0, sig)?, size), |r| r)
+        }
+        Sys::CuseReplyInit => {
+            let mut r = crate::cuse_daemon::InitReply::default();
+            let mut devname = None;
+            for (name, val) in named {
+                let n = |val: &Value| match val {
+                    Value::Int(n) => Ok(*n as u32),
+                    v => Err(format!("cuse_reply_init: {name} must be an integer, got {} ({v})", v.kind())),
+                };
+                match *name {
+                    "devname" => match val {
+                        Value::Str(s) => devname = Some(s.clone()),
+                        v => return Err(format!("cuse_reply_init: devname must be a string, got {} ({v})", v.kind())),
+                    },
+                    "info" => match val {
+                        Value::Bytes(b) => r.info = b.to_vec(),
+                        v => return Err(format!("cuse_reply_init: info must be bytes, got {} ({v})", v.kind())),
+                    },
+                    "dev_major" => r.dev_major = n(val)?,
+                    "dev_minor" => r.dev_minor = n(val)?,
+                    "flags" => r.flags = n(val)?,
+                    "max_read" => r.max_read = n(val)?,
+                    "max_write" => r.max_write = n(val)?,
+                    "major" => r.major = n(val)?,
+                    _ => r.minor = n(val)?,
+                }
+            }
+            if !named.iter().any(|(n, _)| *n == "info") {
+                if let Some(d) = devname {
+                    r.info = format!("DEVNAME={d}\0").into_bytes();
+                }
+            }
+            v(crate::cuse_daemon::reply(t, fd(a, 0, sig)?, req_unique(a, 1, sig)?, 0, &r.body()), int_v)
+        }
+        Sys::FuseReplyOpen => {
+            let fh = match named.iter().find(|(n, _)| *n == "fh") {
+                Some((_, Value::Int(n))) => *n,
+                Some((_, v)) => return Err(format!("fuse_reply_open: fh must be an integer, got {} ({v})", v.kind())),
+                None => 0,
+            };
+            let body = sim_kernel::fuse::abi::Le::default().u64(fh).u32(0).u32(0).0;
+            v(crate::cuse_daemon::reply(t, fd(a, 0, sig)?, req_unique(a, 1, sig)?, 0, &body), int_v)
+        }
+        Sys::FuseReplyData => {
+            v(crate::cuse_daemon::reply(t, fd(a, 0, sig)?, req_unique(a, 1, sig)?, 0, &bytes(a, 2, sig)?), int_v)
+        }
+        Sys::FuseReplyWrite => {
+            let body = sim_kernel::fuse::abi::Le::default().u32(u32_arg(a, 2, sig)?).u32(0).0;
+            v(crate::cuse_daemon::reply(t, fd(a, 0, sig)?, req_unique(a, 1, sig)?, 0, &body), int_v)
+        }
+        Sys::FuseReplyErr => {
+            let code = match arg(a, 2, sig)? {
+                Value::Errno(e) => e.code(),
+                Value::Int(n) => *n as u32 as i32,
+                v => {
+                    return Err(format!(
+                        "argument 3 of fuse_reply_err must be an errno or an integer, got {} ({v})",
+                        v.kind()
+                    ))
+                }
+            };
+            v(crate::cuse_daemon::reply(t, fd(a, 0, sig)?, req_unique(a, 1, sig)?, code.wrapping_neg(), &[]), int_v)
+        }
+        Sys::FuseNotifyPoll => {
+            let body = int(a, 1, sig)?.to_le_bytes();
+            v(crate::cuse_daemon::reply(t, fd(a, 0, sig)?, 0, sim_kernel::fuse::abi::FUSE_NOTIFY_POLL, &body), int_v)
+        }
+        Sys::ReadFile | Sys::WriteFile => {
+            let path = match arg(a, 0, sig)? {
+                Value::Str(p) => p.clone(),
+                v => return Err(format!("argument 1 of {} must be a string, got {} ({v})", sig.name, v.kind())),
+            };
+            if s == Sys::ReadFile {
+                v(sim_kernel::fuse::cuse::class_attr_read(&t.kernel, &path), |b| Value::bytes(&b))
+            } else {
+                v(sim_kernel::fuse::cuse::class_attr_write(&t.kernel, &path, &bytes(a, 1, sig)?), int_v)
+            }
         }
         // The calls that take only integers.
         _ => return dispatch_int_call(s, t, a, sig),

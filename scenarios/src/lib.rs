@@ -17,6 +17,7 @@ pub mod calls;
 pub mod chrome_trace;
 #[cfg(not(loom))]
 pub mod cli;
+pub mod cuse_daemon;
 pub mod eval;
 #[cfg(not(loom))]
 pub mod explore;

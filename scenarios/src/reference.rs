@@ -83,6 +83,7 @@ const GROUPS: &[(&str, u32, &[&str])] = &[
     ("userfaultfd (`include/uapi/linux/userfaultfd.h`)", 16, &["UFFD", "_UFFDIO_"]),
     ("uverbs commands (`include/uapi/rdma/ib_user_verbs.h`)", 10, &["IB_USER_VERBS_"]),
     ("verbs events and access flags (`include/rdma/ib_verbs.h`)", 16, &["IBV_"]),
+    ("FUSE and CUSE (`include/uapi/linux/fuse.h`)", 10, &["FUSE_", "CUSE_"]),
 ];
 
 fn group_of(name: &str) -> usize {
@@ -105,8 +106,13 @@ fn show(v: u64, radix: u32) -> String {
 /// (signals), and every errno with its number and meaning.
 pub fn constants_markdown() -> String {
     let mut out = String::from(HEADER);
-    let all: Vec<(&str, u64)> =
-        abi::CONSTANTS.iter().chain(abi::MM_CONSTANTS).chain(sim_kernel::uverbs::abi::CONSTANTS).copied().collect();
+    let all: Vec<(&str, u64)> = abi::CONSTANTS
+        .iter()
+        .chain(abi::MM_CONSTANTS)
+        .chain(sim_kernel::uverbs::abi::CONSTANTS)
+        .chain(sim_kernel::fuse::abi::CONSTANTS)
+        .copied()
+        .collect();
     out.push_str("\n| group | names and values |\n|---|---|\n");
     for (g, title) in GROUPS.iter().map(|(t, _, _)| *t).chain(["other"]).enumerate() {
         let radix = GROUPS.get(g).map_or(10, |(_, r, _)| *r);

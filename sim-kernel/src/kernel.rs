@@ -16,6 +16,10 @@ pub struct Kernel {
     pub machine: Machine,
     /// The InfiniBand devices and uverbs' global handle tables.
     pub uverbs: crate::uverbs::UverbsGlobal,
+    /// Character devices and their `/dev` nodes (`fs/char_dev.c`).
+    pub chrdevs: crate::vfs::char_dev::CharDevs,
+    /// CUSE's connection table (`fs/fuse/cuse.c` `cuse_conntbl`).
+    pub cuse: crate::fuse::cuse::CuseGlobal,
     next_ino: AtomicU64,
     next_pid: AtomicU64,
 }
@@ -40,21 +44,34 @@ impl Kernel {
                 m.bugs = bugs;
                 m.machine = machine;
                 m.uverbs = crate::uverbs::UverbsGlobal::new();
+                m.chrdevs = crate::vfs::char_dev::CharDevs::new();
+                m.cuse = crate::fuse::cuse::CuseGlobal::default();
                 m.next_ino.store(ANON_INODE_INO + 1, Ordering::Relaxed);
                 m.next_pid.store(1, Ordering::Relaxed);
+                k.register_devices();
                 return k;
             }
         }
-        Arc::new(Kernel {
+        let k = Arc::new(Kernel {
             objs: ObjTable::new(),
             bugs,
             machine,
             uverbs: crate::uverbs::UverbsGlobal::new(),
+            chrdevs: crate::vfs::char_dev::CharDevs::new(),
+            cuse: crate::fuse::cuse::CuseGlobal::default(),
             // Inode 1 is the shared anon inode (fs/anon_inodes.c); others
             // count up from there.
             next_ino: AtomicU64::new(ANON_INODE_INO + 1),
             next_pid: AtomicU64::new(1),
-        })
+        });
+        k.register_devices();
+        k
+    }
+
+    /// The drivers' init calls: their character devices and nodes.
+    fn register_devices(&self) {
+        crate::uverbs::uverbs_main::ib_uverbs_add_nodes(self);
+        crate::fuse::cuse::cuse_init(self);
     }
 
     /// Done with `k`: if nothing else holds it, empty its object table

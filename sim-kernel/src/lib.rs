@@ -20,6 +20,7 @@ pub mod bugs;
 pub mod errno;
 pub mod eventfd;
 pub mod footprint;
+pub mod fuse;
 pub mod kernel;
 pub mod machine;
 pub mod mm;

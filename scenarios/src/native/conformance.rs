@@ -222,7 +222,7 @@ pub fn cmd_compare(out: &mut String, exe: &Path, files: &[String], require: bool
 }
 
 /// The subsystem a scenario checks, from the calls it makes: userfaultfd,
-/// the book's tutorial mailbox, memory, notification pipes, pipes, then eventfd (its own calls, or a
+/// CUSE (a daemon reads `/dev/cuse`), the book's tutorial mailbox, memory, notification pipes, pipes, then eventfd (its own calls, or a
 /// file named `eventfd*`) and the VFS calls.
 pub fn subsystem(path: &str, prog: &Program) -> &'static str {
     let mut names = Vec::new();
@@ -251,6 +251,8 @@ pub fn subsystem(path: &str, prog: &Program) -> &'static str {
     let stem = Path::new(path).file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if has("userfaultfd") || has("uffd_read") {
         "userfaultfd"
+    } else if has("fuse_read") {
+        "CUSE"
     } else if has("mailbox") {
         "tutorial mailbox"
     } else if ["mmap", "munmap", "mprotect", "load", "store", "memset"].iter().any(|n| has(n)) {

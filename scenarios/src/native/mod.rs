@@ -12,7 +12,7 @@
 //! - Calls are mapped to host implementations by their catalog name
 //!   ([`lookup`]), once per call before the scenario runs, from one table per
 //!   subsystem ([`eventfd`], [`vfs`], [`pipe`], [`watch_queue`], [`mm`],
-//!   [`userfaultfd`], [`time`], [`uverbs`], whose calls all skip). A call
+//!   [`userfaultfd`], [`time`], [`uverbs`], [`cuse`], whose calls all skip). A call
 //!   with no host form (kernel-internal calls, ksim-only calls,
 //!   notification pipes on a host without CONFIG_WATCH_QUEUE) makes the
 //!   scenario *skipped*, naming the call: never failed.
@@ -41,6 +41,7 @@
 pub mod child;
 pub mod compare;
 pub mod conformance;
+pub mod cuse;
 pub mod eventfd;
 pub mod host;
 pub mod interp;
@@ -96,7 +97,7 @@ pub fn lookup(sig: &CallSig) -> Native {
 
 /// The entry a subsystem's table has for the call `name`, if any.
 pub fn table_entry(name: &str) -> Option<Native> {
-    let tables: [&[(&str, Native)]; 8] = [
+    let tables: [&[(&str, Native)]; 9] = [
         eventfd::CALLS,
         vfs::CALLS,
         time::CALLS,
@@ -105,6 +106,7 @@ pub fn table_entry(name: &str) -> Option<Native> {
         mm::CALLS,
         userfaultfd::CALLS,
         uverbs::CALLS,
+        cuse::CALLS,
     ];
     tables.iter().find_map(|t| t.iter().find(|(n, _)| *n == name).map(|(_, x)| *x))
 }

@@ -9,7 +9,7 @@ use super::Native;
 const NO_HCA: &str = "ksim-only: the InfiniBand devices are simulated HCAs";
 
 pub const CALLS: &[(&str, Native)] = &[
-    ("open", Native::Skip(NO_HCA)),
+    ("open", Native::Skip("ksim-only: the device nodes are simulated (the uverbs HCAs, /dev/cuse and CUSE devices)")),
     ("write_mem", Native::Skip("ksim-only: ADDR is an address of the simulated process")),
     ("uverbs_cmd", Native::Skip(NO_HCA)),
     ("ibv_open_device", Native::Skip(NO_HCA)),

@@ -192,7 +192,13 @@ pub const CONSTANTS: &[(&str, u64)] = &[
 
 /// Looks a constant up by name.
 pub fn constant(name: &str) -> Option<u64> {
-    CONSTANTS.iter().chain(MM_CONSTANTS).chain(crate::uverbs::abi::CONSTANTS).find(|(n, _)| *n == name).map(|(_, v)| *v)
+    CONSTANTS
+        .iter()
+        .chain(MM_CONSTANTS)
+        .chain(crate::uverbs::abi::CONSTANTS)
+        .chain(crate::fuse::abi::CONSTANTS)
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
 }
 
 // mman-common.h

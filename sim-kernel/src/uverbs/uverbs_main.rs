@@ -128,12 +128,43 @@ pub fn ib_unregister_device(kernel: &Kernel, devnum: u32) -> KResult<()> {
         return Err(Errno::EINVAL);
     }
     g.removed = true;
+    // device_destroy: the node goes (the cdev stays until the files go).
+    kernel.chrdevs.delete_node(&node_path(devnum));
     g.count -= 1;
     if g.count != 0 {
         crate::sched::yield_point("uverbs:remove_one_wait");
         dev.refs.wait_locked(g, |g| (g.count == 0).then_some(()))?;
     }
     Ok(())
+}
+
+/// `IB_UVERBS_BASE_DEV` (`MKDEV(IB_UVERBS_MAJOR 231, IB_UVERBS_BASE_MINOR 192)`).
+const IB_UVERBS_BASE_DEV: crate::vfs::char_dev::DevT = crate::vfs::char_dev::mkdev(231, 192);
+
+/// The node of HCA `n` (`uverbs_devnode`: `infiniband/uverbsN`).
+fn node_path(n: u32) -> String {
+    format!("/dev/infiniband/uverbs{n}")
+}
+
+/// The cdev of one HCA (`uverbs_dev->cdev`, whose open is `ib_uverbs_open`).
+struct UverbsCdev(Arc<IbUverbsDevice>);
+
+impl crate::vfs::char_dev::CdevOps for UverbsCdev {
+    fn open(&self, kernel: &Arc<Kernel>, _dev: u32, _flags: u32) -> KResult<Box<dyn FileOps>> {
+        ib_uverbs_open(kernel, self.0.clone())
+    }
+}
+
+/// `ib_uverbs_add_one`'s registration for each HCA: its region, its cdev
+/// and its node `/dev/infiniband/uverbsN`.
+pub(crate) fn ib_uverbs_add_nodes(kernel: &Kernel) {
+    for d in &kernel.uverbs.devices {
+        let dev = IB_UVERBS_BASE_DEV + d.devnum;
+        if kernel.chrdevs.register_chrdev_region(dev, 1).is_ok() {
+            kernel.chrdevs.cdev_add(dev, Arc::new(UverbsCdev(d.clone())));
+            kernel.chrdevs.create_node(&node_path(d.devnum), dev);
+        }
+    }
 }
 
 /// The device node at `path`, if there is one: `/dev/infiniband/uverbsN`
