@@ -222,7 +222,8 @@ pub fn cmd_compare(out: &mut String, exe: &Path, files: &[String], require: bool
 }
 
 /// The subsystem a scenario checks, from the calls it makes: userfaultfd,
-/// CUSE (a daemon reads `/dev/cuse`), the book's tutorial mailbox, memory, notification pipes, pipes, then eventfd (its own calls, or a
+/// CUSE (a daemon reads `/dev/cuse`), InfiniBand uverbs (`ibv_*`, `uverbs_*`
+/// and `ib_*` calls, or a file named `uverbs*`), the book's tutorial mailbox, memory, notification pipes, pipes, then eventfd (its own calls, or a
 /// file named `eventfd*`) and the VFS calls.
 pub fn subsystem(path: &str, prog: &Program) -> &'static str {
     let mut names = Vec::new();
@@ -253,6 +254,10 @@ pub fn subsystem(path: &str, prog: &Program) -> &'static str {
         "userfaultfd"
     } else if has("fuse_read") {
         "CUSE"
+    } else if names.iter().any(|n| n.starts_with("ibv_") || n.starts_with("uverbs_") || n.starts_with("ib_"))
+        || stem.starts_with("uverbs")
+    {
+        "InfiniBand uverbs"
     } else if has("mailbox") {
         "tutorial mailbox"
     } else if ["mmap", "munmap", "mprotect", "load", "store", "memset"].iter().any(|n| has(n)) {
