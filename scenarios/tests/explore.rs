@@ -904,10 +904,9 @@ fn lock_granularity_reports_are_deterministic() {
 /// objects are made in and so change with the schedule. Two processes
 /// each opening a device and making a context touch only their own
 /// objects: one execution covers the search, and the naive count is the
-/// naive search's own (six interleavings of two steps each). With ids as
-/// keys, the second process's objects took the first's ids in the
-/// reversed schedule, the sleeping actor woke, the search ran twice and
-/// counted twelve.
+/// naive search's own. With ids as keys, the second process's objects
+/// took the first's ids in the reversed schedule, the sleeping actor woke,
+/// the search ran twice and counted every interleaving twice.
 #[test]
 fn objects_are_named_by_their_maker_not_by_creation_order() {
     let src = "scenario \"two contexts\"\nprocess other\nthread a:\n  c = ibv_open_device(\"hca0\")\nthread b in other:\n  c = ibv_open_device(\"hca1\")\n";
@@ -915,6 +914,6 @@ fn objects_are_named_by_their_maker_not_by_creation_order() {
     let n = run(src, &naive());
     assert!(r.complete && n.complete);
     assert_eq!(r.executions, 1, "independent actors: one execution");
-    assert_eq!(n.executions, 6);
-    assert_eq!(r.naive_executions.as_deref(), Some("6"), "the naive count is the naive search's");
+    assert!(n.executions > 1);
+    assert_eq!(r.naive_executions, Some(n.executions.to_string()), "the naive count is the naive search's");
 }
