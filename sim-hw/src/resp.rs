@@ -369,22 +369,7 @@ impl Hca {
 
     /// Sends the ATOMIC acknowledge of `psn` carrying `orig`.
     fn send_atomic_ack(&mut self, t: Ps, qpn: u32, psn: u32, orig: u64) {
-        let lid = self.lid;
-        let qp = self.qp(qpn).unwrap();
-        let pkt = Packet {
-            dlid: qp.attr.dest_lid,
-            slid: lid,
-            dest_qp: qp.attr.dest_qpn,
-            opcode: Opcode::AtomicAcknowledge,
-            psn,
-            ack_req: false,
-            se: false,
-            reth: None,
-            aeth: Some(Aeth { kind: AckKind::Ack, msn: qp.resp.msn }),
-            ext: Ext::AtomicAck(orig),
-            payload: Payload::default(),
-        };
-        self.transmit(t, pkt);
+        self.send_ack(t, qpn, psn, AckKind::Ack, Opcode::AtomicAcknowledge, Ext::AtomicAck(orig));
     }
 
     /// A UD datagram (after rxe_resp.c for UD): dropped silently unless the
@@ -479,19 +464,26 @@ impl Hca {
 
     /// Sends an acknowledge (ACK or NAK) of `psn` at `t`.
     fn send_nak(&mut self, t: Ps, qpn: u32, psn: u32, kind: AckKind) {
+        self.send_ack(t, qpn, psn, kind, Opcode::Acknowledge, Ext::None);
+    }
+
+    /// Sends an acknowledge packet of `psn` at `t`: an AETH of `kind` with
+    /// the responder's MSN, and `ext` (an ATOMIC acknowledge's original
+    /// value).
+    fn send_ack(&mut self, t: Ps, qpn: u32, psn: u32, kind: AckKind, opcode: Opcode, ext: Ext) {
         let lid = self.lid;
         let qp = self.qp(qpn).unwrap();
         let pkt = Packet {
             dlid: qp.attr.dest_lid,
             slid: lid,
             dest_qp: qp.attr.dest_qpn,
-            opcode: Opcode::Acknowledge,
+            opcode,
             psn,
             ack_req: false,
             se: false,
             reth: None,
             aeth: Some(Aeth { kind, msn: qp.resp.msn }),
-            ext: Ext::None,
+            ext,
             payload: Payload::default(),
         };
         self.transmit(t, pkt);
